@@ -1,0 +1,92 @@
+"""Settings from the environment (``ARCONNECT_*``) and an optional ``.env`` file.
+
+One :class:`Settings` object per process (:func:`get_settings`). A bad value is a
+:class:`~arconnect.errors.ConfigError` with a one-line message naming the variable and the fix;
+the CLI prints it without a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from arconnect.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite:///./arconnect.db"
+_URL_SCHEMES = ("sqlite", "postgresql", "postgres")
+
+
+class Settings(BaseSettings):
+    """Every ``ARCONNECT_*`` setting; see the README's settings table."""
+
+    model_config = SettingsConfigDict(env_prefix="ARCONNECT_", env_file=".env", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: str | None = None
+    secret_keys: str | None = Field(
+        default=None, description="comma-separated keys, newest first (key rotation)"
+    )
+
+    xero_api_url: str = "https://api.xero.com"
+    xero_identity_url: str = "https://identity.xero.com"
+    xero_login_url: str = "https://login.xero.com"
+    xero_client_id: str | None = None
+    xero_client_secret: str | None = None
+    xero_redirect_uri: str = "http://localhost:8765/callback/xero"
+    xero_scopes: str = (
+        "offline_access accounting.contacts accounting.transactions.read "
+        "accounting.settings.read"
+    )
+    xero_day_limit: int = Field(5000, description="5000, or 1000 on Xero's Starter tier")
+    xero_minute_limit: int = 60
+    xero_concurrency: int = 5
+    xero_app_minute_limit: int = 10000
+
+    redis_url: str | None = None
+    public_url: str | None = None
+
+    time_scale: float = Field(1.0, gt=0, description="clock seconds per real second (tests)")
+    sync_overlap_seconds: int = Field(60, ge=0)
+    http_timeout: float = 60.0
+    http_max_attempts: int = 6
+    log_level: str = "WARNING"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0].split("+", 1)[0].lower()
+        if scheme not in _URL_SCHEMES:
+            raise ValueError(
+                f"unknown scheme {scheme!r}; use sqlite:///path.db or "
+                "postgresql+psycopg://user@host/db"
+            )
+        if value.startswith("postgres://"):
+            value = "postgresql" + value[len("postgres") :]
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value[len("postgresql://") :]
+        return value
+
+    def secret_key_list(self) -> list[str]:
+        """The configured encryption keys, newest first; empty when none is set."""
+        keys = [k.strip() for k in (self.secret_keys or "").split(",") if k.strip()]
+        if self.secret_key and self.secret_key not in keys:
+            keys.insert(0, self.secret_key)
+        return keys
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment plus ``overrides``; bad values raise ConfigError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        first = err.errors()[0]
+        name = "ARCONNECT_" + str(first["loc"][0]).upper() if first["loc"] else "setting"
+        raise ConfigError(f"{name}: {first['msg']}") from None
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
+    return load_settings()

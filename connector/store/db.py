@@ -1,0 +1,137 @@
+"""Engines, sessions and schema upgrades for the store.
+
+SQLite (the embedded default) runs in WAL mode with a busy timeout so a sync, the CLI and the
+scheduler can share one file; PostgreSQL is reached through ``ARCONNECT_DATABASE_URL``. The schema
+is only ever created by alembic migrations: :func:`get_engine` upgrades a fresh or older database
+before handing it out.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from arconnect.errors import ConfigError
+from arconnect.settings import get_settings
+
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def create_store_engine(url: str) -> Engine:
+    """A new engine for ``url`` (no migrations run); ConfigError for an unusable URL."""
+    try:
+        if url.startswith("sqlite"):
+            path = url.split("///", 1)[1] if "///" in url else ""
+            if path and path != ":memory:":
+                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            # pysqlite's own transaction handling defers BEGIN; emit it ourselves so that
+            # "BEGIN IMMEDIATE" (used for single-flight token refresh) works.
+            event.listen(engine, "connect", _disable_pysqlite_begin)
+            event.listen(engine, "begin", _sqlite_begin)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, ImportError) as err:
+        raise ConfigError(f"ARCONNECT_DATABASE_URL: cannot use {url!r}: {err}") from None
+    return engine
+
+
+def _disable_pysqlite_begin(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin(conn: Any) -> None:
+    mode = conn.info.pop("sqlite_begin", "BEGIN")
+    conn.exec_driver_sql(mode)
+
+
+def alembic_config(url: str) -> Config:
+    """The alembic configuration of the packaged migrations, pointed at ``url``."""
+    pkg = resources.files("arconnect.store")
+    cfg = Config(str(pkg.joinpath("alembic.ini")))
+    cfg.set_main_option("script_location", str(pkg.joinpath("migrations")))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to ``revision`` on ``engine``'s database."""
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None for an empty database)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision(engine: Engine) -> str | None:
+    """The newest revision shipped with this version of arconnect."""
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The shared engine for ``url`` (default: the settings'), migrated to head on first use."""
+    url = url or get_settings().database_url
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = create_store_engine(url)
+            try:
+                if current_revision(engine) != head_revision(engine):
+                    upgrade(engine)
+            except OperationalError as err:
+                raise ConfigError(
+                    f"ARCONNECT_DATABASE_URL: cannot open the store at {engine.url!r}: "
+                    f"{str(err.orig).strip()}"
+                ) from None
+            _engines[url] = engine
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close every shared engine (tests, forked workers)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    factory = sessionmaker(engine or get_engine(), expire_on_commit=False)
+    with factory() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
