@@ -1,0 +1,74 @@
+"""Xero endpoint declarations and wire-format helpers shared by the Xero adapter.
+
+Endpoints are data: path, records key, id field, fixed query parameters. The paging and
+incremental rules are Xero's own (https://developer.xero.com/documentation/api/accounting/
+requests-and-responses): ``page`` + ``pageSize`` (≤ 1000), ``If-Modified-Since`` at second
+precision, ``order=UpdatedDateUTC ASC``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+API_PREFIX = "/api.xro/2.0"
+MAX_PAGE_SIZE = 1000  # raised from 100 to 1,000 on 1 July 2024 (erp-apis.md §1.2, [X-PAGE])
+
+# Every receivable document status; DELETED and VOIDED are asked for explicitly because whether
+# a plain list returns DELETED invoices is not documented (erp-apis.md §1.2, "Deleted / voided").
+DOCUMENT_STATUSES = "DRAFT,SUBMITTED,AUTHORISED,PAID,VOIDED,DELETED"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One paged Xero collection read incrementally.
+
+    Attributes:
+        entity: the name the engine and the mapping use (``invoices``...).
+        path: the collection path under ``/api.xro/2.0``.
+        records: the envelope key that holds the records.
+        id: the record's id field.
+        cursor: the record's modification timestamp (the If-Modified-Since field).
+        params: fixed query parameters (filters, archived records).
+        page_size: records per page.
+    """
+
+    entity: str
+    path: str
+    records: str
+    id: str
+    cursor: str = "UpdatedDateUTC"
+    params: Mapping[str, str] = field(default_factory=dict)
+    page_size: int = MAX_PAGE_SIZE
+
+
+# https://developer.xero.com/documentation/api/accounting/contacts
+# Archived contacts only come with includeArchived=true; merged ones carry MergedToContactID.
+CONTACTS = Endpoint("contacts", "Contacts", "Contacts", "ContactID",
+                    params={"includeArchived": "true"})
+# https://developer.xero.com/documentation/api/accounting/invoices
+# Sales invoices only (bills are ACCPAY); Statuses rather than an OR-chain in `where` (X-EFF).
+INVOICES = Endpoint("invoices", "Invoices", "Invoices", "InvoiceID",
+                    params={"where": 'Type=="ACCREC"', "Statuses": DOCUMENT_STATUSES})
+# https://developer.xero.com/documentation/api/accounting/creditnotes
+CREDIT_NOTES = Endpoint("credit_notes", "CreditNotes", "CreditNotes", "CreditNoteID",
+                        params={"where": 'Type=="ACCRECCREDIT"'})
+# https://developer.xero.com/documentation/api/accounting/payments
+# Payments have no Type filter that keeps refunds of credit notes; the mapping keeps the
+# receivable PaymentTypes and drops bill payments.
+PAYMENTS = Endpoint("payments", "Payments", "Payments", "PaymentID")
+
+ENDPOINTS: dict[str, Endpoint] = {e.entity: e for e in (CONTACTS, INVOICES, CREDIT_NOTES,
+                                                         PAYMENTS)}
+
+
+def if_modified_since(ts: datetime) -> str:
+    """The If-Modified-Since header value: UTC, to the second (Xero ignores fractions)."""
+    return ts.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
+
+
+def cursor_since(last: datetime, overlap_seconds: int) -> datetime:
+    """Where the next pass starts: the last committed timestamp, floored to the second, minus
+    the overlap (late-committed records can carry a slightly older UpdatedDateUTC)."""
+    return last.astimezone(UTC).replace(microsecond=0) - timedelta(seconds=overlap_seconds)

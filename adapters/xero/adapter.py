@@ -1,0 +1,165 @@
+"""The Xero adapter: reads contacts, sales invoices, credit notes and payments page by page.
+
+It knows Xero's paths, paging and wire format; it never touches the store, never retries and
+never sleeps (the client it is handed does that), and ``fetch`` never persists state.
+
+Cursor (stored by the engine with each committed page)::
+
+    {"last_ts": "2026-11-23T09:00:01.123000+00:00", "last_id": "…",   # newest record committed
+     "pass_since": "2026-11-23T08:59:01+00:00" | None,                # the pass in progress
+     "page": 7}                                                       # last page committed in it
+
+A pass asks ``If-Modified-Since: last_ts − overlap`` ordered by ``UpdatedDateUTC ASC`` and walks
+``page=1,2,…`` with that same header until a short page. Keeping the header fixed for the whole
+pass (rather than moving it after each page) is what lets more than a page of records updated
+in the same second come through: re-asking from the same second would return the same first
+page for ever. A pass interrupted by a crash resumes at the page after the last committed one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from arconnect.adapters.base import Cursor, HttpClient, OrgInfo, Page, Record, TenantInfo
+from arconnect.adapters.xero._common import (
+    API_PREFIX,
+    ENDPOINTS,
+    Endpoint,
+    cursor_since,
+    if_modified_since,
+)
+from arconnect.adapters.xero.dates import parse_xero_datetime
+from arconnect.errors import PageError, UpstreamError
+
+
+class XeroAdapter:
+    """Reads a Xero organisation through the Accounting API (``api.xro/2.0``).
+
+    Args:
+        overlap_seconds: how far before the last committed timestamp a new pass starts.
+    """
+
+    platform = "xero"
+    entities = tuple(ENDPOINTS)
+
+    def __init__(self, overlap_seconds: int = 60) -> None:
+        self.overlap_seconds = overlap_seconds
+
+    @staticmethod
+    def headers(tenant: TenantInfo) -> dict[str, str]:
+        """Headers every Accounting API call carries (JSON; the org it is for)."""
+        # JSON must be asked for: Xero answers XML by default (erp-apis.md §1, [X-RR]).
+        return {"Accept": "application/json", "xero-tenant-id": tenant.external_id}
+
+    # https://developer.xero.com/documentation/api/accounting/organisation
+    def organisation(self, client: HttpClient, tenant: TenantInfo) -> OrgInfo:
+        """The organisation's name, base currency and time zone."""
+        body = self._get_json(client, tenant, "organisation", 1, f"{API_PREFIX}/Organisation")
+        orgs = body.get("Organisations") or []
+        if not orgs or "BaseCurrency" not in orgs[0]:
+            raise PageError(tenant.external_id, "organisation", 1, "no Organisations in reply")
+        org = orgs[0]
+        return OrgInfo(
+            name=org.get("Name", ""),
+            base_currency=org["BaseCurrency"],
+            timezone=org.get("Timezone", "UTC"),
+            extra={k: org.get(k) for k in ("ShortCode", "CountryCode", "OrganisationID")},
+        )
+
+    def fetch(
+        self, client: HttpClient, tenant: TenantInfo, entity: str, cursor: Cursor | None
+    ) -> Iterator[Page]:
+        """Yield the pages of ``entity`` changed since ``cursor`` (None or {}: everything)."""
+        endpoint = ENDPOINTS[entity]
+        cursor = dict(cursor or {})
+        last_ts: str | None = cursor.get("last_ts")
+        last_id: str | None = cursor.get("last_id")
+        if "page" in cursor:  # resume the interrupted pass after its last committed page
+            since: str | None = cursor.get("pass_since")
+            page = int(cursor["page"]) + 1
+        else:
+            since = (
+                cursor_since(datetime.fromisoformat(last_ts), self.overlap_seconds).isoformat()
+                if last_ts
+                else None
+            )
+            page = 1
+        while True:
+            records, item_count, page_count = self._page(client, tenant, endpoint, since, page)
+            if records:
+                newest = records[-1]
+                ts = parse_xero_datetime(newest.get(endpoint.cursor))
+                if isinstance(ts, datetime) and (
+                    last_ts is None or ts >= datetime.fromisoformat(last_ts)
+                ):
+                    last_ts, last_id = ts.astimezone(UTC).isoformat(), newest.get(endpoint.id)
+            done = len(records) < endpoint.page_size or (
+                page_count is not None and page >= page_count
+            )
+            next_cursor: Cursor = {"last_ts": last_ts, "last_id": last_id}
+            if not done:
+                next_cursor.update(pass_since=since, page=page)
+            yield Page(records, next_cursor, page, done=done, item_count=item_count)
+            if done:
+                return
+            page += 1
+
+    def _page(
+        self, client: HttpClient, tenant: TenantInfo, endpoint: Endpoint, since: str | None,
+        page: int,
+    ) -> tuple[list[Record], int | None, int | None]:
+        params: dict[str, Any] = dict(endpoint.params)
+        params.update(page=page, pageSize=endpoint.page_size, order=f"{endpoint.cursor} ASC")
+        headers = {}
+        if since:
+            headers["If-Modified-Since"] = if_modified_since(datetime.fromisoformat(since))
+        body = self._get_json(
+            client, tenant, endpoint.entity, page, f"{API_PREFIX}/{endpoint.path}",
+            params=params, headers=headers,
+        )
+        records = body.get(endpoint.records)
+        if not isinstance(records, list):
+            raise PageError(
+                tenant.external_id, endpoint.entity, page,
+                f"the reply has no {endpoint.records!r} list",
+            )
+        pagination = body.get("pagination") or {}
+        return records, pagination.get("itemCount"), pagination.get("pageCount")
+
+    def _get_json(
+        self, client: HttpClient, tenant: TenantInfo, entity: str, page: int, path: str,
+        params: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        all_headers = self.headers(tenant)
+        all_headers.update(headers or {})
+        resp = client.request("GET", path, params=params, headers=all_headers)
+        if resp.status_code >= 400:
+            detail = _error_detail(resp.text)
+            raise UpstreamError(
+                f"tenant {tenant.external_id}, entity {entity}, page {page}: Xero answered "
+                f"{resp.status_code}: {detail}",
+                status=resp.status_code,
+            )
+        try:
+            body = json.loads(resp.content)
+        except ValueError as err:
+            raise PageError(tenant.external_id, entity, page, f"invalid JSON ({err})") from None
+        if not isinstance(body, dict):
+            raise PageError(tenant.external_id, entity, page, "the reply is not a JSON object")
+        return body
+
+
+def _error_detail(text: str) -> str:
+    """The useful part of a Xero error body (validation messages or the Detail)."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text[:200]
+    if isinstance(body, dict):
+        for key in ("Detail", "Message", "error", "Title"):
+            if body.get(key):
+                return str(body[key])
+    return text[:200]

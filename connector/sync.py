@@ -1,0 +1,308 @@
+"""The sync engine: cursor ─▶ adapter pages ─▶ mapping ─▶ upsert + cursor, one transaction a page.
+
+The engine owns the loop and the state; adapters only fetch, mappings only shape. Because a
+page's rows and the cursor that follows it commit together, a process killed at any instant
+resumes from the last committed page: nothing lost, and (upserts being idempotent) nothing
+duplicated.
+
+Fetching runs one page ahead in a background thread, so the network and the database overlap.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, select, text, update
+
+from arconnect.adapters.base import Adapter, Cursor, HttpClient, Page, TenantInfo
+from arconnect.errors import ArconnectError, PageError, RateLimitedDaily, ReconnectRequired
+from arconnect.mapping import Mapping, RecordError
+from arconnect.store.models import SQLModel, SyncCursor, SyncRun, Tenant
+from arconnect.store.upsert import upsert
+
+# The unique key of each normalized table, as the upsert's conflict target.
+TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "customer": ("tenant_id", "external_id"),
+    "document": ("tenant_id", "external_id"),
+    "payment": ("tenant_id", "external_id"),
+    "allocation": ("tenant_id", "source_kind", "external_id"),
+}
+# Tables whose rows refer to a customer, re-pointed when a customer is merged into another.
+_CUSTOMER_REFS = ("document", "payment", "allocation")
+
+
+@dataclass
+class SyncResult:
+    """How one tenant's sync ended and what it read."""
+
+    tenant_id: int
+    tenant_name: str
+    run_id: int
+    status: str = "running"
+    records: dict[str, int] = field(default_factory=dict)
+    pages: int = 0
+    api_calls: int = 0
+    http_429s: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class Progress:
+    """Receives progress events; the CLI renders them as bars. The default does nothing."""
+
+    def entity_started(self, tenant: str, entity: str) -> None:
+        """A new entity's pages are about to be read."""
+
+    def page_done(self, tenant: str, entity: str, page: Page, stored: int) -> None:
+        """A page was committed (``stored`` raw records)."""
+
+    def entity_done(self, tenant: str, entity: str, records: int) -> None:
+        """The entity's last page was committed."""
+
+
+class SyncEngine:
+    """Runs syncs of one platform's tenants into the store.
+
+    Args:
+        db: the store engine.
+        adapter: the platform adapter (fetches pages).
+        mapping: the platform's inbound mapping (shapes rows).
+        client_factory: builds the authenticated, paced HTTP client of a tenant.
+        progress: where progress events go.
+    """
+
+    def __init__(
+        self,
+        db: Engine,
+        adapter: Adapter,
+        mapping: Mapping,
+        client_factory: Callable[[Tenant], HttpClient],
+        progress: Progress | None = None,
+    ) -> None:
+        self.db = db
+        self.adapter = adapter
+        self.mapping = mapping
+        self.client_factory = client_factory
+        self.progress = progress or Progress()
+        self._tables: dict[str, Table] = {
+            name: SQLModel.metadata.tables[name] for name in TABLE_KEYS
+        }
+
+    def run(self, tenant: Tenant, *, full: bool = False) -> SyncResult:
+        """Sync every entity of ``tenant``; ``full`` ignores the stored cursors.
+
+        Returns a result whose ``status`` is ``ok``, ``rate_limited_daily`` (the daily budget
+        ran out; the run stops and resumes from its cursors next time), ``reconnect_required``
+        or ``failed`` (``error`` says why, naming tenant, entity and page). Never raises for
+        those; other exceptions are bugs and propagate.
+        """
+        assert tenant.id is not None
+        started = time.monotonic()
+        run_id = self._start_run(tenant, full)
+        result = SyncResult(tenant.id, tenant.name, run_id)
+        client = self.client_factory(tenant)
+        info = TenantInfo(tenant.external_id, tenant.name, tenant.base_currency, tenant.timezone)
+        try:
+            org = self.adapter.organisation(client, info)
+            info = TenantInfo(tenant.external_id, tenant.name, org.base_currency, org.timezone)
+            self._update_tenant(tenant.id, base_currency=org.base_currency,
+                                timezone=org.timezone)
+            for entity in self.adapter.entities:
+                result.records[entity] = self._sync_entity(client, tenant, info, entity, full,
+                                                           result)
+            self._fold_merged_customers(tenant.id)
+            result.status = "ok"
+        except RateLimitedDaily as err:
+            result.status, result.error = "rate_limited_daily", str(err)
+        except ReconnectRequired as err:
+            result.status, result.error = "reconnect_required", str(err)
+        except ArconnectError as err:
+            result.status, result.error = "failed", str(err)
+        finally:
+            result.api_calls = int(getattr(client, "calls", 0))
+            result.http_429s = int(getattr(client, "http_429s", 0))
+            result.seconds = time.monotonic() - started
+            self._finish_run(tenant, result)
+        return result
+
+    # -- one entity -------------------------------------------------------------------------
+
+    def _sync_entity(
+        self, client: HttpClient, tenant: Tenant, info: TenantInfo, entity: str, full: bool,
+        result: SyncResult,
+    ) -> int:
+        assert tenant.id is not None
+        entity_map = self.mapping.entities[entity]
+        cursor = None if full else self._load_cursor(tenant.id, entity)
+        self.progress.entity_started(tenant.name, entity)
+        stored = 0
+        context: dict[str, Any] = {"tenant_id": tenant.id, "base_currency": info.base_currency}
+        for page in _prefetch(self.adapter.fetch(client, info, entity, cursor)):
+            context["synced_at"] = datetime.now(UTC)
+            try:
+                rows = entity_map.map_page(page.records, context)
+            except RecordError as err:
+                raise PageError(tenant.name, entity, page.number, _record_problem(err, page))
+            with self.db.begin() as conn:
+                for table_name, table_rows in rows.items():
+                    self._upsert(conn, table_name, table_rows)
+                self._save_cursor(conn, tenant.id, entity, page.next_cursor)
+            stored += len(page.records)
+            result.pages += 1
+            self.progress.page_done(tenant.name, entity, page, len(page.records))
+        self.progress.entity_done(tenant.name, entity, stored)
+        return stored
+
+    def _upsert(self, conn: Connection, table_name: str, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        keys = TABLE_KEYS[table_name]
+        # One statement must not touch a row twice (PostgreSQL refuses): keep the last of
+        # duplicates, which is the newest when a record moved pages between two reads.
+        unique = {tuple(r[k] for k in keys): r for r in rows}
+        upsert(conn, self._tables[table_name], list(unique.values()), keys)
+
+    # -- state ------------------------------------------------------------------------------
+
+    def _load_cursor(self, tenant_id: int, entity: str) -> Cursor | None:
+        table = SyncCursor.__table__  # type: ignore[attr-defined]
+        with self.db.connect() as conn:
+            row = conn.execute(
+                select(table.c.value).where(
+                    table.c.tenant_id == tenant_id, table.c.entity == entity
+                )
+            ).first()
+        return dict(row[0]) if row and row[0] else None
+
+    def _save_cursor(self, conn: Connection, tenant_id: int, entity: str, value: Cursor) -> None:
+        upsert(
+            conn,
+            SyncCursor.__table__,  # type: ignore[attr-defined]
+            [{"tenant_id": tenant_id, "entity": entity, "value": value,
+              "updated_at": datetime.now(UTC)}],
+            ("tenant_id", "entity"),
+        )
+
+    def _fold_merged_customers(self, tenant_id: int) -> None:
+        """Re-point the history of merged customers to the customer they were merged into.
+
+        Xero keeps a merged contact (``MergedToContactID`` set); its documents belong to the
+        surviving contact. Chains (A ─▶ B ─▶ C) fold in a few rounds.
+        """
+        with self.db.begin() as conn:
+            for _ in range(5):
+                changed = 0
+                for table in _CUSTOMER_REFS:
+                    changed += conn.execute(
+                        text(
+                            f"UPDATE {table} SET customer_external_id = ("
+                            " SELECT c.merged_into_external_id FROM customer c"
+                            f" WHERE c.tenant_id = {table}.tenant_id"
+                            f" AND c.external_id = {table}.customer_external_id)"
+                            f" WHERE {table}.tenant_id = :t AND {table}.customer_external_id IN ("
+                            " SELECT external_id FROM customer WHERE tenant_id = :t"
+                            " AND merged_into_external_id IS NOT NULL"
+                            " AND merged_into_external_id <> ''"
+                            " AND merged_into_external_id <> external_id)"
+                        ),
+                        {"t": tenant_id},
+                    ).rowcount
+                if not changed:
+                    break
+
+    def _start_run(self, tenant: Tenant, full: bool) -> int:
+        table = SyncRun.__table__  # type: ignore[attr-defined]
+        with self.db.begin() as conn:
+            run_id = conn.execute(
+                table.insert().values(tenant_id=tenant.id, full=full, status="running",
+                                      started_at=datetime.now(UTC))
+            ).inserted_primary_key[0]
+        return int(run_id)
+
+    def _finish_run(self, tenant: Tenant, result: SyncResult) -> None:
+        runs = SyncRun.__table__  # type: ignore[attr-defined]
+        now = datetime.now(UTC)
+        with self.db.begin() as conn:
+            conn.execute(
+                update(runs).where(runs.c.id == result.run_id).values(
+                    status=result.status, finished_at=now, records=result.records,
+                    api_calls=result.api_calls, http_429s=result.http_429s, error=result.error,
+                )
+            )
+        values: dict[str, Any] = {"updated_at": now}
+        if result.status == "ok":
+            values.update(status="active", status_detail=None, last_sync_at=now)
+        elif result.status == "rate_limited_daily":
+            values.update(status="rate_limited_daily", status_detail=result.error)
+        elif result.status == "reconnect_required":
+            values.update(status="reconnect_required", status_detail=result.error)
+        else:
+            values.update(status_detail=result.error)
+        assert tenant.id is not None
+        self._update_tenant(tenant.id, **values)
+
+    def _update_tenant(self, tenant_id: int, **values: Any) -> None:
+        table = Tenant.__table__  # type: ignore[attr-defined]
+        with self.db.begin() as conn:
+            conn.execute(update(table).where(table.c.id == tenant_id).values(**values))
+
+
+def _record_problem(err: RecordError, page: Page) -> str:
+    index = getattr(err, "index", None)
+    record_id = ""
+    if isinstance(index, int) and 0 <= index < len(page.records):
+        rec = page.records[index]
+        ids = [v for k, v in rec.items() if k.endswith("ID") and isinstance(v, str)][:1]
+        record_id = f" ({ids[0]})" if ids else ""
+    return f"record {index}{record_id}: {err}"
+
+
+_DONE = object()
+
+
+def _prefetch(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
+    """Iterate ``pages`` with up to ``depth`` pages fetched ahead in a background thread.
+
+    An exception raised while fetching is re-raised here, in order, after the pages before it.
+    """
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        q.put(page, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_DONE)
+        except BaseException as err:  # handed to the consumer, which re-raises it
+            q.put(err)
+
+    worker = threading.Thread(target=produce, name="sync-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
