@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     xero_concurrency: int = 5
     xero_app_minute_limit: int = 10000
 
+    mappings_dir: str | None = Field(
+        default=None, description="folder with <platform>.yaml mappings that replace the shipped ones"
+    )
     redis_url: str | None = None
     public_url: str | None = None
 

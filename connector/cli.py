@@ -1,0 +1,241 @@
+"""The ``arconnect`` command. Each command is a thin call into ``arconnect.services``.
+
+Errors a user can fix (bad settings, unknown tenant, invalid mapping, a refused grant) print one
+red line and exit with status 2; a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from arconnect import __version__
+from arconnect.console import RichSyncProgress, console, err_console, sync_table
+from arconnect.errors import ArconnectError
+
+app = typer.Typer(
+    name="arconnect",
+    help="Accounts-receivable segmentation connector for Xero, QuickBooks Online and NetSuite.\n\n"
+    "Start with `arconnect demo` (everything runs locally against the bundled sandbox).",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+tenants_app = typer.Typer(help="Connect organisations and list them.", no_args_is_help=True)
+db_app = typer.Typer(help="The store: schema upgrades.", no_args_is_help=True)
+mappings_app = typer.Typer(help="Field mappings (YAML a consultant edits).",
+                           no_args_is_help=True)
+secrets_app = typer.Typer(help="Encryption keys for stored tokens.", no_args_is_help=True)
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(db_app, name="db")
+app.add_typer(mappings_app, name="mappings")
+app.add_typer(secrets_app, name="secrets")
+
+
+def _sandbox_app() -> typer.Typer:
+    from arconnect.sandbox.cli import app as sandbox_app
+
+    return sandbox_app
+
+
+app.add_typer(_sandbox_app(), name="sandbox",
+              help="Local ERP emulators for demos and tests (`sandbox serve xero`).")
+
+
+def _db():  # type: ignore[no-untyped-def]
+    from arconnect.store.db import get_engine
+
+    return get_engine()
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    if version:
+        console.print(f"arconnect {__version__}")
+        raise typer.Exit()
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(help="Customers in the demo company.")] = 300,
+    invoices: Annotated[int, typer.Option(help="Sales invoices in the demo company.")] = 6000,
+    database: Annotated[
+        str | None,
+        typer.Option(help="Store URL (default: a fresh ./arconnect-demo.db)."),
+    ] = None,
+) -> None:
+    """Run the product end to end on the local Xero sandbox and SQLite.
+
+    Starts the sandbox on a free port, connects its demo organisation through the real OAuth
+    flow (consent auto-approved), runs a full sync, changes the company a little, runs an
+    incremental sync, and prints what was read and what it cost.
+    """
+    from arconnect.demo import run_demo
+
+    run_demo(customers=customers, invoices=invoices, database_url=database)
+
+
+@app.command()
+def sync(
+    tenants: Annotated[
+        list[str] | None, typer.Argument(help="Tenant ids or names (default: all).")
+    ] = None,
+    full: Annotated[bool, typer.Option("--full", help="Ignore cursors; read everything.")] = False,
+) -> None:
+    """Sync customers, invoices, credit notes and payments into the store (incremental)."""
+    from arconnect.services import sync_tenants
+
+    with RichSyncProgress.create() as bars:
+        results = sync_tenants(_db(), tenants, full=full, progress=RichSyncProgress(bars))
+    console.print(sync_table(results))
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        err_console.print(f"[red]{r.tenant_name}: {r.status}: {r.error}[/]")
+    if failed:
+        raise typer.Exit(1)
+
+
+@tenants_app.command("list")
+def tenants_list() -> None:
+    """The connected organisations, their status and last sync."""
+    from arconnect.services import find_tenants
+
+    table = Table(title="Tenants", title_justify="left")
+    for col in ("id", "platform", "name", "ERP id", "currency", "status", "last sync"):
+        table.add_column(col)
+    for t in find_tenants(_db()):
+        status = t.status if not t.status_detail else f"{t.status}: {t.status_detail}"
+        style = "green" if t.status == "active" else "red"
+        table.add_row(
+            str(t.id), t.platform, t.name, t.external_id, t.base_currency or "",
+            f"[{style}]{status}[/]",
+            t.last_sync_at.strftime("%Y-%m-%d %H:%M UTC") if t.last_sync_at else "never",
+        )
+    console.print(table)
+
+
+@tenants_app.command("add")
+def tenants_add(
+    platform: Annotated[str, typer.Argument(help="Platform: xero.")],
+    client_id: Annotated[str, typer.Option(help="The app's OAuth client id.")],
+    client_secret: Annotated[str, typer.Option(help="The app's OAuth client secret.")],
+    refresh_token: Annotated[str, typer.Option(help="A refresh token of the grant.")],
+    tenant_id: Annotated[
+        str | None, typer.Option(help="Only this organisation (default: every one it reaches).")
+    ] = None,
+) -> None:
+    """Add a grant headlessly from a refresh token (it is rotated at once and stored encrypted).
+
+    One Xero grant can reach several organisations; each becomes a tenant.
+    """
+    from arconnect.auth.service import add_xero_grant
+    from arconnect.auth.vault import get_vault
+
+    if platform != "xero":
+        raise ArconnectError(f"platform {platform!r} is not supported yet; use: xero")
+    added = add_xero_grant(
+        _db(), client_id=client_id, client_secret=client_secret, refresh_token=refresh_token,
+        tenant_id=tenant_id, vault=get_vault(),
+    )
+    for t in added:
+        console.print(f"[green]connected[/] {t.name} ({t.external_id}) as tenant {t.id}")
+
+
+@tenants_app.command("connect")
+def tenants_connect(
+    platform: Annotated[str, typer.Argument(help="Platform: xero.")],
+    port: Annotated[int, typer.Option(help="Local port of the redirect listener.")] = 8765,
+) -> None:
+    """Connect organisations through the browser (OAuth with PKCE).
+
+    Prints the consent URL, listens on http://localhost:PORT/callback/xero for the redirect
+    (register that redirect URI with your Xero app), and stores one tenant per organisation.
+    Set ARCONNECT_XERO_CLIENT_ID and ARCONNECT_XERO_CLIENT_SECRET first.
+    """
+    from arconnect.callback import CallbackServer
+    from arconnect.settings import get_settings
+
+    if platform != "xero":
+        raise ArconnectError(f"platform {platform!r} is not supported yet; use: xero")
+    settings = get_settings()
+    with CallbackServer("127.0.0.1", port) as listener:
+        redirect_uri = listener.redirect_uri.replace("127.0.0.1", "localhost")
+        added = _connect_xero(settings, redirect_uri, listener, interactive=True)
+    for t in added:
+        console.print(f"[green]connected[/] {t.name} ({t.external_id}) as tenant {t.id}")
+
+
+def _connect_xero(settings, redirect_uri, listener, *, interactive):  # type: ignore[no-untyped-def]
+    from arconnect.auth.service import begin_xero_connect, complete_xero_connect
+    from arconnect.auth.vault import get_vault
+
+    if not settings.xero_client_id or not settings.xero_client_secret:
+        raise ArconnectError(
+            "set ARCONNECT_XERO_CLIENT_ID and ARCONNECT_XERO_CLIENT_SECRET (your Xero app's "
+            "credentials) first"
+        )
+    request = begin_xero_connect(settings, redirect_uri)
+    if interactive:
+        console.print(f"Open this address to connect Xero:\n[link]{request.url}[/link]")
+    code, state = listener.wait()
+    return complete_xero_connect(_db(), request, code, state, redirect_uri, get_vault())
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the store's schema to this version (alembic migrations)."""
+    from arconnect.store.db import current_revision, get_engine
+
+    engine = get_engine()
+    console.print(f"store at revision [bold]{current_revision(engine)}[/] ({engine.url!r})")
+
+
+@mappings_app.command("check")
+def mappings_check(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Mapping files (default: the shipped or configured xero mapping)."),
+    ] = None,
+) -> None:
+    """Validate mapping files; errors name file:line and the fix."""
+    from arconnect.mapping import check_mapping
+
+    for source in files or ["xero"]:
+        rows = check_mapping(source)
+        table = Table(title=f"{source}: valid", title_justify="left")
+        columns = list(rows[0].keys()) if rows else ["entity"]
+        for col in columns:
+            table.add_column(str(col))
+        for row in rows:
+            table.add_row(*(str(row[c]) for c in columns))
+        console.print(table)
+
+
+@secrets_app.command("generate")
+def secrets_generate() -> None:
+    """Print a new key for ARCONNECT_SECRET_KEY."""
+    from arconnect.auth.vault import generate_key
+
+    console.print(generate_key())
+
+
+def main() -> None:
+    """Console-script entry point: user errors are one line, not a traceback."""
+    try:
+        app()
+    except ArconnectError as err:
+        err_console.print(f"[bold red]error:[/] {err}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Rich rendering shared by the CLI commands: progress bars and summary tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from arconnect.adapters.base import Page
+from arconnect.sync import Progress as SyncProgress
+from arconnect.sync import SyncResult
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class RichSyncProgress(SyncProgress):
+    """Shows one bar per tenant and entity; totals come from the first page's item count."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.bars = progress
+        self._tasks: dict[tuple[str, str], int] = {}
+
+    @classmethod
+    def create(cls, console_: Console | None = None) -> Progress:
+        return Progress(
+            TextColumn("[bold]{task.description:<34}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[pages]} pages"),
+            TimeElapsedColumn(),
+            console=console_ or console,
+            transient=False,
+        )
+
+    def entity_started(self, tenant: str, entity: str) -> None:
+        self._tasks[(tenant, entity)] = self.bars.add_task(
+            f"{tenant[:20]} · {entity}", total=None, pages=0
+        )
+
+    def page_done(self, tenant: str, entity: str, page: Page, stored: int) -> None:
+        task = self._tasks[(tenant, entity)]
+        fields = self.bars.tasks[task].fields
+        total = page.item_count if page.item_count is not None else None
+        self.bars.update(task, advance=stored, pages=fields.get("pages", 0) + 1)
+        if total is not None and self.bars.tasks[task].total is None:
+            self.bars.update(task, total=max(total, stored))
+
+    def entity_done(self, tenant: str, entity: str, records: int) -> None:
+        task = self._tasks[(tenant, entity)]
+        done = self.bars.tasks[task].completed
+        self.bars.update(task, total=done, completed=done)
+
+
+STATUS_STYLE = {
+    "ok": "green",
+    "rate_limited_daily": "yellow",
+    "reconnect_required": "red",
+    "failed": "red",
+}
+
+
+def sync_table(results: Sequence[SyncResult], title: str = "Sync") -> Table:
+    """One row per tenant sync: records per entity, calls, 429s, time, status."""
+    table = Table(title=title, title_justify="left")
+    for col in ("tenant", "customers", "invoices", "credit notes", "payments", "API calls",
+                "429s", "seconds", "status"):
+        table.add_column(col, justify="left" if col in ("tenant", "status") else "right")
+    for r in results:
+        style = STATUS_STYLE.get(r.status, "white")
+        table.add_row(
+            r.tenant_name,
+            f"{r.records.get('contacts', 0):,}",
+            f"{r.records.get('invoices', 0):,}",
+            f"{r.records.get('credit_notes', 0):,}",
+            f"{r.records.get('payments', 0):,}",
+            f"{r.api_calls:,}",
+            f"{r.http_429s:,}",
+            f"{r.seconds:.1f}",
+            f"[{style}]{r.status}[/]",
+        )
+    return table

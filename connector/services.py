@@ -1,0 +1,108 @@
+"""Service functions: what the CLI, the demo, the scheduler and the web app call.
+
+Thin edges stay thin: each command is one call here, so every front end behaves the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from arconnect.adapters.base import HttpClient, TenantInfo
+from arconnect.adapters.xero import XeroAdapter
+from arconnect.auth.tokens import TokenManager
+from arconnect.errors import ConfigError, NotFoundError
+from arconnect.http import ApiClient
+from arconnect.mapping import Mapping, load_mapping
+from arconnect.pacing import Limits, get_pacer
+from arconnect.settings import Settings, get_settings
+from arconnect.store.models import Tenant
+from arconnect.sync import Progress, SyncEngine, SyncResult
+
+PLATFORMS = ("xero",)
+
+
+def mapping_for(platform: str, settings: Settings | None = None) -> Mapping:
+    """The inbound mapping of ``platform``: ``$ARCONNECT_MAPPINGS_DIR/<platform>.yaml`` when
+    that file exists, else the one shipped with arconnect."""
+    settings = settings or get_settings()
+    if settings.mappings_dir:
+        custom = Path(settings.mappings_dir) / f"{platform}.yaml"
+        if custom.exists():
+            return load_mapping(custom)
+    return load_mapping(platform)
+
+
+def xero_limits(settings: Settings) -> Limits:
+    """Xero's per-organisation and per-app limits, as configured (Starter tier: 1,000/day)."""
+    return Limits(
+        per_minute=settings.xero_minute_limit,
+        concurrency=settings.xero_concurrency,
+        per_day=settings.xero_day_limit,
+        app_per_minute=settings.xero_app_minute_limit,
+    )
+
+
+def client_for(db: Engine, tenant: Tenant, settings: Settings | None = None) -> ApiClient:
+    """The authenticated, paced, retried HTTP client for one tenant."""
+    settings = settings or get_settings()
+    if tenant.platform != "xero":
+        raise ConfigError(f"tenant {tenant.name}: platform {tenant.platform!r} is not supported")
+    if tenant.credential_id is None:
+        raise ConfigError(f"tenant {tenant.name} has no stored grant; add it again")
+    tokens = TokenManager.for_credential(db, tenant.credential_id)
+    info = TenantInfo(tenant.external_id, tenant.name)
+    return ApiClient(
+        settings.xero_api_url.rstrip("/"),
+        token_provider=tokens,
+        default_headers=XeroAdapter.headers(info),
+        pacer=get_pacer(f"xero:{tenant.external_id}", xero_limits(settings)),
+        timeout=settings.http_timeout,
+        max_attempts=settings.http_max_attempts,
+    )
+
+
+def find_tenants(db: Engine, keys: Sequence[str] | None = None) -> list[Tenant]:
+    """Tenants by id, name or ERP id (all of them when ``keys`` is empty)."""
+    with Session(db) as session:
+        tenants = list(session.scalars(select(Tenant).order_by(Tenant.id)))
+    if not keys:
+        return tenants
+    found: list[Tenant] = []
+    for key in keys:
+        match = [t for t in tenants if key in (str(t.id), t.name, t.external_id)]
+        if not match:
+            names = ", ".join(f"{t.id} ({t.name})" for t in tenants) or "none yet"
+            raise NotFoundError(f"no tenant {key!r}; known tenants: {names}")
+        found.extend(m for m in match if m not in found)
+    return found
+
+
+def sync_tenants(
+    db: Engine,
+    keys: Sequence[str] | None = None,
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+    settings: Settings | None = None,
+) -> list[SyncResult]:
+    """Sync the given tenants (all when none is named), one after the other."""
+    settings = settings or get_settings()
+    results = []
+    for tenant in find_tenants(db, keys):
+        engine = SyncEngine(
+            db,
+            XeroAdapter(overlap_seconds=settings.sync_overlap_seconds),
+            mapping_for(tenant.platform, settings),
+            lambda t: _client(db, t, settings),
+            progress,
+        )
+        results.append(engine.run(tenant, full=full))
+    return results
+
+
+def _client(db: Engine, tenant: Tenant, settings: Settings) -> HttpClient:
+    return client_for(db, tenant, settings)
