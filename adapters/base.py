@@ -43,6 +43,11 @@ class TenantInfo:
     base_currency: str | None = None
     timezone: str | None = None
 
+    @property
+    def label(self) -> str:
+        """How messages name the tenant: ``Name (id)``."""
+        return f"{self.name} ({self.external_id})" if self.name else self.external_id
+
 
 @dataclass
 class Page:

@@ -8,9 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
-
 from arconnect.adapters.base import HttpClient, TenantInfo
 from arconnect.adapters.xero import XeroAdapter
 from arconnect.auth.tokens import TokenManager
@@ -21,6 +18,8 @@ from arconnect.pacing import Limits, get_pacer
 from arconnect.settings import Settings, get_settings
 from arconnect.store.models import Tenant
 from arconnect.sync import Progress, SyncEngine, SyncResult
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 PLATFORMS = ("xero",)
 
@@ -95,7 +94,7 @@ def sync_tenants(
     for tenant in find_tenants(db, keys):
         engine = SyncEngine(
             db,
-            XeroAdapter(overlap_seconds=settings.sync_overlap_seconds),
+            XeroAdapter(settings.sync_overlap_seconds, settings.xero_page_size),
             mapping_for(tenant.platform, settings),
             lambda t: _client(db, t, settings),
             progress,

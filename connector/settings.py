@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import functools
 
+from arconnect.errors import ConfigError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from arconnect.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///./arconnect.db"
 _URL_SCHEMES = ("sqlite", "postgresql", "postgres")
@@ -43,9 +42,10 @@ class Settings(BaseSettings):
     xero_minute_limit: int = 60
     xero_concurrency: int = 5
     xero_app_minute_limit: int = 10000
+    xero_page_size: int = Field(1000, ge=1, le=1000, description="records per page (Xero max 1000)")
 
     mappings_dir: str | None = Field(
-        default=None, description="folder with <platform>.yaml mappings that replace the shipped ones"
+        default=None, description="folder whose <platform>.yaml replaces the shipped mapping"
     )
     redis_url: str | None = None
     public_url: str | None = None

@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, select, text, update
-
 from arconnect.adapters.base import Adapter, Cursor, HttpClient, Page, TenantInfo
 from arconnect.errors import ArconnectError, PageError, RateLimitedDaily, ReconnectRequired
 from arconnect.mapping import Mapping, RecordError
 from arconnect.store.models import SQLModel, SyncCursor, SyncRun, Tenant
 from arconnect.store.upsert import upsert
+from sqlalchemy import Connection, Engine, Table, select, text, update
 
 # The unique key of each normalized table, as the upsert's conflict target.
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
@@ -152,7 +151,9 @@ class SyncEngine:
             try:
                 rows = entity_map.map_page(page.records, context)
             except RecordError as err:
-                raise PageError(tenant.name, entity, page.number, _record_problem(err, page))
+                raise PageError(
+                    info.label, entity, page.number, _record_problem(err, page)
+                ) from None
             with self.db.begin() as conn:
                 for table_name, table_rows in rows.items():
                     self._upsert(conn, table_name, table_rows)

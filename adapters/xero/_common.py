@@ -31,7 +31,6 @@ class Endpoint:
         id: the record's id field.
         cursor: the record's modification timestamp (the If-Modified-Since field).
         params: fixed query parameters (filters, archived records).
-        page_size: records per page.
     """
 
     entity: str
@@ -40,7 +39,6 @@ class Endpoint:
     id: str
     cursor: str = "UpdatedDateUTC"
     params: Mapping[str, str] = field(default_factory=dict)
-    page_size: int = MAX_PAGE_SIZE
 
 
 # https://developer.xero.com/documentation/api/accounting/contacts

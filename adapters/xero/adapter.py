@@ -27,6 +27,7 @@ from arconnect.adapters.base import Cursor, HttpClient, OrgInfo, Page, Record, T
 from arconnect.adapters.xero._common import (
     API_PREFIX,
     ENDPOINTS,
+    MAX_PAGE_SIZE,
     Endpoint,
     cursor_since,
     if_modified_since,
@@ -40,13 +41,15 @@ class XeroAdapter:
 
     Args:
         overlap_seconds: how far before the last committed timestamp a new pass starts.
+        page_size: records per page (Xero's maximum, 1,000, unless a test wants small pages).
     """
 
     platform = "xero"
     entities = tuple(ENDPOINTS)
 
-    def __init__(self, overlap_seconds: int = 60) -> None:
+    def __init__(self, overlap_seconds: int = 60, page_size: int = MAX_PAGE_SIZE) -> None:
         self.overlap_seconds = overlap_seconds
+        self.page_size = page_size
 
     @staticmethod
     def headers(tenant: TenantInfo) -> dict[str, str]:
@@ -60,7 +63,7 @@ class XeroAdapter:
         body = self._get_json(client, tenant, "organisation", 1, f"{API_PREFIX}/Organisation")
         orgs = body.get("Organisations") or []
         if not orgs or "BaseCurrency" not in orgs[0]:
-            raise PageError(tenant.external_id, "organisation", 1, "no Organisations in reply")
+            raise PageError(tenant.label, "organisation", 1, "no Organisations in reply")
         org = orgs[0]
         return OrgInfo(
             name=org.get("Name", ""),
@@ -96,7 +99,7 @@ class XeroAdapter:
                     last_ts is None or ts >= datetime.fromisoformat(last_ts)
                 ):
                     last_ts, last_id = ts.astimezone(UTC).isoformat(), newest.get(endpoint.id)
-            done = len(records) < endpoint.page_size or (
+            done = len(records) < self.page_size or (
                 page_count is not None and page >= page_count
             )
             next_cursor: Cursor = {"last_ts": last_ts, "last_id": last_id}
@@ -112,7 +115,7 @@ class XeroAdapter:
         page: int,
     ) -> tuple[list[Record], int | None, int | None]:
         params: dict[str, Any] = dict(endpoint.params)
-        params.update(page=page, pageSize=endpoint.page_size, order=f"{endpoint.cursor} ASC")
+        params.update(page=page, pageSize=self.page_size, order=f"{endpoint.cursor} ASC")
         headers = {}
         if since:
             headers["If-Modified-Since"] = if_modified_since(datetime.fromisoformat(since))
@@ -123,7 +126,7 @@ class XeroAdapter:
         records = body.get(endpoint.records)
         if not isinstance(records, list):
             raise PageError(
-                tenant.external_id, endpoint.entity, page,
+                tenant.label, endpoint.entity, page,
                 f"the reply has no {endpoint.records!r} list",
             )
         pagination = body.get("pagination") or {}
@@ -139,16 +142,16 @@ class XeroAdapter:
         if resp.status_code >= 400:
             detail = _error_detail(resp.text)
             raise UpstreamError(
-                f"tenant {tenant.external_id}, entity {entity}, page {page}: Xero answered "
+                f"tenant {tenant.label}, entity {entity}, page {page}: Xero answered "
                 f"{resp.status_code}: {detail}",
                 status=resp.status_code,
             )
         try:
             body = json.loads(resp.content)
         except ValueError as err:
-            raise PageError(tenant.external_id, entity, page, f"invalid JSON ({err})") from None
+            raise PageError(tenant.label, entity, page, f"invalid JSON ({err})") from None
         if not isinstance(body, dict):
-            raise PageError(tenant.external_id, entity, page, "the reply is not a JSON object")
+            raise PageError(tenant.label, entity, page, "the reply is not a JSON object")
         return body
 
 
