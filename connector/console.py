@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from arconnect.adapters.base import Page
+from arconnect.sync import Progress as SyncProgress
+from arconnect.sync import SyncResult
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -13,10 +16,6 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
-
-from arconnect.adapters.base import Page
-from arconnect.sync import Progress as SyncProgress
-from arconnect.sync import SyncResult
 
 console = Console()
 err_console = Console(stderr=True)

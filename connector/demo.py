@@ -14,11 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
-from rich.panel import Panel
-
 from arconnect.console import RichSyncProgress, console, sync_table
 from arconnect.settings import get_settings
 from arconnect.sync import SyncResult
+from rich.panel import Panel
 
 DEMO_DB = "arconnect-demo.db"
 DEMO_CLIENT_ID = "arconnect-demo"
