@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from arconnect.adapters.base import Cursor, HttpClient, OrgInfo, Page, Record, TenantInfo
@@ -147,7 +148,8 @@ class XeroAdapter:
                 status=resp.status_code,
             )
         try:
-            body = json.loads(resp.content)
+            # Money must stay exact: JSON numbers become Decimal, never float.
+            body = json.loads(resp.content, parse_float=Decimal)
         except ValueError as err:
             raise PageError(tenant.label, entity, page, f"invalid JSON ({err})") from None
         if not isinstance(body, dict):

@@ -1,0 +1,266 @@
+"""End to end against the Xero sandbox: full, incremental, faults, limits, tokens, crashes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from arconnect.clock import Clock, set_clock
+from arconnect.services import find_tenants, sync_tenants
+from arconnect.store.db import dispose_engines, get_engine
+from arconnect.sync import Progress, SyncResult
+
+from .conftest import (  # type: ignore[import-not-found]
+    XeroEnv,
+    assert_store_equals_truth,
+    connect,
+    point_settings_at,
+    start_sandbox,
+    stored,
+)
+
+
+def _sync(env: XeroEnv, *, full: bool = False, progress: Progress | None = None) -> SyncResult:
+    [result] = sync_tenants(env.db, [str(env.tenant.id)], full=full, progress=progress)
+    return result
+
+
+def _tenant_status(env: XeroEnv) -> str:
+    [tenant] = find_tenants(env.db, [str(env.tenant.id)])
+    return tenant.status
+
+
+def _cursor(env: XeroEnv, entity: str) -> Any:
+    with env.db.connect() as conn:
+        return conn.execute(
+            text("SELECT value FROM sync_cursor WHERE tenant_id = :t AND entity = :e"),
+            {"t": env.tenant.id, "e": entity},
+        ).scalar()
+
+
+@contextmanager
+def _env(monkeypatch: pytest.MonkeyPatch, db_url: str, **params: Any):  # type: ignore[no-untyped-def]
+    page_size = params.pop("page_size", None)
+    sandbox = start_sandbox(**params)
+    extra = {"ARCONNECT_XERO_PAGE_SIZE": str(page_size)} if page_size else {}
+    point_settings_at(monkeypatch, sandbox.url, db_url, **extra)
+    try:
+        db = get_engine(db_url)
+        yield XeroEnv(sandbox, db, connect(sandbox, db)[0], db_url)
+    finally:
+        sandbox.stop()
+        dispose_engines()
+
+
+def test_full_sync_equals_ground_truth(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with _env(monkeypatch, db_url) as env:
+        result = _sync(env, full=True)
+        assert result.status == "ok", result.error
+        assert_store_equals_truth(env.db, env.tenant.id, env.org)
+        [tenant] = find_tenants(env.db, [str(env.tenant.id)])
+        assert tenant.base_currency == env.org.base_currency
+        assert tenant.timezone == env.org.timezone
+        # one call per entity page plus /Organisation: the minimum for this size
+        assert result.api_calls == 1 + len(result.records)
+
+
+def test_incremental_sync_picks_up_every_mutation(xero_env: XeroEnv) -> None:
+    env = xero_env
+    assert _sync(env, full=True).ok
+    before = {e: _cursor(env, e) for e in ("contacts", "invoices", "credit_notes", "payments")}
+    env.sandbox.clock.advance(3600)
+    env.sandbox.mutate(env.tenant.external_id, n=40, seed=5)
+    result = _sync(env)
+    assert result.ok, result.error
+    assert_store_equals_truth(env.db, env.tenant.id, env.org)
+    # Only what changed since the cursor (minus the overlap) was read again.
+    for entity, table in (("contacts", env.org.contacts), ("invoices", env.org.invoices),
+                          ("credit_notes", env.org.credit_notes),
+                          ("payments", env.org.payments)):
+        from datetime import datetime
+
+        last = datetime.fromisoformat(before[entity]["last_ts"]).replace(microsecond=0)
+        since_ms = int((last - timedelta(seconds=60)).timestamp() * 1000)
+        eligible = sum(1 for ms in table.updated.values() if ms >= since_ms)
+        assert result.records[entity] <= eligible, entity
+
+
+@pytest.mark.parametrize("xero_env", [{"page_size": 25}], indirect=True)
+def test_more_than_a_page_updated_in_the_same_second(xero_env: XeroEnv) -> None:
+    env = xero_env
+    assert _sync(env, full=True).ok
+    env.sandbox.clock.advance(3600)
+    env.sandbox.mutate(env.tenant.external_id, n=90, seed=9, same_second=True)
+    stamps = [ms for t in (env.org.invoices, env.org.payments) for ms in t.updated.values()]
+    newest = max(stamps)
+    assert sum(1 for ms in stamps if ms // 1000 == newest // 1000) > 25  # over a page
+    result = _sync(env)
+    assert result.ok, result.error
+    assert_store_equals_truth(env.db, env.tenant.id, env.org)
+
+
+def test_deletes_voids_archives_and_merges_are_reflected(xero_env: XeroEnv) -> None:
+    env = xero_env
+    assert _sync(env, full=True).ok
+    env.sandbox.clock.advance(3600)
+    env.sandbox.mutate(env.tenant.external_id, n=120, seed=3)
+    assert _sync(env).ok
+    got = stored(env.db, env.tenant.id)
+    statuses = {r["status"] for r in got["document"].values()}
+    assert {"VOIDED", "DELETED"} & statuses
+    assert any(r["is_deleted"] for r in got["payment"].values())
+    assert any(r["status"] == "ARCHIVED" for r in got["customer"].values())
+    merged = {k for k, r in got["customer"].items() if r["merged_into_external_id"]}
+    assert merged, "the sandbox history holds a merged contact"
+    for table in ("document", "payment", "allocation"):
+        assert not [r for r in got[table].values() if r["customer_external_id"] in merged]
+    assert_store_equals_truth(env.db, env.tenant.id, env.org)
+
+
+@pytest.mark.parametrize("xero_env", [{"page_size": 20}], indirect=True)
+def test_killed_sync_resumes_without_loss_or_duplicates(xero_env: XeroEnv) -> None:
+    env = xero_env
+    env.sandbox.faults.slow(0.03, n=100000)
+    cmd = [sys.executable, "-m", "arconnect.cli", "sync", str(env.tenant.id)]
+    kills = 0
+    for wait_rows in (30, 200, 500):
+        proc = subprocess.Popen(cmd, env=os.environ.copy(), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            with env.db.connect() as conn:
+                n = conn.execute(text("SELECT count(*) FROM document")).scalar() or 0
+            if n >= wait_rows:
+                break
+            time.sleep(0.02)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    assert kills >= 2, "the sync finished before it could be killed"
+    with env.db.connect() as conn:
+        running = conn.execute(text("SELECT count(*) FROM sync_run WHERE status='running'"))
+        assert running.scalar() >= 1  # the killed runs never finished
+    env.sandbox.faults.slow(0, n=0)
+    result = _sync(env)
+    assert result.ok, result.error
+    assert_store_equals_truth(env.db, env.tenant.id, env.org)
+
+
+def test_per_minute_429_storm_completes(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
+    # The sandbox allows 4 calls a minute while the client believes 60: every fifth call is
+    # refused with Retry-After. A sandbox minute passes in 1/600 of a real minute.
+    monkeypatch.setenv("ARCONNECT_TIME_SCALE", "600")
+    set_clock(Clock(600))
+    with _env(monkeypatch, sqlite_url, strict_limits=True, minute_limit=4, time_scale=600,
+              page_size=40) as env:
+        result = _sync(env, full=True)
+        assert result.ok, result.error
+        assert result.http_429s > 0
+        assert_store_equals_truth(env.db, env.tenant.id, env.org)
+
+
+def test_daily_limit_stops_the_run_and_the_next_run_resumes(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
+    with _env(monkeypatch, sqlite_url, strict_limits=True, day_limit=6, page_size=40) as env:
+        result = _sync(env, full=True)
+        assert result.status == "rate_limited_daily"
+        assert "daily" in (result.error or "").lower()
+        assert _tenant_status(env) == "rate_limited_daily"
+        env.sandbox.clock.advance(86400)
+        for _ in range(20):
+            result = _sync(env)
+            if result.ok:
+                break
+            assert result.status == "rate_limited_daily"
+            env.sandbox.clock.advance(86400)
+        assert result.ok
+        assert _tenant_status(env) == "active"
+        assert_store_equals_truth(env.db, env.tenant.id, env.org)
+
+
+class _ExpireAfterFirstPage(Progress):
+    def __init__(self, env: XeroEnv) -> None:
+        self.env, self.done = env, False
+
+    def page_done(self, tenant: str, entity: str, page: Any, stored: int) -> None:
+        if not self.done:
+            self.env.sandbox.faults.expire_tokens()
+            self.done = True
+
+
+@pytest.mark.parametrize("xero_env", [{"page_size": 40}], indirect=True)
+def test_access_token_expiring_mid_sync_is_refreshed(xero_env: XeroEnv) -> None:
+    env = xero_env
+    with env.db.connect() as conn:
+        version = conn.execute(text("SELECT version FROM credential")).scalar()
+    result = _sync(env, full=True, progress=_ExpireAfterFirstPage(env))
+    assert result.ok, result.error
+    with env.db.connect() as conn:
+        assert conn.execute(text("SELECT version FROM credential")).scalar() > version
+    assert_store_equals_truth(env.db, env.tenant.id, env.org)
+
+
+def test_two_processes_on_one_grant_keep_the_rotated_token(xero_env: XeroEnv) -> None:
+    env = xero_env
+    env.sandbox.faults.expire_tokens()  # both processes must refresh at once
+    cmd = [sys.executable, "-m", "arconnect.cli", "sync", str(env.tenant.id)]
+    procs = [subprocess.Popen(cmd, env=os.environ.copy(), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT) for _ in range(2)]
+    outputs = [p.communicate(timeout=120)[0].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    # Long after the grace period, the stored refresh token must still work.
+    env.sandbox.clock.advance(3 * 3600)
+    env.sandbox.faults.expire_tokens()
+    result = _sync(env)
+    assert result.ok, result.error
+    assert_store_equals_truth(env.db, env.tenant.id, env.org)
+
+
+def test_revoked_grant_ends_as_reconnect_required(xero_env: XeroEnv) -> None:
+    env = xero_env
+    env.sandbox.revoke_all()
+    env.sandbox.faults.expire_tokens()
+    result = _sync(env)
+    assert result.status == "reconnect_required"
+    assert "reconnect" in (result.error or "").lower()
+    assert _tenant_status(env) == "reconnect_required"
+
+
+@pytest.mark.parametrize("kind, problem", [
+    ("json", "invalid JSON"),
+    ("missing_id", "InvoiceID"),
+    ("unknown_status", "Status"),
+])
+def test_malformed_page_fails_the_run_and_changes_nothing(
+    xero_env: XeroEnv, kind: str, problem: str
+) -> None:
+    env = xero_env
+    assert _sync(env, full=True).ok
+    env.sandbox.clock.advance(3600)
+    env.sandbox.mutate(env.tenant.external_id, n=30, seed=2)
+    cursor_before = _cursor(env, "invoices")
+    docs_before = stored(env.db, env.tenant.id)["document"]
+    env.sandbox.faults.malformed(1, kind=kind, path_contains="Invoices")
+    result = _sync(env)
+    assert result.status == "failed"
+    assert "entity invoices, page 1" in (result.error or "")
+    assert env.tenant.name in (result.error or "")
+    assert problem in (result.error or "")
+    assert _cursor(env, "invoices") == cursor_before
+    after = stored(env.db, env.tenant.id)["document"]
+    assert {k: v["status"] for k, v in after.items()} == {
+        k: v["status"] for k, v in docs_before.items()}
+    # the fault is gone: the next run completes
+    assert _sync(env).ok
+    assert_store_equals_truth(env.db, env.tenant.id, env.org)
