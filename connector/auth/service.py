@@ -1,0 +1,278 @@
+"""Connecting and disconnecting organisations: what the CLI, the demo and the web app call.
+
+A Xero grant (one user's consent) is one ``credential`` row; every organisation it reaches
+(``GET /connections``) is one ``tenant`` row pointing at it. Tokens and the client secret are
+stored encrypted by the vault. These functions own those two tables' auth columns; they never
+print or log a token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from arconnect.auth.tokens import (
+    STATUS_ACTIVE,
+    STATUS_REVOKED,
+    TokenManager,
+    as_utc,
+)
+from arconnect.auth.vault import TokenVault
+from arconnect.auth.xero import AuthRequest, Now, TokenSet, XeroOAuth, utcnow
+from arconnect.errors import ConfigError, NotFoundError, ReconnectRequired
+from arconnect.settings import Settings, get_settings
+from arconnect.store.models import Credential, Tenant
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+PLATFORM = "xero"
+
+
+def _oauth(settings: Settings | None, client_id: str, client_secret: str, now: Now) -> XeroOAuth:
+    return XeroOAuth(settings or get_settings(), client_id, client_secret, now=now)
+
+
+def _store_grant(
+    engine: Engine,
+    *,
+    client_id: str,
+    client_secret: str,
+    token: TokenSet,
+    vault: TokenVault,
+    now: Now,
+) -> int:
+    """Insert one credential row with the token set encrypted; committed; returns its id."""
+    stamp = now()
+    refresh = token.get("refresh_token")
+    cred = Credential(
+        platform=PLATFORM,
+        client_id=client_id,
+        client_secret_enc=vault.encrypt(client_secret),
+        access_token_enc=vault.encrypt(str(token["access_token"])),
+        refresh_token_enc=vault.encrypt(str(refresh)) if refresh else None,
+        expires_at=as_utc(token.get("expires_at")),
+        scope=token.get("scope"),
+        status=STATUS_ACTIVE,
+        version=0,
+        created_at=stamp,
+        updated_at=stamp,
+    )
+    with Session(engine, expire_on_commit=False) as session:
+        session.add(cred)
+        session.commit()
+        assert cred.id is not None
+        return int(cred.id)
+
+
+def _upsert_tenants(
+    engine: Engine, credential_id: int, connections: Sequence[dict[str, Any]], now: Now
+) -> list[Tenant]:
+    """One tenant per organisation, upserted by ``(platform, external_id)``; committed."""
+    stamp = now()
+    out: list[Tenant] = []
+    with Session(engine, expire_on_commit=False) as session:
+        for conn in connections:
+            external_id = str(conn["tenantId"])
+            tenant = session.scalars(
+                select(Tenant).where(Tenant.platform == PLATFORM, Tenant.external_id == external_id)
+            ).one_or_none()
+            if tenant is None:
+                tenant = Tenant(
+                    platform=PLATFORM,
+                    external_id=external_id,
+                    name=str(conn.get("tenantName") or external_id),
+                    created_at=stamp,
+                    updated_at=stamp,
+                )
+                session.add(tenant)
+            tenant.name = str(conn.get("tenantName") or tenant.name)
+            tenant.credential_id = credential_id
+            tenant.connection_id = str(conn["id"]) if conn.get("id") else None
+            tenant.status = STATUS_ACTIVE
+            tenant.status_detail = None
+            tenant.updated_at = stamp
+            out.append(tenant)
+        session.commit()
+    return out
+
+
+def _organisations(connections: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    # /connections also lists practice (XPM) connections; only organisations hold ledgers.
+    # https://developer.xero.com/documentation/guides/oauth2/tenants
+    return [
+        c for c in connections
+        if c.get("tenantId") and str(c.get("tenantType") or "ORGANISATION") == "ORGANISATION"
+    ]
+
+
+def _select(connections: list[dict[str, Any]], tenant_id: str | None) -> list[dict[str, Any]]:
+    if tenant_id is None:
+        return connections
+    chosen = [c for c in connections if str(c["tenantId"]) == tenant_id]
+    if not chosen:
+        reach = ", ".join(f"{c['tenantId']} ({c.get('tenantName', '')})" for c in connections)
+        raise NotFoundError(
+            f"the grant does not reach organisation {tenant_id!r}; it reaches: {reach or 'none'}"
+        )
+    return chosen
+
+
+def add_xero_grant(
+    engine: Engine,
+    *,
+    client_id: str,
+    client_secret: str,
+    refresh_token: str,
+    tenant_id: str | None = None,
+    vault: TokenVault,
+    settings: Settings | None = None,
+    now: Now = utcnow,
+) -> list[Tenant]:
+    """Add a grant headlessly from a refresh token; one tenant per organisation it reaches.
+
+    The refresh token is traded at once and the rotated pair is committed before anything else
+    (the given token is then used up; Xero still accepts it for 30 minutes, so a failed run can be
+    repeated with it).
+
+    Args:
+        engine: the store.
+        client_id: the Xero app's client id.
+        client_secret: the app's client secret (stored encrypted).
+        refresh_token: a refresh token of the grant (``offline_access`` scope).
+        tenant_id: only this organisation (Xero tenant id); default every one the grant reaches.
+        vault: encrypts the tokens and the client secret.
+        settings: Xero hosts and timeout (default: the process-wide settings).
+        now: the clock for ``expires_at``.
+
+    Raises:
+        ReconnectRequired: Xero refused the refresh token (used up, expired or revoked).
+        NotFoundError: ``tenant_id`` is not among the organisations the grant reaches.
+        AuthError, UpstreamError: Xero refused the app or failed.
+    """
+    oauth = _oauth(settings, client_id, client_secret, now)
+    try:
+        token = oauth.refresh(refresh_token)
+    except ReconnectRequired:
+        raise ReconnectRequired(
+            "Xero refused the refresh token (invalid_grant): it was already used more than 30 "
+            "minutes ago, expired (60 days unused) or was revoked; get a new one, or use "
+            "`arconnect tenants connect xero`"
+        ) from None
+    credential_id = _store_grant(
+        engine, client_id=client_id, client_secret=client_secret, token=token, vault=vault,
+        now=now,
+    )
+    chosen = _select(_organisations(oauth.connections(str(token["access_token"]))), tenant_id)
+    return _upsert_tenants(engine, credential_id, chosen, now)
+
+
+def begin_xero_connect(
+    settings: Settings, redirect_uri: str, scopes: str | None = None
+) -> AuthRequest:
+    """Start the browser flow: the consent URL (state + PKCE) for the configured Xero app.
+
+    Raises:
+        ConfigError: ``ARCONNECT_XERO_CLIENT_ID`` / ``_CLIENT_SECRET`` are not set.
+    """
+    client_id, client_secret = _app_credentials(settings)
+    return XeroOAuth(settings, client_id, client_secret).authorization_url(redirect_uri, scopes)
+
+
+def complete_xero_connect(
+    engine: Engine,
+    request: AuthRequest,
+    code: str,
+    state: str,
+    redirect_uri: str,
+    vault: TokenVault,
+    settings: Settings | None = None,
+    now: Now = utcnow,
+) -> list[Tenant]:
+    """Finish the browser flow: exchange the code, store the grant, one tenant per organisation.
+
+    Raises:
+        AuthError: state mismatch, or Xero refused the code.
+        ConfigError: the Xero app's credentials are not set.
+        UpstreamError: Xero failed.
+    """
+    settings = settings or get_settings()
+    client_id, client_secret = _app_credentials(settings)
+    oauth = _oauth(settings, client_id, client_secret, now)
+    token = oauth.exchange_code(request, code, state, redirect_uri)
+    credential_id = _store_grant(
+        engine, client_id=client_id, client_secret=client_secret, token=token, vault=vault,
+        now=now,
+    )
+    connections = _organisations(oauth.connections(str(token["access_token"])))
+    return _upsert_tenants(engine, credential_id, connections, now)
+
+
+def _app_credentials(settings: Settings) -> tuple[str, str]:
+    if not settings.xero_client_id or not settings.xero_client_secret:
+        raise ConfigError(
+            "ARCONNECT_XERO_CLIENT_ID and ARCONNECT_XERO_CLIENT_SECRET are not set: use your "
+            "Xero app's credentials (https://developer.xero.com/app/manage)"
+        )
+    return settings.xero_client_id, settings.xero_client_secret
+
+
+def list_tenants(engine: Engine) -> list[Tenant]:
+    """Every tenant, oldest first."""
+    with Session(engine, expire_on_commit=False) as session:
+        return list(session.scalars(select(Tenant).order_by(Tenant.id)))
+
+
+def get_tenant(engine: Engine, key: str) -> Tenant:
+    """The tenant whose id, name or ERP id is ``key``.
+
+    Raises:
+        NotFoundError: no tenant matches (the message lists the known ones), or the name is
+            ambiguous.
+    """
+    tenants = list_tenants(engine)
+    for field in ("id", "external_id", "name"):
+        match = [t for t in tenants if str(getattr(t, field)) == key]
+        if len(match) == 1:
+            return match[0]
+        if len(match) > 1:
+            ids = ", ".join(str(t.id) for t in match)
+            raise NotFoundError(f"tenant {key!r} is ambiguous (ids {ids}); use the id")
+    known = ", ".join(f"{t.id} ({t.name}, {t.external_id})" for t in tenants) or "none yet"
+    raise NotFoundError(f"no tenant {key!r}; known tenants: {known}")
+
+
+def revoke_grant(
+    engine: Engine,
+    credential_id: int,
+    vault: TokenVault,
+    settings: Settings | None = None,
+    now: Now = utcnow,
+) -> None:
+    """Revoke a grant at Xero and mark it and its tenants ``revoked`` (tokens erased).
+
+    Xero removes every connection of the grant. Synced data stays in the store.
+
+    Raises:
+        NotFoundError: no such credential.
+        AuthError, UpstreamError: Xero refused or failed; nothing was changed locally.
+    """
+    with Session(engine, expire_on_commit=False) as session:
+        cred = session.get(Credential, credential_id)
+        if cred is None:
+            raise NotFoundError(f"no stored grant (credential {credential_id})")
+        refresh = vault.decrypt(cred.refresh_token_enc) if cred.refresh_token_enc else None
+        secret = vault.decrypt(cred.client_secret_enc) if cred.client_secret_enc else ""
+        if refresh and cred.status == STATUS_ACTIVE:
+            _oauth(settings, cred.client_id, secret, now).revoke(refresh)
+        stamp = now()
+        cred.status = STATUS_REVOKED
+        cred.access_token_enc = None
+        cred.refresh_token_enc = None
+        cred.previous_refresh_token_enc = None
+        cred.updated_at = stamp
+        for tenant in session.scalars(select(Tenant).where(Tenant.credential_id == credential_id)):
+            tenant.status = STATUS_REVOKED
+            tenant.status_detail = "the grant was revoked; reconnect to sync again"
+            tenant.updated_at = stamp
+        session.commit()
+    TokenManager.forget(engine, credential_id)

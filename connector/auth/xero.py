@@ -1,0 +1,276 @@
+"""Xero's OAuth 2.0 endpoints: consent URL (PKCE), code exchange, refresh, connections, revoke.
+
+Built on authlib's requests ``OAuth2Session``. This module speaks HTTP only: it never stores a
+token (the token manager and the service functions do), and never logs one.
+
+Endpoints (https://developer.xero.com/documentation/guides/oauth2/auth-flow/):
+authorize ``{login}/identity/connect/authorize``; token and refresh ``{identity}/connect/token``
+(form body, client authentication by HTTP Basic); revocation ``{identity}/connect/revocation``;
+connections ``{api}/connections``. Hosts come from the settings, so the sandbox can stand in.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from arconnect.errors import AuthError, ReconnectRequired, UpstreamError
+from arconnect.settings import Settings
+from authlib.common.security import generate_token
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
+
+TokenSet = dict[str, Any]
+Now = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    """The current time, aware UTC (the default ``now`` everywhere in auth)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class AuthRequest:
+    """One consent request: where to send the user, and what to check when they come back.
+
+    Attributes:
+        url: the consent page address (carries ``state`` and the PKCE S256 challenge).
+        state: the anti-forgery value the redirect must echo.
+        code_verifier: the PKCE secret the code exchange proves (keep it server-side).
+    """
+
+    url: str
+    state: str
+    code_verifier: str
+
+
+def normalize_token(token: dict[str, Any], now: Now = utcnow) -> TokenSet:
+    """A copy of a token response with an absolute ``expires_at`` (aware UTC datetime).
+
+    ``expires_in`` (seconds, Xero: 1800) wins; a numeric ``expires_at`` (epoch seconds, as
+    authlib adds) is converted; no expiry at all leaves ``expires_at`` None.
+    """
+    out = dict(token)
+    expires_in = out.get("expires_in")
+    expires_at = out.get("expires_at")
+    if expires_in is not None:
+        out["expires_at"] = now() + timedelta(seconds=float(expires_in))
+    elif isinstance(expires_at, int | float):
+        out["expires_at"] = datetime.fromtimestamp(expires_at, UTC)
+    elif not isinstance(expires_at, datetime):
+        out["expires_at"] = None
+    return out
+
+
+class XeroOAuth:
+    """Xero's OAuth client for one app (client id and secret).
+
+    Args:
+        settings: the Xero host URLs (``xero_login_url``, ``xero_identity_url``,
+            ``xero_api_url``), default scopes and the HTTP timeout.
+        client_id: the app's client id.
+        client_secret: the app's client secret.
+        now: the clock used to turn ``expires_in`` into ``expires_at`` (tests move it).
+
+    Calls are not retried here: a refresh whose answer was lost is retried by the next caller
+    with the same refresh token, which Xero accepts for a 30-minute grace period
+    (https://developer.xero.com/faq/oauth2).
+    """
+
+    def __init__(
+        self, settings: Settings, client_id: str, client_secret: str, *, now: Now = utcnow
+    ) -> None:
+        self.settings = settings
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self._now = now
+        self.authorize_url = settings.xero_login_url.rstrip("/") + "/identity/connect/authorize"
+        self.token_url = settings.xero_identity_url.rstrip("/") + "/connect/token"
+        self.revocation_url = settings.xero_identity_url.rstrip("/") + "/connect/revocation"
+        self.connections_url = settings.xero_api_url.rstrip("/") + "/connections"
+
+    def _session(self, **kw: Any) -> OAuth2Session:
+        return OAuth2Session(
+            self.client_id,
+            self._client_secret,
+            token_endpoint_auth_method="client_secret_basic",
+            revocation_endpoint_auth_method="client_secret_basic",
+            default_timeout=self.settings.http_timeout,
+            **kw,
+        )
+
+    def authorization_url(self, redirect_uri: str, scopes: str | None = None) -> AuthRequest:
+        """The consent URL with a fresh ``state`` and PKCE S256 challenge.
+
+        Args:
+            redirect_uri: where Xero sends the user back (registered with the app).
+            scopes: space-separated scopes (default: ``settings.xero_scopes``; include
+                ``offline_access`` to get a refresh token).
+        """
+        verifier = generate_token(64)
+        with self._session(
+            scope=scopes or self.settings.xero_scopes,
+            redirect_uri=redirect_uri,
+            code_challenge_method="S256",
+        ) as session:
+            url, state = session.create_authorization_url(
+                self.authorize_url, code_verifier=verifier
+            )
+        return AuthRequest(url=url, state=state, code_verifier=verifier)
+
+    def exchange_code(
+        self, request: AuthRequest, code: str, state: str, redirect_uri: str
+    ) -> TokenSet:
+        """Exchange the redirect's authorization code for a token set.
+
+        Raises:
+            AuthError: ``state`` does not match the request's (forged or stale redirect), or Xero
+                refused the code (used, expired after 5 minutes, wrong redirect URI or client).
+            UpstreamError: the identity server failed or could not be reached.
+        """
+        if not hmac.compare_digest(state.encode(), request.state.encode()):
+            raise AuthError(
+                "the OAuth redirect's state does not match the consent request: start the "
+                "connection again"
+            )
+        with self._session(redirect_uri=redirect_uri) as session:
+            token = self._call(
+                "code exchange",
+                lambda: session.fetch_token(
+                    self.token_url,
+                    grant_type="authorization_code",
+                    code=code,
+                    redirect_uri=redirect_uri,
+                    code_verifier=request.code_verifier,
+                ),
+            )
+        return normalize_token(token, self._now)
+
+    def refresh(self, refresh_token: str) -> TokenSet:
+        """Trade a refresh token for a new token set (Xero rotates the refresh token each time).
+
+        The caller must persist the returned ``refresh_token`` before using the access token:
+        the old one stops working 30 minutes after first use.
+
+        Raises:
+            ReconnectRequired: Xero answered ``invalid_grant`` (the token is used up, expired
+                after 60 days unused, or the user revoked access).
+            AuthError: Xero refused the app (``invalid_client``...).
+            UpstreamError: the identity server failed or could not be reached.
+        """
+        with self._session() as session:
+            token = self._call(
+                "token refresh",
+                lambda: session.refresh_token(self.token_url, refresh_token=refresh_token),
+            )
+        if not token.get("refresh_token"):
+            token = {**token, "refresh_token": refresh_token}
+        return normalize_token(token, self._now)
+
+    def connections(self, access_token: str) -> list[dict[str, Any]]:
+        """The organisations the grant reaches (``GET /connections``).
+
+        Returns:
+            Xero's connection objects: ``id``, ``tenantId``, ``tenantType``, ``tenantName``,
+            ``authEventId``, ``createdDateUtc``, ``updatedDateUtc``.
+
+        Raises:
+            AuthError: the access token was refused (401/403).
+            UpstreamError: any other failure.
+        """
+        try:
+            resp = requests.get(
+                self.connections_url,
+                headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+                timeout=self.settings.http_timeout,
+            )
+        except requests.RequestException as err:
+            raise UpstreamError(
+                f"Xero connections: {self.connections_url} unreachable ({type(err).__name__})"
+            ) from None
+        if resp.status_code in (401, 403):
+            raise AuthError(
+                f"Xero connections: the access token was refused (HTTP {resp.status_code})"
+            )
+        if resp.status_code != 200:
+            raise UpstreamError(
+                f"Xero connections: HTTP {resp.status_code} from {self.connections_url}",
+                status=resp.status_code,
+            )
+        try:
+            body = resp.json()
+        except ValueError:
+            raise UpstreamError("Xero connections: the answer is not JSON", status=200) from None
+        if not isinstance(body, list):
+            raise UpstreamError("Xero connections: the answer is not a list", status=200)
+        return [c for c in body if isinstance(c, dict)]
+
+    def revoke(self, refresh_token: str) -> None:
+        """Revoke the grant (``POST /connect/revocation``, body ``token=<refresh_token>``).
+
+        Xero then removes every connection the grant made.
+
+        Raises:
+            AuthError: Xero refused the request (4xx).
+            UpstreamError: the identity server failed or could not be reached.
+        """
+        with self._session() as session:
+            try:
+                resp = session.revoke_token(self.revocation_url, refresh_token)
+            except requests.RequestException as err:
+                raise UpstreamError(
+                    f"Xero revocation: {self.revocation_url} unreachable ({type(err).__name__})"
+                ) from None
+        if resp.status_code >= 500:
+            raise UpstreamError(
+                f"Xero revocation: HTTP {resp.status_code}", status=resp.status_code
+            )
+        if resp.status_code >= 400:
+            raise AuthError(f"Xero revocation refused: HTTP {resp.status_code}{_error_of(resp)}")
+
+    def _call(self, what: str, call: Callable[[], Any]) -> dict[str, Any]:
+        """Run one token-endpoint call, turning failures into arconnect errors."""
+        try:
+            token = call()
+        except OAuthError as err:
+            error = str(err.error or "oauth_error")
+            if error == "invalid_grant":
+                raise ReconnectRequired(
+                    f"Xero {what}: Xero refused the grant (invalid_grant)"
+                ) from None
+            raise AuthError(f"Xero {what}: Xero refused it ({_safe(error)})") from None
+        except requests.HTTPError as err:
+            status = err.response.status_code if err.response is not None else None
+            if status is not None and status < 500:
+                raise AuthError(f"Xero {what}: HTTP {status} from {self.token_url}") from None
+            raise UpstreamError(
+                f"Xero {what}: HTTP {status} from {self.token_url}", status=status
+            ) from None
+        except requests.RequestException as err:
+            raise UpstreamError(
+                f"Xero {what}: {self.token_url} unreachable ({type(err).__name__})"
+            ) from None
+        except ValueError:
+            raise UpstreamError(f"Xero {what}: the answer is not a JSON object") from None
+        if not isinstance(token, dict) or not token.get("access_token"):
+            raise UpstreamError(f"Xero {what}: the answer carries no access_token")
+        return dict(token)
+
+
+def _safe(error: str) -> str:
+    """An OAuth error code fit for a message (codes are short ASCII words; cut anything else)."""
+    return "".join(ch for ch in error if ch.isalnum() or ch in "_-.")[:64] or "oauth_error"
+
+
+def _error_of(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return f" ({_safe(body['error'])})"
+    return ""
