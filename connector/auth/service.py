@@ -276,3 +276,25 @@ def revoke_grant(
             tenant.updated_at = stamp
         session.commit()
     TokenManager.forget(engine, credential_id)
+
+
+def rotate_secrets(engine: Engine, vault: TokenVault) -> int:
+    """Re-encrypt every stored token and client secret under the vault's newest key.
+
+    Each credential is rewritten under the token manager's locks, so a refresh running at the
+    same time is never undone. Run it after putting a new key first in
+    ``ARCONNECT_SECRET_KEYS``; then the old key can be dropped.
+
+    Returns:
+        How many credentials were re-encrypted.
+
+    Raises:
+        ConfigError: a stored secret cannot be decrypted with the configured keys.
+    """
+    with Session(engine) as session:
+        ids = list(session.scalars(select(Credential.id).order_by(Credential.id)))
+    done = 0
+    for credential_id in ids:
+        if credential_id is not None and TokenManager(engine, credential_id, vault).reencrypt():
+            done += 1
+    return done

@@ -23,7 +23,8 @@ token is still honoured for Xero's 30-minute grace period, so the next refresh r
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
@@ -194,48 +195,81 @@ class TokenManager:
         dead: ReconnectRequired | None = None
         access: str = ""
         expires: datetime | None = None
-        with self._lock, self.engine.connect() as conn:
-            if self._sqlite:
-                # Take SQLite's write lock before reading, so no other process can read the same
-                # refresh token and trade it too (see arconnect.store.db).
-                conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
-            with conn.begin():
-                row = self._read(conn, lock=True)
-                if row["status"] != STATUS_ACTIVE:
-                    raise self._dead(row, conn)
-                stored = self._decrypt(row["access_token_enc"])
-                expires_at = as_utc(row["expires_at"])
-                if (
-                    not force
-                    and stored
-                    and stored != stale_access_token
-                    and self._fresh(expires_at)
-                ):
-                    self._cached = (stored, expires_at)
-                    return stored
-                refresh_token = self._decrypt(row["refresh_token_enc"])
-                if not refresh_token:
-                    dead = self._mark_dead(conn, row, "no refresh token is stored")
+        with self._locked() as (conn, row):
+            if row["status"] != STATUS_ACTIVE:
+                raise self._dead(row, conn)
+            stored = self._decrypt(row["access_token_enc"])
+            expires_at = as_utc(row["expires_at"])
+            if (
+                not force
+                and stored
+                and stored != stale_access_token
+                and self._fresh(expires_at)
+            ):
+                self._cached = (stored, expires_at)
+                return stored
+            refresh_token = self._decrypt(row["refresh_token_enc"])
+            if not refresh_token:
+                dead = self._mark_dead(conn, row, "no refresh token is stored")
+            else:
+                client_secret = self._decrypt(row["client_secret_enc"]) or ""
+                oauth = self._oauth_factory(row["client_id"], client_secret)
+                self.refreshes += 1
+                try:
+                    token = oauth.refresh(refresh_token)
+                except ReconnectRequired:
+                    dead = self._mark_dead(
+                        conn, row, "Xero refused the refresh token (invalid_grant)"
+                    )
                 else:
-                    client_secret = self._decrypt(row["client_secret_enc"]) or ""
-                    oauth = self._oauth_factory(row["client_id"], client_secret)
-                    self.refreshes += 1
-                    try:
-                        token = oauth.refresh(refresh_token)
-                    except ReconnectRequired:
-                        dead = self._mark_dead(
-                            conn, row, "Xero refused the refresh token (invalid_grant)"
-                        )
-                    else:
-                        access, expires = self._store(conn, row, token, refresh_token)
-            # committed: the rotated pair, or the reconnect_required marks
+                    access, expires = self._store(conn, row, token, refresh_token)
+            # leaving the block commits the rotated pair, or the reconnect_required marks
         if dead is not None:
             self._cached = None
             raise dead
         self._cached = (access, expires)
         return access
 
+    def reencrypt(self, vault: TokenVault | None = None) -> bool:
+        """Re-encrypt the stored secrets under the newest key (``arconnect secrets rotate``).
+
+        Runs under the same locks as :meth:`refresh`, so a rotation in flight is never
+        overwritten with an older token.
+
+        Args:
+            vault: the vault to rotate with (default: this manager's).
+
+        Returns:
+            True when the row had anything to re-encrypt.
+
+        Raises:
+            ConfigError: a stored secret cannot be decrypted with the configured keys.
+        """
+        vault = vault or self._vault
+        columns = ("client_secret_enc", "access_token_enc", "refresh_token_enc",
+                   "previous_refresh_token_enc")
+        with self._locked() as (conn, row):
+            values = {c: vault.rotate(row[c]) for c in columns if row[c]}
+            if values:
+                cred = credential_table()
+                conn.execute(
+                    update(cred).where(cred.c.id == self.credential_id).values(**values)
+                )
+        return bool(values)
+
     # -- internals ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self) -> Iterator[tuple[Connection, dict[str, Any]]]:
+        """The credential row read under the thread lock and the database lock; the
+        transaction commits when the block ends normally and rolls back on an exception."""
+        with self._lock, self.engine.connect() as conn:
+            if self._sqlite:
+                # Take SQLite's write lock before reading, so no other process can read the same
+                # refresh token and trade it too (see arconnect.store.db).
+                conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
+            with conn.begin():
+                yield conn, self._read(conn, lock=True)
 
     def _read(self, conn: Connection, *, lock: bool) -> dict[str, Any]:
         cred = credential_table()

@@ -13,6 +13,7 @@ from arconnect.auth.service import (
     get_tenant,
     list_tenants,
     revoke_grant,
+    rotate_secrets,
 )
 from arconnect.auth.tokens import TokenManager
 from arconnect.auth.vault import TokenVault
@@ -21,7 +22,7 @@ from arconnect.settings import Settings, load_settings
 from arconnect.store import db
 from sqlalchemy import Engine
 
-from tests.auth.helpers import KEY, T0, credential_row
+from tests.auth.helpers import KEY, T0, credential_row, store_grant
 
 HOST = "https://xero.example"
 CONNECTIONS = [
@@ -194,3 +195,17 @@ def test_revoke_grant(engine: Engine, vault: TokenVault, settings: Settings,
         fresh.access_token()
     with pytest.raises(NotFoundError):
         revoke_grant(engine, 999, vault, settings)
+
+
+def test_rotate_secrets_moves_every_credential_to_the_new_key(engine: Engine) -> None:
+    old = TokenVault([KEY])
+    a, b = store_grant(engine, old), store_grant(engine, old)
+    both = TokenVault(["the new key", KEY])
+    assert rotate_secrets(engine, both) == 2
+    new_only = TokenVault(["the new key"])
+    for cid in (a, b):
+        row = credential_row(engine, cid)
+        assert new_only.decrypt(row["refresh_token_enc"]) == "rt-0"
+        assert new_only.decrypt(row["client_secret_enc"]) == "secret"
+    with pytest.raises(ConfigError, match="cannot decrypt"):
+        rotate_secrets(engine, TokenVault(["unrelated"]))
