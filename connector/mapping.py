@@ -1,0 +1,1088 @@
+"""Inbound mappings: the YAML a consultant edits that turns raw ERP records into store rows.
+
+A mapping file (``mappings/xero.yaml``) declares, per entity the adapter fetches, ordered
+``rows:`` entries; each fills one table (``customer``, ``document``, ``payment``,
+``allocation``) from the record — or from every element of a list inside it (``each:``)::
+
+    entities:
+      invoices:
+        rows:
+          - table: document
+            skip_if: {path: Type, not_equals: ACCREC}
+            fields:
+              external_id: InvoiceID                          # shorthand: a path
+              kind: {const: invoice}                          # a fixed value
+              issue_date: {path: Date, transform: xero_date}  # a whitelisted transform
+              total_base: {path: Total, transform: base_amount}
+
+Field forms: ``col: Path.To.Field`` or ``col: {path, transform, required, default, allowed,
+<transform arguments>}``, ``{const: value}``, ``{context: base_currency}`` (``tenant_id``,
+``synced_at``, ``base_currency``: values the engine passes). ``tenant_id`` and ``synced_at`` are
+filled from the context in every row that does not name them. Paths are dotted keys, ``[*]``
+after a list field (``ContactGroups[*].Name`` gives a list), ``[0]`` for one element, and
+``^.Field`` for the parent record inside ``each:``. Conditions are structured YAML (``{path,
+equals|not_equals|in|not_in|missing}``, ``{all: [...]}``, ``{any: [...]}``, ``{not: {...}}``);
+nothing in a mapping file is ever evaluated as code.
+
+:func:`load_mapping` validates the whole file (pydantic for its shape, then every name, path,
+transform, argument and column against the tables in :mod:`arconnect.store.models`) and either
+returns a fully compiled :class:`Mapping` or raises one :class:`MappingError` listing every
+problem as ``file:line: what is wrong; how to fix it`` — never a half-loaded mapping. At load
+each entity is compiled into plain closures, so :meth:`EntityMapping.map_page` does no parsing,
+no lookups by name and no I/O. A record that cannot be mapped raises :class:`RecordError`; the
+sync engine reports it as a ``PageError`` naming tenant, entity and page.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from arconnect.adapters.xero.dates import parse_xero_date, parse_xero_datetime
+from arconnect.errors import MappingError
+from arconnect.store.models import Allocation, Customer, Document, Payment, SQLModel
+from arconnect.transforms import TRANSFORMS, Getter, Output, Transform, to_decimal
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, String
+
+__all__ = [
+    "CONTEXT_KEYS",
+    "TABLES",
+    "EntityMapping",
+    "Mapping",
+    "MappingError",
+    "RecordError",
+    "RowMapping",
+    "check_mapping",
+    "load_mapping",
+]
+
+# The values the engine passes in ``context`` (``{context: name}`` fields).
+CONTEXT_KEYS = ("tenant_id", "synced_at", "base_currency")
+# Filled from the context in every row that does not map them itself.
+AUTO_CONTEXT = ("tenant_id", "synced_at")
+# The tables a mapping may fill (the engine upserts exactly these).
+TABLES: dict[str, type[SQLModel]] = {
+    "customer": Customer,
+    "document": Document,
+    "payment": Payment,
+    "allocation": Allocation,
+}
+# Keys of a field spec that are not transform arguments.
+FIELD_KEYS = ("path", "transform", "required", "default", "allowed", "const", "context",
+              "description")
+# The transform that turns raw text into each column type, suggested in errors.
+_SUGGEST = {"date": "xero_date", "datetime": "xero_datetime", "decimal": "decimal"}
+_CONDITION_OPS = ("equals", "not_equals", "in", "not_in", "missing")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+Record = dict[str, Any]
+FieldFn = Callable[[Record, "Record | None", dict[str, Any]], Any]
+Condition = Callable[[Record, "Record | None"], bool]
+
+
+class RecordError(ValueError):
+    """One record of a page could not be mapped (required value missing, value not allowed,
+    a transform refused it).
+
+    Attributes:
+        index: the record's position in the page.
+        column: the column being filled (``""`` when the record itself is wrong).
+        problem: what is wrong with the value.
+        table: the table being filled, when known.
+    """
+
+    def __init__(self, index: int, column: str, problem: str, table: str | None = None) -> None:
+        where = f"{table}.{column}" if table and column else column or table or "record"
+        super().__init__(f"{where}: {problem}")
+        self.index = index
+        self.column = column
+        self.problem = problem
+        self.table = table
+
+
+class _Problem(ValueError):
+    """A value check failed inside a compiled field (turned into a RecordError)."""
+
+
+# -- the file's shape (pydantic) ---------------------------------------------------------------
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _RowModel(_Model):
+    table: str
+    each: str | None = None
+    skip_if: dict[str, Any] | None = None
+    description: str | None = None
+    fields: dict[str, Any] = Field(min_length=1)
+
+
+class _EntityModel(_Model):
+    description: str | None = None
+    rows: list[_RowModel] = Field(min_length=1)
+
+
+class _FileModel(_Model):
+    version: int = Field(default=1, ge=1, le=1)
+    platform: str | None = None
+    description: str | None = None
+    entities: dict[str, _EntityModel] = Field(min_length=1)
+
+
+class _FieldModel(BaseModel):
+    """The known keys of a field spec; the rest are the transform's arguments."""
+
+    model_config = ConfigDict(extra="allow")
+
+    path: str | None = None
+    transform: str | None = None
+    required: bool = False
+    default: Any = None
+    allowed: list[Any] | None = Field(default=None, min_length=1)
+    const: Any = None
+    context: str | None = None
+    description: str | None = None
+
+
+# -- YAML with line numbers --------------------------------------------------------------------
+
+_Loc = tuple[Any, ...]
+
+try:  # the C loader keeps node marks too, and is faster
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+
+class _Problems:
+    """Collects ``file:line: message`` problems; raised together as one MappingError."""
+
+    def __init__(self, label: str, marks: dict[_Loc, int] | None = None) -> None:
+        self.label = label
+        self.marks: dict[_Loc, int] = marks or {}
+        self.items: list[tuple[int, str]] = []
+
+    def line(self, loc: _Loc) -> int:
+        while loc and loc not in self.marks:
+            loc = loc[:-1]
+        return self.marks.get(loc, 1)
+
+    def add(self, loc: _Loc, message: str) -> None:
+        self.items.append((self.line(loc), message))
+
+    def error(self) -> MappingError:
+        ordered = sorted(self.items, key=lambda item: item[0])
+        return MappingError("\n".join(f"{self.label}:{line}: {msg}" for line, msg in ordered))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise self.error()
+
+
+def _read_yaml(text: str, label: str) -> tuple[Any, dict[_Loc, int], list[tuple[int, str]]]:
+    """Parse ``text`` keeping the line of every node (by its location in the data)."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise MappingError(
+                f"{label}:1: the file is empty; a mapping starts with `entities:` "
+                "(see the shipped mappings/xero.yaml)"
+            )
+        data = loader.construct_document(node)
+        marks: dict[_Loc, int] = {}
+        duplicates: list[tuple[int, str]] = []
+        _walk(loader, node, (), marks, duplicates)
+        return data, marks, duplicates
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = err.problem or err.context or "cannot be parsed"
+        raise MappingError(
+            f"{label}:{line}: YAML syntax error: {problem}; check the indentation and quote "
+            "text containing ': ', '#', '{' or '['"
+        ) from None
+    except yaml.YAMLError as err:
+        raise MappingError(f"{label}:1: YAML error: {err}") from None
+    finally:
+        loader.dispose()
+
+
+def _walk(
+    loader: yaml.SafeLoader, node: yaml.Node, loc: _Loc, marks: dict[_Loc, int],
+    duplicates: list[tuple[int, str]],
+) -> None:
+    marks.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            try:
+                key = loader.construct_object(key_node, deep=True)
+            except yaml.YAMLError:
+                continue
+            if not isinstance(key, str | int | float | bool | date) and key is not None:
+                continue
+            key_line = key_node.start_mark.line + 1
+            if key in seen:
+                duplicates.append(
+                    (key_line, f"duplicate key {key!r} (first on line {seen[key]}); "
+                               "remove one of them")
+                )
+            seen[key] = key_line
+            marks[(*loc, key)] = key_line
+            _walk(loader, value_node, (*loc, key), marks, duplicates)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(loader, item, (*loc, i), marks, duplicates)
+
+
+# -- paths -------------------------------------------------------------------------------------
+
+_SEGMENT = re.compile(r"([A-Za-z_@$][A-Za-z0-9_@$-]*)(?:\[(\*|\d+)\])?")
+_PATH_HELP = (
+    "a path is dotted field names such as Contact.ContactID, with [*] after a list field "
+    "(ContactGroups[*].Name), [0] for its first element, and ^. in front for the parent record "
+    "inside `each:`"
+)
+
+
+class PathSyntaxError(ValueError):
+    """A path in a mapping file is not well formed."""
+
+
+def _steps(path: str) -> tuple[bool, list[tuple[str, str | None]]]:
+    if not isinstance(path, str) or not path.strip():
+        raise PathSyntaxError(f"empty path; {_PATH_HELP}")
+    text = path.strip()
+    up = text.startswith("^.")
+    if up:
+        text = text[2:]
+    steps: list[tuple[str, str | None]] = []
+    for part in text.split("."):
+        m = _SEGMENT.fullmatch(part)
+        if m is None:
+            raise PathSyntaxError(f"bad path {path!r} (at {part!r}); {_PATH_HELP}")
+        steps.append((m.group(1), m.group(2)))
+    return up, steps
+
+
+def compile_path(path: str, *, in_each: bool) -> Getter:
+    """Compile ``path`` into a getter ``get(rec, parent)``; missing parts give ``None``.
+
+    Raises:
+        PathSyntaxError: the path is malformed, or uses ``^.`` outside ``each:``.
+    """
+    up, steps = _steps(path)
+    if up and not in_each:
+        raise PathSyntaxError(
+            f"path {path!r} reads the parent record (^.) but this row has no `each:`; "
+            "drop the ^. or add `each:`"
+        )
+    plain = all(index is None for _, index in steps)
+    keys = [name for name, _ in steps]
+    if plain and not up and len(keys) == 1:
+        (k0,) = keys
+
+        def get1(rec: Record, parent: Record | None) -> Any:
+            return rec.get(k0)
+
+        return get1
+    if plain and not up and len(keys) == 2:
+        k0, k1 = keys
+
+        def get2(rec: Record, parent: Record | None) -> Any:
+            v = rec.get(k0)
+            return v.get(k1) if v.__class__ is dict else None
+
+        return get2
+
+    def walk(value: Any, i: int) -> Any:
+        for j in range(i, len(steps)):
+            name, index = steps[j]
+            if value.__class__ is not dict:
+                return None
+            value = value.get(name)
+            if index is None:
+                continue
+            if value.__class__ is not list:
+                return None
+            if index != "*":
+                n = int(index)
+                value = value[n] if n < len(value) else None
+                continue
+            out: list[Any] = []
+            for item in value:
+                got = walk(item, j + 1)
+                if got is None:
+                    continue
+                if isinstance(got, list) and any(ix == "*" for _, ix in steps[j + 1:]):
+                    out.extend(got)
+                else:
+                    out.append(got)
+            return out
+        return value
+
+    if up:
+
+        def get_parent(rec: Record, parent: Record | None) -> Any:
+            return walk(parent, 0)
+
+        return get_parent
+
+    def get(rec: Record, parent: Record | None) -> Any:
+        return walk(rec, 0)
+
+    return get
+
+
+# -- columns -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    kind: Output
+    nullable: bool
+
+
+def _kind(col: Any) -> Output:
+    t = col.type
+    if isinstance(t, DateTime):
+        return "datetime"
+    if isinstance(t, Date):
+        return "date"
+    if isinstance(t, Numeric):
+        return "decimal"
+    if isinstance(t, Boolean):
+        return "bool"
+    if isinstance(t, Integer):
+        return "int"
+    if isinstance(t, String):
+        return "str"
+    decorated = getattr(t, "impl", None)
+    if isinstance(decorated, DateTime):
+        return "datetime"
+    return "any"
+
+
+def _columns(model: type[SQLModel]) -> dict[str, _Column]:
+    table = model.__table__
+    return {
+        c.name: _Column(c.name, _kind(c), bool(c.nullable) or c.default is not None)
+        for c in table.columns
+        if not c.primary_key
+    }
+
+
+_TABLE_COLUMNS: dict[str, dict[str, _Column]] = {t: _columns(m) for t, m in TABLES.items()}
+
+
+def _compatible(output: Output, kind: Output) -> bool:
+    return bool(output == "any" or kind == "any" or output == kind
+                or (output == "int" and kind == "decimal"))
+
+
+def _coerce(value: Any, kind: Output) -> Any:
+    """A YAML constant (``default:``, ``const:``) as the column's type; ValueError if it is not."""
+    if value is None:
+        return None
+    if kind == "decimal":
+        if isinstance(value, bool):
+            raise ValueError(f"{value!r} is not a number")
+        return to_decimal(value)
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{value!r} is not a whole number")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"{value!r} is not true or false")
+        return value
+    if kind == "date":
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        parsed = parse_xero_date(value)
+        if parsed is None:
+            raise ValueError(f"{value!r} is not a date (write YYYY-MM-DD)")
+        return parsed
+    if kind == "datetime":
+        parsed = value if isinstance(value, datetime) else parse_xero_datetime(value)
+        if not isinstance(parsed, datetime):
+            raise ValueError(f"{value!r} is not a timestamp (write 2024-01-31T12:00:00Z)")
+        return parsed
+    if kind == "str":
+        if isinstance(value, dict | list):
+            raise ValueError(f"{value!r} is not text")
+        return value if isinstance(value, str) else str(value)
+    return value
+
+
+def _suggest(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# -- compiled mapping --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowMapping:
+    """One compiled ``rows:`` entry: fills ``table`` from the record or each ``each`` item."""
+
+    table: str
+    columns: tuple[str, ...]
+    each: str | None
+    has_skip_if: bool
+    line: int
+    _fields: tuple[tuple[str, FieldFn], ...] = field(repr=False)
+    _each: Getter | None = field(repr=False)
+    _skip: Condition | None = field(repr=False)
+
+    def items(self, rec: Record) -> list[tuple[Record, Record | None]]:
+        """The (record, parent) pairs this row maps for one raw record (before skip_if)."""
+        if self._each is None:
+            return [(rec, None)]
+        found = self._each(rec, None)
+        if found is None:
+            return []
+        if found.__class__ is dict:
+            found = [found]
+        if found.__class__ is not list:
+            raise _Problem(f"each: {self.each} is not a list")
+        out: list[tuple[Record, Record | None]] = []
+        for n, item in enumerate(found):
+            if item.__class__ is not dict:
+                raise _Problem(f"each: {self.each} item {n} is not an object")
+            out.append((item, rec))
+        return out
+
+
+@dataclass(frozen=True)
+class EntityMapping:
+    """The compiled mapping of one entity (``contacts``, ``invoices``...)."""
+
+    name: str
+    rows: tuple[RowMapping, ...]
+    tables: tuple[str, ...]
+
+    def map_page(
+        self, records: Sequence[Record], context: dict[str, Any]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Map a page of raw records into rows per table, tables in the order declared.
+
+        Pure: reads ``records`` and ``context`` (``tenant_id``, ``synced_at``,
+        ``base_currency``), writes nothing, keeps no state between calls.
+
+        Raises:
+            RecordError: a record could not be mapped (its index, the column, the problem).
+        """
+        out: dict[str, list[dict[str, Any]]] = {t: [] for t in self.tables}
+        plan = [
+            (r._fields, r._each, r._skip, out[r.table].append) for r in self.rows
+        ]
+        ctx = context
+        index = -1
+        rec: Any = None
+        try:
+            for rec in records:
+                index += 1
+                for fields, each, skip, append in plan:
+                    if each is None:
+                        if skip is not None and skip(rec, None):
+                            continue
+                        append({c: f(rec, None, ctx) for c, f in fields})
+                        continue
+                    items = each(rec, None)
+                    if items is None:
+                        continue
+                    if items.__class__ is not list:
+                        raise _Problem("each: not a list")
+                    for item in items:
+                        if item.__class__ is not dict:
+                            raise _Problem("each: item is not an object")
+                        if skip is not None and skip(item, rec):
+                            continue
+                        append({c: f(item, rec, ctx) for c, f in fields})
+        except Exception as err:
+            raise self._explain(index, rec, context, err) from None
+        return out
+
+    def _explain(self, index: int, rec: Any, ctx: dict[str, Any], err: Exception) -> RecordError:
+        """Re-run the failed record field by field to name the column that failed (slow path)."""
+        if not isinstance(rec, dict):
+            return RecordError(index, "", f"the record is not a JSON object ({rec!r:.60})")
+        for row in self.rows:
+            try:
+                pairs = row.items(rec)
+            except Exception as exc:
+                return RecordError(index, "", _text(exc), row.table)
+            for item, parent in pairs:
+                if row._skip is not None:
+                    try:
+                        if row._skip(item, parent):
+                            continue
+                    except Exception as exc:
+                        return RecordError(index, "skip_if", _text(exc), row.table)
+                for column, fn in row._fields:
+                    try:
+                        fn(item, parent, ctx)
+                    except Exception as exc:
+                        return RecordError(index, column, _text(exc), row.table)
+        return RecordError(index, "", _text(err))
+
+
+def _text(err: Exception) -> str:
+    if isinstance(err, ValueError):
+        return str(err)
+    return f"{type(err).__name__}: {err}"
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A validated, compiled mapping file.
+
+    Attributes:
+        source: where it was loaded from (the file, or ``arconnect.mappings/<name>.yaml``).
+        platform: the ``platform:`` it declares, if any.
+        entities: entity name ─▶ compiled mapping, in file order.
+    """
+
+    source: str
+    platform: str | None
+    entities: dict[str, EntityMapping]
+
+
+# -- compiling ---------------------------------------------------------------------------------
+
+
+class _Compiler:
+    def __init__(self, label: str, marks: dict[_Loc, int]) -> None:
+        self.problems = _Problems(label, marks)
+
+    def add(self, loc: _Loc, message: str) -> None:
+        self.problems.add(loc, message)
+
+    # conditions
+
+    def condition(self, cond: Any, loc: _Loc, in_each: bool) -> Condition | None:
+        shape = ("a condition is {path: X, equals: V} (or not_equals / in / not_in / missing), "
+                 "{all: [...]}, {any: [...]} or {not: {...}}")
+        if not isinstance(cond, dict) or not cond:
+            self.add(loc, shape)
+            return None
+        for combinator in ("all", "any"):
+            if combinator in cond:
+                if len(cond) != 1:
+                    self.add(loc, f"`{combinator}:` must be alone in its condition; {shape}")
+                    return None
+                subs = cond[combinator]
+                if not isinstance(subs, list) or not subs:
+                    self.add((*loc, combinator), f"`{combinator}:` takes a list of conditions")
+                    return None
+                compiled = [self.condition(s, (*loc, combinator, i), in_each)
+                            for i, s in enumerate(subs)]
+                if any(c is None for c in compiled):
+                    return None
+                parts = tuple(c for c in compiled if c is not None)
+                if combinator == "all":
+                    return lambda rec, parent: all(c(rec, parent) for c in parts)
+                return lambda rec, parent: any(c(rec, parent) for c in parts)
+        if "not" in cond:
+            if len(cond) != 1:
+                self.add(loc, f"`not:` must be alone in its condition; {shape}")
+                return None
+            sub = self.condition(cond["not"], (*loc, "not"), in_each)
+            return None if sub is None else (lambda rec, parent: not sub(rec, parent))
+        unknown = [k for k in cond if k not in ("path", *_CONDITION_OPS)]
+        if unknown:
+            self.add((*loc, unknown[0]),
+                     f"unknown condition key {unknown[0]!r}{_suggest(unknown[0], _CONDITION_OPS)};"
+                     f" {shape}")
+            return None
+        ops = [k for k in _CONDITION_OPS if k in cond]
+        if "path" not in cond or len(ops) != 1:
+            self.add(loc, f"a condition needs `path:` and exactly one of "
+                          f"{', '.join(_CONDITION_OPS)}; {shape}")
+            return None
+        try:
+            get = compile_path(cond["path"], in_each=in_each)
+        except PathSyntaxError as err:
+            self.add((*loc, "path"), str(err))
+            return None
+        op, arg = ops[0], cond[ops[0]]
+        if op in ("equals", "not_equals"):
+            negate = op == "not_equals"
+
+            def equals(rec: Record, parent: Record | None) -> bool:
+                v = get(rec, parent)
+                hit = arg in v if v.__class__ is list else v == arg
+                return bool(hit) != negate
+
+            return equals
+        if op in ("in", "not_in"):
+            if not isinstance(arg, list) or not arg:
+                self.add((*loc, op), f"`{op}:` takes a list of values, e.g. {op}: [A, B]")
+                return None
+            members = list(arg)
+            negate = op == "not_in"
+
+            def member(rec: Record, parent: Record | None) -> bool:
+                v = get(rec, parent)
+                hit = (any(x in members for x in v) if v.__class__ is list else v in members)
+                return hit != negate
+
+            return member
+        if not isinstance(arg, bool):
+            self.add((*loc, op), "`missing:` takes true or false")
+            return None
+
+        def missing(rec: Record, parent: Record | None) -> bool:
+            v = get(rec, parent)
+            return (v is None or v == "" or v == []) == arg
+
+        return missing
+
+    # fields
+
+    def field(self, col: _Column, spec: Any, loc: _Loc, in_each: bool, table: str
+              ) -> FieldFn | None:
+        if isinstance(spec, str):
+            spec = {"path": spec}
+        elif not isinstance(spec, dict):
+            self.add(loc, f"column {col.name}: give a path (text, e.g. {col.name}: Field.Sub) or "
+                          f"a mapping; for a fixed value write `{col.name}: {{const: {spec!r}}}`")
+            return None
+        name = spec.get("transform")
+        transform: Transform | None = None
+        if name is not None:
+            transform = TRANSFORMS.get(name) if isinstance(name, str) else None
+            if transform is None:
+                self.add((*loc, "transform"),
+                         f"unknown transform {name!r}{_suggest(name, list(TRANSFORMS))}; "
+                         f"known transforms: {', '.join(TRANSFORMS)}")
+                return None
+        arg_names = tuple(transform.args.model_fields) if transform else ()
+        ok = True
+        for key in spec:
+            if key in FIELD_KEYS or key in arg_names:
+                continue
+            ok = False
+            if transform is not None:
+                self.add((*loc, key),
+                         f"unknown argument {key!r} for transform {transform.name}"
+                         f"{_suggest(key, arg_names)}; its arguments: "
+                         f"{', '.join(arg_names) or 'none'}")
+            else:
+                self.add((*loc, key),
+                         f"unknown key {key!r} in column {col.name}"
+                         f"{_suggest(key, FIELD_KEYS)}; a field takes "
+                         f"{', '.join(FIELD_KEYS)} (transform arguments need a `transform:`)")
+        try:
+            model = _FieldModel.model_validate(
+                {k: v for k, v in spec.items() if k in FIELD_KEYS}
+            )
+        except ValidationError as err:
+            for e in err.errors():
+                self.add((*loc, *e["loc"]), f"column {col.name}: {e['loc'][0]}: {e['msg']}")
+            return None
+        if not ok:
+            return None
+        given = model.model_fields_set
+        sources = [k for k in ("path", "const", "context") if k in given]
+        if len(sources) > 1:
+            self.add(loc, f"column {col.name}: give only one of path, const, context "
+                          f"(found {', '.join(sources)})")
+            return None
+        if not sources and not (transform is not None and "paths" in arg_names
+                                and "paths" in spec):
+            self.add(loc, f"column {col.name} needs `path:` (or `const:` / `context:`)")
+            return None
+
+        # constants and context values
+        if "const" in given or "context" in given:
+            if transform is not None or model.allowed is not None or "default" in given:
+                self.add(loc, f"column {col.name}: `const:` and `context:` take no transform, "
+                              "default or allowed")
+                return None
+            if "context" in given:
+                return self._context_field(col, model.context, (*loc, "context"), table)
+            try:
+                value = _coerce(model.const, col.kind)
+            except ValueError as err:
+                self.add((*loc, "const"), f"column {col.name} ({col.kind}): {err}")
+                return None
+            if value is None and not col.nullable:
+                self.add((*loc, "const"), f"column {col.name} cannot be empty")
+                return None
+            return lambda rec, parent, ctx: value
+
+        # the path
+        get: Getter | None = None
+        if model.path is not None:
+            try:
+                get = compile_path(model.path, in_each=in_each)
+            except PathSyntaxError as err:
+                self.add((*loc, "path"), f"column {col.name}: {err}")
+                return None
+
+        # the transform
+        fn: Callable[..., Any] | None = None
+        if transform is not None:
+            if not _compatible(transform.output, col.kind):
+                better = _SUGGEST.get(col.kind)
+                hint = f"; use `transform: {better}`" if better else ""
+                self.add((*loc, "transform"),
+                         f"column {col.name} holds a {col.kind} but transform {transform.name} "
+                         f"gives a {transform.output}{hint}")
+                return None
+            fn = self._build_transform(transform, spec, loc, in_each, col)
+            if fn is None:
+                return None
+        elif col.kind in _SUGGEST:
+            self.add(loc, f"column {col.name} holds a {col.kind}; the raw value is text or a "
+                          f"float: add `transform: {_SUGGEST[col.kind]}`")
+            return None
+
+        default: Any = None
+        if "default" in given:
+            try:
+                default = _coerce(model.default, col.kind)
+            except ValueError as err:
+                self.add((*loc, "default"), f"column {col.name} ({col.kind}): default {err}")
+                return None
+        try:
+            allowed = frozenset(model.allowed) if model.allowed is not None else None
+        except TypeError:
+            self.add((*loc, "allowed"), f"column {col.name}: `allowed:` lists plain values")
+            return None
+        must = model.required or not col.nullable
+        what = f"path {model.path}" if model.path else "the value"
+        if model.required:
+            missing = f"required value is missing ({what})"
+        else:
+            missing = (f"cannot be empty ({what} is missing): fix the record or give the "
+                       "column a `default:` in the mapping")
+        return _field_fn(get, fn, transform, default, must, missing, allowed)
+
+    def _context_field(self, col: _Column, name: Any, loc: _Loc, table: str) -> FieldFn | None:
+        if name not in CONTEXT_KEYS:
+            self.add(loc, f"unknown context value {name!r}{_suggest(name, CONTEXT_KEYS)}; "
+                          f"the engine passes {', '.join(CONTEXT_KEYS)}")
+            return None
+        nullable = col.nullable
+        key = name
+
+        def from_context(rec: Record, parent: Record | None, ctx: dict[str, Any]) -> Any:
+            value = ctx.get(key)
+            if value is None and not nullable:
+                raise _Problem(f"the engine passed no {key} (context)")
+            return value
+
+        return from_context
+
+    def _build_transform(
+        self, transform: Transform, spec: dict[str, Any], loc: _Loc, in_each: bool, col: _Column
+    ) -> Callable[..., Any] | None:
+        names = transform.args.model_fields
+        raw = {k: v for k, v in spec.items() if k in names}
+        if "default" in names and "default" in spec:
+            raw["default"] = spec["default"]  # lookup: also stored when not in map
+        try:
+            args = transform.args.model_validate(raw)
+        except ValidationError as err:
+            for e in err.errors():
+                where = (*loc, *e["loc"]) if e["loc"] else loc
+                arg = e["loc"][0] if e["loc"] else ""
+                msg = ("is required" if e["type"] == "missing" else e["msg"])
+                self.add(where, f"column {col.name}: transform {transform.name}: argument "
+                                f"`{arg}` {msg} ({transform.summary})")
+            return None
+        paths: dict[str, Any] = {}
+        for arg in transform.path_args:
+            value = getattr(args, arg)
+            if value is None:
+                continue
+            try:
+                if isinstance(value, list):
+                    paths[arg] = [compile_path(p, in_each=in_each) for p in value]
+                else:
+                    paths[arg] = compile_path(value, in_each=in_each)
+            except PathSyntaxError as err:
+                self.add((*loc, arg), f"column {col.name}: {arg}: {err}")
+                return None
+        try:
+            built: Callable[..., Any] = transform.factory(args, paths)
+            return built
+        except ValueError as err:
+            self.add(loc, f"column {col.name}: transform {transform.name}: {err}")
+            return None
+
+    # rows and entities
+
+    def row(self, row: _RowModel, loc: _Loc) -> RowMapping | None:
+        if row.table not in TABLES:
+            self.add((*loc, "table"),
+                     f"unknown table {row.table!r}{_suggest(row.table, list(TABLES))}; "
+                     f"tables: {', '.join(TABLES)}")
+            return None
+        columns = _TABLE_COLUMNS[row.table]
+        each: Getter | None = None
+        in_each = row.each is not None
+        if row.each is not None:
+            try:
+                if row.each.strip().startswith("^"):
+                    raise PathSyntaxError("`each:` reads the record itself; drop the ^.")
+                each = compile_path(row.each, in_each=False)
+            except PathSyntaxError as err:
+                self.add((*loc, "each"), f"each: {err}")
+        skip = None
+        if row.skip_if is not None:
+            skip = self.condition(row.skip_if, (*loc, "skip_if"), in_each)
+        fields: list[tuple[str, FieldFn]] = []
+        failed = False
+        for name, spec in row.fields.items():
+            floc = (*loc, "fields", name)
+            col = columns.get(name) if isinstance(name, str) else None
+            if col is None:
+                hint = (" (arconnect's own key; map the ERP's id to external_id)"
+                        if name == "id" else _suggest(name, list(columns)))
+                self.add(floc, f"table {row.table} has no column {name!r}{hint}; its columns: "
+                               f"{', '.join(columns)}")
+                failed = True
+                continue
+            fn = self.field(col, spec, floc, in_each, row.table)
+            if fn is None:
+                failed = True
+            else:
+                fields.append((name, fn))
+        for name in AUTO_CONTEXT:
+            if name in columns and name not in row.fields:
+                fn = self._context_field(columns[name], name, loc, row.table)
+                assert fn is not None
+                fields.append((name, fn))
+        for name, col in columns.items():
+            if col.nullable or name in row.fields or name in AUTO_CONTEXT:
+                continue
+            if name == "external_id":
+                self.add((*loc, "fields"),
+                         f"table {row.table} needs `external_id` (the ERP's id of the row), "
+                         "e.g. `external_id: ContactID`")
+            else:
+                self.add((*loc, "fields"),
+                         f"table {row.table} needs `{name}` (it cannot be empty), e.g. "
+                         f"`{name}: {{const: ...}}` or `{name}: SomeField`")
+            failed = True
+        if failed or (row.each is not None and each is None) or (
+            row.skip_if is not None and skip is None
+        ):
+            return None
+        return RowMapping(
+            table=row.table, columns=tuple(c for c, _ in fields), each=row.each,
+            has_skip_if=skip is not None, line=self.problems.line(loc),
+            _fields=tuple(fields), _each=each, _skip=skip,
+        )
+
+    def entity(self, name: str, model: _EntityModel, loc: _Loc) -> EntityMapping | None:
+        rows: list[RowMapping] = []
+        failed = False
+        for i, row_model in enumerate(model.rows):
+            row = self.row(row_model, (*loc, "rows", i))
+            if row is None:
+                failed = True
+                continue
+            earlier = next((r for r in rows if r.table == row.table), None)
+            if earlier is not None and set(earlier.columns) != set(row.columns):
+                self.add((*loc, "rows", i, "table"),
+                         f"table {row.table} is also filled by the rows entry on line "
+                         f"{earlier.line} with other columns; give both entries the same columns")
+                failed = True
+                continue
+            rows.append(row)
+        if failed:
+            return None
+        tables = tuple(dict.fromkeys(r.table for r in rows))
+        return EntityMapping(name, tuple(rows), tables)
+
+
+def _field_fn(
+    get: Getter | None,
+    fn: Callable[..., Any] | None,
+    transform: Transform | None,
+    default: Any,
+    must: bool,
+    missing: str,
+    allowed: frozenset[Any] | None,
+) -> FieldFn:
+    """Build the closure of one column; specialised so the common cases do the least work."""
+    if get is None:  # first/join from `paths:` only
+
+        def no_path(rec: Record, parent: Record | None) -> Any:
+            return None
+
+        get = no_path
+    checks = must or allowed is not None or default is not None
+    if fn is None:
+        if not checks:
+            return lambda rec, parent, ctx: get(rec, parent)
+
+        def plain(rec: Record, parent: Record | None, ctx: dict[str, Any]) -> Any:
+            v = get(rec, parent)
+            if v is None:
+                if default is not None:
+                    return default
+                if must:
+                    raise _Problem(missing)
+                return None
+            if allowed is not None and v not in allowed:
+                raise _Problem(f"value {v!r} is not allowed (allowed: "
+                               f"{', '.join(map(str, sorted(allowed, key=str)))})")
+            return v
+
+        return plain
+    assert transform is not None
+    handles_none = transform.handles_none
+    if not transform.uses_record and not handles_none and not checks:
+
+        def simple(rec: Record, parent: Record | None, ctx: dict[str, Any]) -> Any:
+            v = get(rec, parent)
+            return None if v is None else fn(v)
+
+        return simple
+    uses_record = transform.uses_record
+
+    def full(rec: Record, parent: Record | None, ctx: dict[str, Any]) -> Any:
+        v = get(rec, parent)
+        if v is not None or handles_none:
+            v = fn(v, rec, parent, ctx) if uses_record else fn(v)
+        if v is None:
+            if default is not None:
+                return default
+            if must:
+                raise _Problem(missing)
+            return None
+        if allowed is not None and v not in allowed:
+            raise _Problem(f"value {v!r} is not allowed (allowed: "
+                           f"{', '.join(map(str, sorted(allowed, key=str)))})")
+        return v
+
+    return full
+
+
+def _compile(data: Any, marks: dict[_Loc, int], duplicates: list[tuple[int, str]],
+             label: str) -> Mapping:
+    compiler = _Compiler(label, marks)
+    compiler.problems.items.extend(duplicates)
+    if not isinstance(data, dict):
+        compiler.add((), "a mapping file is a YAML mapping that starts with `entities:`")
+        raise compiler.problems.error()
+    try:
+        model = _FileModel.model_validate(data)
+    except ValidationError as err:
+        for e in err.errors():
+            compiler.add(tuple(e["loc"]), _shape_message(e))
+        raise compiler.problems.error() from None
+    entities: dict[str, EntityMapping] = {}
+    for name, entity_model in model.entities.items():
+        entity = compiler.entity(name, entity_model, ("entities", name))
+        if entity is not None:
+            entities[name] = entity
+    compiler.problems.raise_if_any()
+    return Mapping(label, model.platform, entities)
+
+
+_SHAPE_KEYS = {
+    (): ("version", "platform", "description", "entities"),
+    ("entities", "*"): ("description", "rows"),
+    ("entities", "*", "rows", "*"): ("table", "each", "skip_if", "description", "fields"),
+}
+
+
+def _shape_message(e: Any) -> str:
+    loc = tuple(e["loc"])
+    where = ".".join(str(p) for p in loc) or "the file"
+    if e["type"] == "extra_forbidden":
+        parent = tuple("*" if i % 2 else p for i, p in enumerate(loc[:-1]))
+        keys = _SHAPE_KEYS.get(parent, ())
+        return (f"unknown key {loc[-1]!r}{_suggest(str(loc[-1]), keys)}; allowed here: "
+                f"{', '.join(keys)}")
+    if e["type"] == "missing":
+        example = {"entities": "entities: {invoices: {rows: [...]}}",
+                   "rows": "rows: [{table: document, fields: {...}}]",
+                   "table": "table: document", "fields": "fields: {external_id: InvoiceID}"}
+        hint = example.get(str(loc[-1]), "")
+        return f"`{loc[-1]}:` is missing" + (f", e.g. `{hint}`" if hint else "")
+    if e["type"] == "too_short":
+        return f"{where} is empty; it needs at least one entry"
+    return f"{where}: {e['msg']}"
+
+
+# -- entry points ------------------------------------------------------------------------------
+
+
+def _source_text(source: str | Path) -> tuple[str, str]:
+    """(label, text) of a packaged mapping name or a file path."""
+    if isinstance(source, str) and _NAME.fullmatch(source) and not source.endswith(
+        (".yaml", ".yml")
+    ):
+        package = resources.files("arconnect.mappings")
+        resource = package.joinpath(f"{source}.yaml")
+        if not resource.is_file():
+            shipped = sorted(p.name[:-5] for p in package.iterdir() if p.name.endswith(".yaml"))
+            raise MappingError(
+                f"{source}.yaml:1: no mapping named {source!r} ships with arconnect "
+                f"(shipped: {', '.join(shipped) or 'none'}); give a path to a .yaml file instead"
+            )
+        return str(resource), resource.read_text(encoding="utf-8")
+    path = Path(source)
+    try:
+        return str(path), path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MappingError(f"{path}:1: no such file; check the path") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise MappingError(f"{path}:1: cannot be read ({err})") from None
+
+
+def load_mapping(source: str | Path = "xero") -> Mapping:
+    """Load, validate and compile a mapping: a bare name (``"xero"``) is the one shipped in
+    ``arconnect.mappings``; anything else is a path to a YAML file.
+
+    Nothing is half-loaded: either every entity compiles or nothing is returned.
+
+    Raises:
+        MappingError: every problem found, one per line, each starting ``file:line: ``.
+    """
+    label, text = _source_text(source)
+    data, marks, duplicates = _read_yaml(text, label)
+    return _compile(data, marks, duplicates, label)
+
+
+def check_mapping(source: str | Path = "xero") -> list[dict[str, Any]]:
+    """Validate a mapping and summarise it: one row per entity and table with its field count.
+
+    Raises:
+        MappingError: as :func:`load_mapping`.
+    """
+    mapping = load_mapping(source)
+    out: list[dict[str, Any]] = []
+    for name, entity in mapping.entities.items():
+        for row in entity.rows:
+            out.append({
+                "entity": name,
+                "table": row.table,
+                "each": row.each or "",
+                "skip_if": "yes" if row.has_skip_if else "",
+                "fields": len(row.columns),
+                "line": row.line,
+            })
+    return out
+

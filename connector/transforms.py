@@ -1,0 +1,480 @@
+"""The whitelist of named transforms a mapping file may use, and what each one's arguments are.
+
+A mapping field names at most one transform (``transform: decimal``) and gives its arguments
+beside it (``round: 2``). This module is the only place values change shape between the raw ERP
+record and the normalized row, so a consultant's YAML can never run code: it can only pick a
+name from :data:`TRANSFORMS`. Each transform is built once, at load, into a plain function.
+
+Two calling conventions keep the hot path cheap:
+
+- a *value* transform is ``fn(value) -> value``;
+- a *record* transform (``uses_record``) is ``fn(value, rec, parent, ctx) -> value``: it reads
+  other paths of the record (``base_amount`` reads the rate and the currency) or the engine's
+  context (``base_currency``).
+
+Transforms never see ``None`` unless they say so (``handles_none``); for the others a missing
+value short-circuits to the field's ``default``. Converting transforms treat ``""`` as missing.
+A transform signals bad input by raising ``ValueError``; the mapping turns that into a
+``RecordError`` naming the record and the column.
+
+Adding a transform: write its ``Args`` model (``extra="forbid"``, every argument documented),
+its factory, and one line in :data:`TRANSFORMS`; then list it in the comment block of
+``mappings/*.yaml``. Never add one that evaluates text from the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Literal
+
+from arconnect.adapters.xero.dates import parse_xero_date, parse_xero_datetime
+from pydantic import BaseModel, ConfigDict, Field
+
+# A compiled path: reads a value from the current record (and its parent inside ``each:``).
+Getter = Callable[[dict[str, Any], "dict[str, Any] | None"], Any]
+ValueFn = Callable[[Any], Any]
+RecordFn = Callable[[Any, dict[str, Any], "dict[str, Any] | None", dict[str, Any]], Any]
+# What a transform yields, checked against the column's type at load.
+Output = Literal["date", "datetime", "decimal", "int", "bool", "str", "any"]
+
+
+class Args(BaseModel):
+    """Base of every transform's arguments: unknown arguments are load errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class NoArgs(Args):
+    """The transform takes no arguments."""
+
+
+@dataclass(frozen=True)
+class Transform:
+    """One whitelisted transform.
+
+    Attributes:
+        name: the name used in mapping files.
+        summary: one line for the consultant (shown in errors and in ``mappings check``).
+        args: the pydantic model of its arguments.
+        output: what it yields, checked against the column type at load.
+        factory: builds the function from validated arguments and the compiled path arguments
+            (``path_args``: argument name ─▶ getter or list of getters).
+        path_args: argument names whose values are record paths (compiled by the mapping).
+        uses_record: the built function is a record transform (see the module docstring).
+        handles_none: the function is also called for a missing value.
+    """
+
+    name: str
+    summary: str
+    args: type[Args]
+    output: Output
+    factory: Callable[[Any, dict[str, Any]], Callable[..., Any]]
+    path_args: tuple[str, ...] = ()
+    uses_record: bool = False
+    handles_none: bool = False
+
+
+# -- scalar conversions (shared with the mapping for defaults) ---------------------------------
+
+
+def to_decimal(value: Any) -> Decimal:
+    """``value`` as a ``Decimal``, exactly as written: floats go through their shortest repr
+    (``0.1`` is ``Decimal("0.1")``, never the binary expansion); never returns a float.
+
+    Raises:
+        ValueError: for booleans, non-numeric text, NaN and infinities.
+    """
+    cls = value.__class__
+    if cls is float:
+        out = Decimal(repr(value))
+    elif cls is int:
+        return Decimal(value)
+    elif cls is Decimal:
+        out = value
+    elif cls is str:
+        try:
+            out = Decimal(value.strip().replace(",", ""))
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not a number") from None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(int(value))
+    else:
+        raise ValueError(f"{value!r} is not a number")
+    if not out.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    return out
+
+
+def _quantum(places: int) -> Decimal:
+    return Decimal(1).scaleb(-places)
+
+
+def _blank(value: Any) -> bool:
+    """Empty for ``first`` / ``join``: None, "", [] or {}."""
+    return value is None or value == "" or value == [] or value == {}
+
+
+# -- the transforms ----------------------------------------------------------------------------
+
+
+def _xero_datetime(args: NoArgs, paths: dict[str, Any]) -> ValueFn:
+    def xero_datetime(value: Any) -> datetime | None:
+        if value == "":
+            return None
+        out = parse_xero_datetime(value)
+        if not isinstance(out, datetime):
+            raise ValueError(f"{value!r} is not a Xero date-time (/Date(ms+hhmm)/ or ISO 8601)")
+        # Stored as UTC instants; the offset only said which local time it was.
+        return out.astimezone(UTC)
+
+    return xero_datetime
+
+
+def _xero_date(args: NoArgs, paths: dict[str, Any]) -> ValueFn:
+    # Calendar dates repeat a lot within a page (issue and due dates): remember them.
+    cache: dict[str, date] = {}
+
+    def xero_date(value: Any) -> date | None:
+        try:
+            return cache[value]
+        except (KeyError, TypeError):
+            pass
+        if value == "":
+            return None
+        out: date | None = parse_xero_date(value)
+        if out is None:
+            raise ValueError(f"{value!r} is not a Xero date (/Date(ms+hhmm)/ or YYYY-MM-DD)")
+        if isinstance(value, str):
+            if len(cache) > 50_000:
+                cache.clear()
+            cache[value] = out
+        return out
+
+    return xero_date
+
+
+class DecimalArgs(Args):
+    """Arguments of ``decimal``."""
+
+    round: int | None = Field(
+        default=None, ge=0, le=10, description="decimal places, rounded half-up (none: as is)"
+    )
+
+
+def _decimal(args: DecimalArgs, paths: dict[str, Any]) -> ValueFn:
+    if args.round is None:
+
+        def decimal_(value: Any) -> Decimal | None:
+            return None if value == "" else to_decimal(value)
+
+        return decimal_
+    quantum = _quantum(args.round)
+
+    def decimal_rounded(value: Any) -> Decimal | None:
+        if value == "":
+            return None
+        return to_decimal(value).quantize(quantum, ROUND_HALF_UP)
+
+    return decimal_rounded
+
+
+def _int(args: NoArgs, paths: dict[str, Any]) -> ValueFn:
+    def int_(value: Any) -> int | None:
+        cls = value.__class__
+        if cls is int:
+            return int(value)
+        if cls is bool:
+            raise ValueError(f"{value!r} is not a whole number")
+        if value == "":
+            return None
+        try:
+            number = to_decimal(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a whole number") from None
+        if number != number.to_integral_value():
+            raise ValueError(f"{value!r} is not a whole number")
+        return int(number)
+
+    return int_
+
+
+_TRUE = {"true", "yes", "y", "1", "t"}
+_FALSE = {"false", "no", "n", "0", "f"}
+
+
+def _bool(args: NoArgs, paths: dict[str, Any]) -> ValueFn:
+    def bool_(value: Any) -> bool | None:
+        if value is True or value is False:
+            return value
+        if value.__class__ is int and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            if text == "":
+                return None
+        raise ValueError(f"{value!r} is not true or false")
+
+    return bool_
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(to_decimal(value))
+    if isinstance(value, int | Decimal | date):
+        return str(value)
+    raise ValueError(f"{value!r} is not text (a list or object cannot go in a text column)")
+
+
+def _str(args: NoArgs, paths: dict[str, Any]) -> ValueFn:
+    return _as_text
+
+
+def _upper(args: NoArgs, paths: dict[str, Any]) -> ValueFn:
+    def upper(value: Any) -> str:
+        return _as_text(value).upper()
+
+    return upper
+
+
+def _lower(args: NoArgs, paths: dict[str, Any]) -> ValueFn:
+    def lower(value: Any) -> str:
+        return _as_text(value).lower()
+
+    return lower
+
+
+class EqualsArgs(Args):
+    """Arguments of ``equals``."""
+
+    value: Any = Field(description="the value to compare with (on a list: any element)")
+
+
+def _equals(args: EqualsArgs, paths: dict[str, Any]) -> ValueFn:
+    target = args.value
+
+    def equals(value: Any) -> bool:
+        if isinstance(value, list):
+            return target in value
+        return bool(value == target)
+
+    return equals
+
+
+class ValuesArgs(Args):
+    """Arguments of ``in`` and ``not_in``."""
+
+    values: list[Any] = Field(min_length=1, description="the values to look for")
+
+
+def _members(values: Sequence[Any]) -> Any:
+    if all(isinstance(v, Hashable) for v in values):
+        return frozenset(values)
+    return list(values)
+
+
+def _in(args: ValuesArgs, paths: dict[str, Any]) -> ValueFn:
+    members = _members(args.values)
+
+    def in_(value: Any) -> bool:
+        if isinstance(value, list):
+            return any(v in members for v in value if isinstance(v, Hashable))
+        return isinstance(value, Hashable) and value in members
+
+    return in_
+
+
+def _not_in(args: ValuesArgs, paths: dict[str, Any]) -> ValueFn:
+    is_in = _in(args, paths)
+
+    def not_in(value: Any) -> bool:
+        return not is_in(value)
+
+    return not_in
+
+
+class LookupArgs(Args):
+    """Arguments of ``lookup``."""
+
+    map: dict[Any, Any] = Field(
+        min_length=1, description="value found ─▶ value stored; on a list the first hit wins"
+    )
+    default: Any = Field(
+        default=None, description="stored when the value is missing or not in map"
+    )
+    ignore_case: bool = Field(default=False, description="match text keys case-insensitively")
+
+
+def _lookup(args: LookupArgs, paths: dict[str, Any]) -> ValueFn:
+    table = dict(args.map)
+    fallback = args.default
+    fold = args.ignore_case
+    if fold:
+        table = {k.casefold() if isinstance(k, str) else k: v for k, v in table.items()}
+
+    def key(value: Any) -> Any:
+        return value.casefold() if fold and isinstance(value, str) else value
+
+    def lookup(value: Any) -> Any:
+        if isinstance(value, list):
+            for item in value:
+                if isinstance(item, Hashable) and key(item) in table:
+                    return table[key(item)]
+            return fallback
+        if isinstance(value, Hashable) and key(value) in table:
+            return table[key(value)]
+        return fallback
+
+    return lookup
+
+
+class BaseAmountArgs(Args):
+    """Arguments of ``base_amount``."""
+
+    rate: str = Field(
+        default="CurrencyRate",
+        description="path of the exchange rate (foreign units per ONE base unit)",
+    )
+    currency: str | None = Field(
+        default="CurrencyCode", description="path of the document currency (none: not checked)"
+    )
+    round: int = Field(default=2, ge=0, le=10, description="decimal places, rounded half-up")
+
+
+def _base_amount(args: BaseAmountArgs, paths: dict[str, Any]) -> RecordFn:
+    # Xero's CurrencyRate is foreign units per one base unit: an AUD invoice in an NZD org at
+    # 0.937053 means 1 NZD = 0.937053 AUD, so base = amount / rate (the spec's quote examples:
+    # 20.65 AUD ─▶ 22.04 NZD; 500.00 NZD at 1.547150 in a USD org ─▶ 323.17 USD). Base-currency
+    # payments carry CurrencyRate 0, invoices 1; a missing or zero rate means "already base".
+    # https://developer.xero.com/documentation/api/accounting/invoices (CurrencyRate)
+    rate_of: Getter = paths["rate"]
+    currency_of: Getter | None = paths.get("currency")
+    quantum = _quantum(args.round)
+
+    def base_amount(
+        value: Any, rec: dict[str, Any], parent: dict[str, Any] | None, ctx: dict[str, Any]
+    ) -> Decimal | None:
+        if value == "":
+            return None
+        amount = to_decimal(value)
+        rate = rate_of(rec, parent)
+        if not rate:
+            return amount.quantize(quantum, ROUND_HALF_UP)
+        if currency_of is not None:
+            currency = currency_of(rec, parent)
+            if currency and currency == ctx.get("base_currency"):
+                return amount.quantize(quantum, ROUND_HALF_UP)
+        divisor = to_decimal(rate)
+        if divisor <= 0:
+            raise ValueError(f"exchange rate {rate!r} is not positive")
+        return (amount / divisor).quantize(quantum, ROUND_HALF_UP)
+
+    return base_amount
+
+
+class FirstArgs(Args):
+    """Arguments of ``first``."""
+
+    paths: list[str] = Field(
+        min_length=1, description="more paths tried in order after `path` (if any)"
+    )
+
+
+def _first(args: FirstArgs, paths: dict[str, Any]) -> RecordFn:
+    getters: list[Getter] = paths["paths"]
+
+    def first(
+        value: Any, rec: dict[str, Any], parent: dict[str, Any] | None, ctx: dict[str, Any]
+    ) -> Any:
+        if not _blank(value):
+            return value
+        for get in getters:
+            found = get(rec, parent)
+            if not _blank(found):
+                return found
+        return None
+
+    return first
+
+
+class JoinArgs(Args):
+    """Arguments of ``join``."""
+
+    sep: str = Field(default=", ", description="the separator")
+    paths: list[str] = Field(default_factory=list, description="more paths joined after `path`")
+
+
+def _join(args: JoinArgs, paths: dict[str, Any]) -> RecordFn:
+    getters: list[Getter] = paths.get("paths") or []
+    sep = args.sep
+
+    def join(
+        value: Any, rec: dict[str, Any], parent: dict[str, Any] | None, ctx: dict[str, Any]
+    ) -> str | None:
+        parts: list[Any] = []
+        for item in [value, *(get(rec, parent) for get in getters)]:
+            if isinstance(item, list):
+                parts.extend(item)
+            else:
+                parts.append(item)
+        texts = [_as_text(p) for p in parts if not _blank(p)]
+        return sep.join(texts) if texts else None
+
+    return join
+
+
+def _t(name: str, summary: str, args: type[Args], output: Output,
+       factory: Callable[[Any, dict[str, Any]], Callable[..., Any]], **kw: Any) -> Transform:
+    return Transform(name, summary, args, output, factory, **kw)
+
+
+TRANSFORMS: dict[str, Transform] = {
+    t.name: t
+    for t in (
+        _t("xero_datetime", "Xero /Date(ms±hhmm)/ or ISO text ─▶ UTC timestamp", NoArgs,
+           "datetime", _xero_datetime),
+        _t("xero_date", "Xero /Date(…)/ or ISO text ─▶ calendar date in its own offset", NoArgs,
+           "date", _xero_date),
+        _t("decimal", "number ─▶ exact Decimal (never float); `round: N` rounds half-up",
+           DecimalArgs, "decimal", _decimal),
+        _t("int", "whole number", NoArgs, "int", _int),
+        _t("bool", "true/false (also \"true\"/\"false\", 1/0)", NoArgs, "bool", _bool),
+        _t("str", "text", NoArgs, "str", _str),
+        _t("upper", "text in upper case", NoArgs, "str", _upper),
+        _t("lower", "text in lower case", NoArgs, "str", _lower),
+        _t("equals", "`value: X` ─▶ true when the value is X (missing: false)", EqualsArgs,
+           "bool", _equals, handles_none=True),
+        _t("in", "`values: [..]` ─▶ true when the value is one of them", ValuesArgs, "bool",
+           _in, handles_none=True),
+        _t("not_in", "`values: [..]` ─▶ true when the value is none of them", ValuesArgs,
+           "bool", _not_in, handles_none=True),
+        _t("lookup", "`map: {from: to}` with `default:`; on a list the first hit wins",
+           LookupArgs, "any", _lookup, handles_none=True),
+        _t("base_amount", "amount ─▶ base currency: amount / rate (`rate:`, `currency:` paths)",
+           BaseAmountArgs, "decimal", _base_amount, path_args=("rate", "currency"),
+           uses_record=True),
+        _t("first", "first non-empty of `path` and `paths: [..]`", FirstArgs, "any", _first,
+           path_args=("paths",), uses_record=True, handles_none=True),
+        _t("join", "list (and `paths: [..]`) ─▶ text joined by `sep:`", JoinArgs, "str", _join,
+           path_args=("paths",), uses_record=True, handles_none=True),
+    )
+}
+
+
+def describe_transforms() -> list[dict[str, str]]:
+    """Name, arguments and summary of every transform (for docs, errors and the CLI)."""
+    out = []
+    for t in TRANSFORMS.values():
+        out.append({"name": t.name, "args": ", ".join(t.args.model_fields) or "-",
+                    "summary": t.summary})
+    return out
