@@ -220,7 +220,7 @@ class Pacer:
     def __init__(self, key: str, limits: Limits, clock: Clock | None = None) -> None:
         self.key = key
         self.limits = limits
-        self._clock = clock or get_clock()
+        self.clock = self._clock = clock or get_clock()
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(limits.concurrency)
         self._minute = _Window(MINUTE_SPAN)
@@ -409,7 +409,7 @@ class RedisPacer:
         self.key = key
         self.limits = limits
         self._redis = client
-        self._clock = clock or get_clock()
+        self.clock = self._clock = clock or get_clock()
         self._scale = float(getattr(self._clock, "scale", 1.0))
         self._lease_seconds = lease_seconds
         base = f"{prefix}:{key}"
@@ -510,17 +510,20 @@ def get_pacer(key: str, limits: Limits) -> Pacer | RedisPacer:
 
     A :class:`RedisPacer` when ``ARCONNECT_REDIS_URL`` is set, else an in-process
     :class:`Pacer`. Every client of one tenant must share it, so build clients through this.
+    A new process clock (:func:`arconnect.clock.set_clock`) starts new pacers: stamps on
+    different clocks do not compare.
     """
     from arconnect.settings import get_settings
 
     redis_url = get_settings().redis_url
+    clock = get_clock()
     with _registry_lock:
         pacer = _pacers.get((key, limits))
-        if pacer is None:
+        if pacer is None or pacer.clock is not clock:
             if redis_url:
-                pacer = RedisPacer(key, limits, _redis_client(redis_url))
+                pacer = RedisPacer(key, limits, _redis_client(redis_url), clock)
             else:
-                pacer = Pacer(key, limits)
+                pacer = Pacer(key, limits, clock)
             _pacers[(key, limits)] = pacer
         return pacer
 

@@ -54,7 +54,7 @@ def _response(status: int, headers: dict[str, str] | None = None) -> requests.Re
     return resp
 
 
-# -- the table ------------------------------------------------------------------------------------
+# -- the table -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -107,7 +107,7 @@ def test_session_has_no_urllib3_retries() -> None:
     assert session.headers["User-Agent"] == f"arconnect/{__version__}"
 
 
-# -- RETURN -----------------------------------------------------------------------------------------
+# -- RETURN ----------------------------------------------------------------------------------------
 
 
 @responses.activate
@@ -134,7 +134,7 @@ def test_other_statuses_are_returned_without_retry(status: int, tokens: Any, vcl
     assert client.calls == 1 and client.retries == 0 and vclock.sleeps == []
 
 
-# -- REFRESH ----------------------------------------------------------------------------------------
+# -- REFRESH ---------------------------------------------------------------------------------------
 
 
 @responses.activate
@@ -164,7 +164,7 @@ def test_second_401_is_an_auth_error(tokens: Any, vclock: Any) -> None:
     assert client.calls == 2
 
 
-# -- DAILY_LIMIT -------------------------------------------------------------------------------------
+# -- DAILY_LIMIT -----------------------------------------------------------------------------------
 
 
 @responses.activate
@@ -187,7 +187,7 @@ def test_daily_limit_raises_at_once(tokens: Any, vclock: Any) -> None:
     assert len(responses.calls) == 1
 
 
-# -- RATE_LIMITED ------------------------------------------------------------------------------------
+# -- RATE_LIMITED ----------------------------------------------------------------------------------
 
 
 @responses.activate
@@ -238,7 +238,7 @@ def test_429_without_retry_after_backs_off(tokens: Any, vclock: Any) -> None:
     assert len(vclock.sleeps) == 1 and 0 <= vclock.sleeps[0] <= BACKOFF_BASE
 
 
-# -- BACKOFF ------------------------------------------------------------------------------------------
+# -- BACKOFF ---------------------------------------------------------------------------------------
 
 
 @responses.activate
@@ -283,7 +283,7 @@ def test_connection_errors_and_timeouts_back_off(tokens: Any, vclock: Any) -> No
     assert info.value.status is None and "ConnectTimeout" in str(info.value)
 
 
-# -- pacing, stats, hooks, secrets ----------------------------------------------------------------------
+# -- pacing, stats, hooks, secrets -----------------------------------------------------------------
 
 
 @responses.activate
@@ -292,8 +292,8 @@ def test_every_response_reaches_the_pacer_and_the_hook(tokens: Any, vclock: Any)
     responses.get(URL, status=200, headers={"X-MinLimit-Remaining": "0"})
     responses.get(URL, status=200)
     seen: list[int] = []
-    client = _client(tokens, vclock, limits=Limits(per_minute=60), on_response=lambda r: seen.append(
-        r.status_code))
+    client = _client(tokens, vclock, limits=Limits(per_minute=60),
+                     on_response=lambda r: seen.append(r.status_code))
     client.request("GET", PATH)
     assert seen == [500, 200]
     before = vclock.now
