@@ -38,7 +38,7 @@ from typing import Any, Protocol
 import requests
 from arconnect import __version__
 from arconnect.clock import Clock, get_clock
-from arconnect.errors import AuthError, RateLimitedDaily, UpstreamError
+from arconnect.errors import AuthError, ConfigError, RateLimitedDaily, UpstreamError
 from arconnect.pacing import Pacing, describe_wait
 from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
@@ -255,6 +255,7 @@ class ApiClient:
             The final response: 2xx, 3xx or a 4xx other than 401/429 (the adapter decides).
 
         Raises:
+            ConfigError: the base URL is not a usable http(s) URL.
             AuthError: the server refused a freshly refreshed token (401 twice).
             ReconnectRequired: the token refresh was refused (from the token provider).
             RateLimitedDaily: the tenant's daily limit is spent (429 ``day``, or the pacer's).
@@ -280,7 +281,7 @@ class ApiClient:
             if last.action is Action.RATE_LIMITED:
                 raise UpstreamError(
                     f"{self.pacer.key}: {method} {path} still rate limited ({status}) after "
-                    f"{state.rate_limit_waits} waits",
+                    f"{state.rate_limit_waits - 1} waits",
                     status=last.status,
                 ) from None
             raise UpstreamError(
@@ -338,6 +339,15 @@ class ApiClient:
                 state.failures += 1
                 raise _Retry(
                     Action.BACKOFF, backoff_seconds(state.failures), None, type(err).__name__
+                ) from None
+            except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                    requests.exceptions.InvalidSchema) as err:
+                raise ConfigError(
+                    f"{self.pacer.key}: bad API URL {self.url(path)!r}: {err}"
+                ) from None
+            except requests.RequestException as err:  # not worth retrying (redirect loop...)
+                raise UpstreamError(
+                    f"{self.pacer.key}: {method} {path} failed: {type(err).__name__}: {err}"
                 ) from None
             self.pacer.observe(response.headers)
         log.debug("%s %s -> %s", method, path, response.status_code)

@@ -13,7 +13,7 @@ import requests
 import responses
 from arconnect import __version__
 from arconnect.clock import Clock
-from arconnect.errors import AuthError, RateLimitedDaily, UpstreamError
+from arconnect.errors import AuthError, ConfigError, RateLimitedDaily, UpstreamError
 from arconnect.http import (
     BACKOFF_BASE,
     BACKOFF_CAP,
@@ -329,3 +329,20 @@ def test_tokens_never_logged(tokens: Any, vclock: Any, caplog: pytest.LogCapture
     client.request("GET", PATH)
     assert caplog.records, "the retries were logged"
     assert "tok-" not in caplog.text and "Bearer" not in caplog.text
+
+
+def test_bad_base_url_is_a_config_error(tokens: Any, vclock: Any) -> None:
+    client = ApiClient("api.example.test", token_provider=tokens,
+                       pacer=Pacer(KEY, Limits(), clock=vclock), clock=vclock)
+    with pytest.raises(ConfigError, match="bad API URL"):
+        client.request("GET", PATH)
+    assert vclock.sleeps == []
+
+
+@responses.activate
+def test_unretryable_send_failures_are_upstream_errors(tokens: Any, vclock: Any) -> None:
+    responses.get(URL, body=requests.TooManyRedirects("loop"))
+    client = _client(tokens, vclock)
+    with pytest.raises(UpstreamError, match="TooManyRedirects"):
+        client.request("GET", PATH)
+    assert client.calls == 1 and vclock.sleeps == []
