@@ -772,7 +772,10 @@ class _Compiler:
         else:
             missing = (f"cannot be empty ({what} is missing): fix the record or give the "
                        "column a `default:` in the mapping")
-        return _field_fn(get, fn, transform, default, must, missing, allowed)
+        key = model.path.strip() if model.path and _SEGMENT.fullmatch(model.path.strip()) else None
+        if key is not None and "[" in key:
+            key = None
+        return _field_fn(get, fn, transform, default, must, missing, allowed, key)
 
     def _context_field(self, col: _Column, name: Any, loc: _Loc, table: str) -> FieldFn | None:
         if name not in CONTEXT_KEYS:
@@ -922,8 +925,10 @@ def _field_fn(
     must: bool,
     missing: str,
     allowed: frozenset[Any] | None,
+    key: str | None = None,
 ) -> FieldFn:
-    """Build the closure of one column; specialised so the common cases do the least work."""
+    """Build the closure of one column; specialised so the common cases do the least work
+    (``key``: the path is that one top-level key, read inline)."""
     if get is None:  # first/join from `paths:` only
 
         def no_path(rec: Record, parent: Record | None) -> Any:
@@ -933,6 +938,8 @@ def _field_fn(
     checks = must or allowed is not None or default is not None
     if fn is None:
         if not checks:
+            if key is not None:
+                return lambda rec, parent, ctx: rec.get(key)
             return lambda rec, parent, ctx: get(rec, parent)
 
         def plain(rec: Record, parent: Record | None, ctx: dict[str, Any]) -> Any:
@@ -952,6 +959,13 @@ def _field_fn(
     assert transform is not None
     handles_none = transform.handles_none
     if not transform.uses_record and not handles_none and not checks:
+        if key is not None:
+
+            def simple_key(rec: Record, parent: Record | None, ctx: dict[str, Any]) -> Any:
+                v = rec.get(key)
+                return None if v is None else fn(v)
+
+            return simple_key
 
         def simple(rec: Record, parent: Record | None, ctx: dict[str, Any]) -> Any:
             v = get(rec, parent)
@@ -988,8 +1002,18 @@ def _compile(data: Any, marks: dict[_Loc, int], duplicates: list[tuple[int, str]
     try:
         model = _FileModel.model_validate(data)
     except ValidationError as err:
-        for e in err.errors():
-            compiler.add(tuple(e["loc"]), _shape_message(e))
+        errors = err.errors()
+        # A misspelt key gives "unknown key" and "missing key": report only the first.
+        typos = {
+            (tuple(e["loc"][:-1]), m)
+            for e in errors if e["type"] == "extra_forbidden"
+            for m in difflib.get_close_matches(str(e["loc"][-1]), _ALL_SHAPE_KEYS, n=1)
+        }
+        for e in errors:
+            loc = tuple(e["loc"])
+            if e["type"] == "missing" and (loc[:-1], loc[-1]) in typos:
+                continue
+            compiler.add(loc, _shape_message(e))
         raise compiler.problems.error() from None
     entities: dict[str, EntityMapping] = {}
     for name, entity_model in model.entities.items():
@@ -1005,6 +1029,8 @@ _SHAPE_KEYS = {
     ("entities", "*"): ("description", "rows"),
     ("entities", "*", "rows", "*"): ("table", "each", "skip_if", "description", "fields"),
 }
+
+_ALL_SHAPE_KEYS = sorted({k for keys in _SHAPE_KEYS.values() for k in keys})
 
 
 def _shape_message(e: Any) -> str:
