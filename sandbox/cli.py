@@ -1,0 +1,95 @@
+"""``arconnect sandbox serve xero``: run the Xero emulator in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from arconnect.sandbox.xero.model import OrgSpec, SandboxConfig
+
+app = typer.Typer(help="Local ERP emulators for demos and tests.", no_args_is_help=True)
+serve_app = typer.Typer(help="Serve an emulator on a loopback port.", no_args_is_help=True)
+app.add_typer(serve_app, name="serve")
+
+# Organisation k of a multi-org sandbox: name, base currency, Xero timezone key, country.
+ORG_PRESETS = (
+    ("Demo Company (NZ)", "NZD", "NEWZEALANDSTANDARDTIME", "NZ"),
+    ("Demo Company (AU)", "AUD", "AUSEASTERNSTANDARDTIME", "AU"),
+    ("Demo Company (US)", "USD", "EASTERNSTANDARDTIME", "US"),
+    ("Demo Company (UK)", "GBP", "GMTSTANDARDTIME", "GB"),
+)
+
+
+def org_specs(count: int, customers: int, invoices: int, payments: int | None) -> list[OrgSpec]:
+    """``count`` organisations of the given size, cycling through the presets."""
+    specs = []
+    for k in range(max(count, 1)):
+        name, currency, tz, country = ORG_PRESETS[k % len(ORG_PRESETS)]
+        if k >= len(ORG_PRESETS):
+            name = f"{name[:-1]} {k // len(ORG_PRESETS) + 1})"
+        specs.append(OrgSpec(
+            name=name, base_currency=currency, timezone=tz, country_code=country,
+            customers=customers, invoices=invoices,
+            payments=int(invoices * 0.8) if payments is None else payments,
+            suppliers=max(5, customers // 10), bills=max(invoices // 10, 10)))
+    return specs
+
+
+@serve_app.command("xero")
+def serve_xero(
+    port: Annotated[int, typer.Option(help="Port (0 = any free port).")] = 8765,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic companies.")] = 7,
+    customers: Annotated[int, typer.Option(help="Customers per organisation.")] = 200,
+    invoices: Annotated[int, typer.Option(help="Sales invoices per organisation.")] = 4000,
+    payments: Annotated[int | None, typer.Option(
+        help="Most payments per organisation (default 80 % of invoices).")] = None,
+    orgs: Annotated[int, typer.Option(help="Organisations reachable by one grant.")] = 1,
+    relaxed: Annotated[bool, typer.Option(
+        "--relaxed", help="Count calls but never answer 429.")] = False,
+    starter: Annotated[bool, typer.Option(
+        "--starter", help="Xero's Starter tier: 1,000 calls per org per day.")] = False,
+    time_scale: Annotated[float, typer.Option(
+        help="Sandbox seconds per real second (60: a Xero minute per second).")] = 1.0,
+    auto_approve: Annotated[bool, typer.Option(
+        "--auto-approve/--consent", help="Skip or show the consent page.")] = True,
+    client_id: Annotated[str, typer.Option(help="The app's client id.")] = "arconnect-demo",
+    client_secret: Annotated[str, typer.Option(help="The app's client secret.")] = "demo-secret",
+) -> None:
+    """Serve the Xero emulator (login, identity and API on one port) until Ctrl-C."""
+    from arconnect.sandbox.xero.server import XeroSandbox
+
+    config = SandboxConfig(
+        seed=seed, orgs=org_specs(orgs, customers, invoices, payments), client_id=client_id,
+        client_secret=client_secret, auto_approve=auto_approve, strict_limits=not relaxed,
+        time_scale=time_scale, day_limit=1000 if starter else 5000,
+        start=datetime.now(UTC).replace(microsecond=0))
+    typer.echo("generating organisations…", err=True)
+    sandbox = XeroSandbox(config)
+    url = sandbox.start(host=host, port=port)
+    typer.echo(f"Xero sandbox listening on {url}")
+    typer.echo(f"  ARCONNECT_XERO_API_URL={url}")
+    typer.echo(f"  ARCONNECT_XERO_IDENTITY_URL={url}")
+    typer.echo(f"  ARCONNECT_XERO_LOGIN_URL={url}")
+    typer.echo(f"  client id:     {client_id}")
+    typer.echo(f"  client secret: {client_secret}")
+    limits = ("relaxed (no 429s)" if relaxed else
+              f"strict: 60/min, {config.day_limit}/day, 5 concurrent per org")
+    typer.echo(f"  limits:        {limits}; time scale {time_scale:g}")
+    for org in sandbox.orgs:
+        typer.echo(f"  tenant {org.tenant_id}  {org.name} ({org.base_currency}): "
+                   f"{len(org.contacts)} contacts, {len(org.invoices)} invoices, "
+                   f"{len(org.payments)} payments")
+    typer.echo(f"  control API:   {url}/_sandbox/state   (Ctrl-C to stop)")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        typer.echo("stopping", err=True)
+    finally:
+        sandbox.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
