@@ -445,6 +445,7 @@ class RowMapping:
     has_skip_if: bool
     line: int
     _fields: tuple[tuple[str, FieldFn], ...] = field(repr=False)
+    _sources: dict[str, str] = field(repr=False)
     _each: Getter | None = field(repr=False)
     _skip: Condition | None = field(repr=False)
 
@@ -505,7 +506,9 @@ class EntityMapping:
                     items = each(rec, None)
                     if items is None:
                         continue
-                    if items.__class__ is not list:
+                    if items.__class__ is dict:
+                        items = [items]
+                    elif items.__class__ is not list:
                         raise _Problem("each: not a list")
                     for item in items:
                         if item.__class__ is not dict:
@@ -537,7 +540,11 @@ class EntityMapping:
                     try:
                         fn(item, parent, ctx)
                     except Exception as exc:
-                        return RecordError(index, column, _text(exc), row.table)
+                        problem = _text(exc)
+                        source = row._sources.get(column)
+                        if source and source not in problem:
+                            problem = f"{problem} (read from {source})"
+                        return RecordError(index, column, problem, row.table)
         return RecordError(index, "", _text(err))
 
 
@@ -852,6 +859,7 @@ class _Compiler:
         if row.skip_if is not None:
             skip = self.condition(row.skip_if, (*loc, "skip_if"), in_each)
         fields: list[tuple[str, FieldFn]] = []
+        sources: dict[str, str] = {}
         failed = False
         for name, spec in row.fields.items():
             floc = (*loc, "fields", name)
@@ -864,6 +872,9 @@ class _Compiler:
                 failed = True
                 continue
             fn = self.field(col, spec, floc, in_each, row.table)
+            source = spec.get("path") if isinstance(spec, dict) else spec
+            if isinstance(source, str):
+                sources[name] = source
             if fn is None:
                 failed = True
             else:
@@ -892,7 +903,7 @@ class _Compiler:
         return RowMapping(
             table=row.table, columns=tuple(c for c, _ in fields), each=row.each,
             has_skip_if=skip is not None, line=self.problems.line(loc),
-            _fields=tuple(fields), _each=each, _skip=skip,
+            _fields=tuple(fields), _each=each, _skip=skip, _sources=sources,
         )
 
     def entity(self, name: str, model: _EntityModel, loc: _Loc) -> EntityMapping | None:

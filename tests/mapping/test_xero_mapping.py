@@ -238,6 +238,7 @@ def test_a_bad_record_names_its_index_and_column(xero: Any) -> None:
     with pytest.raises(RecordError) as err:
         xero.entities["invoices"].map_page([bad_date], ctx())
     assert err.value.column == "due_date" and "'272'" in err.value.problem
+    assert "(read from DueDate)" in err.value.problem
 
     with pytest.raises(RecordError) as err:
         xero.entities["invoices"].map_page([recs[0], "junk"], ctx())  # type: ignore[list-item]
@@ -295,3 +296,30 @@ def test_the_yaml_lists_every_transform() -> None:
     header = text.split("\nversion:")[0]
     for name in TRANSFORMS:
         assert name in header, f"the comment block of xero.yaml does not explain {name}"
+
+
+def test_each_over_nested_lists_and_single_objects(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "entities:\n"
+        "  credit_notes:\n"
+        "    rows:\n"
+        "      - table: allocation\n"
+        "        each: Allocations\n"
+        "        skip_if: {path: Amount, missing: true}\n"
+        "        fields:\n"
+        "          external_id: AllocationID\n"
+        "          source_kind: {const: credit_note}\n"
+        "          source_external_id: ^.CreditNoteID\n"
+        "          amount: {path: Amount, transform: decimal}\n"
+    )
+    entity = load_mapping(path).entities["credit_notes"]
+    one = {"CreditNoteID": "cn", "Allocations": {"AllocationID": "a1", "Amount": 1}}
+    many = {"CreditNoteID": "cn2", "Allocations": [{"AllocationID": "a2", "Amount": 2},
+                                                   {"AllocationID": "a3"}]}
+    rows = entity.map_page([one, many, {"CreditNoteID": "none"}], ctx())["allocation"]
+    assert [(r["external_id"], r["source_external_id"], r["amount"]) for r in rows] == [
+        ("a1", "cn", Decimal(1)), ("a2", "cn2", Decimal(2))]
+    with pytest.raises(RecordError) as err:
+        entity.map_page([{"CreditNoteID": "x", "Allocations": ["junk"]}], ctx())
+    assert err.value.index == 0 and "not an object" in str(err.value)
