@@ -176,11 +176,11 @@ class XeroSandbox:
         path = req.path.lower()
         if path.startswith("/_sandbox/"):
             return self._control(req)
+        if path.startswith("/api.xro/"):
+            return self._accounting(req)
         slow = self.faults.take("slow", req.path)
         if slow is not None:
             time.sleep(slow.seconds)
-        if path.startswith("/api.xro/"):
-            return self._accounting(req)
         burst = self.faults.take("5xx", req.path)
         if burst is not None:
             return Response(burst.status, b"Service Unavailable", content_type="text/plain")
@@ -225,6 +225,9 @@ class XeroSandbox:
                 headers["Retry-After"] = str(self.clock.retry_after(verdict.retry_after))
             return Response(429, b"", headers, content_type="text/plain")
         try:
+            slow = self.faults.take("slow", req.path)
+            if slow is not None:  # slow calls hold their concurrency slot, as in Xero
+                time.sleep(slow.seconds)
             burst = self.faults.take("5xx", req.path)
             if burst is not None:
                 resp = Response(burst.status, b"Service Unavailable", content_type="text/plain")
