@@ -1,9 +1,5 @@
-"""Grants over real HTTP against the Xero sandbox: headless add, browser flow, refresh from two
-processes at once, ``invalid_grant`` after revocation.
-
-The Xero sandbox is the server; until it can be imported, a tiny local identity stand-in
-(``token_server.py``) serves the token and connections endpoints instead.
-"""
+"""Grants over real HTTP against the Xero sandbox: headless add, browser flow (PKCE), refresh
+from two processes at once, ``invalid_grant`` after revocation."""
 
 from __future__ import annotations
 
@@ -11,7 +7,6 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -21,29 +16,19 @@ from arconnect.auth.tokens import TokenManager
 from arconnect.auth.vault import TokenVault
 from arconnect.auth.xero import XeroOAuth
 from arconnect.errors import ReconnectRequired
+from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
 from arconnect.settings import Settings, load_settings
 from arconnect.store import db
 from sqlalchemy import Engine
 
 from tests.auth.helpers import KEY, credential_row, tenant_rows
-from tests.auth.token_server import TokenServer
-
-try:
-    from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
-
-    HAVE_SANDBOX = True
-except ImportError:  # the sandbox is not there yet: the local stand-in serves instead
-    HAVE_SANDBOX = False
 
 
 @pytest.fixture
-def server() -> Iterator[Any]:
-    if HAVE_SANDBOX:
-        sb = XeroSandbox(SandboxConfig(
-            seed=1, orgs=[OrgSpec(name="A", customers=5, invoices=20, payments=10)],
-            client_id="cid", client_secret="secret", auto_approve=True))
-    else:
-        sb = TokenServer()
+def server() -> Iterator[XeroSandbox]:
+    sb = XeroSandbox(SandboxConfig(
+        seed=1, orgs=[OrgSpec(name="A", customers=5, invoices=20, payments=10)],
+        client_id="cid", client_secret="secret", auto_approve=True))
     sb.start(host="127.0.0.1", port=0)
     try:
         yield sb
@@ -52,7 +37,7 @@ def server() -> Iterator[Any]:
 
 
 @pytest.fixture
-def settings(server: Any) -> Settings:
+def settings(server: XeroSandbox) -> Settings:
     return load_settings(xero_api_url=server.url, xero_identity_url=server.url,
                          xero_login_url=server.url, xero_client_id="cid",
                          xero_client_secret="secret", http_timeout=10)
@@ -63,7 +48,7 @@ def vault() -> TokenVault:
     return TokenVault([KEY])
 
 
-def _connect(server: Any, engine: Engine, vault: TokenVault, settings: Settings) -> int:
+def _connect(server: XeroSandbox, engine: Engine, vault: TokenVault, settings: Settings) -> int:
     grant = server.create_grant()
     tenants = add_xero_grant(engine, client_id="cid", client_secret="secret",
                              refresh_token=grant["refresh_token"], vault=vault, settings=settings)
@@ -77,7 +62,7 @@ def _manager(engine: Engine, cid: int, vault: TokenVault, settings: Settings) ->
 
 
 def test_headless_grant_then_refresh_and_invalid_grant(
-    server: Any, db_url: str, vault: TokenVault, settings: Settings
+    server: XeroSandbox, db_url: str, vault: TokenVault, settings: Settings
 ) -> None:
     engine = db.get_engine(db_url)
     cid = _connect(server, engine, vault, settings)
@@ -94,8 +79,7 @@ def test_headless_grant_then_refresh_and_invalid_grant(
     assert [t["status"] for t in tenant_rows(engine, cid)] == ["reconnect_required"]
 
 
-@pytest.mark.skipif(not HAVE_SANDBOX, reason="the browser flow needs the Xero sandbox")
-def test_browser_flow_with_pkce(server: Any, sqlite_url: str, vault: TokenVault,
+def test_browser_flow_with_pkce(server: XeroSandbox, sqlite_url: str, vault: TokenVault,
                                 settings: Settings) -> None:
     engine = db.get_engine(sqlite_url)
     redirect = "http://localhost:9/callback/xero"
@@ -131,7 +115,7 @@ print(json.dumps({"token": tm.refresh(stale), "calls": tm.refreshes}), flush=Tru
 
 @pytest.mark.slow
 def test_two_processes_refreshing_at_once_keep_the_rotated_token(
-    server: Any, db_url: str, vault: TokenVault, settings: Settings
+    server: XeroSandbox, db_url: str, vault: TokenVault, settings: Settings
 ) -> None:
     engine = db.get_engine(db_url)
     cid = _connect(server, engine, vault, settings)
@@ -166,8 +150,11 @@ def test_two_processes_refreshing_at_once_keep_the_rotated_token(
     row = credential_row(engine, cid)
     assert row["version"] == version + 1
     assert vault.decrypt(row["access_token_enc"]) == results[0]["token"]
-    # the stored refresh token is the live one: it still rotates
+    # the stored refresh token is the live one: once Xero's 30-minute grace for used refresh
+    # tokens has passed, the used one is refused and the stored one still rotates
+    server.clock.advance(31 * 60)
+    used = vault.decrypt(row["previous_refresh_token_enc"])
+    with pytest.raises(ReconnectRequired):
+        XeroOAuth(settings, "cid", "secret").refresh(used)
     refreshed = _manager(engine, cid, vault, settings).refresh(results[0]["token"])
     assert refreshed != results[0]["token"]
-    if isinstance(server, TokenServer):
-        assert server.token_calls == 3  # add + one of the two processes + the check above

@@ -20,7 +20,9 @@ from arconnect.settings import load_settings
 SECRET = "refresh-token-abc123"
 
 
-@pytest.mark.parametrize("key", [generate_key(), "a long passphrase, not a Fernet key"])
+@pytest.mark.parametrize(
+    "key", [generate_key(), "a long passphrase, not a Fernet key"], ids=["fernet", "passphrase"]
+)
 def test_round_trip(key: str) -> None:
     vault = TokenVault([key])
     ciphertext = vault.encrypt(SECRET)
