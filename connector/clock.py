@@ -24,10 +24,15 @@ class Clock:
             raise ValueError("time scale must be positive")
         self.scale = scale
         self._origin = time.monotonic()
+        self._offset = 0.0
 
     def monotonic(self) -> float:
         """Clock seconds since an arbitrary origin."""
-        return (time.monotonic() - self._origin) * self.scale
+        return (time.monotonic() - self._origin) * self.scale + self._offset
+
+    def advance(self, seconds: float) -> None:
+        """Jump ``seconds`` ahead (tests: let a day pass without waiting for it)."""
+        self._offset += seconds
 
     def sleep(self, seconds: float) -> None:
         """Sleep ``seconds`` of clock time (``seconds / scale`` real seconds)."""

@@ -86,7 +86,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as err:
         first = err.errors()[0]
         name = "ARCONNECT_" + str(first["loc"][0]).upper() if first["loc"] else "setting"
-        raise ConfigError(f"{name}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {message}") from None
 
 
 @functools.lru_cache(maxsize=1)
