@@ -31,7 +31,7 @@ from random import Random
 
 from arconnect.sandbox.xero import records as R
 from arconnect.sandbox.xero.model import Org, OrgSpec, Record
-from arconnect.sandbox.xero.wire import dotnet_date, money, ms_of, new_id
+from arconnect.sandbox.xero.wire import dotnet_date, dotnet_ms, money, ms_of, new_id
 
 ARCHETYPES = ("early", "on_time", "late", "deteriorating", "new", "partial", "non_payer")
 ARCHETYPE_WEIGHTS = (15, 30, 18, 10, 10, 9, 8)
@@ -208,11 +208,18 @@ def _generate(spec: OrgSpec, index: int, seed: int, start: datetime) -> Org:
                        {"PhoneType": "MOBILE"}],
             "UpdatedDateUTC": dotnet_date(stamp(created)), "ContactGroups": [],
             "IsSupplier": False, "IsCustomer": False, "DefaultCurrency": currency,
-            "ContactPersons": [], "HasAttachments": False, "HasValidationErrors": False,
+            "Balances": {},
         }
+        # key order: recorded GET /Contacts; PaymentTerms sits after Balances in the spec's
+        # getContact example
         if terms:
             record["PaymentTerms"] = terms
+        record.update({"ContactPersons": [], "HasAttachments": False,
+                       "HasValidationErrors": False})
         org.contacts.load([record])
+        when = datetime.fromtimestamp(dotnet_ms(record["UpdatedDateUTC"]) / 1000, UTC)
+        org.history[record["ContactID"]] = [R.history_record(
+            when, "Created", f"Contact {name} created", user=f"{first} {last}")]
         return record
 
     # ---- customers -------------------------------------------------------------------------

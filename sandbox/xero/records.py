@@ -149,7 +149,7 @@ def payment(*, payment_id: str, inv: Record, day: date, amount: Decimal, rate: D
 def _payment_summary(pay: Record) -> Record:
     rate = pay["CurrencyRate"] or Decimal(1)
     return {"PaymentID": pay["PaymentID"], "Date": pay["Date"], "Amount": pay["Amount"],
-            "Reference": pay["Reference"], "CurrencyRate": rate, "HasAccount": False,
+            "CurrencyRate": rate, "Reference": pay["Reference"], "HasAccount": False,
             "HasValidationErrors": False}
 
 
