@@ -70,6 +70,8 @@ class SandboxConfig:
             (no ``Statuses``), as the recorded response shows; False hides them unless asked.
         provider_name: the envelope's ``ProviderName`` (the app's name in real Xero).
         refresh_grace_seconds: how long a used refresh token still works.
+        prerender: render every record's JSON in a background thread once serving starts
+            (otherwise each record renders on first request; either way only once).
     """
 
     seed: int = 7
@@ -88,6 +90,7 @@ class SandboxConfig:
     deleted_invoices_in_list: bool = True
     provider_name: str = "arconnect sandbox"
     refresh_grace_seconds: int = 1800
+    prerender: bool = True
 
     def start_at(self) -> datetime:
         """The configured start, or now (UTC, whole seconds)."""
