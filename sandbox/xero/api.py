@@ -189,7 +189,7 @@ class AccountingApi:
         if name in PAGED:
             entity = PAGED[name]
             if len(parts) == 1 and m == "GET":
-                return self.list(org, entity, req, corrupt)
+                return self.list_records(org, entity, req, corrupt)
             if len(parts) == 2 and m == "GET":
                 return self.one(org, entity, parts[1], corrupt)
             if entity is CONTACTS:
@@ -313,7 +313,8 @@ class AccountingApi:
 
         return org.cached_query((entity.key, since, filter_key, field_path, desc), compute)
 
-    def list(self, org: Org, entity: Entity, req: Request, corrupt: str | None) -> Response:
+    def list_records(self, org: Org, entity: Entity, req: Request,
+                     corrupt: str | None) -> Response:
         """``GET /{Entity}``: filters, ``If-Modified-Since``, ``order``, paging."""
         table = org.table(entity.key)
         page_text = req.query.get("page")

@@ -133,6 +133,8 @@ class XeroSandbox:
         if self._server is None:
             raise RuntimeError("the sandbox is not running")
         host, port = self._server.server_address[:2]
+        if isinstance(host, bytes):
+            host = host.decode()
         return f"http://{host}:{port}"
 
     def stop(self) -> None:

@@ -70,9 +70,12 @@ def test_if_modified_since_is_second_precise_and_inclusive(client: Client) -> No
     assert body["pagination"]["itemCount"] == len(expected)
     assert got <= expected
     assert all(dotnet_ms(i["UpdatedDateUTC"]) >= floor for i in body["Invoices"])
-    # A trailing Z means the same instant.
-    z = client.get("Invoices", {"page": 1}, **{"If-Modified-Since": header + "Z"}).json()
-    assert z["pagination"]["itemCount"] == len(expected)
+    # A trailing Z, an offset and the HTTP-date form mean the same instant.
+    for same in (header + "Z", header + "+00:00",
+                 second.strftime("%a, %d %b %Y %H:%M:%S GMT")):
+        z = client.get("Invoices", {"page": 1}, **{"If-Modified-Since": same}).json()
+        assert z["pagination"]["itemCount"] == len(expected), same
+    assert client.get("Invoices", **{"If-Modified-Since": "yesterday"}).status_code == 400
     later = (second + timedelta(seconds=1)).replace(tzinfo=None).isoformat()
     fewer = client.get("Invoices", {"page": 1}, **{"If-Modified-Since": later}).json()
     assert fewer["pagination"]["itemCount"] < len(expected) or not any(

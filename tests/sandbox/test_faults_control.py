@@ -89,6 +89,15 @@ def test_control_api_over_http(make_sb: Any) -> None:
     assert summary["touched"] > 0 and summary["invoices"]
     stats = requests.get(f"{base}/stats", timeout=10).json()
     assert stats[c.tenant_id]["calls"] == 2
+    assert stats[c.tenant_id]["paths"] == {"GET /api.xro/2.0/Organisation": 1,
+                                           "GET /api.xro/2.0/Invoices": 1}
+    assert requests.post(f"{base}/stats/reset", timeout=10).json() == {"reset": True}
+    assert requests.get(f"{base}/stats", timeout=10).json() == {}
+    narrow = requests.post(f"{base}/grants", json={"tenant_ids": [c.tenant_id]},
+                           timeout=10).json()
+    assert Client(sb, tokens=narrow).get("Organisation").status_code == 200
+    unknown = requests.post(f"{base}/grants", json={"tenant_ids": ["nope"]}, timeout=10)
+    assert unknown.status_code == 400
     requests.post(f"{base}/faults", json={"fault": "expire_tokens"}, timeout=10)
     assert c.get("Organisation").status_code == 401
     assert requests.post(f"{base}/revoke", timeout=10).json() == {"revoked": True}
