@@ -45,9 +45,12 @@ def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> R
 
 
 def _problem(status: int, title: str, detail: str) -> Response:
-    # The identity layer's problem-details body. Shape as commonly reported for Xero 401/403
-    # (``{"Type":null,"Title":"Unauthorized","Status":401,"Detail":"TokenExpired: …"}``);
-    # not in the spec or the recorded data — assumed.
+    # The identity layer's problem-details body, as real Xero answers quote it:
+    # 401 ``{"Type":null,"Title":"Unauthorized","Status":401,"Detail":"TokenExpired: token
+    # expired at 04/09/2023 05:16:59","Instance":"…","Extensions":{}}`` (freakboy3742/pyxero
+    # PR #337, waynerobinson/xeroizer PR #509); 403 ``"Title":"Forbidden"`` with
+    # ``"Detail":"AuthenticationUnsuccessful"`` when the tenant header is missing or not
+    # connected (XeroAPI/xero-node #432, NangoHQ/nango #203). Not in the spec.
     return _json(status, {"Type": None, "Title": title, "Status": status, "Detail": detail,
                           "Instance": str(uuid.uuid4()), "Extensions": {}})
 
@@ -238,7 +241,7 @@ class XeroSandbox:
         tenant = (req.headers.get("xero-tenant-id") or "").strip().lower()
         if not tenant or tenant not in self._by_id or tenant not in {
                 c.tenant_id for c in grant.connections}:
-            # Missing or unconnected tenant: 403 (erp-apis.md §1.4 "third-party claim" — assumed)
+            # Missing or unconnected tenant: 403 AuthenticationUnsuccessful (see _problem)
             return _problem(403, "Forbidden", "AuthenticationUnsuccessful")
         verdict = self.limits.admit(tenant)
         key = f"{req.method} {urlsplit(req.path).path}"

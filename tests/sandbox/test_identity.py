@@ -4,6 +4,7 @@ revocation, /connections, 401s."""
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -155,7 +156,11 @@ def test_access_token_expires_after_30_minutes(make_sb: Any) -> None:
     r = c.get("Organisation")
     assert r.status_code == 401
     body = r.json()
-    assert body["Title"] == "Unauthorized" and body["Detail"].startswith("TokenExpired")
+    # as quoted from real Xero in freakboy3742/pyxero PR #337
+    assert list(body) == ["Type", "Title", "Status", "Detail", "Instance", "Extensions"]
+    assert (body["Type"], body["Title"], body["Status"]) == (None, "Unauthorized", 401)
+    assert re.fullmatch(r"TokenExpired: token expired at \d\d/\d\d/\d{4} \d\d:\d\d:\d\d",
+                        body["Detail"])
     c.tokens = _refresh(sb, c.tokens["refresh_token"]).json()
     assert c.get("Organisation").status_code == 200
 
