@@ -372,6 +372,8 @@ def _generate(spec: OrgSpec, index: int, seed: int, start: datetime) -> Org:
     pays: list[Record] = []
     paid: dict[str, Decimal] = {}
     for _, inv_id, pay_day, amount in plans:
+        if len(pays) >= spec.payments:
+            break
         inv = org.invoices[inv_id]
         left = inv["Total"] - credited.get(inv_id, R.ZERO) - paid.get(inv_id, R.ZERO)
         amount = min(amount, left)
@@ -382,7 +384,8 @@ def _generate(spec: OrgSpec, index: int, seed: int, start: datetime) -> Org:
         if inv["CurrencyCode"] != base:
             rate = Decimal(str(round(org.rates[inv["CurrencyCode"]] * rng.uniform(0.97, 1.03),
                                      6)))
-        if rng.random() < 0.02:  # entered, deleted, entered again (a classic correction)
+        if rng.random() < 0.02 and len(pays) + 2 <= spec.payments:
+            # entered, deleted, entered again (a classic correction)
             wrong = R.payment(payment_id=new_id(rng), inv=inv, day=pay_day, amount=amount,
                               rate=rate, base_currency=base, reference="Ref (entered twice)",
                               status="DELETED", updated_ms=stamp(pay_day), reconciled=False)
