@@ -12,10 +12,6 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-# SQLite caps bound parameters per statement (32,766 in current builds); stay well below it.
-_MAX_PARAMS = 30000
-
-
 def upsert(
     conn: Connection,
     table: Table,
@@ -39,18 +35,15 @@ def upsert(
         return 0
     columns = list(rows[0].keys())
     update = [c for c in (update if update is not None else columns) if c not in keys]
-    dialect = conn.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # One multi-VALUES statement per chunk is several times faster than executemany here.
-    chunk = max(1, _MAX_PARAMS // max(1, len(columns)))
-    for start in range(0, len(rows), chunk):
-        stmt = insert(table).values(list(rows[start : start + chunk]))
-        if update:
-            stmt = stmt.on_conflict_do_update(
-                index_elements=list(keys),
-                set_={c: stmt.excluded[c] for c in update},
-            )
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-        conn.execute(stmt)
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(table)
+    if update:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={c: stmt.excluded[c] for c in update}
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    # executemany of one cached statement: the driver loops in C (SQLite) or pipelines
+    # (psycopg). A multi-VALUES statement would be compiled anew for every chunk.
+    conn.execute(stmt, list(rows))
     return len(rows)

@@ -60,9 +60,10 @@ class SandboxClock:
         return sandbox_seconds / self.scale
 
     def retry_after(self, sandbox_seconds: float) -> int:
-        """An HTTP ``Retry-After`` value (whole real seconds, at least 1) for a sandbox wait.
+        """An HTTP ``Retry-After`` value for a sandbox wait: whole SANDBOX seconds, at least 1.
 
-        HTTP only allows whole seconds, so waits are rounded up: at ``scale=60`` a 30-second
-        sandbox wait becomes ``Retry-After: 1`` (the client waits a little longer, never less).
+        The header says what Xero would say; a client on the same time scale
+        (``ARCONNECT_TIME_SCALE``) waits it on its scaled clock, so both agree on when the
+        window reopens. HTTP only allows whole seconds, so waits are rounded up.
         """
-        return max(1, math.ceil(self.to_real(sandbox_seconds) - 1e-9))
+        return max(1, math.ceil(sandbox_seconds - 1e-9))

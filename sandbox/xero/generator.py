@@ -180,15 +180,15 @@ def _generate(spec: OrgSpec, index: int, seed: int, start: datetime) -> Org:
         return min(ms, start_ms - randint(1, 3600) * 1000)
 
     def company_name() -> str:
-        while True:
+        for _ in range(20):
             name = f"{rng.choice(_ADJ)} {rng.choice(_NOUN)} {rng.choice(_SUFFIX)}"
             if name not in names:
                 names.add(name)
                 return name
-            if len(names) > 5000:  # the word lists run out: number the rest
-                name = f"{name} {len(names)}"
-                names.add(name)
-                return name
+        # the word lists are running out: number the rest (a number makes it unique)
+        name = f"{name} {len(names) + 1}"
+        names.add(name)
+        return name
 
     def new_contact(name: str, created: date, currency: str, sales: tuple[int, str] | None,
                     bills: tuple[int, str] | None) -> Record:

@@ -159,10 +159,10 @@ def test_killed_sync_resumes_without_loss_or_duplicates(xero_env: XeroEnv) -> No
 
 def test_per_minute_429_storm_completes(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
     # The sandbox allows 4 calls a minute while the client believes 60: every fifth call is
-    # refused with Retry-After. A sandbox minute passes in 1/600 of a real minute.
-    monkeypatch.setenv("ARCONNECT_TIME_SCALE", "600")
-    set_clock(Clock(600))
-    with _env(monkeypatch, sqlite_url, strict_limits=True, minute_limit=4, time_scale=600,
+    # refused with Retry-After. A minute passes in half a real second, for both sides.
+    monkeypatch.setenv("ARCONNECT_TIME_SCALE", "120")
+    set_clock(Clock(120))
+    with _env(monkeypatch, sqlite_url, strict_limits=True, minute_limit=4, time_scale=120,
               page_size=40) as env:
         result = _sync(env, full=True)
         assert result.ok, result.error
