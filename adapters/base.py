@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import requests
 
@@ -99,4 +99,19 @@ class Adapter(Protocol):
         ``fetch`` never persists state: the engine stores ``page.next_cursor`` in the same
         transaction as the page's rows, and passes the stored cursor back on the next run.
         """
+        ...
+
+
+@runtime_checkable
+class Reconciling(Protocol):
+    """Optional adapter methods for reads that no incremental cursor catches."""
+
+    def fetch_ids(
+        self, client: HttpClient, tenant: TenantInfo, entity: str, ids: Sequence[str]
+    ) -> Iterator[Page]:
+        """Yield the records of ``entity`` with these ids (cursors untouched)."""
+        ...
+
+    def fetch_open(self, client: HttpClient, tenant: TenantInfo, entity: str) -> Iterator[Page]:
+        """Yield every still-open document of ``entity`` (cursors untouched)."""
         ...

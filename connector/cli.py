@@ -86,12 +86,23 @@ def sync(
         list[str] | None, typer.Argument(help="Tenant ids or names (default: all).")
     ] = None,
     full: Annotated[bool, typer.Option("--full", help="Ignore cursors; read everything.")] = False,
+    reconcile: Annotated[
+        bool,
+        typer.Option("--reconcile", help="Also re-read every open invoice (catches edits Xero "
+                     "does not timestamp, such as a due date on a partly paid invoice)."),
+    ] = False,
 ) -> None:
-    """Sync customers, invoices, credit notes and payments into the store (incremental)."""
+    """Sync customers, invoices, credit notes and payments into the store (incremental).
+
+    Each page is committed with its cursor, so an interrupted sync resumes where it stopped.
+    A tenant whose daily API budget runs out stops with status rate_limited_daily and
+    continues on the next run.
+    """
     from arconnect.services import sync_tenants
 
     with RichSyncProgress.create() as bars:
-        results = sync_tenants(_db(), tenants, full=full, progress=RichSyncProgress(bars))
+        results = sync_tenants(_db(), tenants, full=full, reconcile=reconcile,
+                               progress=RichSyncProgress(bars))
     console.print(sync_table(results))
     failed = [r for r in results if not r.ok]
     for r in failed:

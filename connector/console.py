@@ -67,16 +67,25 @@ STATUS_STYLE = {
 }
 
 
-def sync_table(results: Sequence[SyncResult], title: str = "Sync") -> Table:
-    """One row per tenant sync: records per entity, calls, 429s, time, status."""
+def sync_table(
+    results: Sequence[SyncResult], title: str = "Sync", labels: Sequence[str] | None = None
+) -> Table:
+    """One row per tenant sync: records read per entity, API calls, 429s, time, status.
+
+    Args:
+        results: the syncs to show.
+        title: the table's title.
+        labels: the first column per row (default: the tenant's name).
+    """
     table = Table(title=title, title_justify="left")
-    for col in ("tenant", "customers", "invoices", "credit notes", "payments", "API calls",
-                "429s", "seconds", "status"):
-        table.add_column(col, justify="left" if col in ("tenant", "status") else "right")
-    for r in results:
+    table.add_column("sync" if labels else "tenant")
+    for col in ("contacts", "invoices", "credits", "payments", "calls", "429s", "secs"):
+        table.add_column(col, justify="right")
+    table.add_column("status")
+    for i, r in enumerate(results):
         style = STATUS_STYLE.get(r.status, "white")
         table.add_row(
-            r.tenant_name,
+            labels[i] if labels else r.tenant_name,
             f"{r.records.get('contacts', 0):,}",
             f"{r.records.get('invoices', 0):,}",
             f"{r.records.get('credit_notes', 0):,}",

@@ -87,7 +87,10 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
         console.rule("incremental sync")
         console.print(f"meanwhile in Xero: {changes}")
         incremental = _sync(db, sync_tenants, full=False)
-        console.print(sync_table(full + incremental, title="Summary"))
+        console.print(sync_table(
+            full + incremental, title=f"Summary: {tenants[0].name}",
+            labels=["full"] * len(full) + ["incremental"] * len(incremental),
+        ))
         console.print(Panel.fit(
             "Next: `arconnect tenants list`, `arconnect sync`, `arconnect sandbox serve xero`.\n"
             f"The demo store is kept in {database_url}.",

@@ -477,19 +477,21 @@ class EntityMapping:
     tables: tuple[str, ...]
 
     def map_page(
-        self, records: Sequence[Record], context: dict[str, Any]
+        self, records: Sequence[Record], context: dict[str, Any], *, apply_skip: bool = True
     ) -> dict[str, list[dict[str, Any]]]:
         """Map a page of raw records into rows per table, tables in the order declared.
 
         Pure: reads ``records`` and ``context`` (``tenant_id``, ``synced_at``,
-        ``base_currency``), writes nothing, keeps no state between calls.
+        ``base_currency``), writes nothing, keeps no state between calls. ``apply_skip=False``
+        maps every record, ignoring ``skip_if`` (records fetched because they are needed).
 
         Raises:
             RecordError: a record could not be mapped (its index, the column, the problem).
         """
         out: dict[str, list[dict[str, Any]]] = {t: [] for t in self.tables}
         plan = [
-            (r._fields, r._each, r._skip, out[r.table].append) for r in self.rows
+            (r._fields, r._each, r._skip if apply_skip else None, out[r.table].append)
+            for r in self.rows
         ]
         ctx = context
         index = -1

@@ -85,10 +85,14 @@ def sync_tenants(
     keys: Sequence[str] | None = None,
     *,
     full: bool = False,
+    reconcile: bool = False,
     progress: Progress | None = None,
     settings: Settings | None = None,
 ) -> list[SyncResult]:
-    """Sync the given tenants (all when none is named), one after the other."""
+    """Sync the given tenants (all when none is named), one after the other.
+
+    ``reconcile`` also re-reads every open invoice (see :meth:`SyncEngine.run`).
+    """
     settings = settings or get_settings()
     results = []
     for tenant in find_tenants(db, keys):
@@ -99,7 +103,7 @@ def sync_tenants(
             lambda t: _client(db, t, settings),
             progress,
         )
-        results.append(engine.run(tenant, full=full))
+        results.append(engine.run(tenant, full=full, reconcile=reconcile))
     return results
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from arconnect.adapters.base import Adapter, Cursor, HttpClient, Page, TenantInfo
+from arconnect.adapters.base import Adapter, Cursor, HttpClient, Page, Reconciling, TenantInfo
 from arconnect.errors import ArconnectError, PageError, RateLimitedDaily, ReconnectRequired
 from arconnect.mapping import Mapping, RecordError
 from arconnect.store.models import SQLModel, SyncCursor, SyncRun, Tenant
@@ -97,8 +97,12 @@ class SyncEngine:
             name: SQLModel.metadata.tables[name] for name in TABLE_KEYS
         }
 
-    def run(self, tenant: Tenant, *, full: bool = False) -> SyncResult:
+    def run(self, tenant: Tenant, *, full: bool = False, reconcile: bool = False) -> SyncResult:
         """Sync every entity of ``tenant``; ``full`` ignores the stored cursors.
+
+        ``reconcile`` also re-reads every open invoice in full (changes such as a due date
+        edited on a partly paid invoice do not bump Xero's ``UpdatedDateUTC``). Customers that
+        documents refer to but no contact read delivered are fetched by id on every run.
 
         Returns a result whose ``status`` is ``ok``, ``rate_limited_daily`` (the daily budget
         ran out; the run stops and resumes from its cursors next time), ``reconnect_required``
@@ -119,6 +123,12 @@ class SyncEngine:
             for entity in self.adapter.entities:
                 result.records[entity] = self._sync_entity(client, tenant, info, entity, full,
                                                            result)
+            if isinstance(self.adapter, Reconciling):
+                if reconcile:
+                    pages = self.adapter.fetch_open(client, info, "invoices")
+                    result.records["reconciled"] = self._store_pages(tenant, info, "invoices",
+                                                                     pages, result)
+                self._fill_missing_customers(client, tenant, info, result)
             self._fold_merged_customers(tenant.id)
             result.status = "ok"
         except RateLimitedDaily as err:
@@ -172,6 +182,62 @@ class SyncEngine:
         # duplicates, which is the newest when a record moved pages between two reads.
         unique = {tuple(r[k] for k in keys): r for r in rows}
         upsert(conn, self._tables[table_name], list(unique.values()), keys)
+
+    def _store_pages(
+        self, tenant: Tenant, info: TenantInfo, entity: str, pages: Iterator[Page],
+        result: SyncResult, *, apply_skip: bool = True,
+    ) -> int:
+        """Map and upsert pages read outside the cursor (no cursor is saved)."""
+        context: dict[str, Any] = {"tenant_id": tenant.id, "base_currency": info.base_currency}
+        stored = 0
+        for page in pages:
+            context["synced_at"] = datetime.now(UTC)
+            try:
+                rows = self.mapping.entities[entity].map_page(page.records, context,
+                                                              apply_skip=apply_skip)
+            except RecordError as err:
+                raise PageError(
+                    info.label, entity, page.number, _record_problem(err, page)
+                ) from None
+            with self.db.begin() as conn:
+                for table_name, table_rows in rows.items():
+                    self._upsert(conn, table_name, table_rows)
+            stored += len(page.records)
+            result.pages += 1
+        return stored
+
+    def _fill_missing_customers(
+        self, client: HttpClient, tenant: Tenant, info: TenantInfo, result: SyncResult
+    ) -> None:
+        """Fetch by id the customers that documents refer to but the store lacks.
+
+        Whatever the platform still does not return is kept as a bare customer row, so no
+        document is ever orphaned.
+        """
+        assert isinstance(self.adapter, Reconciling)
+        missing = self._missing_customers(tenant)
+        if not missing:
+            return
+        pages = self.adapter.fetch_ids(client, info, "contacts", missing)
+        self._store_pages(tenant, info, "contacts", pages, result, apply_skip=False)
+        still = self._missing_customers(tenant)
+        if still:
+            now = datetime.now(UTC)
+            with self.db.begin() as conn:
+                upsert(conn, self._tables["customer"], [
+                    {"tenant_id": tenant.id, "external_id": cid, "is_customer": True,
+                     "is_archived": False, "synced_at": now} for cid in still
+                ], TABLE_KEYS["customer"], update=[])
+
+    def _missing_customers(self, tenant: Tenant) -> list[str]:
+        with self.db.connect() as conn:
+            return list(conn.execute(text(
+                "SELECT DISTINCT d.customer_external_id FROM document d"
+                " WHERE d.tenant_id = :t AND d.customer_external_id IS NOT NULL"
+                " AND NOT EXISTS (SELECT 1 FROM customer c WHERE c.tenant_id = d.tenant_id"
+                " AND c.external_id = d.customer_external_id)"
+                " ORDER BY 1"
+            ), {"t": tenant.id}).scalars())
 
     # -- state ------------------------------------------------------------------------------
 

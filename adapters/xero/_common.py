@@ -18,6 +18,10 @@ MAX_PAGE_SIZE = 1000  # raised from 100 to 1,000 on 1 July 2024 (erp-apis.md §1
 # Every receivable document status; DELETED and VOIDED are asked for explicitly because whether
 # a plain list returns DELETED invoices is not documented (erp-apis.md §1.2, "Deleted / voided").
 DOCUMENT_STATUSES = "DRAFT,SUBMITTED,AUTHORISED,PAID,VOIDED,DELETED"
+# What is still owed: the reconcile sweep re-reads these in full.
+OPEN_STATUSES = "SUBMITTED,AUTHORISED"
+# ids per `IDs=` request: URLs of about 52 GUIDs are reported to work (erp-apis.md, [X-PAGE-IDS]).
+IDS_PER_REQUEST = 40
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ page for ever. A pass interrupted by a crash resumes at the page after the last 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -28,7 +28,9 @@ from arconnect.adapters.base import Cursor, HttpClient, OrgInfo, Page, Record, T
 from arconnect.adapters.xero._common import (
     API_PREFIX,
     ENDPOINTS,
+    IDS_PER_REQUEST,
     MAX_PAGE_SIZE,
+    OPEN_STATUSES,
     Endpoint,
     cursor_since,
     if_modified_since,
@@ -107,6 +109,46 @@ class XeroAdapter:
             if not done:
                 next_cursor.update(pass_since=since, page=page)
             yield Page(records, next_cursor, page, done=done, item_count=item_count)
+            if done:
+                return
+            page += 1
+
+    def fetch_ids(
+        self, client: HttpClient, tenant: TenantInfo, entity: str, ids: Sequence[str]
+    ) -> Iterator[Page]:
+        """Yield ``entity`` records by id, a batch of ids per request (no cursor involved).
+
+        Used to fill in customers whose documents arrived without them: Xero derives
+        ``IsCustomer`` from transactions without bumping the contact's ``UpdatedDateUTC``
+        (erp-apis.md §1.2, [X-RR]), so an incremental read can miss such a contact.
+        """
+        endpoint = ENDPOINTS[entity]
+        for n, start in enumerate(range(0, len(ids), IDS_PER_REQUEST), 1):
+            batch = ids[start : start + IDS_PER_REQUEST]
+            params = {**endpoint.params, "IDs": ",".join(batch)}
+            body = self._get_json(client, tenant, entity, n, f"{API_PREFIX}/{endpoint.path}",
+                                  params=params)
+            yield Page(list(body.get(endpoint.records) or []), {}, f"ids-{n}",
+                       done=start + IDS_PER_REQUEST >= len(ids))
+
+    def fetch_open(self, client: HttpClient, tenant: TenantInfo, entity: str) -> Iterator[Page]:
+        """Yield every open document of ``entity`` (the reconcile sweep; no cursor involved).
+
+        Some changes never bump ``UpdatedDateUTC`` — a DueDate edited on a partly paid invoice,
+        SentToContact — so a periodic full read of what is still open catches them
+        (erp-apis.md §1.2, [X-RR]).
+        """
+        endpoint = ENDPOINTS[entity]
+        params = {**endpoint.params, "Statuses": OPEN_STATUSES}
+        page = 1
+        while True:
+            body = self._get_json(
+                client, tenant, entity, page, f"{API_PREFIX}/{endpoint.path}",
+                params={**params, "page": page, "pageSize": self.page_size},
+            )
+            records = list(body.get(endpoint.records) or [])
+            done = len(records) < self.page_size
+            yield Page(records, {}, f"open-{page}", done=done)
             if done:
                 return
             page += 1

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
+
 def upsert(
     conn: Connection,
     table: Table,

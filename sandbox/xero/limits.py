@@ -59,7 +59,7 @@ class RateLimiter:
 
     Args:
         clock: the sandbox clock.
-        strict: refuse over-limit calls (False: count and report, never refuse).
+        strict: refuse over-limit calls (False: count, never refuse, send no limit headers).
         minute / day / concurrent / app_minute: the limits.
     """
 
@@ -104,11 +104,14 @@ class RateLimiter:
                 t.minute.used += 1
                 t.day.used += 1
                 self.app.used += 1
-            headers = {
-                "X-DayLimit-Remaining": str(t.day.remaining()),
-                "X-MinLimit-Remaining": str(t.minute.remaining()),
-                "X-AppMinLimit-Remaining": str(self.app.remaining()),
-            }
+            if self.strict:
+                headers = {
+                    "X-DayLimit-Remaining": str(t.day.remaining()),
+                    "X-MinLimit-Remaining": str(t.minute.remaining()),
+                    "X-AppMinLimit-Remaining": str(self.app.remaining()),
+                }
+            else:  # limits are off, so there is no budget to report (and none to trust)
+                headers = {}
             return Verdict(problem, wait, headers)
 
     def release(self, tenant_id: str) -> None:

@@ -265,3 +265,52 @@ def test_malformed_page_fails_the_run_and_changes_nothing(
     # the fault is gone: the next run completes
     assert _sync(env).ok
     assert_store_equals_truth(env.db, env.tenant.id, env.org)
+
+
+def _supplier_only(org: Any) -> dict[str, Any]:
+    return next(c for c in org.contacts.values()
+                if c.get("IsSupplier") and not c.get("IsCustomer")
+                and c.get("ContactStatus") == "ACTIVE")
+
+
+def test_contact_that_becomes_a_customer_silently_is_fetched(xero_env: XeroEnv) -> None:
+    env = xero_env
+    assert _sync(env, full=True).ok
+    org = env.org
+    supplier = _supplier_only(org)
+    # Xero derives IsCustomer from transactions without bumping the contact's UpdatedDateUTC.
+    supplier["IsCustomer"] = True
+    org.contacts.touch(supplier["ContactID"])
+    env.sandbox.clock.advance(3600)
+    template = next(i for i in org.invoices.values()
+                    if i["Type"] == "ACCREC" and i["Status"] == "AUTHORISED")
+    invoice = dict(template, InvoiceID="0b6c1f8e-4f7a-4c1e-9a51-6d2f3c1e9a01",
+                   InvoiceNumber="INV-SILENT",
+                   Contact={"ContactID": supplier["ContactID"], "Name": supplier["Name"]},
+                   UpdatedDateUTC=f"/Date({int(env.sandbox.clock.now().timestamp() * 1000)}"
+                                  "+0000)/")
+    org.invoices.put(invoice)
+    assert _sync(env).ok
+    got = stored(env.db, env.tenant.id)["customer"][supplier["ContactID"]]
+    assert got["name"] == supplier["Name"]
+    assert_store_equals_truth(env.db, env.tenant.id, org)
+
+
+def test_reconcile_catches_edits_without_a_new_timestamp(xero_env: XeroEnv) -> None:
+    env = xero_env
+    assert _sync(env, full=True).ok
+    org = env.org
+    invoice = next(i for i in org.invoices.values()
+                   if i["Type"] == "ACCREC" and i["Status"] == "AUTHORISED")
+    # A due date moved on a partly paid invoice: Xero keeps UpdatedDateUTC as it was.
+    invoice["DueDate"] = "/Date(1893456000000+0000)/"  # 2030-01-01
+    invoice["DueDateString"] = "2030-01-01T00:00:00"
+    org.invoices.touch(invoice["InvoiceID"])
+    assert _sync(env).ok
+    doc = stored(env.db, env.tenant.id)["document"][invoice["InvoiceID"]]
+    assert str(doc["due_date"])[:10] != "2030-01-01"  # an incremental read cannot see it
+    result = sync_tenants(env.db, [str(env.tenant.id)], reconcile=True)[0]
+    assert result.ok and result.records["reconciled"] > 0
+    doc = stored(env.db, env.tenant.id)["document"][invoice["InvoiceID"]]
+    assert str(doc["due_date"])[:10] == "2030-01-01"
+    assert_store_equals_truth(env.db, env.tenant.id, org)
