@@ -1,4 +1,5 @@
-"""Fault injection: 5xx bursts, slow responses, forced token expiry, malformed bodies.
+"""Fault injection: 5xx bursts, 429 storms, slow responses, forced token expiry, malformed
+bodies.
 
 Each fault is armed for the next ``n`` matching requests. By default a fault matches the
 Accounting API (``/api.xro/2.0/…``); ``path_contains`` narrows it to paths containing a
@@ -39,8 +40,10 @@ class Faults:
         expire_tokens_hook: what :meth:`expire_tokens` calls (the identity server's).
     """
 
-    def __init__(self, expire_tokens_hook: Callable[[], None]) -> None:
+    def __init__(self, expire_tokens_hook: Callable[[], None],
+                 storm_hook: Callable[[str, int], None] | None = None) -> None:
         self._expire = expire_tokens_hook
+        self._storm = storm_hook
         self._armed: list[Fault] = []
         self._lock = threading.Lock()
 
@@ -57,6 +60,14 @@ class Faults:
     def expire_tokens(self) -> None:
         """Every access token issued so far is expired from now on (401 TokenExpired)."""
         self._expire()
+
+    def rate_limit_storm(self, tenant_id: str, windows: int = 3) -> None:
+        """For the next ``windows`` minute windows, the tenant's minute budget is spent by
+        someone else the moment the window opens: every call answers 429 ``minute`` with
+        ``Retry-After`` until the storm passes (strict limits only)."""
+        if self._storm is None:
+            raise ValueError("this sandbox has no rate limiter to storm")
+        self._storm(tenant_id, windows)
 
     def malformed(self, n: int, kind: str = "json", path_contains: str | None = None) -> None:
         """The next ``n`` matching successful responses are corrupted: ``json`` (truncated

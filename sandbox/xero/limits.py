@@ -25,11 +25,15 @@ class _Window:
     limit: int
     opened: float = -1.0
     used: int = 0
+    spent_elsewhere: int = 0  # windows still to be spent by "another client" as they open
 
     def roll(self, now: float) -> None:
         if self.opened < 0 or now >= self.opened + self.length:
             self.opened = now
             self.used = 0
+            if self.spent_elsewhere > 0:
+                self.spent_elsewhere -= 1
+                self.used = self.limit
 
     def remaining(self) -> int:
         return max(self.limit - self.used, 0)
@@ -113,6 +117,15 @@ class RateLimiter:
             else:  # limits are off, so there is no budget to report (and none to trust)
                 headers = {}
             return Verdict(problem, wait, headers)
+
+    def spend_elsewhere(self, tenant_id: str, windows: int = 1) -> None:
+        """Another client of the same app (one without shared pacing) uses up this tenant's
+        minute budget as soon as each of the next ``windows`` minute windows opens: a 429
+        storm the client can only ride out with ``Retry-After``. Strict mode only."""
+        with self._lock:
+            window = self._tenant(tenant_id).minute
+            window.spent_elsewhere += windows
+            window.opened = -1.0  # the current window closes now; the next one is spent
 
     def release(self, tenant_id: str) -> None:
         """The admitted call finished."""

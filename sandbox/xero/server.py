@@ -92,7 +92,7 @@ class XeroSandbox:
         self.limits = RateLimiter(self.clock, cfg.strict_limits, cfg.minute_limit,
                                   cfg.day_limit, cfg.concurrent_limit, cfg.app_minute_limit)
         self.stats = Stats()
-        self.faults = Faults(self.identity.expire_access_tokens)
+        self.faults = Faults(self.identity.expire_access_tokens, self.limits.spend_elsewhere)
         self.api = AccountingApi(cfg, self.clock)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -423,6 +423,8 @@ class XeroSandbox:
             self.faults.expire_tokens()
         elif kind == "malformed":
             self.faults.malformed(**body)
+        elif kind == "rate_limit_storm":
+            self.faults.rate_limit_storm(**body)
         elif kind == "clear":
             self.faults.clear()
         else:

@@ -112,3 +112,17 @@ def test_relaxed_never_429(shared_sb: Any) -> None:
     codes = {c.get("Organisation").status_code for _ in range(70)}
     assert codes == {200}
     assert "X-MinLimit-Remaining" not in c.get("Organisation").headers  # no budget to report
+
+
+def test_rate_limit_storm_spends_the_next_windows(make_sb: Any) -> None:
+    sb = make_sb(strict_limits=True)
+    c = Client(sb)
+    sb.faults.rate_limit_storm(c.tenant_id, windows=2)
+    for _ in range(2):  # each window is spent the moment it opens
+        r = c.get("Organisation")
+        assert r.status_code == 429
+        assert r.headers["X-Rate-Limit-Problem"] == "minute"
+        assert r.headers["X-MinLimit-Remaining"] == "0"
+        sb.clock.advance(int(r.headers["Retry-After"]))
+    assert c.get("Organisation").status_code == 200  # the storm has passed
+    assert sb.stats[c.tenant_id].rate_limited["minute"] == 2

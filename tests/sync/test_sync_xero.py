@@ -158,15 +158,17 @@ def test_killed_sync_resumes_without_loss_or_duplicates(xero_env: XeroEnv) -> No
 
 
 def test_per_minute_429_storm_completes(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
-    # The sandbox allows 4 calls a minute while the client believes 60: every fifth call is
-    # refused with Retry-After. A minute passes in half a real second, for both sides.
+    # Another client of the app spends the organisation's minute budget as each of the next
+    # three windows opens: every call answers 429 until the storm passes. A minute passes in
+    # half a real second, for the sandbox and for us.
     monkeypatch.setenv("ARCONNECT_TIME_SCALE", "120")
     set_clock(Clock(120))
-    with _env(monkeypatch, sqlite_url, strict_limits=True, minute_limit=4, time_scale=120,
-              page_size=40) as env:
+    with _env(monkeypatch, sqlite_url, strict_limits=True, time_scale=120, page_size=40) as env:
+        env.sandbox.faults.rate_limit_storm(env.tenant.external_id, windows=3)
         result = _sync(env, full=True)
         assert result.ok, result.error
-        assert result.http_429s > 0
+        assert result.http_429s >= 3
+        assert env.sandbox.stats[env.tenant.external_id].rate_limited["minute"] >= 3
         assert_store_equals_truth(env.db, env.tenant.id, env.org)
 
 
