@@ -21,9 +21,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
+import orjson
 from arconnect.adapters.base import Cursor, HttpClient, OrgInfo, Page, Record, TenantInfo
 from arconnect.adapters.xero._common import (
     API_PREFIX,
@@ -190,8 +190,10 @@ class XeroAdapter:
                 status=resp.status_code,
             )
         try:
-            # Money must stay exact: JSON numbers become Decimal, never float.
-            body = json.loads(resp.content, parse_float=Decimal)
+            # orjson reads numbers as floats; the mapping's `decimal` transform takes their
+            # shortest repr, which gives back exactly the digits Xero sent for any number of up
+            # to 15 significant digits (Xero's money has 2 decimals, its rates 6).
+            body = orjson.loads(resp.content)
         except ValueError as err:
             raise PageError(tenant.label, entity, page, f"invalid JSON ({err})") from None
         if not isinstance(body, dict):

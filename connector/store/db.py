@@ -33,6 +33,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
+    # Checkpoint the WAL every ~40 MB instead of ~4 MB: a sync page writes ~1 MB, and each
+    # checkpoint costs an fsync.
+    cur.execute("PRAGMA wal_autocheckpoint=10000")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()

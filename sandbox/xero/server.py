@@ -93,6 +93,7 @@ class XeroSandbox:
                                   cfg.day_limit, cfg.concurrent_limit, cfg.app_minute_limit)
         self.stats = Stats()
         self.faults = Faults(self.identity.expire_access_tokens, self.limits.spend_elsewhere)
+        self.rendered = threading.Event()
         self.api = AccountingApi(cfg, self.clock)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -129,6 +130,14 @@ class XeroSandbox:
                         for key in keys[i:i + 1000]:
                             if key in table:
                                 table.json(key)
+        self.rendered.set()
+
+    def wait_rendered(self, timeout: float | None = None) -> bool:
+        """Block until every record's JSON is pre-rendered (benchmarks measure the client,
+        not the sandbox's first renders); True when done."""
+        if not self.config.prerender:
+            return True
+        return self.rendered.wait(timeout)
 
     @property
     def url(self) -> str:
