@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
+
 from arconnect import __version__
 from arconnect.console import RichSyncProgress, console, err_console, sync_table
 from arconnect.errors import ArconnectError
-from rich.table import Table
 
 app = typer.Typer(
     name="arconnect",

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from arconnect.adapters.base import Page
-from arconnect.sync import Progress as SyncProgress
-from arconnect.sync import SyncResult
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -16,6 +14,10 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+
+from arconnect.adapters.base import Page
+from arconnect.sync import Progress as SyncProgress
+from arconnect.sync import SyncResult
 
 console = Console()
 err_console = Console(stderr=True)
@@ -77,11 +79,12 @@ def sync_table(
         title: the table's title.
         labels: the first column per row (default: the tenant's name).
     """
-    table = Table(title=title, title_justify="left")
-    table.add_column("sync" if labels else "tenant")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    table.add_column("sync" if labels else "tenant", no_wrap=True)
     for col in ("contacts", "invoices", "credits", "payments", "calls", "429s", "secs"):
-        table.add_column(col, justify="right")
-    table.add_column("status")
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
     for i, r in enumerate(results):
         style = STATUS_STYLE.get(r.status, "white")
         table.add_row(

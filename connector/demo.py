@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
+from rich.panel import Panel
+
 from arconnect.console import RichSyncProgress, console, sync_table
 from arconnect.settings import get_settings
 from arconnect.sync import SyncResult
-from rich.panel import Panel
 
 DEMO_DB = "arconnect-demo.db"
 DEMO_CLIENT_ID = "arconnect-demo"
@@ -31,7 +32,7 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
     from arconnect.auth.vault import get_vault
     from arconnect.callback import CallbackServer
     from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
-    from arconnect.services import sync_tenants
+    from arconnect.services import find_tenants, sync_tenants
     from arconnect.store.db import dispose_engines, get_engine
 
     if database_url is None and not os.environ.get("ARCONNECT_DATABASE_URL"):
@@ -91,6 +92,7 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
             full + incremental, title=f"Summary: {tenants[0].name}",
             labels=["full"] * len(full) + ["incremental"] * len(incremental),
         ))
+        console.print(_store_table(db, find_tenants(db, [str(t.id) for t in tenants])))
         console.print(Panel.fit(
             "Next: `arconnect tenants list`, `arconnect sync`, `arconnect sandbox serve xero`.\n"
             f"The demo store is kept in {database_url}.",
@@ -110,3 +112,28 @@ def _sync(db, sync_tenants, *, full: bool) -> list[SyncResult]:  # type: ignore[
     console.print(f"{'full' if full else 'incremental'} sync: "
                   f"{time.monotonic() - started:.1f} s")
     return results
+
+
+def _store_table(db, tenants):  # type: ignore[no-untyped-def]
+    from rich import box
+    from rich.table import Table
+
+    from arconnect.services import store_summary
+
+    table = Table(title="In the store", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False)
+    table.add_column("")
+    for tenant in tenants:
+        table.add_column(tenant.name, justify="right")
+    summaries = [store_summary(db, t) for t in tenants]
+    rows = [("customers", "customers", False), ("invoices", "invoices", False),
+            ("open invoices", "open_invoices", False), ("open balance", "open_balance", True),
+            ("overdue balance", "overdue_balance", True), ("credit notes", "credit_notes", False),
+            ("payments", "payments", False), ("allocations", "allocations", False)]
+    for label, key, money in rows:
+        cells = [
+            f"{t.base_currency} {s[key]:,.2f}" if money else f"{s[key]:,}"
+            for t, s in zip(tenants, summaries, strict=True)
+        ]
+        table.add_row(label, *cells)
+    return table

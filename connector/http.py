@@ -36,12 +36,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
+from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
+
 from arconnect import __version__
 from arconnect.clock import Clock, get_clock
 from arconnect.errors import AuthError, ConfigError, RateLimitedDaily, UpstreamError
 from arconnect.pacing import Pacing, describe_wait
-from requests.adapters import HTTPAdapter
-from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 log = logging.getLogger(__name__)
 

@@ -45,12 +45,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, String
+
 from arconnect.adapters.xero.dates import parse_xero_date, parse_xero_datetime
 from arconnect.errors import MappingError
 from arconnect.store.models import Allocation, Customer, Document, Payment, SQLModel
 from arconnect.transforms import TRANSFORMS, Getter, Output, Transform, to_decimal
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, String
 
 __all__ = [
     "CONTEXT_KEYS",

@@ -6,7 +6,12 @@ Thin edges stay thin: each command is one call here, so every front end behaves 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
 
 from arconnect.adapters.base import HttpClient, TenantInfo
 from arconnect.adapters.xero import XeroAdapter
@@ -18,8 +23,6 @@ from arconnect.pacing import Limits, get_pacer
 from arconnect.settings import Settings, get_settings
 from arconnect.store.models import Tenant
 from arconnect.sync import Progress, SyncEngine, SyncResult
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
 
 PLATFORMS = ("xero",)
 
@@ -105,6 +108,38 @@ def sync_tenants(
         )
         results.append(engine.run(tenant, full=full, reconcile=reconcile))
     return results
+
+
+def store_summary(db: Engine, tenant: Tenant) -> dict[str, Any]:
+    """What the store holds for ``tenant``: customers, documents, open and overdue balance.
+
+    Customers are contacts flagged as customers or with sales documents, merged ones left out
+    (their history belongs to the survivor). Balances are in the base currency.
+    """
+    sql = text(
+        "SELECT"
+        " (SELECT count(*) FROM customer c WHERE c.tenant_id = :t"
+        "   AND (c.merged_into_external_id IS NULL OR c.merged_into_external_id = '')"
+        "   AND (c.is_customer OR EXISTS (SELECT 1 FROM document d WHERE d.tenant_id = :t"
+        "        AND d.customer_external_id = c.external_id))) AS customers,"
+        " (SELECT count(*) FROM document WHERE tenant_id = :t AND kind = 'invoice')"
+        "   AS invoices,"
+        " (SELECT count(*) FROM document WHERE tenant_id = :t AND kind = 'invoice'"
+        "   AND status = 'AUTHORISED') AS open_invoices,"
+        " (SELECT coalesce(sum(amount_due_base), 0) FROM document WHERE tenant_id = :t"
+        "   AND kind = 'invoice' AND status = 'AUTHORISED') AS open_balance,"
+        " (SELECT coalesce(sum(amount_due_base), 0) FROM document WHERE tenant_id = :t"
+        "   AND kind = 'invoice' AND status = 'AUTHORISED' AND due_date < :today)"
+        "   AS overdue_balance,"
+        " (SELECT count(*) FROM document WHERE tenant_id = :t AND kind = 'credit_note')"
+        "   AS credit_notes,"
+        " (SELECT count(*) FROM payment WHERE tenant_id = :t AND NOT is_deleted) AS payments,"
+        " (SELECT count(*) FROM allocation WHERE tenant_id = :t AND NOT is_deleted)"
+        "   AS allocations"
+    )
+    with db.connect() as conn:
+        row = conn.execute(sql, {"t": tenant.id, "today": date.today()}).mappings().one()
+    return dict(row)
 
 
 def _client(db: Engine, tenant: Tenant, settings: Settings) -> HttpClient:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import functools
 
-from arconnect.errors import ConfigError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from arconnect.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///./arconnect.db"
 _URL_SCHEMES = ("sqlite", "postgresql", "postgres")

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Connection, Engine, Table, select, text, update
+
 from arconnect.adapters.base import Adapter, Cursor, HttpClient, Page, Reconciling, TenantInfo
 from arconnect.errors import ArconnectError, PageError, RateLimitedDaily, ReconnectRequired
 from arconnect.mapping import Mapping, RecordError
 from arconnect.store.models import SQLModel, SyncCursor, SyncRun, Tenant
 from arconnect.store.upsert import upsert
-from sqlalchemy import Connection, Engine, Table, select, text, update
 
 # The unique key of each normalized table, as the upsert's conflict target.
 TABLE_KEYS: dict[str, tuple[str, ...]] = {

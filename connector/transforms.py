@@ -30,8 +30,9 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 
-from arconnect.adapters.xero.dates import parse_xero_date, parse_xero_datetime
 from pydantic import BaseModel, ConfigDict, Field
+
+from arconnect.adapters.xero.dates import parse_xero_date, parse_xero_datetime
 
 # A compiled path: reads a value from the current record (and its parent inside ``each:``).
 Getter = Callable[[dict[str, Any], "dict[str, Any] | None"], Any]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
+
 from arconnect.sandbox.xero.model import OrgSpec, SandboxConfig
 
 app = typer.Typer(help="Local ERP emulators for demos and tests.", no_args_is_help=True)

@@ -12,10 +12,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import create_engine, text
+
 from arconnect import clock
 from arconnect.settings import get_settings
 from arconnect.store import db
-from sqlalchemy import create_engine, text
 
 PG_URL = os.environ.get(
     "ARCONNECT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
 from arconnect.adapters.base import Cursor, HttpClient, OrgInfo, Page, Record, TenantInfo
 from arconnect.adapters.xero._common import (
     API_PREFIX,

@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
 from arconnect.auth.tokens import (
     STATUS_ACTIVE,
     STATUS_REVOKED,
@@ -22,8 +25,6 @@ from arconnect.auth.xero import AuthRequest, Now, TokenSet, XeroOAuth, utcnow
 from arconnect.errors import ConfigError, NotFoundError, ReconnectRequired
 from arconnect.settings import Settings, get_settings
 from arconnect.store.models import Credential, Tenant
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
 
 PLATFORM = "xero"
 

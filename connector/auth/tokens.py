@@ -28,12 +28,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
+from sqlalchemy import Connection, Engine, Table, select, update
+
 from arconnect.auth.vault import TokenVault, get_reading_vault
 from arconnect.auth.xero import Now, TokenSet, XeroOAuth, utcnow
 from arconnect.errors import NotFoundError, ReconnectRequired
 from arconnect.settings import get_settings
 from arconnect.store.models import SQLModel
-from sqlalchemy import Connection, Engine, Table, select, update
 
 EXPIRY_MARGIN = timedelta(seconds=60)
 """An access token this close to its expiry is refreshed first (clock skew, request time)."""

@@ -24,11 +24,12 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from arconnect.errors import ConfigError
-from arconnect.settings import Settings, get_settings
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from arconnect.errors import ConfigError
+from arconnect.settings import Settings, get_settings
 
 APP_SALT = b"arconnect/token-vault/v1"
 """The fixed HKDF salt for passphrase keys (changing it would orphan every stored token)."""

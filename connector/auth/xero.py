@@ -18,11 +18,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
-from arconnect.errors import AuthError, ReconnectRequired, UpstreamError
-from arconnect.settings import Settings
 from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
+
+from arconnect.errors import AuthError, ReconnectRequired, UpstreamError
+from arconnect.settings import Settings
 
 TokenSet = dict[str, Any]
 Now = Callable[[], datetime]

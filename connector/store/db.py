@@ -19,11 +19,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from arconnect.errors import ConfigError
-from arconnect.settings import get_settings
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from arconnect.errors import ConfigError
+from arconnect.settings import get_settings
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()

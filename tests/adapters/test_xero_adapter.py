@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from arconnect.adapters.base import TenantInfo
 from arconnect.adapters.xero import XeroAdapter
 from arconnect.errors import PageError, UpstreamError

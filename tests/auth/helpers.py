@@ -8,10 +8,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Engine, select
+
 from arconnect.auth.tokens import credential_table, tenant_table
 from arconnect.auth.vault import TokenVault
 from arconnect.errors import ReconnectRequired
-from sqlalchemy import Engine, select
 
 KEY = "test passphrase for the token vault"
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from sqlalchemy import Engine
+
 from arconnect.auth.service import add_xero_grant, begin_xero_connect, complete_xero_connect
 from arconnect.auth.tokens import TokenManager
 from arconnect.auth.vault import TokenVault
@@ -19,8 +21,6 @@ from arconnect.errors import ReconnectRequired
 from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
 from arconnect.settings import Settings, load_settings
 from arconnect.store import db
-from sqlalchemy import Engine
-
 from tests.auth.helpers import KEY, credential_row, tenant_rows
 
 

@@ -6,6 +6,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+from sqlalchemy import Engine
+
 from arconnect.auth.service import (
     add_xero_grant,
     begin_xero_connect,
@@ -20,8 +22,6 @@ from arconnect.auth.vault import TokenVault
 from arconnect.errors import AuthError, ConfigError, NotFoundError, ReconnectRequired
 from arconnect.settings import Settings, load_settings
 from arconnect.store import db
-from sqlalchemy import Engine
-
 from tests.auth.helpers import KEY, T0, credential_row, store_grant
 
 HOST = "https://xero.example"

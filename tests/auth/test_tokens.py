@@ -6,12 +6,12 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import Engine
+
 from arconnect.auth.tokens import TokenManager
 from arconnect.auth.vault import TokenVault
 from arconnect.errors import ReconnectRequired, UpstreamError
 from arconnect.store import db
-from sqlalchemy import Engine
-
 from tests.auth.helpers import KEY, T0, FakeOAuth, credential_row, store_grant, tenant_rows
 
 

@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from arconnect.auth.vault import (
     TokenVault,
     derive_key,

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import responses
+
 from arconnect.auth.xero import AuthRequest, XeroOAuth
 from arconnect.errors import AuthError, ReconnectRequired, UpstreamError
 from arconnect.settings import load_settings

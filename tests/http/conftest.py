@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from arconnect import pacing
 from arconnect.clock import Clock
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 import responses
+
 from arconnect import __version__
 from arconnect.clock import Clock
 from arconnect.errors import AuthError, ConfigError, RateLimitedDaily, UpstreamError

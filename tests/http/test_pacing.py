@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import pytest
+
 from arconnect import pacing
 from arconnect.clock import Clock, set_clock
 from arconnect.errors import ConfigError, RateLimitedDaily

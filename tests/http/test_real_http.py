@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
 from arconnect.clock import Clock
 from arconnect.http import ApiClient
 from arconnect.pacing import MINUTE, Limits, Pacer

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import pytest
+
 from arconnect.clock import Clock
 from arconnect.errors import RateLimitedDaily
 from arconnect.pacing import MINUTE, MINUTE_SPAN, Limits, RedisPacer

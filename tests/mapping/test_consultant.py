@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from arconnect.errors import MappingError
 from arconnect.mapping import load_mapping
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from arconnect.adapters.xero.dates import format_xero_date, parse_xero_date, parse_xero_datetime
 from hypothesis import given
 from hypothesis import strategies as st
+
+from arconnect.adapters.xero.dates import format_xero_date, parse_xero_date, parse_xero_datetime
 
 
 def test_utc_milliseconds_without_offset() -> None:

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from arconnect.errors import MappingError
 from arconnect.mapping import load_mapping
 

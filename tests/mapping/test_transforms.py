@@ -8,9 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from arconnect.mapping import compile_path
 from arconnect.transforms import TRANSFORMS, describe_transforms, to_decimal
-from pydantic import ValidationError
 
 
 def build(name: str, in_each: bool = False, **raw: Any) -> Callable[..., Any]:

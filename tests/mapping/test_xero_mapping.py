@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+
 from arconnect.mapping import RecordError, check_mapping, load_mapping
 from arconnect.store.db import get_engine
 from arconnect.store.models import SQLModel, Tenant
 from arconnect.store.upsert import upsert
-from sqlalchemy import select
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "xero_recorded"
 SYNCED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

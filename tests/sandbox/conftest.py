@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -9,8 +9,9 @@ import sys
 import time
 
 import requests
-from arconnect.sandbox.cli import app, org_specs
 from typer.testing import CliRunner
+
+from arconnect.sandbox.cli import app, org_specs
 
 
 def test_org_presets() -> None:

@@ -19,11 +19,12 @@ from typing import Any
 
 import pytest
 import yaml
-from arconnect.sandbox.xero import XeroSandbox
-from arconnect.sandbox.xero.wire import dotnet_date, dotnet_ms, parse_dotnet_date
 from openapi_schema_validator import OAS30Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
+
+from arconnect.sandbox.xero import XeroSandbox
+from arconnect.sandbox.xero.wire import dotnet_date, dotnet_ms, parse_dotnet_date
 
 from .conftest import Client, small_config
 

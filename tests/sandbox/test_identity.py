@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+
 from arconnect.sandbox.xero import XeroSandbox
 from arconnect.sandbox.xero.identity import pkce_challenge
 

@@ -8,12 +8,13 @@ from decimal import Decimal
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import func, select
+
 from arconnect.errors import ConfigError
 from arconnect.settings import load_settings
 from arconnect.store import db
 from arconnect.store.models import Document, SQLModel, Tenant
 from arconnect.store.upsert import upsert
-from sqlalchemy import func, select
 
 
 def _tenant(conn: object) -> int:

@@ -9,13 +9,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, text
+
 from arconnect.auth.service import add_xero_grant
 from arconnect.auth.vault import get_vault
 from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
 from arconnect.settings import get_settings
 from arconnect.store.db import dispose_engines, get_engine
 from arconnect.store.models import Tenant
-from sqlalchemy import Engine, text
 
 CLIENT_ID, CLIENT_SECRET = "test-client", "test-secret"
 RECEIVABLE_PAYMENTS = {"ACCRECPAYMENT", "ARCREDITPAYMENT", "AROVERPAYMENTPAYMENT",

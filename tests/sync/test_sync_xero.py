@@ -12,12 +12,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select, text
+
 from arconnect.clock import Clock, get_clock, set_clock
 from arconnect.services import find_tenants, sync_tenants
 from arconnect.store.db import dispose_engines, get_engine
 from arconnect.store.models import SyncCursor
 from arconnect.sync import Progress, SyncResult
-from sqlalchemy import select, text
 
 from .conftest import (  # type: ignore[import-not-found]
     XeroEnv,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import arconnect.store.models  # noqa: F401  (registers the tables)
 from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
+
+import arconnect.store.models  # noqa: F401  (registers the tables)
 
 target_metadata = SQLModel.metadata
 
