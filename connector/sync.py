@@ -152,15 +152,27 @@ class SyncEngine:
         result: SyncResult,
     ) -> int:
         assert tenant.id is not None
-        entity_map = self.mapping.entities[entity]
         cursor = None if full else self._load_cursor(tenant.id, entity)
         self.progress.entity_started(tenant.name, entity)
-        stored = 0
+        pages = _prefetch(self.adapter.fetch(client, info, entity, cursor))
+        stored = self._store_pages(tenant, info, entity, pages, result, save_cursor=True)
+        self.progress.entity_done(tenant.name, entity, stored)
+        return stored
+
+    def _store_pages(
+        self, tenant: Tenant, info: TenantInfo, entity: str, pages: Iterator[Page],
+        result: SyncResult, *, save_cursor: bool = False, apply_skip: bool = True,
+    ) -> int:
+        """Map each page and upsert its rows in one transaction — with the page's cursor when
+        ``save_cursor`` (reads outside the cursor, such as the reconcile sweep, save none)."""
+        assert tenant.id is not None
+        entity_map = self.mapping.entities[entity]
         context: dict[str, Any] = {"tenant_id": tenant.id, "base_currency": info.base_currency}
-        for page in _prefetch(self.adapter.fetch(client, info, entity, cursor)):
+        stored = 0
+        for page in pages:
             context["synced_at"] = datetime.now(UTC)
             try:
-                rows = entity_map.map_page(page.records, context)
+                rows = entity_map.map_page(page.records, context, apply_skip=apply_skip)
             except RecordError as err:
                 raise PageError(
                     info.label, entity, page.number, _record_problem(err, page)
@@ -168,11 +180,12 @@ class SyncEngine:
             with self.db.begin() as conn:
                 for table_name, table_rows in rows.items():
                     self._upsert(conn, table_name, table_rows)
-                self._save_cursor(conn, tenant.id, entity, page.next_cursor)
+                if save_cursor:
+                    self._save_cursor(conn, tenant.id, entity, page.next_cursor)
             stored += len(page.records)
             result.pages += 1
-            self.progress.page_done(tenant.name, entity, page, len(page.records))
-        self.progress.entity_done(tenant.name, entity, stored)
+            if save_cursor:
+                self.progress.page_done(tenant.name, entity, page, len(page.records))
         return stored
 
     def _upsert(self, conn: Connection, table_name: str, rows: list[dict[str, Any]]) -> None:
@@ -183,29 +196,6 @@ class SyncEngine:
         # duplicates, which is the newest when a record moved pages between two reads.
         unique = {tuple(r[k] for k in keys): r for r in rows}
         upsert(conn, self._tables[table_name], list(unique.values()), keys)
-
-    def _store_pages(
-        self, tenant: Tenant, info: TenantInfo, entity: str, pages: Iterator[Page],
-        result: SyncResult, *, apply_skip: bool = True,
-    ) -> int:
-        """Map and upsert pages read outside the cursor (no cursor is saved)."""
-        context: dict[str, Any] = {"tenant_id": tenant.id, "base_currency": info.base_currency}
-        stored = 0
-        for page in pages:
-            context["synced_at"] = datetime.now(UTC)
-            try:
-                rows = self.mapping.entities[entity].map_page(page.records, context,
-                                                              apply_skip=apply_skip)
-            except RecordError as err:
-                raise PageError(
-                    info.label, entity, page.number, _record_problem(err, page)
-                ) from None
-            with self.db.begin() as conn:
-                for table_name, table_rows in rows.items():
-                    self._upsert(conn, table_name, table_rows)
-            stored += len(page.records)
-            result.pages += 1
-        return stored
 
     def _fill_missing_customers(
         self, client: HttpClient, tenant: Tenant, info: TenantInfo, result: SyncResult

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -72,27 +73,31 @@ def connect(sandbox: XeroSandbox, db: Engine) -> list[Tenant]:
                           refresh_token=grant["refresh_token"], vault=get_vault())
 
 
-@pytest.fixture
-def xero_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
-             sqlite_url: str) -> Iterator[XeroEnv]:
-    """A relaxed sandbox with one small organisation, connected; SQLite store.
-
-    Parametrize indirectly with a dict to change the sandbox (``org``, ``strict_limits``...)
-    or pass ``db_url`` to use another store.
-    """
-    params = dict(getattr(request, "param", {}) or {})
-    db_url = params.pop("db_url", sqlite_url)
+@contextmanager
+def sandbox_env(monkeypatch: pytest.MonkeyPatch, db_url: str, **params: Any) -> Iterator[XeroEnv]:
+    """A started sandbox (``start_sandbox`` parameters, plus ``page_size`` for our reads),
+    the settings pointed at it and at ``db_url``, and its organisation connected."""
     page_size = params.pop("page_size", None)
     sandbox = start_sandbox(**params)
     extra = {"ARCONNECT_XERO_PAGE_SIZE": str(page_size)} if page_size else {}
     point_settings_at(monkeypatch, sandbox.url, db_url, **extra)
     try:
         db = get_engine(db_url)
-        tenant = connect(sandbox, db)[0]
-        yield XeroEnv(sandbox, db, tenant, db_url)
+        yield XeroEnv(sandbox, db, connect(sandbox, db)[0], db_url)
     finally:
         sandbox.stop()
         dispose_engines()
+
+
+@pytest.fixture
+def xero_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+             sqlite_url: str) -> Iterator[XeroEnv]:
+    """A relaxed sandbox with one small organisation, connected; SQLite store.
+
+    Parametrize indirectly with a dict to change the sandbox (``org``, ``page_size``...).
+    """
+    with sandbox_env(monkeypatch, sqlite_url, **dict(getattr(request, "param", {}) or {})) as env:
+        yield env
 
 
 # -- ground truth, computed from the sandbox's raw records with plain code ---------------------

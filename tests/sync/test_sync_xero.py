@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -16,16 +15,13 @@ from sqlalchemy import select, text
 
 from arconnect.clock import Clock, get_clock, set_clock
 from arconnect.services import find_tenants, sync_tenants
-from arconnect.store.db import dispose_engines, get_engine
 from arconnect.store.models import SyncCursor
 from arconnect.sync import Progress, SyncResult
 
 from .conftest import (  # type: ignore[import-not-found]
     XeroEnv,
     assert_store_equals_truth,
-    connect,
-    point_settings_at,
-    start_sandbox,
+    sandbox_env,
     stored,
 )
 
@@ -49,22 +45,8 @@ def _cursor(env: XeroEnv, entity: str) -> Any:
         ).scalar()
 
 
-@contextmanager
-def _env(monkeypatch: pytest.MonkeyPatch, db_url: str, **params: Any):  # type: ignore[no-untyped-def]
-    page_size = params.pop("page_size", None)
-    sandbox = start_sandbox(**params)
-    extra = {"ARCONNECT_XERO_PAGE_SIZE": str(page_size)} if page_size else {}
-    point_settings_at(monkeypatch, sandbox.url, db_url, **extra)
-    try:
-        db = get_engine(db_url)
-        yield XeroEnv(sandbox, db, connect(sandbox, db)[0], db_url)
-    finally:
-        sandbox.stop()
-        dispose_engines()
-
-
 def test_full_sync_equals_ground_truth(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    with _env(monkeypatch, db_url) as env:
+    with sandbox_env(monkeypatch, db_url) as env:
         result = _sync(env, full=True)
         assert result.status == "ok", result.error
         assert_store_equals_truth(env.db, env.tenant.id, env.org)
@@ -164,7 +146,8 @@ def test_per_minute_429_storm_completes(monkeypatch: pytest.MonkeyPatch, sqlite_
     # half a real second, for the sandbox and for us.
     monkeypatch.setenv("ARCONNECT_TIME_SCALE", "120")
     set_clock(Clock(120))
-    with _env(monkeypatch, sqlite_url, strict_limits=True, time_scale=120, page_size=40) as env:
+    with sandbox_env(monkeypatch, sqlite_url, strict_limits=True, time_scale=120,
+                     page_size=40) as env:
         env.sandbox.faults.rate_limit_storm(env.tenant.external_id, windows=3)
         result = _sync(env, full=True)
         assert result.ok, result.error
@@ -176,7 +159,7 @@ def test_per_minute_429_storm_completes(monkeypatch: pytest.MonkeyPatch, sqlite_
 def test_daily_limit_stops_the_run_and_the_next_run_resumes(
     monkeypatch: pytest.MonkeyPatch, sqlite_url: str
 ) -> None:
-    with _env(monkeypatch, sqlite_url, strict_limits=True, day_limit=6, page_size=40) as env:
+    with sandbox_env(monkeypatch, sqlite_url, strict_limits=True, day_limit=6, page_size=40) as env:
         result = _sync(env, full=True)
         assert result.status == "rate_limited_daily"
         assert "daily" in (result.error or "").lower()
