@@ -37,3 +37,49 @@ def test_user_errors_are_one_line(args: tuple[str, ...], env: dict[str, str],
     assert message in " ".join(out.stderr.split())
     assert "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) <= 3  # one message, wrapped at most
+
+
+def test_mappings_check_names_file_and_line(tmp_path: object) -> None:
+    bad = f"{tmp_path}/xero.yaml"
+    with open(bad, "w") as fh:
+        fh.write("version: 1\nplatform: xero\nentities:\n  contacts:\n    rows:\n"
+                 "      - table: customer\n        fields:\n          external_id: ContactID\n"
+                 "          name: {path: Name, transform: uppercase}\n")
+    out = _run("mappings", "check", bad)
+    assert out.returncode == 2
+    assert f"{bad}:9:" in out.stderr.replace("\n", "")
+    assert "uppercase" in out.stderr
+    assert "Traceback" not in out.stderr
+    ok = _run("mappings", "check")
+    assert ok.returncode == 0 and "valid" in ok.stdout
+
+
+def test_headless_add_sync_and_list(tmp_path: object) -> None:
+    from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
+
+    sandbox = XeroSandbox(SandboxConfig(
+        seed=5, orgs=[OrgSpec(name="North Ltd", customers=8, invoices=60, payments=40),
+                      OrgSpec(name="South Ltd", customers=8, invoices=60, payments=40)],
+        client_id="cid", client_secret="secret", strict_limits=False))
+    sandbox.start(port=0)
+    try:
+        env = {
+            "ARCONNECT_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db",
+            "ARCONNECT_SECRET_KEY": "cli-test-key",
+            "ARCONNECT_XERO_API_URL": sandbox.url,
+            "ARCONNECT_XERO_IDENTITY_URL": sandbox.url,
+            "ARCONNECT_XERO_LOGIN_URL": sandbox.url,
+        }
+        token = sandbox.create_grant()["refresh_token"]
+        added = _run("tenants", "add", "xero", "--client-id", "cid", "--client-secret",
+                     "secret", "--refresh-token", token, **env)
+        assert added.returncode == 0, added.stderr
+        assert "North Ltd" in added.stdout and "South Ltd" in added.stdout  # one grant, two orgs
+        assert token not in added.stdout + added.stderr
+        synced = _run("sync", **env)
+        assert synced.returncode == 0, synced.stdout + synced.stderr
+        listed = _run("tenants", "list", **env)
+        assert listed.returncode == 0
+        assert listed.stdout.count("active") == 2 and "NZD" in listed.stdout
+    finally:
+        sandbox.stop()
