@@ -18,9 +18,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
+# mypy must see the installed layout (connector/ is `arconnect`, adapters/ is `arconnect.adapters`
+# ...), so it checks a tree of links that mirrors it.
 lint: $(STAMP)
 	$(BIN)/ruff check connector adapters sandbox tests bench
-	$(BIN)/mypy connector adapters
+	rm -rf build/typecheck && mkdir -p build/typecheck/arconnect
+	for f in connector/*; do ln -s "$$PWD/$$f" build/typecheck/arconnect/; done
+	for d in adapters mappings config sandbox; do ln -s "$$PWD/$$d" build/typecheck/arconnect/$$d; done
+	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml -p arconnect
 
 bench: $(STAMP)
 	$(BIN)/python bench/sync_xero.py

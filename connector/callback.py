@@ -64,6 +64,7 @@ class CallbackServer:
     @property
     def redirect_uri(self) -> str:
         host, port = self._server.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}{self.path}"
 
     def __enter__(self) -> CallbackServer:

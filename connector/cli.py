@@ -12,10 +12,14 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy import Engine
 
 from arconnect import __version__
+from arconnect.callback import CallbackServer
 from arconnect.console import RichSyncProgress, console, err_console, sync_table
 from arconnect.errors import ArconnectError
+from arconnect.settings import Settings
+from arconnect.store.models import Tenant
 
 app = typer.Typer(
     name="arconnect",
@@ -46,7 +50,7 @@ app.add_typer(_sandbox_app(), name="sandbox",
               help="Local ERP emulators for demos and tests (`sandbox serve xero`).")
 
 
-def _db():  # type: ignore[no-untyped-def]
+def _db() -> Engine:
     from arconnect.store.db import get_engine
 
     return get_engine()
@@ -182,7 +186,9 @@ def tenants_connect(
         console.print(f"[green]connected[/] {t.name} ({t.external_id}) as tenant {t.id}")
 
 
-def _connect_xero(settings, redirect_uri, listener, *, interactive):  # type: ignore[no-untyped-def]
+def _connect_xero(
+    settings: Settings, redirect_uri: str, listener: CallbackServer, *, interactive: bool
+) -> list[Tenant]:
     from arconnect.auth.service import begin_xero_connect, complete_xero_connect
     from arconnect.auth.vault import get_vault
 
@@ -217,7 +223,8 @@ def mappings_check(
     """Validate mapping files; errors name file:line and the fix."""
     from arconnect.mapping import check_mapping
 
-    for source in files or ["xero"]:
+    sources: list[Path | str] = list(files) if files else ["xero"]
+    for source in sources:
         rows = check_mapping(source)
         table = Table(title=f"{source}: valid", title_justify="left")
         columns = list(rows[0].keys()) if rows else ["entity"]

@@ -10,6 +10,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -28,7 +29,7 @@ class RichSyncProgress(SyncProgress):
 
     def __init__(self, progress: Progress) -> None:
         self.bars = progress
-        self._tasks: dict[tuple[str, str], int] = {}
+        self._tasks: dict[tuple[str, str], TaskID] = {}
 
     @classmethod
     def create(cls, console_: Console | None = None) -> Progress:

@@ -14,10 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
+from rich import box
 from rich.panel import Panel
+from rich.table import Table
+from sqlalchemy import Engine
 
 from arconnect.console import RichSyncProgress, console, sync_table
 from arconnect.settings import get_settings
+from arconnect.store.models import Tenant
 from arconnect.sync import SyncResult
 
 DEMO_DB = "arconnect-demo.db"
@@ -114,10 +118,7 @@ def _sync(db, sync_tenants, *, full: bool) -> list[SyncResult]:  # type: ignore[
     return results
 
 
-def _store_table(db, tenants):  # type: ignore[no-untyped-def]
-    from rich import box
-    from rich.table import Table
-
+def _store_table(db: Engine, tenants: list[Tenant]) -> Table:
     from arconnect.services import store_summary
 
     table = Table(title="In the store", title_justify="left", box=box.SIMPLE_HEAD,

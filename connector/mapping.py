@@ -377,7 +377,7 @@ def _kind(col: Any) -> Output:
 
 
 def _columns(model: type[SQLModel]) -> dict[str, _Column]:
-    table = model.__table__
+    table = SQLModel.metadata.tables[str(model.__tablename__)]
     return {
         c.name: _Column(c.name, _kind(c), bool(c.nullable) or c.default is not None)
         for c in table.columns

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from arconnect.adapters.base import HttpClient, TenantInfo
 from arconnect.adapters.xero import XeroAdapter
@@ -70,7 +71,7 @@ def client_for(db: Engine, tenant: Tenant, settings: Settings | None = None) -> 
 def find_tenants(db: Engine, keys: Sequence[str] | None = None) -> list[Tenant]:
     """Tenants by id, name or ERP id (all of them when ``keys`` is empty)."""
     with Session(db) as session:
-        tenants = list(session.scalars(select(Tenant).order_by(Tenant.id)))
+        tenants = list(session.scalars(select(Tenant).order_by(col(Tenant.id))))
     if not keys:
         return tenants
     found: list[Tenant] = []

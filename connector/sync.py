@@ -284,8 +284,9 @@ class SyncEngine:
             run_id = conn.execute(
                 table.insert().values(tenant_id=tenant.id, full=full, status="running",
                                       started_at=datetime.now(UTC))
-            ).inserted_primary_key[0]
-        return int(run_id)
+            ).inserted_primary_key
+        assert run_id is not None
+        return int(run_id[0])
 
     def _finish_run(self, tenant: Tenant, result: SyncResult) -> None:
         runs = SyncRun.__table__  # type: ignore[attr-defined]

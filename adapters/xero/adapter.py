@@ -49,7 +49,7 @@ class XeroAdapter:
     """
 
     platform = "xero"
-    entities = tuple(ENDPOINTS)
+    entities: Sequence[str] = tuple(ENDPOINTS)
 
     def __init__(self, overlap_seconds: int = 60, page_size: int = MAX_PAGE_SIZE) -> None:
         self.overlap_seconds = overlap_seconds

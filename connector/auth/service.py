@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from arconnect.auth.tokens import (
     STATUS_ACTIVE,
@@ -75,7 +76,8 @@ def _upsert_tenants(
         for conn in connections:
             external_id = str(conn["tenantId"])
             tenant = session.scalars(
-                select(Tenant).where(Tenant.platform == PLATFORM, Tenant.external_id == external_id)
+                select(Tenant).where(col(Tenant.platform) == PLATFORM,
+                                    col(Tenant.external_id) == external_id)
             ).one_or_none()
             if tenant is None:
                 tenant = Tenant(
@@ -220,7 +222,7 @@ def _app_credentials(settings: Settings) -> tuple[str, str]:
 def list_tenants(engine: Engine) -> list[Tenant]:
     """Every tenant, oldest first."""
     with Session(engine, expire_on_commit=False) as session:
-        return list(session.scalars(select(Tenant).order_by(Tenant.id)))
+        return list(session.scalars(select(Tenant).order_by(col(Tenant.id))))
 
 
 def get_tenant(engine: Engine, key: str) -> Tenant:
@@ -271,7 +273,8 @@ def revoke_grant(
         cred.refresh_token_enc = None
         cred.previous_refresh_token_enc = None
         cred.updated_at = stamp
-        for tenant in session.scalars(select(Tenant).where(Tenant.credential_id == credential_id)):
+        owned = select(Tenant).where(col(Tenant.credential_id) == credential_id)
+        for tenant in session.scalars(owned):
             tenant.status = STATUS_REVOKED
             tenant.status_detail = "the grant was revoked; reconnect to sync again"
             tenant.updated_at = stamp
@@ -293,7 +296,7 @@ def rotate_secrets(engine: Engine, vault: TokenVault) -> int:
         ConfigError: a stored secret cannot be decrypted with the configured keys.
     """
     with Session(engine) as session:
-        ids = list(session.scalars(select(Credential.id).order_by(Credential.id)))
+        ids = list(session.scalars(select(col(Credential.id)).order_by(col(Credential.id))))
     done = 0
     for credential_id in ids:
         if credential_id is not None and TokenManager(engine, credential_id, vault).reencrypt():

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, Table, select, update
 
@@ -58,12 +58,12 @@ OAuthFactory = Callable[[str, str], OAuthClient]
 
 def credential_table() -> Table:
     """The ``credential`` table (SQLAlchemy core)."""
-    return cast(Table, SQLModel.metadata.tables["credential"])
+    return SQLModel.metadata.tables["credential"]
 
 
 def tenant_table() -> Table:
     """The ``tenant`` table (SQLAlchemy core)."""
-    return cast(Table, SQLModel.metadata.tables["tenant"])
+    return SQLModel.metadata.tables["tenant"]
 
 
 def as_utc(value: datetime | None) -> datetime | None:

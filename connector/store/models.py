@@ -18,6 +18,11 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+__all__ = [
+    "Allocation", "Credential", "Customer", "Document", "Payment", "SQLModel", "SegmentAssignment",
+    "SegmentHistory", "SyncCursor", "SyncRun", "Tenant", "WritebackLog", "WritebackState",
+]
+
 MONEY = Numeric(18, 2)
 RATE = Numeric(20, 10)
 

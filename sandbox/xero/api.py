@@ -529,10 +529,11 @@ class AccountingApi:
             raise validation_error(errors)
         out = []
         for g in wanted:
-            group = {"ContactGroupID": str(uuid.uuid4()), "Name": str(g["Name"]).strip(),
+            group_id = str(uuid.uuid4())
+            group = {"ContactGroupID": group_id, "Name": str(g["Name"]).strip(),
                      "Status": "ACTIVE", "Contacts": [], "HasValidationErrors": False}
             org.contact_groups.put(group)
-            org.group_members[group["ContactGroupID"]] = []
+            org.group_members[group_id] = []
             out.append(render(group).encode())
         return self.envelope("ContactGroups", out)
 

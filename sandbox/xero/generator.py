@@ -28,6 +28,7 @@ import math
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from random import Random
+from typing import Any
 
 from arconnect.sandbox.xero import records as R
 from arconnect.sandbox.xero.model import Org, OrgSpec, Record
@@ -416,9 +417,9 @@ def _generate(spec: OrgSpec, index: int, seed: int, start: datetime) -> Org:
 
     # ---- contacts: groups, archive, merge, balances ----------------------------------------
     group_names = ("Wholesale", "Retail", "Key accounts")[: 2 + (seed + index) % 2]
-    groups = []
+    groups: list[dict[str, Any]] = []
     for name in group_names:
-        group = {"ContactGroupID": new_id(rng), "Name": name, "Status": "ACTIVE",
+        group: dict[str, Any] = {"ContactGroupID": new_id(rng), "Name": name, "Status": "ACTIVE",
                  "Contacts": [], "HasValidationErrors": False}
         groups.append(group)
         org.group_members[group["ContactGroupID"]] = []

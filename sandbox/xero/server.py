@@ -464,7 +464,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         query = {k.lower(): v for k, v in parse_qsl(split.query, keep_blank_values=True)}
-        req = Request(self.command, split.path, query, self.headers, body)
+        # the Message keeps header look-ups case-insensitive, as HTTP wants
+        req = Request(self.command, split.path, query, self.headers, body)  # type: ignore[arg-type]
         try:
             resp = self.server.sandbox.handle(req)
         except Exception as err:  # a sandbox bug must not hang the client: answer 500
