@@ -243,6 +243,19 @@ def secrets_generate() -> None:
     console.print(generate_key())
 
 
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every stored token under the newest key.
+
+    Put the new key first in ARCONNECT_SECRET_KEYS (new,old), run this, then drop the old key.
+    """
+    from arconnect.auth.service import rotate_secrets
+    from arconnect.auth.vault import get_vault
+
+    done = rotate_secrets(_db(), get_vault())
+    console.print(f"re-encrypted the secrets of {done} grant(s) under the newest key")
+
+
 def main() -> None:
     """Console-script entry point: user errors are one line, not a traceback."""
     try:

@@ -83,3 +83,34 @@ def test_headless_add_sync_and_list(tmp_path: object) -> None:
         assert listed.stdout.count("active") == 2 and "NZD" in listed.stdout
     finally:
         sandbox.stop()
+
+
+def test_db_upgrade_creates_the_schema(tmp_path: object) -> None:
+    out = _run("db", "upgrade", ARCONNECT_DATABASE_URL=f"sqlite:///{tmp_path}/fresh.db")
+    assert out.returncode == 0, out.stderr
+    assert "revision" in out.stdout and "0001" in out.stdout
+
+
+def test_secrets_rotate_moves_tokens_to_the_new_key(tmp_path: object) -> None:
+    from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
+
+    sandbox = XeroSandbox(SandboxConfig(seed=6, orgs=[OrgSpec(customers=4, invoices=10,
+                                                              payments=5)],
+                                        client_id="cid", client_secret="secret"))
+    sandbox.start(port=0)
+    try:
+        env = {"ARCONNECT_DATABASE_URL": f"sqlite:///{tmp_path}/rot.db",
+               "ARCONNECT_XERO_API_URL": sandbox.url, "ARCONNECT_XERO_IDENTITY_URL": sandbox.url,
+               "ARCONNECT_XERO_LOGIN_URL": sandbox.url}
+        token = sandbox.create_grant()["refresh_token"]
+        assert _run("tenants", "add", "xero", "--client-id", "cid", "--client-secret",
+                    "secret", "--refresh-token", token, ARCONNECT_SECRET_KEY="old-key",
+                    **env).returncode == 0
+        rotated = _run("secrets", "rotate", ARCONNECT_SECRET_KEYS="new-key,old-key", **env)
+        assert rotated.returncode == 0 and "1 grant" in rotated.stdout, rotated.stderr
+        # the old key alone can no longer read them; the new key alone can
+        stale = _run("sync", ARCONNECT_SECRET_KEY="old-key", **env)
+        assert stale.returncode == 1 and "decrypt" in stale.stdout + stale.stderr
+        assert _run("sync", ARCONNECT_SECRET_KEY="new-key", **env).returncode == 0
+    finally:
+        sandbox.stop()
