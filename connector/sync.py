@@ -281,6 +281,15 @@ class SyncEngine:
     def _start_run(self, tenant: Tenant, full: bool) -> int:
         table = SyncRun.__table__  # type: ignore[attr-defined]
         with self.db.begin() as conn:
+            # A run still "running" was killed (a live one finishes by its own id, whatever
+            # this says): record it as interrupted; its committed pages are kept.
+            conn.execute(
+                update(table)
+                .where(table.c.tenant_id == tenant.id, table.c.status == "running")
+                .values(status="interrupted", finished_at=datetime.now(UTC),
+                        error="the process stopped before the run finished; the next run "
+                              "resumed from the last committed page")
+            )
             run_id = conn.execute(
                 table.insert().values(tenant_id=tenant.id, full=full, status="running",
                                       started_at=datetime.now(UTC))

@@ -131,13 +131,19 @@ def test_killed_sync_resumes_without_loss_or_duplicates(xero_env: XeroEnv) -> No
             kills += 1
         proc.wait()
     assert kills >= 2, "the sync finished before it could be killed"
-    with env.db.connect() as conn:
-        running = conn.execute(text("SELECT count(*) FROM sync_run WHERE status='running'"))
-        assert running.scalar() >= 1  # the killed runs never finished
+    with env.db.connect() as conn:  # the killed runs never finished
+        unfinished = conn.execute(text("SELECT count(*) FROM sync_run WHERE status IN "
+                                       "('running', 'interrupted')")).scalar()
+    assert unfinished == kills
     env.sandbox.faults.clear()
     result = _sync(env)
     assert result.ok, result.error
     assert_store_equals_truth(env.db, env.tenant.id, env.org)
+    with env.db.connect() as conn:
+        statuses = dict(conn.execute(
+            text("SELECT status, count(*) FROM sync_run GROUP BY status")).all())
+    assert statuses.get("running", 0) == 0
+    assert statuses["interrupted"] == kills and statuses["ok"] == 1
 
 
 def test_per_minute_429_storm_completes(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
