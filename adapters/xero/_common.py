@@ -22,6 +22,9 @@ DOCUMENT_STATUSES = "DRAFT,SUBMITTED,AUTHORISED,PAID,VOIDED,DELETED"
 OPEN_STATUSES = "SUBMITTED,AUTHORISED"
 # ids per `IDs=` request: URLs of about 52 GUIDs are reported to work (erp-apis.md, [X-PAGE-IDS]).
 IDS_PER_REQUEST = 40
+# How often a pass is read again when records slipped between its pages (edits during paging);
+# a busier organisation than that is caught by the next run's overlap and the reconcile sweep.
+MAX_PASS_RESTARTS = 2
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from arconnect.adapters.xero._common import (
     ENDPOINTS,
     IDS_PER_REQUEST,
     MAX_PAGE_SIZE,
+    MAX_PASS_RESTARTS,
     OPEN_STATUSES,
     Endpoint,
     cursor_since,
@@ -94,6 +95,11 @@ class XeroAdapter:
                 else None
             )
             page = 1
+        # Ids seen in this pass, to notice records that slipped between pages: a record edited
+        # while we page moves to the end, and the one after a page boundary shifts onto a page
+        # already read. Only a pass read from its first page can be counted this way.
+        seen: set[Any] | None = set() if page == 1 else None
+        restarts = 0
         while True:
             records, item_count, page_count = self._page(client, tenant, endpoint, since, page)
             if records:
@@ -103,13 +109,26 @@ class XeroAdapter:
                     last_ts is None or ts >= datetime.fromisoformat(last_ts)
                 ):
                     last_ts, last_id = ts.astimezone(UTC).isoformat(), newest.get(endpoint.id)
+            if seen is not None:
+                seen.update(r.get(endpoint.id) for r in records)
             done = len(records) < self.page_size or (
                 page_count is not None and page >= page_count
             )
+            # Fewer distinct records than the pass counted: read the pass again (the cursor
+            # keeps the pass open, so a crash meanwhile restarts it too).
+            again = (done and seen is not None and item_count is not None
+                     and len(seen) < item_count and restarts < MAX_PASS_RESTARTS)
             next_cursor: Cursor = {"last_ts": last_ts, "last_id": last_id}
-            if not done:
+            if again:
+                next_cursor.update(pass_since=since, page=0)
+            elif not done:
                 next_cursor.update(pass_since=since, page=page)
-            yield Page(records, next_cursor, page, done=done, item_count=item_count)
+            yield Page(records, next_cursor, page, done=done and not again,
+                       item_count=item_count)
+            if again:
+                restarts += 1
+                page, seen = 1, set()
+                continue
             if done:
                 return
             page += 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -123,3 +123,34 @@ def test_error_status_carries_xero_detail() -> None:
     client = ScriptedClient([], body='{"Detail": "bad where clause"}', status=400)
     with pytest.raises(UpstreamError, match="400: bad where clause"):
         list(XeroAdapter().fetch(client, TENANT, "invoices", None))
+
+
+class ShiftingClient(ScriptedClient):
+    """After page 1 is served, its first record is edited: it moves to the end of the
+    ordering, and every later record shifts one place towards the front."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        super().__init__(records)
+        self.edited = False
+
+    def request(self, method: str, path: str, **kw: Any) -> requests.Response:
+        resp = super().request(method, path, **kw)
+        if not self.edited and kw["params"]["page"] == 1:
+            self.edited = True
+            moved = self.records.pop(0)
+            later = self.records[-1]["_ts"].replace(microsecond=0) + timedelta(seconds=5)
+            self.records.append({**moved, "_ts": later, "UpdatedDateUTC": _ms(later)})
+        return resp
+
+
+def test_records_that_slip_between_pages_are_read_again() -> None:
+    base = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    records = [{"InvoiceID": f"inv-{i:03d}", "UpdatedDateUTC": _ms(base + timedelta(seconds=i)),
+                "_ts": base + timedelta(seconds=i)} for i in range(45)]
+    client = ShiftingClient(records)
+    pages = list(XeroAdapter(page_size=10).fetch(client, TENANT, "invoices", None))
+    ids = {r["InvoiceID"] for p in pages for r in p.records}
+    assert ids == {f"inv-{i:03d}" for i in range(45)}  # inv-010 slipped onto page 1: reread
+    restart = next(p for p in pages if p.next_cursor.get("page") == 0)
+    assert restart.next_cursor["pass_since"] is None  # a crash now restarts the pass
+    assert pages[-1].done and "page" not in pages[-1].next_cursor
