@@ -950,6 +950,20 @@ def _field_fn(
 
         get = no_path
     checks = must or allowed is not None or default is not None
+
+    def settle(v: Any) -> Any:
+        """The column's value after ``default``, ``required`` and ``allowed``."""
+        if v is None:
+            if default is not None:
+                return default
+            if must:
+                raise _Problem(missing)
+            return None
+        if allowed is not None and v not in allowed:
+            raise _Problem(f"value {v!r} is not allowed (allowed: "
+                           f"{', '.join(map(str, sorted(allowed, key=str)))})")
+        return v
+
     if fn is None:
         if not checks:
             if key is not None:
@@ -957,17 +971,7 @@ def _field_fn(
             return lambda rec, parent, ctx: get(rec, parent)
 
         def plain(rec: Record, parent: Record | None, ctx: dict[str, Any]) -> Any:
-            v = get(rec, parent)
-            if v is None:
-                if default is not None:
-                    return default
-                if must:
-                    raise _Problem(missing)
-                return None
-            if allowed is not None and v not in allowed:
-                raise _Problem(f"value {v!r} is not allowed (allowed: "
-                               f"{', '.join(map(str, sorted(allowed, key=str)))})")
-            return v
+            return settle(get(rec, parent))
 
         return plain
     assert transform is not None
@@ -992,16 +996,7 @@ def _field_fn(
         v = get(rec, parent)
         if v is not None or handles_none:
             v = fn(v, rec, parent, ctx) if uses_record else fn(v)
-        if v is None:
-            if default is not None:
-                return default
-            if must:
-                raise _Problem(missing)
-            return None
-        if allowed is not None and v not in allowed:
-            raise _Problem(f"value {v!r} is not allowed (allowed: "
-                           f"{', '.join(map(str, sorted(allowed, key=str)))})")
-        return v
+        return settle(v)
 
     return full
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -23,33 +23,65 @@ PG_URL = os.environ.get(
 )
 
 
-def _pg_available() -> str | None:
+REDIS_URL = os.environ.get("ARCONNECT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _unreachable(what: str, url: str, probe: Callable[[], object]) -> str | None:
+    """None when ``probe`` succeeds, else why ``what`` at ``url`` cannot be used."""
     try:
-        eng = create_engine(PG_URL, connect_args={"connect_timeout": 3})
-        with eng.connect() as conn:
-            conn.execute(text("select 1"))
-        eng.dispose()
+        probe()
         return None
     except Exception as err:  # any failure to connect means "no server here"
-        return f"PostgreSQL not reachable at {PG_URL}: {str(err).splitlines()[0]}"
+        return f"{what} not reachable at {url}: {str(err).splitlines()[0]}"
+
+
+def _probe_pg() -> None:
+    eng = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+    try:
+        with eng.connect() as conn:
+            conn.execute(text("select 1"))
+    finally:
+        eng.dispose()
+
+
+def _probe_redis() -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="session")
 def pg_problem() -> str | None:
-    return _pg_available()
+    return _unreachable("PostgreSQL", PG_URL, _probe_pg)
 
 
-def require_pg(problem: str | None) -> None:
+@pytest.fixture(scope="session")
+def redis_problem() -> str | None:
+    return _unreachable("Redis", REDIS_URL, _probe_redis)
+
+
+def require_service(problem: str | None, purpose: str) -> None:
+    """Skip the test when a service is missing — but fail it in CI, which must run it."""
     if problem:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"{problem} (CI must run the PostgreSQL tests)")
+            pytest.fail(f"{problem} (CI must run {purpose})")
         pytest.skip(problem)
+
+
+@pytest.fixture(name="require_service")
+def _require_service() -> Callable[[str | None, str], None]:
+    """:func:`require_service` for conftests and tests in sub-folders."""
+    return require_service
 
 
 @pytest.fixture
 def pg_url(pg_problem: str | None) -> Iterator[str]:
     """A URL to a fresh, empty PostgreSQL schema (dropped afterwards)."""
-    require_pg(pg_problem)
+    require_service(pg_problem, "the PostgreSQL tests")
     schema = "t_" + uuid.uuid4().hex[:12]
     admin = create_engine(PG_URL)
     with admin.begin() as conn:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ import pytest
 from arconnect import pacing
 from arconnect.clock import Clock
 
-REDIS_URL = os.environ.get("ARCONNECT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = os.environ.get("ARCONNECT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")  # as tests/conftest.py
 
 
 class VirtualClock(Clock):
@@ -90,31 +90,12 @@ def tokens() -> FakeTokens:
     return FakeTokens()
 
 
-def _redis_problem() -> str | None:
-    try:
-        import redis
-
-        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-        client.ping()
-        client.close()
-        return None
-    except Exception as err:  # any failure to connect means "no server here"
-        return f"Redis not reachable at {REDIS_URL}: {str(err).splitlines()[0]}"
-
-
-@pytest.fixture(scope="session")
-def redis_problem() -> str | None:
-    return _redis_problem()
-
-
 @pytest.fixture
-def redis_client(redis_problem: str | None) -> Iterator[Any]:
+def redis_client(redis_problem: str | None,
+                 require_service: Callable[[str | None, str], None]) -> Iterator[Any]:
     """A connection to the test Redis; the test's keys live under ``redis_client.prefix``
     and are deleted afterwards."""
-    if redis_problem:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"{redis_problem} (CI must run the Redis pacing tests)")
-        pytest.skip(redis_problem)
+    require_service(redis_problem, "the Redis pacing tests")
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)
