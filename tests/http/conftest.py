@@ -14,7 +14,8 @@ import pytest
 from arconnect import pacing
 from arconnect.clock import Clock
 
-REDIS_URL = os.environ.get("ARCONNECT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")  # as tests/conftest.py
+# the same server as tests/conftest.py probes
+REDIS_URL = os.environ.get("ARCONNECT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 class VirtualClock(Clock):
