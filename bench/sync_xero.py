@@ -62,7 +62,8 @@ def _serve(conn: Any, sizes: dict[str, int], strict: bool, scale: float) -> None
     sandbox.stop()
 
 
-def run_part(part: str, sizes: dict[str, int], scale: float) -> dict[str, Any]:
+def run_part(part: str, sizes: dict[str, int], scale: float,
+             database_url: str | None = None) -> dict[str, Any]:
     """One measured sync (in this process), against a sandbox in a child process."""
     strict = part == "strict"
     parent, child = mp.Pipe()
@@ -72,7 +73,7 @@ def run_part(part: str, sizes: dict[str, int], scale: float) -> dict[str, Any]:
     info = parent.recv()
     tmp = tempfile.mkdtemp(prefix=f"arconnect-bench-{part}-")
     os.environ.update({
-        "ARCONNECT_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+        "ARCONNECT_DATABASE_URL": database_url or f"sqlite:///{tmp}/bench.db",
         "ARCONNECT_SECRET_KEY": "bench-secret-key",
         "ARCONNECT_XERO_API_URL": info["url"],
         "ARCONNECT_XERO_IDENTITY_URL": info["url"],
@@ -126,20 +127,26 @@ def main() -> None:
     parser.add_argument("--strict-scale", type=float, default=3.0,
                         help="clock seconds per real second in the strict run")
     parser.add_argument("--skip-strict", action="store_true")
-    parser.add_argument("--part", choices=["relaxed", "strict"], help=argparse.SUPPRESS)
+    parser.add_argument("--postgres", metavar="URL",
+                        help="also run the relaxed sync into this (empty) PostgreSQL database")
+    parser.add_argument("--part", choices=["relaxed", "strict", "relaxed-pg"],
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = {"customers": args.customers, "invoices": args.invoices, "payments": args.payments}
 
     if args.part:  # a child run: one part, JSON on stdout
-        print(json.dumps(run_part(args.part, sizes, args.strict_scale)))
+        url = args.postgres if args.part == "relaxed-pg" else None
+        print(json.dumps(run_part(args.part.removesuffix("-pg"), sizes, args.strict_scale, url)))
         return
 
     parts = ["relaxed"] + ([] if args.skip_strict else ["strict"])
+    parts += ["relaxed-pg"] if args.postgres else []
     results = {}
     for part in parts:  # each part in a fresh process: clean RSS, pacers and clock
         cmd = [sys.executable, __file__, "--part", part, "--customers", str(args.customers),
                "--invoices", str(args.invoices), "--payments", str(args.payments),
                "--strict-scale", str(args.strict_scale)]
+        cmd += ["--postgres", args.postgres] if args.postgres else []
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if out.returncode != 0:
             sys.stderr.write(out.stdout + out.stderr)
@@ -150,7 +157,8 @@ def main() -> None:
     from rich.table import Table
 
     table = Table(title=f"Xero full sync: {args.customers:,} customers, {args.invoices:,} "
-                  f"invoices, {args.payments:,} payments (SQLite)", title_justify="left")
+                  f"invoices, {args.payments:,} payments (SQLite; -pg: PostgreSQL)",
+                  title_justify="left")
     for col in ("run", "records", "seconds", "records/s", "API calls", "minimum", "429s",
                 "peak RSS MB", "floor s", "wall / floor"):
         table.add_column(col, justify="right")
@@ -173,6 +181,7 @@ def main() -> None:
         "strict_floor_s": strict.get("floor_s"),
         "strict_429s": strict.get("http_429s"),
         "strict_scale": args.strict_scale if strict else None,
+        "pg_records_per_s": results.get("relaxed-pg", {}).get("records_per_s"),
     }))
 
 
