@@ -35,9 +35,11 @@ class Settings(BaseSettings):
     xero_client_id: str | None = None
     xero_client_secret: str | None = None
     xero_redirect_uri: str = "http://localhost:8765/callback/xero"
+    # Apps created since 2 March 2026 must ask for Xero's granular scopes (erp-apis.md §1.1,
+    # [X-SCOPES]); an older app may set the broad `accounting.transactions.read` instead.
     xero_scopes: str = (
-        "offline_access accounting.contacts accounting.transactions.read "
-        "accounting.settings.read"
+        "openid profile email offline_access accounting.contacts accounting.invoices.read "
+        "accounting.payments.read accounting.settings.read"
     )
     xero_day_limit: int = Field(5000, description="5000, or 1000 on Xero's Starter tier")
     xero_minute_limit: int = 60
