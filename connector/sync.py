@@ -114,9 +114,10 @@ class SyncEngine:
         started = time.monotonic()
         run_id = self._start_run(tenant, full)
         result = SyncResult(tenant.id, tenant.name, run_id)
-        client = self.client_factory(tenant)
+        client: HttpClient | None = None
         info = TenantInfo(tenant.external_id, tenant.name, tenant.base_currency, tenant.timezone)
         try:
+            client = self.client_factory(tenant)
             org = self.adapter.organisation(client, info)
             info = TenantInfo(tenant.external_id, tenant.name, org.base_currency, org.timezone)
             self._update_tenant(tenant.id, base_currency=org.base_currency,
