@@ -6,11 +6,13 @@ red line and exit with status 2; a traceback means a bug.
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.logging import RichHandler
 from rich.table import Table
 from sqlalchemy import Engine
 
@@ -59,10 +61,18 @@ def _db() -> Engine:
 @app.callback(invoke_without_command=True)
 def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log retries and requests (no tokens).")
+    ] = False,
 ) -> None:
     if version:
         console.print(f"arconnect {__version__}")
         raise typer.Exit()
+    from arconnect.settings import get_settings
+
+    level = "DEBUG" if verbose else get_settings().log_level.upper()
+    logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]",
+                        handlers=[RichHandler(console=err_console, show_path=False)])
 
 
 @app.command()

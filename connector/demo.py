@@ -98,8 +98,9 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
         ))
         console.print(_store_table(db, find_tenants(db, [str(t.id) for t in tenants])))
         console.print(Panel.fit(
-            "Next: `arconnect tenants list`, `arconnect sync`, `arconnect sandbox serve xero`.\n"
-            f"The demo store is kept in {database_url}.",
+            f"The store is kept: ARCONNECT_DATABASE_URL={database_url} arconnect tenants list\n"
+            "Run the sandbox yourself and connect to it: arconnect sandbox serve xero --help\n"
+            "Connect a real organisation: arconnect tenants connect xero --help",
             title="done",
         ))
         return full + incremental
