@@ -106,6 +106,9 @@ def sync(
         typer.Option("--reconcile", help="Also re-read every open invoice (catches edits Xero "
                      "does not timestamp, such as a due date on a partly paid invoice)."),
     ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, max=16, help="Tenants synced at once (each has its own limits).")
+    ] = 2,
 ) -> None:
     """Sync customers, invoices, credit notes and payments into the store (incremental).
 
@@ -117,7 +120,7 @@ def sync(
 
     with RichSyncProgress.create() as bars:
         results = sync_tenants(_db(), tenants, full=full, reconcile=reconcile,
-                               progress=RichSyncProgress(bars))
+                               progress=RichSyncProgress(bars), workers=workers)
     console.print(sync_table(results))
     failed = [r for r in results if not r.ok]
     for r in failed:

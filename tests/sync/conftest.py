@@ -38,10 +38,10 @@ class XeroEnv:
 
 
 def start_sandbox(**overrides: Any) -> XeroSandbox:
-    org = overrides.pop("org", None) or OrgSpec(
+    orgs = overrides.pop("orgs", None) or [overrides.pop("org", None) or OrgSpec(
         name="Acme Wholesale", customers=30, invoices=400, payments=320, suppliers=4, bills=30
-    )
-    config = SandboxConfig(seed=overrides.pop("seed", 11), orgs=[org], client_id=CLIENT_ID,
+    )]
+    config = SandboxConfig(seed=overrides.pop("seed", 11), orgs=orgs, client_id=CLIENT_ID,
                            client_secret=CLIENT_SECRET, auto_approve=True,
                            strict_limits=overrides.pop("strict_limits", False), start=START,
                            **overrides)

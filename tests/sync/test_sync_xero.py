@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select, text
 
 from arconnect.clock import Clock, get_clock, set_clock
+from arconnect.sandbox.xero import OrgSpec
 from arconnect.services import find_tenants, sync_tenants
 from arconnect.store.models import SyncCursor
 from arconnect.sync import Progress, SyncResult
@@ -306,3 +307,19 @@ def test_reconcile_catches_edits_without_a_new_timestamp(xero_env: XeroEnv) -> N
     doc = stored(env.db, env.tenant.id)["document"][invoice["InvoiceID"]]
     assert str(doc["due_date"])[:10] == "2030-01-01"
     assert_store_equals_truth(env.db, env.tenant.id, org)
+
+
+def test_one_grant_two_organisations_sync_at_once(db_url: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    orgs = [OrgSpec(name="North Ltd", customers=15, invoices=150, payments=100),
+            OrgSpec(name="South Pty", base_currency="AUD", timezone="AUSEASTERNSTANDARDTIME",
+                    customers=15, invoices=150, payments=100)]
+    with sandbox_env(monkeypatch, db_url, orgs=orgs, page_size=30) as env:
+        tenants = find_tenants(env.db)
+        assert sorted(t.name for t in tenants) == ["North Ltd", "South Pty"]
+        results = sync_tenants(env.db, None, full=True, workers=2)
+        assert [r.status for r in results] == ["ok", "ok"], [r.error for r in results]
+        for tenant in tenants:
+            org = next(o for o in env.sandbox.orgs if o.tenant_id == tenant.external_id)
+            assert_store_equals_truth(env.db, tenant.id, org)
+        assert {t.base_currency for t in find_tenants(env.db)} == {"NZD", "AUD"}
