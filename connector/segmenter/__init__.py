@@ -1,0 +1,1 @@
+"""The segmenter: per-customer payment metrics (SQL), rules (YAML), credit policy, history."""
