@@ -434,6 +434,171 @@ def _join(args: JoinArgs, paths: dict[str, Any]) -> RecordFn:
     return join
 
 
+class DateArgs(Args):
+    """Arguments of ``date``."""
+
+    format: str = Field(
+        min_length=2, description='strptime format of the text, e.g. "%m/%d/%Y" for 1/2/2013'
+    )
+
+
+# A date whose day, month and year differ, to check at load that a format reads all three.
+_PROBE_DATE = date(2001, 2, 3)
+
+
+def _date(args: DateArgs, paths: dict[str, Any]) -> ValueFn:
+    fmt = args.format
+    try:
+        probe = datetime.strptime(_PROBE_DATE.strftime(fmt), fmt).date()
+    except ValueError as err:
+        raise ValueError(f"format {fmt!r} cannot be used ({err})") from None
+    if probe != _PROBE_DATE:
+        raise ValueError(
+            f"format {fmt!r} does not read a day, a month and a year (e.g. %d, %m and %Y)"
+        )
+    # Spreadsheet exports repeat the same dates on many rows: remember them.
+    cache: dict[str, date] = {}
+
+    def date_(value: Any) -> date | None:
+        try:
+            return cache[value]
+        except (KeyError, TypeError):
+            pass
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} is not a date in the format {fmt}")
+        text = value.strip()
+        if text == "":
+            return None
+        try:
+            out = datetime.strptime(text, fmt).date()
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date in the format {fmt}") from None
+        if len(cache) > 50_000:
+            cache.clear()
+        cache[value] = out
+        return out
+
+    return date_
+
+
+class PresentArgs(Args):
+    """Arguments of ``if_present``."""
+
+    then: Any = Field(description="stored when the value is there (not missing, not empty)")
+    otherwise: Any = Field(default=None, description="stored when the value is missing or empty")
+
+
+def _if_present(args: PresentArgs, paths: dict[str, Any]) -> ValueFn:
+    then, otherwise = args.then, args.otherwise
+
+    def if_present(value: Any) -> Any:
+        return otherwise if _blank(value) else then
+
+    return if_present
+
+
+class ZeroIfArgs(Args):
+    """Arguments of ``zero_if`` and ``zero_unless``."""
+
+    present: str = Field(description="path of the value that decides (e.g. a settled date)")
+    round: int = Field(default=2, ge=0, le=10, description="decimal places, rounded half-up")
+
+
+def _zero_when(args: ZeroIfArgs, paths: dict[str, Any], *, when_present: bool) -> RecordFn:
+    present_of: Getter = paths["present"]
+    quantum = _quantum(args.round)
+    zero = Decimal(0).quantize(quantum)
+
+    def zero_when(
+        value: Any, rec: dict[str, Any], parent: dict[str, Any] | None, ctx: dict[str, Any]
+    ) -> Decimal | None:
+        if value == "":
+            return None
+        amount = to_decimal(value).quantize(quantum, ROUND_HALF_UP)
+        return zero if _blank(present_of(rec, parent)) != when_present else amount
+
+    return zero_when
+
+
+def _zero_if(args: ZeroIfArgs, paths: dict[str, Any]) -> RecordFn:
+    # An export without an amount-due column: a settled invoice owes nothing, an open one all.
+    return _zero_when(args, paths, when_present=True)
+
+
+def _zero_unless(args: ZeroIfArgs, paths: dict[str, Any]) -> RecordFn:
+    return _zero_when(args, paths, when_present=False)
+
+
+class ObjectArgs(Args):
+    """Arguments of ``object``."""
+
+    paths: dict[str, Any] = Field(
+        min_length=1,
+        description="key ─▶ a path, or {path: P, transform: T, <T's arguments>} with a value "
+                    "transform T (e.g. bool); the keys with a value make the object",
+    )
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` as something a JSON column stores (dates as ISO text, Decimals as text)."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _object(args: ObjectArgs, paths: dict[str, Any]) -> RecordFn:
+    # Paths in a dict are not compiled by the mapping (it compiles text and lists): do it here.
+    from arconnect.mapping import compile_path
+
+    parts: list[tuple[str, Getter, ValueFn | None]] = []
+    for key, spec in args.paths.items():
+        if isinstance(spec, str):
+            parts.append((str(key), compile_path(spec, in_each=False), None))
+            continue
+        if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
+            raise ValueError(f"paths.{key}: give a path, or {{path: P, transform: T}}")
+        rest = {k: v for k, v in spec.items() if k not in ("path", "transform")}
+        fn: ValueFn | None = None
+        name = spec.get("transform")
+        if name is not None:
+            inner = TRANSFORMS.get(name) if isinstance(name, str) else None
+            if inner is None or inner.uses_record or inner.name == "object":
+                raise ValueError(f"paths.{key}: {name!r} is not a value transform; use one of "
+                                 + ", ".join(t.name for t in TRANSFORMS.values()
+                                             if not t.uses_record))
+            try:
+                inner_args = inner.args.model_validate(rest)
+            except Exception as err:
+                raise ValueError(f"paths.{key}: transform {name}: {err}") from None
+            fn = inner.factory(inner_args, {})
+        elif rest:
+            raise ValueError(f"paths.{key}: {', '.join(rest)} need a `transform:`")
+        parts.append((str(key), compile_path(spec["path"], in_each=False), fn))
+
+    def object_(
+        value: Any, rec: dict[str, Any], parent: dict[str, Any] | None, ctx: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        out: dict[str, Any] = {}
+        for key, get, fn in parts:
+            found = get(rec, parent)
+            if found is not None and fn is not None:
+                try:
+                    found = fn(found)
+                except ValueError as err:
+                    raise ValueError(f"{key}: {err}") from None
+            if not _blank(found):
+                out[key] = _json_safe(found)
+        return out or None
+
+    return object_
+
+
 def _t(name: str, summary: str, args: type[Args], output: Output,
        factory: Callable[[Any, dict[str, Any]], Callable[..., Any]], **kw: Any) -> Transform:
     return Transform(name, summary, args, output, factory, **kw)
@@ -468,6 +633,16 @@ TRANSFORMS: dict[str, Transform] = {
            path_args=("paths",), uses_record=True, handles_none=True),
         _t("join", "list (and `paths: [..]`) ─▶ text joined by `sep:`", JoinArgs, "str", _join,
            path_args=("paths",), uses_record=True, handles_none=True),
+        _t("date", "text ─▶ calendar date read with `format:` (strptime, e.g. \"%m/%d/%Y\")",
+           DateArgs, "date", _date),
+        _t("if_present", "`then:` when the value is there, else `otherwise:`", PresentArgs,
+           "any", _if_present, handles_none=True),
+        _t("zero_if", "amount ─▶ 0 when the `present:` path has a value, else the amount",
+           ZeroIfArgs, "decimal", _zero_if, path_args=("present",), uses_record=True),
+        _t("zero_unless", "amount ─▶ the amount when the `present:` path has a value, else 0",
+           ZeroIfArgs, "decimal", _zero_unless, path_args=("present",), uses_record=True),
+        _t("object", "`paths: {key: path}` ─▶ an object of the values found (JSON columns)",
+           ObjectArgs, "any", _object, uses_record=True, handles_none=True),
     )
 }
 
