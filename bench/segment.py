@@ -1,0 +1,323 @@
+"""Benchmark: segmenting a large tenant in SQLite (metrics now; rules and writes to follow).
+
+    python bench/segment.py [--customers 100000 --invoices 2000000 --seed 7] [--db PATH]
+                            [--skip-duckdb]
+
+``load`` writes a synthetic AR history straight into a migrated SQLite store with sqlite3
+``executemany`` (no ORM): customers with payment profiles (prompt, average, slow, very slow),
+2 % sub-customers and 0.5 % merged ones; invoices over three years with terms, delays around the
+customer's profile, partial payments, credit notes and their allocations, about half of the paid
+invoices without ``fully_paid_on`` (QuickBooks and NetSuite have none: the paid date is derived
+from allocations), some voided, deleted and draft invoices. All amounts are in base currency.
+
+``time_metrics`` times :func:`arconnect.segmenter.metrics.compute_metrics` in a fresh process (so
+its peak RSS is its own). The same per-customer aggregates (the very statement, PostgreSQL
+flavour) also run in DuckDB over the same rows, loaded from CSV exports (the load is not timed).
+
+Prints a table, and as its last line one JSON object; for now ``seconds`` is the metrics step
+only (rules and assignment writes are added by the segment pipeline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import multiprocessing as mp
+import random
+import resource
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+RUN_DATE = date(2026, 6, 30)
+HISTORY_DAYS = 3 * 365
+TENANT_ID = 1
+SYNCED_AT = "2026-06-30 00:00:00.000000"
+# (share of customers, mean delay past due, spread) — prompt, average, slow, very slow payers
+PROFILES = [(0.45, -2, 4), (0.30, 8, 8), (0.18, 35, 15), (0.07, 75, 30)]
+TERMS = [7, 14, 30, 30, 30, 30, 45, 60]
+METHODS = ["bank_transfer", "card", "direct_debit", "cheque"]
+
+
+def _sqlite_path(db_url: str) -> str:
+    if not db_url.startswith("sqlite:///"):
+        raise SystemExit(f"the loader writes SQLite only, not {db_url!r}")
+    return db_url.removeprefix("sqlite:///")
+
+
+def load(db_url: str, customers: int, invoices: int, seed: int) -> None:
+    """Fill a fresh SQLite store at ``db_url`` (migrated first) with a synthetic AR history."""
+    from arconnect.store import db
+
+    db.get_engine(db_url)  # migrates to head
+    db.dispose_engines()
+    rng = random.Random(seed)
+    con = sqlite3.connect(_sqlite_path(db_url))
+    con.execute("PRAGMA journal_mode=OFF")
+    con.execute("PRAGMA synchronous=OFF")
+    con.execute("PRAGMA cache_size=-500000")
+    con.execute(
+        "INSERT INTO tenant (id, platform, external_id, name, status, base_currency, created_at,"
+        " updated_at) VALUES (?, 'xero', 'bench-org', 'Bench Wholesale Ltd', 'active', 'GBP',"
+        " ?, ?)",
+        (TENANT_ID, SYNCED_AT, SYNCED_AT),
+    )
+    cust_rows, profile, terms, live = [], [], [], []
+    cum = 0.0
+    bounds = [(cum := cum + share) for share, _, _ in PROFILES]
+    for i in range(customers):
+        ext = f"C{i:07d}"
+        r = rng.random()
+        merged = parent = None
+        if i > 100 and r < 0.005:
+            merged = f"C{rng.randrange(0, i):07d}"
+        elif i > 100 and r < 0.025:
+            parent = f"C{rng.randrange(0, 100):07d}"
+        p = next(k for k, b in enumerate(bounds) if rng.random() * 0.9999 < b)
+        t = rng.choice(TERMS)
+        profile.append(p)
+        terms.append(t)
+        if merged is None:
+            live.append(i)
+        cust_rows.append((TENANT_ID, ext, f"Customer {i}", merged, parent, t,
+                          rng.choice(["email", "email", "paper", None]), SYNCED_AT))
+    con.executemany(
+        "INSERT INTO customer (tenant_id, external_id, name, merged_into_external_id,"
+        " parent_external_id, terms_days, delivery_mode, synced_at, is_archived)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+        cust_rows,
+    )
+    # Activity is skewed: a few customers carry many invoices (Pareto weights).
+    weights = [rng.paretovariate(1.3) for _ in live]
+    owners = rng.choices(live, weights=weights, k=invoices)
+    docs: list[tuple[Any, ...]] = []
+    allocs: list[tuple[Any, ...]] = []
+    pays: list[tuple[Any, ...]] = []
+    run_ord = RUN_DATE.toordinal()
+    for n, c in enumerate(owners):
+        ext, cust = f"I{n:08d}", f"C{c:07d}"
+        issue = run_ord - rng.randrange(0, HISTORY_DAYS)
+        due = issue + terms[c]
+        total = round(rng.lognormvariate(7.0, 1.1), 2)
+        _, mean, spread = PROFILES[profile[c]]
+        paid = max(issue, due + int(rng.gauss(mean, spread)))
+        r = rng.random()
+        status, deleted, fully, due_amt = "PAID", 0, None, 0.0
+        if r < 0.004:
+            status, deleted = "VOIDED", 1
+        elif r < 0.006:
+            status, deleted = "DELETED", 1
+        elif r < 0.008:
+            status = "DRAFT"
+        if status != "PAID" or paid > run_ord:
+            if status == "PAID":
+                status, due_amt = "AUTHORISED", total
+                if r < 0.10 and issue + 5 <= run_ord:  # partly paid
+                    part = round(total * 0.4, 2)
+                    due_amt = round(total - part, 2)
+                    on = date.fromordinal(rng.randrange(issue, run_ord + 1)).isoformat()
+                    allocs.append((TENANT_ID, f"P{n:08d}a", "payment", f"P{n:08d}a", ext, cust,
+                                   on, part, part, 0, SYNCED_AT))
+                    pays.append((TENANT_ID, f"P{n:08d}a", "ACCRECPAYMENT", ext, cust, "AUTHORISED",
+                                 0, on, part, part, METHODS[c % 4], SYNCED_AT))
+            docs.append((TENANT_ID, ext, "invoice", cust, status, deleted,
+                         date.fromordinal(issue).isoformat(), date.fromordinal(due).isoformat(),
+                         None, total, total, due_amt, due_amt, SYNCED_AT))
+            continue
+        paid_on = date.fromordinal(paid).isoformat()
+        if r < 0.5:
+            fully = paid_on
+        if r > 0.97:  # a credit note settles a fifth, the payment the rest
+            cn = round(total * 0.2, 2)
+            docs.append((TENANT_ID, f"K{n:08d}", "credit_note", cust, "PAID", 0,
+                         paid_on, paid_on, paid_on, cn, cn, 0.0, 0.0, SYNCED_AT))
+            allocs.append((TENANT_ID, f"K{n:08d}", "credit_note", f"K{n:08d}", ext, cust,
+                           paid_on, cn, cn, 0, SYNCED_AT))
+            rest = round(total - cn, 2)
+        else:
+            rest = total
+        allocs.append((TENANT_ID, f"P{n:08d}", "payment", f"P{n:08d}", ext, cust, paid_on,
+                       rest, rest, 0, SYNCED_AT))
+        pays.append((TENANT_ID, f"P{n:08d}", "ACCRECPAYMENT", ext, cust, "AUTHORISED", 0,
+                     paid_on, rest, rest, METHODS[(c + n % 3) % 4], SYNCED_AT))
+        docs.append((TENANT_ID, ext, "invoice", cust, "PAID", 0,
+                     date.fromordinal(issue).isoformat(), date.fromordinal(due).isoformat(),
+                     fully, total, total, 0.0, 0.0, SYNCED_AT))
+        if len(docs) >= 200_000:
+            _flush(con, docs, allocs, pays)
+    _flush(con, docs, allocs, pays)
+    con.commit()
+    con.execute("ANALYZE")
+    con.commit()
+    con.close()
+
+
+def _flush(con: sqlite3.Connection, docs: list[Any], allocs: list[Any], pays: list[Any]) -> None:
+    con.executemany(
+        "INSERT INTO document (tenant_id, external_id, kind, customer_external_id, status,"
+        " is_deleted, issue_date, due_date, fully_paid_on, total, total_base, amount_due,"
+        " amount_due_base, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        docs,
+    )
+    con.executemany(
+        "INSERT INTO allocation (tenant_id, external_id, source_kind, source_external_id,"
+        " document_external_id, customer_external_id, allocated_on, amount, amount_base,"
+        " is_deleted, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        allocs,
+    )
+    con.executemany(
+        "INSERT INTO payment (tenant_id, external_id, payment_type, document_external_id,"
+        " customer_external_id, status, is_deleted, paid_on, amount, amount_base, method,"
+        " synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        pays,
+    )
+    docs.clear()
+    allocs.clear()
+    pays.clear()
+
+
+def counts(db_url: str) -> dict[str, int]:
+    """Rows per table of the loaded store."""
+    con = sqlite3.connect(_sqlite_path(db_url))
+    try:
+        rows = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608
+                for t in ("customer", "document", "allocation", "payment")}
+        rows["invoice"] = con.execute(
+            "SELECT count(*) FROM document WHERE kind = 'invoice'").fetchone()[0]
+        return rows
+    finally:
+        con.close()
+
+
+def _metrics_child(db_url: str, out: Any) -> None:
+    from arconnect.segmenter.metrics import compute_metrics
+    from arconnect.store import db
+
+    engine = db.get_engine(db_url)
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        result = compute_metrics(conn, TENANT_ID, RUN_DATE)
+    seconds = time.perf_counter() - started
+    out.send({"seconds": seconds, "customers_out": len(result),
+              "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)})
+
+
+def time_metrics(db_url: str) -> dict[str, Any]:
+    """Time ``compute_metrics`` on the bench tenant in a fresh process; seconds and peak RSS."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_metrics_child, args=(db_url, child))
+    proc.start()
+    result: dict[str, Any] = parent.recv()
+    proc.join()
+    return result
+
+
+def _export(con: sqlite3.Connection, table: str, cols: str, folder: Path) -> Path:
+    path = folder / f"{table}.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(cols.replace(" ", "").split(","))
+        rows: Iterator[Any] = con.execute(f"SELECT {cols} FROM {table}")  # noqa: S608
+        writer.writerows(rows)
+    return path
+
+
+def time_duckdb(db_url: str) -> dict[str, Any]:
+    """The same per-customer aggregates in DuckDB over the same rows (load excluded)."""
+    import duckdb
+
+    from arconnect.segmenter import metrics
+
+    tables = {
+        "customer": "tenant_id, external_id, merged_into_external_id, parent_external_id,"
+                    " terms_days, delivery_mode",
+        "document": "tenant_id, external_id, kind, customer_external_id, status, is_deleted,"
+                    " issue_date, due_date, fully_paid_on, total, total_base, amount_due_base",
+        "allocation": "tenant_id, external_id, source_kind, document_external_id,"
+                      " customer_external_id, allocated_on, amount, is_deleted",
+    }
+    types = {"is_deleted": "BOOLEAN", "issue_date": "DATE", "due_date": "DATE",
+             "fully_paid_on": "DATE", "allocated_on": "DATE", "total": "DECIMAL(18,2)",
+             "total_base": "DECIMAL(18,2)", "amount_due_base": "DECIMAL(18,2)",
+             "amount": "DECIMAL(18,2)", "terms_days": "INTEGER", "tenant_id": "INTEGER"}
+    con = sqlite3.connect(_sqlite_path(db_url))
+    duck = duckdb.connect()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for table, cols in tables.items():
+            path = _export(con, table, cols, Path(tmp))
+            col_types = {c: types.get(c, "VARCHAR") for c in cols.replace(" ", "").split(",")}
+            duck.execute(f"CREATE TABLE {table} AS SELECT * FROM read_csv(?, header=true,"
+                         f" columns={col_types!r}, nullstr='')", [str(path)])
+    load_s = time.perf_counter() - started
+    con.close()
+    sql = metrics._documents_sql(metrics._Dialect(sqlite=False), rollup_parents=True)
+    run = RUN_DATE
+    for name, value in {
+        "run_date": run, "window_start": run - timedelta(days=365),
+        "trend_start": run - timedelta(days=90), "year_start": run - timedelta(days=365),
+    }.items():
+        sql = sql.replace(f":{name}", f"'{value.isoformat()}'")
+    sql = sql.replace(":tenant", str(TENANT_ID))
+    started = time.perf_counter()
+    rows = duck.execute(sql).fetchall()
+    seconds = time.perf_counter() - started
+    duck.close()
+    return {"seconds": seconds, "groups": len(rows), "load_s": load_s}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--invoices", type=int, default=2_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--db", help="reuse (or create) this SQLite file instead of a temp one")
+    parser.add_argument("--skip-duckdb", action="store_true")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(args.db) if args.db else Path(tmp) / "bench.db"
+        db_url = f"sqlite:///{path}"
+        load_s = 0.0
+        if not path.exists():
+            started = time.perf_counter()
+            load(db_url, args.customers, args.invoices, args.seed)
+            load_s = time.perf_counter() - started
+        rows = counts(db_url)
+        m = time_metrics(db_url)
+        duck = None if args.skip_duckdb else time_duckdb(db_url)
+
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="segment bench (SQLite)")
+        table.add_column("step")
+        table.add_column("figure", justify="right")
+        table.add_row("rows", ", ".join(f"{k} {v:,}" for k, v in rows.items()))
+        table.add_row("load (not part of the budget)", f"{load_s:.1f} s")
+        table.add_row("compute_metrics", f"{m['seconds']:.2f} s")
+        table.add_row("customers measured", f"{m['customers_out']:,}")
+        table.add_row("peak RSS (metrics process)", f"{m['peak_rss_mb']:.0f} MB")
+        if duck:
+            table.add_row("DuckDB same aggregates", f"{duck['seconds']:.2f} s")
+            table.add_row("SQLite / DuckDB", f"{m['seconds'] / duck['seconds']:.1f}x")
+        Console(stderr=True).print(table)
+        print("(seconds = compute_metrics only; rules and assignment writes come later)")
+        print(json.dumps({
+            "customers": rows["customer"],
+            "invoices": rows["invoice"],
+            "allocations": rows["allocation"],
+            "seconds": round(m["seconds"], 3),
+            "peak_rss_mb": m["peak_rss_mb"],
+            "duckdb_seconds": round(duck["seconds"], 3) if duck else None,
+        }))
+
+
+if __name__ == "__main__":
+    main()
