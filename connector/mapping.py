@@ -44,7 +44,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, String
 
@@ -52,6 +51,7 @@ from arconnect.adapters.xero.dates import parse_xero_date, parse_xero_datetime
 from arconnect.errors import MappingError
 from arconnect.store.models import Allocation, Customer, Document, Payment, SQLModel
 from arconnect.transforms import TRANSFORMS, Getter, Output, Transform, to_decimal
+from arconnect.yamlfile import Loc, Problems, load_yaml_with_lines
 
 __all__ = [
     "CONTEXT_KEYS",
@@ -155,96 +155,19 @@ class _FieldModel(BaseModel):
     description: str | None = None
 
 
-# -- YAML with line numbers --------------------------------------------------------------------
+# -- YAML with line numbers (arconnect.yamlfile) ----------------------------------------------
 
-_Loc = tuple[Any, ...]
-
-try:  # the C loader keeps node marks too, and is faster
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
-
-
-class _Problems:
-    """Collects ``file:line: message`` problems; raised together as one MappingError."""
-
-    def __init__(self, label: str, marks: dict[_Loc, int] | None = None) -> None:
-        self.label = label
-        self.marks: dict[_Loc, int] = marks or {}
-        self.items: list[tuple[int, str]] = []
-
-    def line(self, loc: _Loc) -> int:
-        while loc and loc not in self.marks:
-            loc = loc[:-1]
-        return self.marks.get(loc, 1)
-
-    def add(self, loc: _Loc, message: str) -> None:
-        self.items.append((self.line(loc), message))
-
-    def error(self) -> MappingError:
-        ordered = sorted(self.items, key=lambda item: item[0])
-        return MappingError("\n".join(f"{self.label}:{line}: {msg}" for line, msg in ordered))
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise self.error()
+_Loc = Loc
+_Problems = Problems
 
 
 def _read_yaml(text: str, label: str) -> tuple[Any, dict[_Loc, int], list[tuple[int, str]]]:
     """Parse ``text`` keeping the line of every node (by its location in the data)."""
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            raise MappingError(
-                f"{label}:1: the file is empty; a mapping starts with `entities:` "
-                "(see the shipped mappings/xero.yaml)"
-            )
-        data = loader.construct_document(node)
-        marks: dict[_Loc, int] = {}
-        duplicates: list[tuple[int, str]] = []
-        _walk(loader, node, (), marks, duplicates)
-        return data, marks, duplicates
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        problem = err.problem or err.context or "cannot be parsed"
-        raise MappingError(
-            f"{label}:{line}: YAML syntax error: {problem}; check the indentation and quote "
-            "text containing ': ', '#', '{' or '['"
-        ) from None
-    except yaml.YAMLError as err:
-        raise MappingError(f"{label}:1: YAML error: {err}") from None
-    finally:
-        loader.dispose()
-
-
-def _walk(
-    loader: yaml.SafeLoader, node: yaml.Node, loc: _Loc, marks: dict[_Loc, int],
-    duplicates: list[tuple[int, str]],
-) -> None:
-    marks.setdefault(loc, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            try:
-                key = loader.construct_object(key_node, deep=True)
-            except yaml.YAMLError:
-                continue
-            if not isinstance(key, str | int | float | bool | date) and key is not None:
-                continue
-            key_line = key_node.start_mark.line + 1
-            if key in seen:
-                duplicates.append(
-                    (key_line, f"duplicate key {key!r} (first on line {seen[key]}); "
-                               "remove one of them")
-                )
-            seen[key] = key_line
-            marks[(*loc, key)] = key_line
-            _walk(loader, value_node, (*loc, key), marks, duplicates)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _walk(loader, item, (*loc, i), marks, duplicates)
+    data, lines = load_yaml_with_lines(
+        text, label,
+        empty_hint="a mapping starts with `entities:` (see the shipped mappings/xero.yaml)",
+    )
+    return data, lines.marks, lines.duplicates
 
 
 # -- paths -------------------------------------------------------------------------------------

@@ -1,0 +1,1039 @@
+"""Segment rules: tags, the primary segment, the credit policy, hysteresis and locks.
+
+A rules file (``config/segments.yaml``, or a preset in ``config/presets/``) is data a consultant
+edits; ``docs/segments.md`` is its guide. This module owns loading it (validated by a pydantic
+model, every problem reported as ``file:line``) and the *pure* evaluation of one customer's
+metrics (the dict of the metrics contract) into an :class:`Assignment` with reasons in plain
+words. It never reads or writes the store and never computes metrics; conditions and formulas
+are structured YAML evaluated by a small interpreter here (never ``eval``).
+
+Evaluation of one customer, in order:
+
+1. *Tags*: each bucket dimension puts the metric in the first bucket whose bounds hold (``gt``,
+   ``gte``, ``lt``, ``lte``: each bound says whether it is inclusive). With hysteresis, a
+   customer whose previous tags hold a bucket of the dimension keeps it while the metric is within
+   the dimension's ``margin`` beyond the bucket's bounds. Derived dimensions then take the tag of
+   their first case whose condition holds.
+2. *Segment*: too little history (``min_history``) gives the default segment; otherwise the first
+   segment of the ordered list whose ``when`` holds (none: the default segment). A change of
+   segment waits until the customer has been ``min_days_in_segment`` days in the previous one,
+   unless the new segment is ``immediate``.
+3. *Lock*: a manual lock (segment and/or until a date) always wins while it lasts.
+4. *Credit policy* of the segment: a fixed amount or a formula, rounded, then floored and
+   capped; optional payment terms; a credit-hold flag.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from arconnect.errors import MappingError
+from arconnect.yamlfile import Lines, Loc, Problems, load_yaml_with_lines, suggest
+from arconnect.yamlfile import validation_problems as _validation_problems
+
+__all__ = [
+    "METRICS",
+    "Assignment",
+    "Lock",
+    "PreviousAssignment",
+    "Rules",
+    "RulesFile",
+    "assign",
+    "check_rules",
+    "diff",
+    "load_rules",
+    "shipped_presets",
+]
+
+# The numeric metrics of the metrics contract (docs: /work/notes/metrics_contract.md) a rule may
+# name, with the words reasons use for them.
+METRICS: dict[str, str] = {
+    "invoice_count": "invoices",
+    "paid_invoice_count": "paid invoices",
+    "avg_days_to_pay": "days to pay",
+    "avg_days_to_pay_weighted": "amount-weighted days to pay",
+    "days_late_weighted": "amount-weighted days late",
+    "days_late_weighted_paid": "amount-weighted days late (paid invoices)",
+    "late_share": "share of invoices paid late",
+    "open_balance": "open balance",
+    "overdue_balance": "overdue balance",
+    "aging_current": "amount not yet due",
+    "aging_1_30": "amount 1-30 days past due",
+    "aging_31_60": "amount 31-60 days past due",
+    "aging_61_90": "amount 61-90 days past due",
+    "aging_91_plus": "amount 91+ days past due",
+    "oldest_overdue_days": "days past due of the oldest open item",
+    "unapplied_credit": "unapplied credit",
+    "turnover_12m": "turnover over 12 months",
+    "avg_monthly_sales": "average monthly sales",
+    "tenure_days": "days since the first invoice",
+    "days_since_last_payment": "days since the last payment",
+    "trend": "trend of days late",
+    "credit_note_ratio": "credit-note ratio",
+    "terms_days": "payment terms days",
+}
+# Values formulas may use besides the metrics (computed here, see ``_variables``).
+DERIVED = {
+    "terms_days_or_default": "payment terms days",
+    "paid_on_time_invoices": "invoices paid on time",
+}
+# Metrics whose reasons say how many paid invoices they are computed over.
+_OVER_PAID = {"avg_days_to_pay", "avg_days_to_pay_weighted", "days_late_weighted_paid",
+              "late_share"}
+_MONEY = {"open_balance", "overdue_balance", "aging_current", "aging_1_30", "aging_31_60",
+          "aging_61_90", "aging_91_plus", "unapplied_credit", "turnover_12m",
+          "avg_monthly_sales"}
+_OPS = {"gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "eq": "=", "ne": "≠"}
+_FORMULA_OPS = {"add": "+", "sub": "-", "mul": "×", "div": "/", "min": "min", "max": "max"}
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+
+
+# -- the file's shape (pydantic) ---------------------------------------------------------------
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BucketModel(_Model):
+    """One bucket of a metric dimension: a tag and its bounds (each says if it is inclusive)."""
+
+    tag: str
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+    reason: str | None = None
+
+
+class CaseModel(_Model):
+    """One case of a derived dimension: a tag and the condition giving it (none: otherwise)."""
+
+    tag: str
+    when: Any = None
+    reason: str | None = None
+
+
+class DimensionModel(_Model):
+    """A dimension: ``metric`` + ``buckets``, or ``cases`` over tags and metrics (derived)."""
+
+    name: str
+    description: str | None = None
+    metric: str | None = None
+    buckets: list[BucketModel] | None = Field(default=None, min_length=1)
+    cases: list[CaseModel] | None = Field(default=None, min_length=1)
+    margin: float = Field(default=0, ge=0)
+    when_missing: str | None = None
+
+    def tags_of(self) -> list[str]:
+        return [e.tag for e in (self.buckets or self.cases or [])]
+
+
+class CreditModel(_Model):
+    """A segment's credit limit: ``limit`` is an amount or a formula; ``null`` sets none."""
+
+    limit: Any = None
+    floor: Decimal | None = Field(default=None, ge=0)
+    cap: Decimal | None = Field(default=None, ge=0)
+    round_to: Decimal = Field(default=Decimal(100), gt=0)
+    rounding: Literal["down", "nearest", "up"] = "down"
+
+
+class SegmentModel(_Model):
+    """One entry of the ordered decision list."""
+
+    name: str
+    description: str | None = None
+    when: Any = None
+    credit: CreditModel | None = None
+    terms_days: int | None = Field(default=None, ge=0)
+    credit_hold: bool = False
+    immediate: bool = False
+    explain: list[str] = Field(default_factory=list)
+
+
+class MinHistoryModel(_Model):
+    paid_invoices: int = Field(default=0, ge=0)
+
+
+class HysteresisModel(_Model):
+    min_days_in_segment: int = Field(default=0, ge=0)
+
+
+class RulesFile(_Model):
+    """The whole rules file, as written (before conditions and formulas are compiled)."""
+
+    version: int = Field(default=1, ge=1, le=1)
+    name: str | None = None
+    description: str | None = None
+    default_terms_days: int = Field(default=30, ge=0)
+    min_history: MinHistoryModel = Field(default_factory=MinHistoryModel)
+    hysteresis: HysteresisModel = Field(default_factory=HysteresisModel)
+    dimensions: list[DimensionModel] = Field(min_length=1)
+    segments: list[SegmentModel] = Field(min_length=1)
+    default_segment: str
+
+
+_SHAPE_KEYS: dict[str, tuple[str, ...]] = {
+    "": tuple(RulesFile.model_fields),
+    "dimensions": tuple(DimensionModel.model_fields),
+    "buckets": tuple(BucketModel.model_fields),
+    "cases": tuple(CaseModel.model_fields),
+    "segments": tuple(SegmentModel.model_fields),
+    "credit": tuple(CreditModel.model_fields),
+    "min_history": tuple(MinHistoryModel.model_fields),
+    "hysteresis": tuple(HysteresisModel.model_fields),
+}
+_EXAMPLES = {
+    "dimensions": "dimensions: [{name: payment_speed, metric: avg_days_to_pay_weighted, "
+                  "buckets: [{tag: fast, lte: 30}, {tag: slow, gt: 30}]}]",
+    "segments": "segments: [{name: Reliable, credit: {limit: 5000}}]",
+    "default_segment": "default_segment: New",
+    "name": "name: payment_speed",
+    "tag": "tag: fast",
+}
+
+
+def _allowed_keys(loc: Loc) -> tuple[str, ...]:
+    names = [p for p in loc if isinstance(p, str)]
+    return _SHAPE_KEYS.get(names[-1] if names else "", ())
+
+
+# -- inputs and outputs ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreviousAssignment:
+    """What the customer had before this run.
+
+    Attributes:
+        segment: the previous segment.
+        tags: the previous tags (hysteresis keeps a bucket the customer is already in).
+        since: the day the customer entered ``segment``.
+    """
+
+    segment: str
+    tags: tuple[str, ...] | list[str] = ()
+    since: date | None = None
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A manual lock: always honoured while it lasts.
+
+    Attributes:
+        segment: the segment to hold the customer in; ``None`` freezes the previous segment.
+        until: the last day the lock holds (inclusive); ``None`` means until unlocked.
+    """
+
+    segment: str | None = None
+    until: date | None = None
+
+    def active(self, today: date) -> bool:
+        return self.until is None or today <= self.until
+
+
+@dataclass
+class Assignment:
+    """One customer's result: tags, segment, credit policy and the reasons in plain words."""
+
+    segment: str
+    tags: list[str]
+    credit_limit: Decimal | None
+    terms_days: int | None
+    credit_hold: bool
+    reasons: list[str]
+
+
+# -- compiled rules ----------------------------------------------------------------------------
+
+Metrics = Mapping[str, Any]
+# A compiled condition: (metrics, tags) -> (holds, the reasons of what held).
+Cond = Callable[[Metrics, "dict[str, str]"], "tuple[bool, list[str]]"]
+# A compiled formula: variables -> (value or None when undefined, the formula with values).
+Formula = Callable[["dict[str, Decimal | None]"], "tuple[Decimal | None, str]"]
+
+
+@dataclass(frozen=True)
+class Bucket:
+    tag: str
+    bounds: tuple[tuple[str, Decimal], ...]
+    reason: str | None
+
+    def holds(self, value: Decimal, margin: Decimal = Decimal(0)) -> bool:
+        for op, bound in self.bounds:
+            if op == "gt" and not value > bound - margin:
+                return False
+            if op == "gte" and not value >= bound - margin:
+                return False
+            if op == "lt" and not value < bound + margin:
+                return False
+            if op == "lte" and not value <= bound + margin:
+                return False
+        return True
+
+    def describe(self) -> str:
+        return " and ".join(f"{_OPS[op]} {_num(b)}" for op, b in self.bounds) or "any value"
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str
+    metric: str | None
+    buckets: tuple[Bucket, ...] = ()
+    cases: tuple[tuple[str, Cond | None, str | None], ...] = ()
+    margin: Decimal = Decimal(0)
+    when_missing: str | None = None
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        if self.buckets:
+            return tuple(b.tag for b in self.buckets)
+        return tuple(tag for tag, _, _ in self.cases)
+
+
+@dataclass(frozen=True)
+class CreditPolicy:
+    limit: Decimal | None
+    formula: Formula | None
+    floor: Decimal | None
+    cap: Decimal | None
+    round_to: Decimal
+    rounding: str
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    when: Cond | None
+    credit: CreditPolicy | None
+    terms_days: int | None
+    credit_hold: bool
+    immediate: bool
+    explain: tuple[str, ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A validated, compiled rules file; evaluate it with :func:`assign`.
+
+    Attributes:
+        source: where it was loaded from (a path or ``arconnect.config/...``).
+        model: the file as validated (for display).
+        dimensions: in evaluation order (bucket dimensions first, then derived ones in file
+            order).
+        segments: the ordered decision list.
+    """
+
+    source: str
+    model: RulesFile
+    dimensions: tuple[Dimension, ...]
+    segments: tuple[Segment, ...]
+    default_segment: str
+    min_paid_invoices: int
+    min_days_in_segment: int
+    default_terms_days: int
+    tag_dimension: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.model.name or Path(self.source).stem
+
+    def segment(self, name: str) -> Segment | None:
+        return next((s for s in self.segments if s.name == name), None)
+
+
+# -- compiling ---------------------------------------------------------------------------------
+
+
+class _Compiler:
+    """Compiles conditions and formulas, collecting every problem with its line."""
+
+    def __init__(self, problems: Problems, tags: set[str]) -> None:
+        self.problems = problems
+        self.tags = tags
+
+    def add(self, loc: Loc, message: str) -> None:
+        self.problems.add(loc, message)
+
+    def metric(self, name: Any, loc: Loc) -> bool:
+        if not isinstance(name, str) or name not in METRICS:
+            self.add(loc, f"unknown metric {name!r}{suggest(str(name), METRICS)}; metrics: "
+                          f"{', '.join(METRICS)}")
+            return False
+        return True
+
+    def condition(self, spec: Any, loc: Loc) -> Cond | None:
+        help_ = ("a condition is {tag: slow}, {metric: oldest_overdue_days, gte: 61}, "
+                 "{all: [...]}, {any: [...]} or {not: {...}}")
+        if not isinstance(spec, dict) or not spec:
+            self.add(loc, f"not a condition: {spec!r}; {help_}")
+            return None
+        keys = set(spec)
+        if keys <= {"all", "any"} and len(keys) == 1:
+            (kind,) = keys
+            items = spec[kind]
+            if not isinstance(items, list) or not items:
+                self.add((*loc, kind), f"`{kind}:` takes a non-empty list of conditions")
+                return None
+            parts = [self.condition(item, (*loc, kind, i)) for i, item in enumerate(items)]
+            if any(p is None for p in parts):
+                return None
+            return _all([p for p in parts if p]) if kind == "all" else _any(
+                [p for p in parts if p])
+        if keys == {"not"}:
+            inner = self.condition(spec["not"], (*loc, "not"))
+            return _not(inner) if inner else None
+        if keys == {"tag"}:
+            tag = spec["tag"]
+            if tag not in self.tags:
+                self.add((*loc, "tag"), f"unknown tag {tag!r}{suggest(str(tag), self.tags)}; "
+                                        "tags come from the dimensions above")
+                return None
+            return _has_tag(str(tag))
+        if "metric" in keys:
+            ops = keys - {"metric"}
+            bad = ops - set(_OPS)
+            if bad or not ops:
+                self.add(loc, f"a metric condition takes {', '.join(_OPS)} (e.g. "
+                              f"{{metric: oldest_overdue_days, gte: 61}}); got "
+                              f"{', '.join(sorted(map(str, bad))) or 'no comparison'}")
+                return None
+            if not self.metric(spec["metric"], (*loc, "metric")):
+                return None
+            tests: list[tuple[str, Decimal]] = []
+            for op in sorted(ops):
+                bound = _decimal(spec[op])
+                if bound is None:
+                    self.add((*loc, op), f"`{op}:` needs a number, got {spec[op]!r}")
+                    return None
+                tests.append((op, bound))
+            return _compare(str(spec["metric"]), tuple(tests))
+        self.add(loc, f"not a condition: keys {', '.join(map(str, spec))}; {help_}")
+        return None
+
+    def formula(self, spec: Any, loc: Loc) -> Formula | None:
+        if isinstance(spec, bool):
+            self.add(loc, f"not a number or formula: {spec!r}")
+            return None
+        if isinstance(spec, int | float):
+            value = Decimal(str(spec))
+            return lambda _v: (value, _num(value))
+        if isinstance(spec, str):
+            if spec not in METRICS and spec not in DERIVED:
+                names = [*METRICS, *DERIVED]
+                self.add(loc, f"unknown name {spec!r} in the formula{suggest(spec, names)}; "
+                              f"use a number or one of: {', '.join(names)}")
+                return None
+            return _variable(spec)
+        if isinstance(spec, dict) and len(spec) == 1:
+            ((op, args),) = spec.items()
+            if op not in _FORMULA_OPS:
+                self.add(loc, f"unknown operation {op!r}{suggest(str(op), _FORMULA_OPS)}; "
+                              f"operations: {', '.join(_FORMULA_OPS)}")
+                return None
+            two = op in ("sub", "div")
+            if not isinstance(args, list) or len(args) < 2 or (two and len(args) != 2):
+                self.add((*loc, op), f"`{op}:` takes a list of {'two' if two else 'two or more'} "
+                                     "numbers or formulas")
+                return None
+            parts = [self.formula(a, (*loc, op, i)) for i, a in enumerate(args)]
+            if any(p is None for p in parts):
+                return None
+            return _operation(op, [p for p in parts if p])
+        self.add(loc, f"not a number or formula: {spec!r}; e.g. {{mul: [2, avg_monthly_sales]}}")
+        return None
+
+
+def _compile(data: Any, lines: Lines, label: str) -> Rules:
+    problems = Problems(label, lines)
+    problems.items.extend(lines.duplicates)
+    if not isinstance(data, dict):
+        problems.add((), "a rules file is a YAML mapping with `dimensions:`, `segments:` and "
+                         "`default_segment:` (see the shipped config/segments.yaml)")
+        raise problems.error()
+    try:
+        model = RulesFile.model_validate(data)
+    except ValidationError as err:
+        _validation_problems(err, problems, allowed_keys=_allowed_keys, examples=_EXAMPLES)
+        raise problems.error() from None
+
+    # Tags: unique across dimensions (a condition names a tag alone).
+    tag_dimension: dict[str, str] = {}
+    dim_names: set[str] = set()
+    for d, dim in enumerate(model.dimensions):
+        loc = ("dimensions", d)
+        if not _NAME.fullmatch(dim.name):
+            problems.add((*loc, "name"), f"dimension name {dim.name!r}: use letters, digits, _")
+        if dim.name in dim_names:
+            problems.add((*loc, "name"), f"dimension {dim.name!r} is declared twice")
+        dim_names.add(dim.name)
+        entries = dim.buckets or dim.cases or []
+        for i, entry in enumerate(entries):
+            kind = "buckets" if dim.buckets else "cases"
+            if not _TAG.fullmatch(entry.tag):
+                problems.add((*loc, kind, i, "tag"),
+                             f"tag {entry.tag!r}: use letters, digits, _ . + -")
+            if entry.tag in tag_dimension:
+                problems.add((*loc, kind, i, "tag"),
+                             f"tag {entry.tag!r} is already a tag of dimension "
+                             f"{tag_dimension[entry.tag]!r}; tags must be unique")
+            tag_dimension[entry.tag] = dim.name
+
+    compiler = _Compiler(problems, set(tag_dimension))
+    bucket_dims: list[Dimension] = []
+    derived_dims: list[Dimension] = []
+    for d, dim in enumerate(model.dimensions):
+        loc = ("dimensions", d)
+        if dim.when_missing is not None and dim.when_missing not in dim.tags_of():
+            problems.add((*loc, "when_missing"),
+                         f"when_missing {dim.when_missing!r} is not one of this dimension's tags "
+                         f"({', '.join(dim.tags_of())})")
+        if dim.buckets is not None and dim.cases is None:
+            if dim.metric is None:
+                problems.add(loc, f"dimension {dim.name!r} has buckets but no `metric:`, "
+                                  "e.g. `metric: avg_days_to_pay_weighted`")
+                continue
+            if not compiler.metric(dim.metric, (*loc, "metric")):
+                continue
+            buckets = []
+            for i, b in enumerate(dim.buckets):
+                bounds = tuple((op, Decimal(str(v))) for op in ("gt", "gte", "lt", "lte")
+                               if (v := getattr(b, op)) is not None)
+                if b.gt is not None and b.gte is not None or b.lt is not None and (
+                        b.lte is not None):
+                    problems.add(("dimensions", d, "buckets", i),
+                                 "a bucket takes at most one lower bound (gt or gte) and one "
+                                 "upper bound (lt or lte)")
+                buckets.append(Bucket(b.tag, bounds, b.reason))
+            bucket_dims.append(Dimension(dim.name, dim.metric, buckets=tuple(buckets),
+                                         margin=Decimal(str(dim.margin)),
+                                         when_missing=dim.when_missing))
+        elif dim.cases is not None and dim.buckets is None:
+            if dim.metric is not None:
+                problems.add((*loc, "metric"), "a dimension with `cases:` takes no `metric:`; "
+                                               "name metrics inside the conditions")
+            cases = []
+            for i, c in enumerate(dim.cases):
+                cond = None
+                if c.when is not None:
+                    cond = compiler.condition(c.when, (*loc, "cases", i, "when"))
+                cases.append((c.tag, cond, c.reason))
+            derived_dims.append(Dimension(dim.name, None, cases=tuple(cases),
+                                          when_missing=dim.when_missing))
+        else:
+            problems.add(loc, f"dimension {dim.name!r} needs either `buckets:` (with `metric:`) "
+                              "or `cases:`, not both")
+
+    segments: list[Segment] = []
+    seg_names: set[str] = set()
+    for s, seg in enumerate(model.segments):
+        loc = ("segments", s)
+        if seg.name in seg_names:
+            problems.add((*loc, "name"), f"segment {seg.name!r} is listed twice")
+        seg_names.add(seg.name)
+        when = compiler.condition(seg.when, (*loc, "when")) if seg.when is not None else None
+        for e, name in enumerate(seg.explain):
+            if name not in dim_names:
+                problems.add((*loc, "explain", e), f"unknown dimension {name!r} in explain"
+                                                   f"{suggest(name, dim_names)}")
+        credit = None
+        if seg.credit is not None:
+            c = seg.credit
+            fixed = formula = None
+            if c.limit is not None:
+                fixed = _decimal(c.limit)
+                if fixed is None or isinstance(c.limit, bool):
+                    fixed = None
+                    formula = compiler.formula(c.limit, (*loc, "credit", "limit"))
+                elif fixed < 0:
+                    problems.add((*loc, "credit", "limit"), "a credit limit cannot be negative")
+            if c.floor is not None and c.cap is not None and c.floor > c.cap:
+                problems.add((*loc, "credit", "floor"),
+                             f"floor {c.floor} is above cap {c.cap}; swap them")
+            credit = CreditPolicy(fixed, formula, c.floor, c.cap, c.round_to, c.rounding)
+        segments.append(Segment(seg.name, when, credit, seg.terms_days, seg.credit_hold,
+                                seg.immediate, tuple(seg.explain), lines(loc)))
+    if model.default_segment not in seg_names:
+        problems.add(("default_segment",),
+                     f"default segment {model.default_segment!r} is not in `segments:`"
+                     f"{suggest(model.default_segment, seg_names)}")
+    problems.raise_if_any()
+    return Rules(
+        source=label, model=model, dimensions=(*bucket_dims, *derived_dims),
+        segments=tuple(segments), default_segment=model.default_segment,
+        min_paid_invoices=model.min_history.paid_invoices,
+        min_days_in_segment=model.hysteresis.min_days_in_segment,
+        default_terms_days=model.default_terms_days, tag_dimension=tag_dimension,
+    )
+
+
+# -- condition and formula interpreters --------------------------------------------------------
+
+
+def _all(parts: list[Cond]) -> Cond:
+    def cond(m: Metrics, tags: dict[str, str]) -> tuple[bool, list[str]]:
+        why: list[str] = []
+        for p in parts:
+            ok, r = p(m, tags)
+            if not ok:
+                return False, []
+            why.extend(r)
+        return True, why
+    return cond
+
+
+def _any(parts: list[Cond]) -> Cond:
+    def cond(m: Metrics, tags: dict[str, str]) -> tuple[bool, list[str]]:
+        why: list[str] = []
+        held = False
+        for p in parts:
+            ok, r = p(m, tags)
+            if ok:
+                held = True
+                why.extend(r)
+        return held, why
+    return cond
+
+
+def _not(inner: Cond) -> Cond:
+    def cond(m: Metrics, tags: dict[str, str]) -> tuple[bool, list[str]]:
+        ok, _ = inner(m, tags)
+        return (not ok), []
+    return cond
+
+
+def _has_tag(tag: str) -> Cond:
+    def cond(m: Metrics, tags: dict[str, str]) -> tuple[bool, list[str]]:
+        if tag in tags:
+            return True, [tags[tag]]
+        return False, []
+    return cond
+
+
+def _compare(metric: str, tests: tuple[tuple[str, Decimal], ...]) -> Cond:
+    def cond(m: Metrics, tags: dict[str, str]) -> tuple[bool, list[str]]:
+        value = _decimal(m.get(metric))
+        if value is None:
+            return False, []
+        for op, bound in tests:
+            if not _test(op, value, bound):
+                return False, []
+        shown = " and ".join(f"{_OPS[op]} {_num(b)}" for op, b in tests)
+        return True, [f"{_capital(_label(metric))} {_show(metric, value)} {shown}"
+                      f"{_basis(metric, m)}"]
+    return cond
+
+
+def _test(op: str, value: Decimal, bound: Decimal) -> bool:
+    return {
+        "gt": value > bound, "gte": value >= bound, "lt": value < bound,
+        "lte": value <= bound, "eq": value == bound, "ne": value != bound,
+    }[op]
+
+
+def _variable(name: str) -> Formula:
+    def formula(v: dict[str, Decimal | None]) -> tuple[Decimal | None, str]:
+        value = v.get(name)
+        return value, (f"{name} {_num(value)}" if value is not None else f"{name} (unknown)")
+    return formula
+
+
+def _operation(op: str, parts: list[Formula]) -> Formula:
+    symbol = _FORMULA_OPS[op]
+
+    def formula(v: dict[str, Decimal | None]) -> tuple[Decimal | None, str]:
+        results = [p(v) for p in parts]
+        values = [r[0] for r in results]
+        if op in ("min", "max"):
+            text = f"{op}({', '.join(r[1] for r in results)})"
+        else:
+            text = "(" + f" {symbol} ".join(r[1] for r in results) + ")"
+        if any(x is None for x in values):
+            return None, text
+        nums = [x for x in values if x is not None]
+        try:
+            if op == "add":
+                out = sum(nums, Decimal(0))
+            elif op == "sub":
+                out = nums[0] - nums[1]
+            elif op == "mul":
+                out = Decimal(1)
+                for x in nums:
+                    out *= x
+            elif op == "div":
+                out = nums[0] / nums[1]
+            elif op == "min":
+                out = min(nums)
+            else:
+                out = max(nums)
+        except (InvalidOperation, ZeroDivisionError):
+            return None, text
+        return out, text
+    return formula
+
+
+# -- evaluation --------------------------------------------------------------------------------
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int | float):
+        return Decimal(str(value))
+    if isinstance(value, str):
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            return None
+    return None
+
+
+def _num(value: Decimal | float | int | None) -> str:
+    """A number as a consultant reads it: 41.2, 1,000, 12,345.67."""
+    if value is None:
+        return "unknown"
+    d = value if isinstance(value, Decimal) else Decimal(str(value))
+    if d == d.to_integral_value():
+        return f"{int(d):,}"
+    text = f"{d.quantize(Decimal('0.0001')).normalize():,f}"
+    return text
+
+
+def _show(metric: str, value: Decimal) -> str:
+    if metric in _MONEY:
+        return f"{value.quantize(Decimal('0.01')):,}"
+    if metric == "late_share":
+        return f"{(value * 100).quantize(Decimal('0.1'))}%"
+    return _num(value)
+
+
+def _label(metric: str) -> str:
+    return METRICS.get(metric, DERIVED.get(metric, metric))
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _basis(metric: str, m: Metrics) -> str:
+    if metric in _OVER_PAID and m.get("paid_invoice_count") is not None:
+        n = int(m["paid_invoice_count"])
+        return f" over {n} paid invoice{'s' if n != 1 else ''}"
+    return ""
+
+
+def _bucket_reason(dim: Dimension, bucket: Bucket, value: Decimal, m: Metrics,
+                   margin_note: str = "") -> str:
+    metric = dim.metric or ""
+    head = bucket.reason or f"{_capital(dim.name.replace('_', ' '))} {bucket.tag}"
+    return (f"{head}: {_label(metric)} {_show(metric, value)} {bucket.describe()}"
+            f"{_basis(metric, m)}{margin_note}")
+
+
+def _tags(rules: Rules, m: Metrics, previous: PreviousAssignment | None
+          ) -> tuple[dict[str, str], dict[str, str]]:
+    """(tag -> reason, dimension -> tag) for one customer."""
+    tags: dict[str, str] = {}
+    by_dim: dict[str, str] = {}
+    before = set(previous.tags) if previous is not None else set()
+    for dim in rules.dimensions:
+        chosen: str | None = None
+        reason = ""
+        if dim.buckets:
+            value = _decimal(m.get(dim.metric or ""))
+            if value is None:
+                if dim.when_missing:
+                    chosen = dim.when_missing
+                    reason = (f"{_capital(dim.name.replace('_', ' '))} {chosen}: "
+                              f"{_label(dim.metric or '')} unknown")
+            else:
+                kept = next((b for b in dim.buckets if b.tag in before), None)
+                natural = next((b for b in dim.buckets if b.holds(value)), None)
+                if (kept is not None and natural is not None and kept is not natural
+                        and dim.margin > 0 and kept.holds(value, dim.margin)):
+                    chosen = kept.tag
+                    reason = _bucket_reason(
+                        dim, kept, value, m,
+                        f" (stays {kept.tag}: within the margin of {_num(dim.margin)}, "
+                        f"would be {natural.tag})")
+                elif natural is not None:
+                    chosen = natural.tag
+                    reason = _bucket_reason(dim, natural, value, m)
+        else:
+            for tag, cond, why in dim.cases:
+                if cond is None:
+                    chosen, reason = tag, (why or f"{_capital(dim.name.replace('_', ' '))} "
+                                                  f"{tag}: no other case applies")
+                    break
+                ok, parts = cond(m, tags)
+                if ok:
+                    head = why or f"{_capital(dim.name.replace('_', ' '))} {tag}"
+                    chosen, reason = tag, f"{head} ({'; '.join(parts)})" if parts else head
+                    break
+            if chosen is None and dim.when_missing:
+                chosen = dim.when_missing
+                reason = f"{_capital(dim.name.replace('_', ' '))} {chosen}"
+        if chosen is not None:
+            tags[chosen] = reason
+            by_dim[dim.name] = chosen
+    return tags, by_dim
+
+
+def _variables(rules: Rules, m: Metrics, segment: Segment | None) -> dict[str, Decimal | None]:
+    v: dict[str, Decimal | None] = {name: _decimal(m.get(name)) for name in METRICS}
+    terms = segment.terms_days if segment is not None else None
+    if terms is None:
+        terms = m.get("terms_days")
+    v["terms_days_or_default"] = Decimal(terms if terms is not None else rules.default_terms_days)
+    paid = _decimal(m.get("paid_invoice_count")) or Decimal(0)
+    late = _decimal(m.get("late_share")) or Decimal(0)
+    v["paid_on_time_invoices"] = (paid * (1 - late)).quantize(Decimal(1), ROUND_HALF_UP)
+    return v
+
+
+def _credit(rules: Rules, seg: Segment | None, m: Metrics) -> tuple[Decimal | None, str | None]:
+    if seg is None or seg.credit is None:
+        return None, None
+    c = seg.credit
+    if c.formula is None and c.limit is None:
+        return None, None
+    if c.formula is not None:
+        raw, text = c.formula(_variables(rules, m, seg))
+        text = text[1:-1] if text.startswith("(") and text.endswith(")") else text
+        if raw is None:
+            if c.floor is None:
+                return None, f"No credit limit: the formula {text} cannot be computed"
+            return c.floor, (f"Credit limit {_num(c.floor)} (the floor): the formula {text} "
+                             "cannot be computed")
+        how = f"{text} = {_num(raw.quantize(Decimal('0.01'), ROUND_HALF_UP))}"
+    else:
+        raw = c.limit
+        how = "fixed"
+        assert raw is not None
+    mode = {"down": ROUND_FLOOR, "nearest": ROUND_HALF_UP, "up": ROUND_CEILING}[c.rounding]
+    value = (raw / c.round_to).quantize(Decimal(1), mode) * c.round_to
+    notes = []
+    if value != raw:
+        notes.append(f"rounded {c.rounding} to {_num(c.round_to)}")
+    if c.floor is not None and value < c.floor:
+        value = c.floor
+        notes.append(f"raised to the floor {_num(c.floor)}")
+    if c.cap is not None and value > c.cap:
+        value = c.cap
+        notes.append(f"capped at {_num(c.cap)}")
+    value = max(value, Decimal(0))
+    extra = f", {', '.join(notes)}" if notes else ""
+    return value, f"Credit limit {_num(value)}: {how}{extra}"
+
+
+def _decide(rules: Rules, m: Metrics, tags: dict[str, str], by_dim: dict[str, str]
+            ) -> tuple[str, list[str]]:
+    paid = int(m.get("paid_invoice_count") or 0)
+    if paid < rules.min_paid_invoices:
+        return rules.default_segment, [
+            f"{rules.default_segment}: insufficient history: {paid} paid invoice"
+            f"{'s' if paid != 1 else ''}, at least {rules.min_paid_invoices} needed"]
+    for seg in rules.segments:
+        if seg.when is None:
+            why = [f"{seg.name}: no earlier segment applies"]
+            why += [tags[by_dim[d]] for d in seg.explain if d in by_dim]
+            return seg.name, why
+        ok, parts = seg.when(m, tags)
+        if ok:
+            why = [f"{seg.name}: first matching segment"] + _unique(parts)
+            why += [tags[by_dim[d]] for d in seg.explain if d in by_dim and
+                    tags[by_dim[d]] not in why]
+            return seg.name, why
+    return rules.default_segment, [f"{rules.default_segment}: no segment applies (the default)"]
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def assign(rules: Rules, metrics: Metrics, previous: PreviousAssignment | None,
+           lock: Lock | None, today: date) -> Assignment:
+    """Evaluate one customer: tags, segment, credit limit, terms, hold and reasons.
+
+    Pure: reads only its arguments (``metrics`` is a dict of the metrics contract; missing keys
+    count as unknown). It never touches the store; the caller records a history row when the
+    segment differs from ``previous.segment``.
+
+    Args:
+        rules: from :func:`load_rules`.
+        metrics: the customer's metrics as of ``today``.
+        previous: the current assignment (for hysteresis and minimum days), if any.
+        lock: the customer's manual lock, if any; honoured while ``today <= lock.until``.
+        today: the run date.
+    """
+    tags, by_dim = _tags(rules, metrics, previous)
+    segment, reasons = _decide(rules, metrics, tags, by_dim)
+
+    if previous is not None and segment != previous.segment and rules.min_days_in_segment:
+        target = rules.segment(segment)
+        held = rules.segment(previous.segment)
+        if held is not None and previous.since is not None and not (
+                target is not None and target.immediate):
+            days = (today - previous.since).days
+            if days < rules.min_days_in_segment:
+                reasons = [f"Stays {previous.segment}: {days} day{'s' if days != 1 else ''} in "
+                           f"the segment, {rules.min_days_in_segment} needed before moving "
+                           f"(rules say {segment})"] + reasons[1:]
+                segment = previous.segment
+
+    if lock is not None:
+        if lock.active(today):
+            until = f" until {lock.until.isoformat()}" if lock.until else ""
+            locked = lock.segment or (previous.segment if previous is not None else None)
+            if locked is not None:
+                rules_say = f" (rules say {segment})" if locked != segment else ""
+                reasons = [f"Locked to {locked}{until} by a manual lock{rules_say}"] + reasons[1:]
+                segment = locked
+            else:
+                reasons.append("Manual lock without a segment and no previous segment: "
+                               "the rules apply")
+        elif lock.until is not None:
+            reasons.append(f"Manual lock ended on {lock.until.isoformat()}: the rules apply")
+
+    seg = rules.segment(segment)
+    limit, credit_reason = _credit(rules, seg, metrics)
+    if seg is None:
+        reasons.append(f"Segment {segment!r} is not in the rules ({rules.name}): no credit policy")
+    if credit_reason:
+        reasons.append(credit_reason)
+    if seg is not None and seg.terms_days is not None:
+        reasons.append(f"Payment terms net {seg.terms_days} for {segment}")
+    hold = bool(seg and seg.credit_hold)
+    if hold:
+        reasons.append(f"Credit hold: {segment} puts new orders on hold")
+    return Assignment(segment=segment, tags=list(tags), credit_limit=limit,
+                      terms_days=seg.terms_days if seg else None, credit_hold=hold,
+                      reasons=_unique(reasons))
+
+
+def diff(old_rules: Rules, new_rules: Rules, metrics_by_customer: Mapping[str, Metrics],
+         previous_by_customer: Mapping[str, PreviousAssignment | None], today: date,
+         *, include_unchanged: bool = False) -> dict[tuple[str, str], int]:
+    """How many customers a changed rule set would move, and where: ``{(from, to): count}``.
+
+    Both rule sets see the same metrics and previous assignments (locks are left out: a lock
+    holds whatever the rules say). Pure; nothing is written.
+
+    Args:
+        include_unchanged: also count customers that stay, as ``(s, s)`` pairs.
+    """
+    moves: Counter[tuple[str, str]] = Counter()
+    for customer, metrics in metrics_by_customer.items():
+        previous = previous_by_customer.get(customer)
+        before = assign(old_rules, metrics, previous, None, today).segment
+        after = assign(new_rules, metrics, previous, None, today).segment
+        if before != after or include_unchanged:
+            moves[(before, after)] += 1
+    return dict(sorted(moves.items()))
+
+
+# -- loading -----------------------------------------------------------------------------------
+
+
+def shipped_presets() -> list[str]:
+    """Names of the presets shipped in ``arconnect.config/presets`` (``load_rules(name)``)."""
+    folder = resources.files("arconnect.config").joinpath("presets")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _source_text(source: str | Path) -> tuple[str, str]:
+    if isinstance(source, str) and _NAME.fullmatch(source) and not source.endswith(
+            (".yaml", ".yml")):
+        package = resources.files("arconnect.config")
+        resource = (package.joinpath("segments.yaml") if source == "default"
+                    else package.joinpath("presets").joinpath(f"{source}.yaml"))
+        if not resource.is_file():
+            raise MappingError(
+                f"{source}.yaml:1: no rules named {source!r} ship with arconnect (shipped: "
+                f"default, {', '.join(shipped_presets())}); give a path to a .yaml file instead")
+        return str(resource), resource.read_text(encoding="utf-8")
+    path = Path(source)
+    try:
+        return str(path), path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MappingError(f"{path}:1: no such file; check the path") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise MappingError(f"{path}:1: cannot be read ({err})") from None
+
+
+def load_rules(path_or_name: str | Path = "default") -> Rules:
+    """Load and validate a rules file: ``"default"`` is ``config/segments.yaml``, a bare name is a
+    shipped preset (``upflow``, ``tesorio``, ``crf_aging``), anything else a path.
+
+    Nothing is half-loaded: either the whole file compiles or nothing is returned.
+
+    Raises:
+        MappingError: every problem found, one per line, each starting ``file:line: ``.
+    """
+    label, text = _source_text(path_or_name)
+    data, lines = load_yaml_with_lines(
+        text, label, empty_hint="a rules file has `dimensions:`, `segments:` and "
+                                "`default_segment:` (see the shipped config/segments.yaml)")
+    return _compile(data, lines, label)
+
+
+def check_rules(path_or_name: str | Path = "default") -> list[dict[str, Any]]:
+    """Validate a rules file and summarise its decision list (for ``arconnect rules check``):
+    one row per segment, in order, with its condition, credit policy, terms, hold and line.
+
+    Raises:
+        MappingError: as :func:`load_rules`.
+    """
+    rules = load_rules(path_or_name)
+    rows = []
+    for seg, model in zip(rules.segments, rules.model.segments, strict=True):
+        credit = model.credit
+        limit = "" if credit is None or credit.limit is None else (
+            _num(_decimal(credit.limit)) if _decimal(credit.limit) is not None else "formula")
+        rows.append({
+            "segment": seg.name,
+            "when": "otherwise" if model.when is None else _brief(model.when),
+            "credit_limit": limit,
+            "terms_days": seg.terms_days,
+            "credit_hold": seg.credit_hold,
+            "default": seg.name == rules.default_segment,
+            "line": seg.line,
+        })
+    return rows
+
+
+def _brief(spec: Any) -> str:
+    """A condition in one line: ``slow and late``, ``oldest_overdue_days ≥ 61``."""
+    if isinstance(spec, dict):
+        if "all" in spec:
+            return " and ".join(_paren(s) for s in spec["all"])
+        if "any" in spec:
+            return " or ".join(_paren(s) for s in spec["any"])
+        if "not" in spec:
+            return f"not {_paren(spec['not'])}"
+        if "tag" in spec:
+            return str(spec["tag"])
+        if "metric" in spec:
+            return " and ".join(f"{spec['metric']} {_OPS.get(k, k)} {v}"
+                                for k, v in spec.items() if k != "metric")
+    return str(spec)
+
+
+def _paren(spec: Any) -> str:
+    text = _brief(spec)
+    return f"({text})" if isinstance(spec, dict) and ("all" in spec or "any" in spec) else text
