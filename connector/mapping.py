@@ -51,7 +51,7 @@ from arconnect.adapters.xero.dates import parse_xero_date, parse_xero_datetime
 from arconnect.errors import MappingError
 from arconnect.store.models import Allocation, Customer, Document, Payment, SQLModel
 from arconnect.transforms import TRANSFORMS, Getter, Output, Transform, to_decimal
-from arconnect.yamlfile import Loc, Problems, load_yaml_with_lines
+from arconnect.yamlfile import Problems, load_yaml_with_lines
 
 __all__ = [
     "CONTEXT_KEYS",
@@ -157,7 +157,7 @@ class _FieldModel(BaseModel):
 
 # -- YAML with line numbers (arconnect.yamlfile) ----------------------------------------------
 
-_Loc = Loc
+_Loc = tuple[Any, ...]  # = arconnect.yamlfile.Loc
 _Problems = Problems
 
 

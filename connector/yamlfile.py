@@ -119,6 +119,10 @@ def load_yaml_with_lines(
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else 1
         problem = err.problem or err.context or "cannot be parsed"
+        start = err.context_mark
+        if err.context and start is not None and mark is not None and start.line != mark.line:
+            # e.g. an unclosed `{`: the parser notices lines later; say where it began.
+            problem += f" ({err.context} on line {start.line + 1})"
         raise MappingError(
             f"{label}:{line}: YAML syntax error: {problem}; check the indentation and quote "
             "text containing ': ', '#', '{' or '['"

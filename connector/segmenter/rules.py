@@ -137,7 +137,8 @@ class DimensionModel(_Model):
     when_missing: str | None = None
 
     def tags_of(self) -> list[str]:
-        return [e.tag for e in (self.buckets or self.cases or [])]
+        entries: list[BucketModel | CaseModel] = [*(self.buckets or self.cases or [])]
+        return [e.tag for e in entries]
 
 
 class CreditModel(_Model):
@@ -480,7 +481,7 @@ def _compile(data: Any, lines: Lines, label: str) -> Rules:
         if dim.name in dim_names:
             problems.add((*loc, "name"), f"dimension {dim.name!r} is declared twice")
         dim_names.add(dim.name)
-        entries = dim.buckets or dim.cases or []
+        entries: list[BucketModel | CaseModel] = [*(dim.buckets or dim.cases or [])]
         for i, entry in enumerate(entries):
             kind = "buckets" if dim.buckets else "cases"
             if not _TAG.fullmatch(entry.tag):
@@ -551,19 +552,19 @@ def _compile(data: Any, lines: Lines, label: str) -> Rules:
                                                    f"{suggest(name, dim_names)}")
         credit = None
         if seg.credit is not None:
-            c = seg.credit
+            cm = seg.credit
             fixed = formula = None
-            if c.limit is not None:
-                fixed = _decimal(c.limit)
-                if fixed is None or isinstance(c.limit, bool):
+            if cm.limit is not None:
+                fixed = _decimal(cm.limit)
+                if fixed is None or isinstance(cm.limit, bool):
                     fixed = None
-                    formula = compiler.formula(c.limit, (*loc, "credit", "limit"))
+                    formula = compiler.formula(cm.limit, (*loc, "credit", "limit"))
                 elif fixed < 0:
                     problems.add((*loc, "credit", "limit"), "a credit limit cannot be negative")
-            if c.floor is not None and c.cap is not None and c.floor > c.cap:
+            if cm.floor is not None and cm.cap is not None and cm.floor > cm.cap:
                 problems.add((*loc, "credit", "floor"),
-                             f"floor {c.floor} is above cap {c.cap}; swap them")
-            credit = CreditPolicy(fixed, formula, c.floor, c.cap, c.round_to, c.rounding)
+                             f"floor {cm.floor} is above cap {cm.cap}; swap them")
+            credit = CreditPolicy(fixed, formula, cm.floor, cm.cap, cm.round_to, cm.rounding)
         segments.append(Segment(seg.name, when, credit, seg.terms_days, seg.credit_hold,
                                 seg.immediate, tuple(seg.explain), lines(loc)))
     if model.default_segment not in seg_names:
