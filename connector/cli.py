@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -36,10 +37,15 @@ db_app = typer.Typer(help="The store: schema upgrades.", no_args_is_help=True)
 mappings_app = typer.Typer(help="Field mappings (YAML a consultant edits).",
                            no_args_is_help=True)
 secrets_app = typer.Typer(help="Encryption keys for stored tokens.", no_args_is_help=True)
+rules_app = typer.Typer(help="Segment rules (config/segments.yaml and presets).",
+                        no_args_is_help=True)
+import_app = typer.Typer(help="Load AR history from files.", no_args_is_help=True)
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(db_app, name="db")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(secrets_app, name="secrets")
+app.add_typer(rules_app, name="rules")
+app.add_typer(import_app, name="import")
 
 
 def _sandbox_app() -> typer.Typer:
@@ -267,6 +273,184 @@ def secrets_rotate() -> None:
 
     done = rotate_secrets(_db(), get_vault())
     console.print(f"re-encrypted the secrets of {done} grant(s) under the newest key")
+
+
+def _tenant(key: str) -> Tenant:
+    from arconnect.services import find_tenants
+
+    return find_tenants(_db(), [key])[0]
+
+
+def _rules(path: Path | None):  # type: ignore[no-untyped-def]
+    from arconnect.segmenter.rules import load_rules
+    from arconnect.settings import get_settings
+
+    configured = get_settings().rules_file
+    return load_rules(path or configured or "default")
+
+
+@app.command()
+def segment(
+    tenants: Annotated[
+        list[str] | None, typer.Argument(help="Tenant ids or names (default: all).")
+    ] = None,
+    rules: Annotated[
+        Path | None, typer.Option(help="Rules file or preset name (default: the configured "
+                                       "ARCONNECT_RULES_FILE, else the shipped default).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Compute and show; write nothing.")
+                       ] = False,
+    show: Annotated[int, typer.Option(help="Customers to list per tenant (0: summary only).")
+                    ] = 15,
+) -> None:
+    """Compute payment metrics, segment tags, credit limits and terms for every customer.
+
+    Writes one assignment per customer (with its metrics and reasons) and a history row for
+    every change; prints the customers whose segment changed and a per-segment summary.
+    """
+    from arconnect.console import segment_tables
+    from arconnect.segmenter.service import segment_tenant
+    from arconnect.services import find_tenants
+
+    ruleset = _rules(rules)
+    for tenant in find_tenants(_db(), tenants):
+        run = segment_tenant(_db(), tenant, rules=ruleset, dry_run=dry_run)
+        for table in segment_tables(run, show=show):
+            console.print(table)
+
+
+@app.command()
+def export(
+    tenant: Annotated[str, typer.Argument(help="Tenant id or name (`arconnect tenants list`).")],
+    format: Annotated[str, typer.Option("--format", "-f", help="json or csv.")] = "json",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default: stdout).")
+                      ] = None,
+) -> None:
+    """Export every customer's segment, tags, credit limit, terms, hold, reasons and metrics.
+
+    JSON: a list of objects with customer_id (the ERP's id), name, segment, tags, credit_limit,
+    terms_days, credit_hold, reasons and metrics (amounts in base currency). CSV: one row per
+    customer, metrics as columns.
+    """
+    from arconnect.segmenter.service import export_rows, export_text
+
+    if format not in ("json", "csv"):
+        raise ArconnectError(f"--format {format!r}: use json or csv")
+    text = export_text(export_rows(_db(), _tenant(tenant)), format)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err_console.print(f"wrote {output}")
+
+
+@app.command()
+def lock(
+    tenant: Annotated[str, typer.Argument(help="Tenant id or name.")],
+    customer: Annotated[str, typer.Argument(help="Customer id, name or number.")],
+    segment_name: Annotated[
+        str | None, typer.Option("--segment", help="Hold in this segment (default: current).")
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day of the lock.")
+    ] = None,
+) -> None:
+    """Hold a customer in a segment whatever the rules say (until a date, or until unlocked)."""
+    from arconnect.segmenter.service import lock_customer
+
+    held = lock_customer(_db(), _tenant(tenant), customer, segment=segment_name,
+                         until=until.date() if until else None, rules=_rules(None))
+    console.print(f"{customer} locked to [bold]{held}[/]"
+                  + (f" until {until.date()}" if until else " until unlocked"))
+
+
+@app.command()
+def unlock(
+    tenant: Annotated[str, typer.Argument(help="Tenant id or name.")],
+    customer: Annotated[str, typer.Argument(help="Customer id, name or number.")],
+) -> None:
+    """Release a manual lock; the next `arconnect segment` applies the rules again."""
+    from arconnect.segmenter.service import unlock_customer
+
+    unlock_customer(_db(), _tenant(tenant), customer)
+    console.print(f"{customer} unlocked")
+
+
+@rules_app.command("check")
+def rules_check(
+    file: Annotated[Path | None, typer.Argument(help="Rules file or preset (default: the "
+                                                     "configured or shipped rules).")] = None,
+) -> None:
+    """Validate a rules file; errors name file:line and the fix. Shows the decision list."""
+    from arconnect.segmenter.rules import check_rules
+    from arconnect.settings import get_settings
+
+    source = file or get_settings().rules_file or "default"
+    rows = check_rules(source)
+    table = Table(title=f"{source}: valid — segments in decision order", title_justify="left")
+    for col in ("segment", "when", "credit limit", "terms", "hold", "default", "line"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["segment"], r["when"], str(r["credit_limit"]),
+                      "" if r["terms_days"] is None else f"net {r['terms_days']}",
+                      "yes" if r["credit_hold"] else "", "yes" if r["default"] else "",
+                      str(r["line"]))
+    console.print(table)
+
+
+@rules_app.command("diff")
+def rules_diff_cmd(
+    file: Annotated[Path, typer.Argument(help="The changed rules file (or a preset name).")],
+    tenants: Annotated[
+        list[str] | None, typer.Argument(help="Tenant ids or names (default: all).")
+    ] = None,
+) -> None:
+    """How many customers a changed rule set would move, and to where (nothing is written)."""
+    from arconnect.segmenter.rules import load_rules
+    from arconnect.segmenter.service import rules_diff
+    from arconnect.services import find_tenants
+
+    new = load_rules(file)
+    current = _rules(None)
+    for tenant in find_tenants(_db(), tenants):
+        moves = rules_diff(_db(), tenant, new, current_rules=current)
+        total = sum(moves.values())
+        moved = {k: v for k, v in moves.items() if k[0] != k[1]}
+        table = Table(title=f"{tenant.name}: {sum(moved.values()):,} of {total:,} customers "
+                      f"would move ({current.name} ─▶ {new.name})", title_justify="left")
+        for col in ("from", "to", "customers"):
+            table.add_column(col, justify="right" if col == "customers" else "left")
+        for (before, after), n in sorted(moves.items(), key=lambda kv: -kv[1]):
+            style = "" if before == after else "bold"
+            table.add_row(before, after if before != after else "(stays)", f"[{style}]{n:,}[/]"
+                          if style else f"{n:,}")
+        console.print(table)
+
+
+@import_app.command("csv")
+def import_csv_cmd(
+    file: Annotated[Path, typer.Argument(help="The CSV file.")],
+    mapping: Annotated[str, typer.Option(help="Mapping YAML (or a shipped one: csv_ibm).")],
+    tenant: Annotated[str, typer.Option(help="Tenant name to import into (created if new).")],
+    strict: Annotated[bool, typer.Option("--strict", help="Any bad row: import nothing.")
+                      ] = False,
+    currency: Annotated[str, typer.Option(help="The file's (base) currency.")] = "USD",
+) -> None:
+    """Load an AR history export (customers, invoices, settled dates) to tune rules before
+    connecting a live ERP. Bad rows are listed with their line numbers."""
+    from arconnect.csv_import import import_csv
+
+    result = import_csv(_db(), file, mapping, tenant, strict=strict, base_currency=currency)
+    table = Table(title=f"{file}: {result.rows_read:,} rows read", title_justify="left")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in result.imported.items():
+        table.add_row(name, f"{n:,}")
+    console.print(table)
+    for reject in result.rejects[:50]:
+        err_console.print(f"[yellow]rejected[/] {file}:{reject}")
+    if len(result.rejects) > 50:
+        err_console.print(f"… and {len(result.rejects) - 50} more rejected rows")
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from rich.progress import (
 from rich.table import Table
 
 from arconnect.adapters.base import Page
+from arconnect.segmenter.service import SegmentRun
 from arconnect.sync import Progress as SyncProgress
 from arconnect.sync import SyncResult
 
@@ -100,3 +101,34 @@ def sync_table(
             f"[{style}]{r.status}[/]",
         )
     return table
+
+
+def segment_tables(run: SegmentRun, show: int = 15) -> list[Table]:
+    """A segment run as tables: customers that changed (up to ``show``) and a per-segment
+    summary with open and overdue balance and total credit limit."""
+    currency = run.tenant.base_currency or ""
+    tables = []
+    changed = [r for r in run.results if r.changed]
+    if show and changed:
+        t = Table(title=f"{run.tenant.name}: {len(changed):,} of {len(run.results):,} customers "
+                  f"changed ({run.rules_name}, as of {run.run_date})", title_justify="left",
+                  box=box.SIMPLE_HEAD)
+        for col in ("customer", "from", "to", "limit", "why"):
+            t.add_column(col, overflow="fold")
+        biggest = sorted(changed, key=lambda r: -(r.metrics.get("open_balance") or 0))
+        for r in biggest[:show]:
+            a = r.assignment
+            t.add_row(r.name or r.customer_id, r.previous_segment or "—", a.segment,
+                      f"{a.credit_limit:,.0f}" if a.credit_limit is not None else "—",
+                      a.reasons[1] if len(a.reasons) > 1 else (a.reasons or [""])[0])
+        tables.append(t)
+    s = Table(title=f"{run.tenant.name}: segments ({run.seconds:.1f} s)", title_justify="left",
+              box=box.SIMPLE_HEAD)
+    for col in ("segment", "customers", f"open {currency}", f"overdue {currency}",
+                f"credit limits {currency}"):
+        s.add_column(col, justify="left" if col == "segment" else "right")
+    for name, v in run.by_segment().items():
+        s.add_row(name, f"{v['customers']:,}", f"{v['open']:,.2f}", f"{v['overdue']:,.2f}",
+                  f"{v['limit']:,.0f}")
+    tables.append(s)
+    return tables

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     mappings_dir: str | None = Field(
         default=None, description="folder whose <platform>.yaml replaces the shipped mapping"
     )
+    rules_file: str | None = Field(
+        default=None, description="segment rules: a file path or a preset name"
+    )
     redis_url: str | None = None
     public_url: str | None = None
 

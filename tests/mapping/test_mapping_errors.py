@@ -219,7 +219,7 @@ def test_empty_file(tmp_path: Path) -> None:
 def test_missing_file_and_unknown_name(tmp_path: Path) -> None:
     with pytest.raises(MappingError, match=r"nope\.yaml:1: no such file"):
         load_mapping(tmp_path / "nope.yaml")
-    with pytest.raises(MappingError, match=r"^quickbookz\.yaml:1: .*shipped: xero"):
+    with pytest.raises(MappingError, match=r"^quickbookz\.yaml:1: .*shipped: .*xero"):
         load_mapping("quickbookz")
 
 

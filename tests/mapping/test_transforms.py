@@ -31,6 +31,7 @@ def test_the_whitelist() -> None:
     assert set(TRANSFORMS) == {
         "xero_datetime", "xero_date", "decimal", "int", "bool", "str", "upper", "lower",
         "equals", "in", "not_in", "lookup", "base_amount", "first", "join",
+        "date", "if_present", "zero_if", "zero_unless", "object",
     }
     assert all(row["summary"] for row in describe_transforms())
 

@@ -1,0 +1,359 @@
+"""Segment runs: metrics ─▶ rules ─▶ one assignment per customer, a history row per change.
+
+The CLI, the demo, the scheduler and the web app call these functions. Metrics come from SQL
+(:mod:`arconnect.segmenter.metrics`), decisions from the pure rules engine
+(:mod:`arconnect.segmenter.rules`); this module owns reading the previous assignments and locks
+and writing the new ones, in one transaction per run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, update
+
+from arconnect.errors import NotFoundError
+from arconnect.segmenter.metrics import compute_metrics
+from arconnect.segmenter.rules import (
+    Assignment,
+    Lock,
+    PreviousAssignment,
+    Rules,
+    assign,
+    diff,
+    load_rules,
+)
+from arconnect.store.models import Customer, SegmentAssignment, SegmentHistory, Tenant
+from arconnect.store.upsert import upsert
+from arconnect.timezones import today_in
+
+_ASSIGNMENTS = SegmentAssignment.__table__  # type: ignore[attr-defined]
+_HISTORY = SegmentHistory.__table__  # type: ignore[attr-defined]
+_CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+
+# The metrics every export carries (the public contract), in this order; others follow.
+EXPORT_METRICS = (
+    "avg_days_to_pay", "avg_days_to_pay_weighted", "days_late_weighted", "open_balance",
+    "overdue_balance", "aging_current", "aging_1_30", "aging_31_60", "aging_61_90",
+    "aging_91_plus",
+)
+
+
+@dataclass
+class CustomerResult:
+    """One customer's outcome of a run."""
+
+    customer_id: str
+    name: str | None
+    assignment: Assignment
+    metrics: dict[str, Any]
+    previous_segment: str | None
+    changed: bool
+
+
+@dataclass
+class SegmentRun:
+    """What a segment run decided (and wrote, unless it was a dry run)."""
+
+    tenant: Tenant
+    run_date: date
+    rules_name: str
+    results: list[CustomerResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def changes(self) -> int:
+        return sum(1 for r in self.results if r.changed)
+
+    def by_segment(self) -> dict[str, dict[str, Any]]:
+        """Per segment: customers, open and overdue balance, total credit limit."""
+        out: dict[str, dict[str, Any]] = {}
+        for r in self.results:
+            s = out.setdefault(r.assignment.segment, {"customers": 0, "open": Decimal(0),
+                                                      "overdue": Decimal(0), "limit": Decimal(0)})
+            s["customers"] += 1
+            s["open"] += r.metrics.get("open_balance") or Decimal(0)
+            s["overdue"] += r.metrics.get("overdue_balance") or Decimal(0)
+            s["limit"] += r.assignment.credit_limit or Decimal(0)
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]["customers"]))
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _previous(conn: Connection, tenant_id: int) -> dict[str, dict[str, Any]]:
+    rows = conn.execute(
+        select(_ASSIGNMENTS.c.customer_external_id, _ASSIGNMENTS.c.segment,
+               _ASSIGNMENTS.c.tags, _ASSIGNMENTS.c.since, _ASSIGNMENTS.c.locked,
+               _ASSIGNMENTS.c.locked_until, _ASSIGNMENTS.c.credit_limit,
+               _ASSIGNMENTS.c.terms_days, _ASSIGNMENTS.c.credit_hold)
+        .where(_ASSIGNMENTS.c.tenant_id == tenant_id)
+    ).mappings()
+    return {r["customer_external_id"]: dict(r) for r in rows}
+
+
+def _names(conn: Connection, tenant_id: int) -> dict[str, str | None]:
+    rows = conn.execute(select(_CUSTOMERS.c.external_id, _CUSTOMERS.c.name)
+                        .where(_CUSTOMERS.c.tenant_id == tenant_id))
+    return {r[0]: r[1] for r in rows}
+
+
+def run_date_for(tenant: Tenant) -> date:
+    """Today in the organisation's time zone."""
+    return today_in(tenant.timezone)
+
+
+def evaluate(
+    conn: Connection, tenant: Tenant, rules: Rules, run_date: date
+) -> tuple[list[CustomerResult], dict[str, dict[str, Any]]]:
+    """Metrics and rules for every customer of ``tenant``; reads only."""
+    assert tenant.id is not None
+    metrics = compute_metrics(conn, tenant.id, run_date)
+    previous = _previous(conn, tenant.id)
+    names = _names(conn, tenant.id)
+    results = []
+    for customer_id, m in metrics.items():
+        prev = previous.get(customer_id)
+        before = None
+        lock = None
+        if prev is not None:
+            since = prev["since"]
+            before = PreviousAssignment(
+                prev["segment"], tuple(prev["tags"] or ()),
+                since.date() if isinstance(since, datetime) else since,
+            )
+            if prev["locked"]:
+                lock = Lock(prev["segment"], prev["locked_until"])
+        a = assign(rules, m, before, lock, run_date)
+        changed = prev is None or (
+            a.segment != prev["segment"] or list(a.tags) != list(prev["tags"] or [])
+            or _money(a.credit_limit) != _money(prev["credit_limit"])
+            or a.terms_days != prev["terms_days"] or a.credit_hold != prev["credit_hold"]
+        )
+        results.append(CustomerResult(customer_id, names.get(customer_id), a, m,
+                                      prev["segment"] if prev else None, changed))
+    return results, previous
+
+
+def _money(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def segment_tenant(
+    db: Engine, tenant: Tenant, *, rules: Rules | None = None, run_date: date | None = None,
+    dry_run: bool = False,
+) -> SegmentRun:
+    """Assign every customer of ``tenant``; write assignments and history unless ``dry_run``.
+
+    One transaction: a run is recorded whole or not at all.
+    """
+    assert tenant.id is not None
+    started = time.monotonic()
+    rules = rules or load_rules()
+    run_date = run_date or run_date_for(tenant)
+    now = datetime.now(UTC)
+    with db.begin() as conn:
+        results, previous = evaluate(conn, tenant, rules, run_date)
+        if not dry_run:
+            _write(conn, tenant.id, results, previous, run_date, now)
+    return SegmentRun(tenant, run_date, rules.name, results, time.monotonic() - started)
+
+
+def _write(conn: Connection, tenant_id: int, results: list[CustomerResult],
+           previous: dict[str, dict[str, Any]], run_date: date, now: datetime) -> None:
+    entered = datetime(run_date.year, run_date.month, run_date.day, tzinfo=UTC)
+    rows, history = [], []
+    for r in results:
+        a, prev = r.assignment, previous.get(r.customer_id)
+        moved = prev is None or prev["segment"] != a.segment
+        since = entered if moved else prev["since"]  # type: ignore[index]
+        lock_holds = bool(prev and prev["locked"] and (
+            prev["locked_until"] is None or run_date <= prev["locked_until"]))
+        rows.append({
+            "tenant_id": tenant_id, "customer_external_id": r.customer_id,
+            "segment": a.segment, "tags": list(a.tags), "credit_limit": a.credit_limit,
+            "terms_days": a.terms_days, "credit_hold": a.credit_hold,
+            "locked": lock_holds, "locked_until": prev["locked_until"] if lock_holds else None,
+            "metrics": _json_safe(r.metrics), "reasons": list(a.reasons),
+            "since": since, "computed_at": now,
+        })
+        if r.changed:
+            history.append({
+                "tenant_id": tenant_id, "customer_external_id": r.customer_id,
+                "from_segment": prev["segment"] if prev else None, "to_segment": a.segment,
+                "from_tags": list(prev["tags"] or []) if prev else None,
+                "to_tags": list(a.tags),
+                "from_credit_limit": prev["credit_limit"] if prev else None,
+                "to_credit_limit": a.credit_limit, "reasons": list(a.reasons),
+                "changed_at": now,
+            })
+    upsert(conn, _ASSIGNMENTS, rows, ("tenant_id", "customer_external_id"))
+    if history:
+        conn.execute(_HISTORY.insert(), history)
+
+
+# -- locks -----------------------------------------------------------------------------------
+
+
+def lock_customer(db: Engine, tenant: Tenant, customer: str, *, segment: str | None = None,
+                  until: date | None = None, rules: Rules | None = None) -> str:
+    """Hold ``customer`` in ``segment`` (default: where it is now) until ``until`` (inclusive;
+    default: until unlocked). Returns the locked segment. The next run honours it."""
+    assert tenant.id is not None
+    rules = rules or load_rules()
+    if segment is not None and rules.segment(segment) is None:
+        known = ", ".join(s.name for s in rules.segments)
+        raise NotFoundError(f"no segment {segment!r} in the rules ({rules.name}); known: {known}")
+    with db.begin() as conn:
+        customer_id = _customer_id(conn, tenant, customer)
+        prev = _previous(conn, tenant.id).get(customer_id)
+        if prev is None and segment is None:
+            raise NotFoundError(
+                f"customer {customer} has no segment yet: run `arconnect segment` first or "
+                "lock it with --segment"
+            )
+        locked = segment or prev["segment"]  # type: ignore[index]
+        now = datetime.now(UTC)
+        if prev is None:
+            conn.execute(_ASSIGNMENTS.insert().values(
+                tenant_id=tenant.id, customer_external_id=customer_id, segment=locked, tags=[],
+                credit_hold=False, locked=True, locked_until=until, since=now, computed_at=now,
+                reasons=[f"Locked to {locked} by a manual lock"]))
+        else:
+            conn.execute(update(_ASSIGNMENTS).where(
+                _ASSIGNMENTS.c.tenant_id == tenant.id,
+                _ASSIGNMENTS.c.customer_external_id == customer_id,
+            ).values(segment=locked, locked=True, locked_until=until))
+        if prev is None or prev["segment"] != locked:
+            conn.execute(_HISTORY.insert().values(
+                tenant_id=tenant.id, customer_external_id=customer_id,
+                from_segment=prev["segment"] if prev else None, to_segment=locked,
+                reasons=[f"Locked to {locked} by a manual lock"], changed_at=now))
+    return locked
+
+
+def unlock_customer(db: Engine, tenant: Tenant, customer: str) -> None:
+    """Release a manual lock; the next run applies the rules again."""
+    with db.begin() as conn:
+        customer_id = _customer_id(conn, tenant, customer)
+        conn.execute(update(_ASSIGNMENTS).where(
+            _ASSIGNMENTS.c.tenant_id == tenant.id,
+            _ASSIGNMENTS.c.customer_external_id == customer_id,
+        ).values(locked=False, locked_until=None))
+
+
+def _customer_id(conn: Connection, tenant: Tenant, key: str) -> str:
+    """A customer's ERP id from its id, name or number (exact match)."""
+    c = _CUSTOMERS.c
+    rows = conn.execute(select(c.external_id, c.name).where(
+        c.tenant_id == tenant.id,
+        (c.external_id == key) | (c.name == key) | (c.number == key),
+    )).all()
+    if not rows:
+        raise NotFoundError(f"tenant {tenant.name}: no customer {key!r} (use its id, name or "
+                            "number as `arconnect export` shows them)")
+    if len(rows) > 1:
+        ids = ", ".join(r[0] for r in rows[:5])
+        raise NotFoundError(f"tenant {tenant.name}: {key!r} names several customers ({ids}); "
+                            "use the id")
+    return str(rows[0][0])
+
+
+# -- rules diff ------------------------------------------------------------------------------
+
+
+def rules_diff(db: Engine, tenant: Tenant, new_rules: Rules, *,
+               current_rules: Rules | None = None) -> dict[tuple[str, str], int]:
+    """How many of ``tenant``'s customers ``new_rules`` would move, and where (nothing is
+    written)."""
+    assert tenant.id is not None
+    current_rules = current_rules or load_rules()
+    run_date = run_date_for(tenant)
+    with db.connect() as conn:
+        metrics = compute_metrics(conn, tenant.id, run_date)
+        prev_rows = _previous(conn, tenant.id)
+    previous = {
+        cid: PreviousAssignment(p["segment"], tuple(p["tags"] or ()),
+                                p["since"].date() if isinstance(p["since"], datetime)
+                                else p["since"])
+        for cid, p in prev_rows.items()
+    }
+    return diff(current_rules, new_rules, metrics, previous, run_date, include_unchanged=True)
+
+
+# -- export ----------------------------------------------------------------------------------
+
+
+def export_rows(db: Engine, tenant: Tenant) -> list[dict[str, Any]]:
+    """The public export: per customer its ERP id, name, segment, tags, credit limit, terms,
+    hold, reasons and metrics (amounts in base currency), sorted by name."""
+    a, c = _ASSIGNMENTS.c, _CUSTOMERS.c
+    with db.connect() as conn:
+        rows = conn.execute(
+            select(a.customer_external_id, c.name, a.segment, a.tags, a.credit_limit,
+                   a.terms_days, a.credit_hold, a.reasons, a.metrics, a.locked)
+            .select_from(_ASSIGNMENTS.outerjoin(_CUSTOMERS, (c.tenant_id == a.tenant_id)
+                                                & (c.external_id == a.customer_external_id)))
+            .where(a.tenant_id == tenant.id)
+        ).mappings().all()
+    out = []
+    for r in rows:
+        metrics = dict(r["metrics"] or {})
+        ordered = {k: metrics.get(k) for k in EXPORT_METRICS}
+        ordered.update({k: v for k, v in metrics.items() if k not in ordered})
+        out.append({
+            "customer_id": r["customer_external_id"], "name": r["name"],
+            "segment": r["segment"], "tags": list(r["tags"] or []),
+            "credit_limit": float(r["credit_limit"]) if r["credit_limit"] is not None else None,
+            "terms_days": r["terms_days"], "credit_hold": bool(r["credit_hold"]),
+            "locked": bool(r["locked"]), "reasons": list(r["reasons"] or []),
+            "metrics": ordered,
+        })
+    out.sort(key=lambda x: ((x["name"] or "").lower(), x["customer_id"]))
+    return out
+
+
+def export_text(rows: Iterable[dict[str, Any]], fmt: str) -> str:
+    """``rows`` from :func:`export_rows` as JSON (a list) or CSV (metrics as columns)."""
+    rows = list(rows)
+    if fmt == "json":
+        return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    buf = io.StringIO()
+    metric_keys = list(EXPORT_METRICS) + sorted(
+        {k for r in rows for k in r["metrics"] if k not in EXPORT_METRICS})
+    writer = csv.writer(buf)
+    writer.writerow(["customer_id", "name", "segment", "tags", "credit_limit", "terms_days",
+                     "credit_hold", "locked", "reasons", *metric_keys])
+    for r in rows:
+        writer.writerow([
+            r["customer_id"], r["name"], r["segment"], ";".join(r["tags"]), r["credit_limit"],
+            r["terms_days"], r["credit_hold"], r["locked"], " | ".join(r["reasons"]),
+            *(json.dumps(r["metrics"].get(k)) if isinstance(r["metrics"].get(k), dict)
+              else r["metrics"].get(k) for k in metric_keys),
+        ])
+    return buf.getvalue()
+
+
+def segment_counts(db: Engine, tenant: Tenant) -> Counter[str]:
+    """Customers per segment as stored."""
+    with db.connect() as conn:
+        return Counter(s for (s,) in conn.execute(
+            select(_ASSIGNMENTS.c.segment).where(_ASSIGNMENTS.c.tenant_id == tenant.id)))
