@@ -284,8 +284,13 @@ class Bucket:
                 return False
         return True
 
-    def describe(self) -> str:
-        return " and ".join(f"{_OPS[op]} {_num(b)}" for op, b in self.bounds) or "any value"
+    def describe(self, margin: Decimal = Decimal(0)) -> str:
+        """The bounds in words; with a margin, widened as hysteresis applies them."""
+        parts = []
+        for op, b in self.bounds:
+            shifted = b - margin if op in ("gt", "gte") else b + margin
+            parts.append(f"{_OPS[op]} {_num(shifted)}")
+        return " and ".join(parts) or "any value"
 
 
 @dataclass(frozen=True)
@@ -742,7 +747,8 @@ def _bucket_reason(dim: Dimension, bucket: Bucket, value: Decimal, m: Metrics,
                    margin_note: str = "") -> str:
     metric = dim.metric or ""
     head = bucket.reason or f"{_capital(dim.name.replace('_', ' '))} {bucket.tag}"
-    return (f"{head}: {_label(metric)} {_show(metric, value)} {bucket.describe()}"
+    margin = dim.margin if margin_note else Decimal(0)
+    return (f"{head}: {_label(metric)} {_show(metric, value)} {bucket.describe(margin)}"
             f"{_basis(metric, m)}{margin_note}")
 
 
@@ -770,8 +776,8 @@ def _tags(rules: Rules, m: Metrics, previous: PreviousAssignment | None
                     chosen = kept.tag
                     reason = _bucket_reason(
                         dim, kept, value, m,
-                        f" (stays {kept.tag}: within the margin of {_num(dim.margin)}, "
-                        f"would be {natural.tag})")
+                        f" (kept from before: within the margin of {_num(dim.margin)} "
+                        f"beyond {kept.describe()}; a new customer would be {natural.tag})")
                 elif natural is not None:
                     chosen = natural.tag
                     reason = _bucket_reason(dim, natural, value, m)
