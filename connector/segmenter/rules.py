@@ -367,9 +367,10 @@ class Rules:
 class _Compiler:
     """Compiles conditions and formulas, collecting every problem with its line."""
 
-    def __init__(self, problems: Problems, tags: set[str]) -> None:
+    def __init__(self, problems: Problems, tags: set[str], all_tags: set[str]) -> None:
         self.problems = problems
-        self.tags = tags
+        self.tags = tags  # the tags a condition may name where it is being compiled
+        self.all_tags = all_tags
 
     def add(self, loc: Loc, message: str) -> None:
         self.problems.add(loc, message)
@@ -405,7 +406,10 @@ class _Compiler:
         if keys == {"tag"}:
             tag = spec["tag"]
             if tag not in self.tags:
-                self.add((*loc, "tag"), f"unknown tag {tag!r}{suggest(str(tag), self.tags)}; "
+                known = tag in self.all_tags
+                self.add((*loc, "tag"), f"tag {tag!r} is given by a later dimension; move that "
+                                        "dimension above this one" if known else
+                                        f"unknown tag {tag!r}{suggest(str(tag), self.tags)}; "
                                         "tags come from the dimensions above")
                 return None
             return _has_tag(str(tag))
@@ -498,7 +502,10 @@ def _compile(data: Any, lines: Lines, label: str) -> Rules:
                              f"{tag_dimension[entry.tag]!r}; tags must be unique")
             tag_dimension[entry.tag] = dim.name
 
-    compiler = _Compiler(problems, set(tag_dimension))
+    # Bucket tags come first; a derived dimension sees those and the derived ones above it.
+    later = {e.tag for dim in model.dimensions if dim.cases is not None and dim.buckets is None
+             for e in dim.cases}
+    compiler = _Compiler(problems, set(tag_dimension) - later, set(tag_dimension))
     bucket_dims: list[Dimension] = []
     derived_dims: list[Dimension] = []
     for d, dim in enumerate(model.dimensions):
@@ -537,12 +544,14 @@ def _compile(data: Any, lines: Lines, label: str) -> Rules:
                 if c.when is not None:
                     cond = compiler.condition(c.when, (*loc, "cases", i, "when"))
                 cases.append((c.tag, cond, c.reason))
+            compiler.tags |= {c.tag for c in dim.cases}
             derived_dims.append(Dimension(dim.name, None, cases=tuple(cases),
                                           when_missing=dim.when_missing))
         else:
             problems.add(loc, f"dimension {dim.name!r} needs either `buckets:` (with `metric:`) "
                               "or `cases:`, not both")
 
+    compiler.tags = set(tag_dimension)
     segments: list[Segment] = []
     seg_names: set[str] = set()
     for s, seg in enumerate(model.segments):

@@ -463,3 +463,55 @@ def test_load_yaml_with_lines() -> None:
     assert line_of(("a", "b", 0)) == 3
     assert line_of(("a", "b", 7, "missing")) == 2
     assert line_of(()) == 1
+
+
+DERIVED = GOOD.replace("segments:\n", """\
+  - name: first
+    cases:
+      - {tag: one, when: {not: {tag: slow}}}
+      - {tag: two}
+  - name: second
+    cases:
+      - {tag: three, when: {all: [{tag: one}, {metric: late_share, gte: 0.5}]}}
+      - {tag: four}
+segments:
+""")
+
+
+def test_derived_dimensions_see_the_ones_above(tmp_path: Path) -> None:
+    r = load_text(tmp_path, DERIVED)
+    assert run(r, late_share=0.5).tags == ["fast", "one", "three"]
+    assert run(r, avg_days_to_pay_weighted=31).tags == ["slow", "two", "four"]
+    forward = DERIVED.replace("{not: {tag: slow}}", "{not: {tag: four}}")
+    assert ":10: tag 'four' is given by a later dimension" in error_of(tmp_path, forward)
+
+
+def test_dimension_shape_errors(tmp_path: Path) -> None:
+    both = GOOD.replace("    buckets:\n", "    cases: [{tag: x}]\n    buckets:\n")
+    assert ":3: dimension 'payment_speed' needs either `buckets:`" in error_of(tmp_path, both)
+    no_metric = GOOD.replace("    metric: avg_days_to_pay_weighted\n", "")
+    assert "has buckets but no `metric:`" in error_of(tmp_path, no_metric)
+    missing = GOOD.replace("    buckets:\n", "    when_missing: medium\n    buckets:\n")
+    assert ":5: when_missing 'medium' is not one of this dimension's tags (fast, slow)" in (
+        error_of(tmp_path, missing))
+
+
+def test_uncomputable_formula_falls_back_to_the_floor(tmp_path: Path) -> None:
+    text = GOOD.replace("{mul: [2, avg_monthly_sales]}",
+                        "{div: [turnover_12m, days_since_last_payment]}\n      floor: 700")
+    r = load_text(tmp_path, text)
+    a = run(r, days_since_last_payment=0)
+    assert a.credit_limit == D(700)
+    assert any("(the floor): the formula turnover_12m 48,000 / days_since_last_payment 0 "
+               "cannot be computed" in x for x in a.reasons)
+    none = run(r, days_since_last_payment=None)
+    assert none.credit_limit == D(700)
+
+
+def test_check_rules_summarises_the_decision_list() -> None:
+    rows = check_rules("default")
+    assert [(r["segment"], r["when"]) for r in rows] == [
+        ("New", "new and paid_invoice_count < 3"), ("At risk", "high_risk"),
+        ("Chronic late", "slow and late"), ("Occasionally late", "slow or early"),
+        ("Reliable", "otherwise")]
+    assert rows[1]["credit_hold"] and rows[2]["terms_days"] == 15 and rows[0]["default"]
