@@ -142,6 +142,10 @@ def evaluate(
             )
             if prev["locked"]:
                 lock = Lock(prev["segment"], prev["locked_until"])
+                if not lock.active(run_date):
+                    # A lock that just ended releases the customer to the rules at once:
+                    # the days it spent locked must not count as hysteresis.
+                    before = None
         a = assign(rules, m, before, lock, run_date)
         changed = prev is None or (
             a.segment != prev["segment"] or list(a.tags) != list(prev["tags"] or [])
