@@ -21,6 +21,7 @@ from arconnect import __version__
 from arconnect.callback import CallbackServer
 from arconnect.console import RichSyncProgress, console, err_console, sync_table
 from arconnect.errors import ArconnectError
+from arconnect.segmenter.rules import Rules
 from arconnect.settings import Settings
 from arconnect.store.models import Tenant
 
@@ -281,12 +282,13 @@ def _tenant(key: str) -> Tenant:
     return find_tenants(_db(), [key])[0]
 
 
-def _rules(path: Path | None):  # type: ignore[no-untyped-def]
+def _rules(source: str | None) -> Rules:
+    """The rules to use: ``source`` (a file or a preset name), else ARCONNECT_RULES_FILE, else
+    the shipped default."""
     from arconnect.segmenter.rules import load_rules
     from arconnect.settings import get_settings
 
-    configured = get_settings().rules_file
-    return load_rules(path or configured or "default")
+    return load_rules(source or get_settings().rules_file or "default")
 
 
 @app.command()
@@ -295,8 +297,8 @@ def segment(
         list[str] | None, typer.Argument(help="Tenant ids or names (default: all).")
     ] = None,
     rules: Annotated[
-        Path | None, typer.Option(help="Rules file or preset name (default: the configured "
-                                       "ARCONNECT_RULES_FILE, else the shipped default).")
+        str | None, typer.Option(help="Rules file or preset name (default: the configured "
+                                      "ARCONNECT_RULES_FILE, else the shipped default).")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Compute and show; write nothing.")
                        ] = False,
@@ -378,10 +380,14 @@ def unlock(
 
 @rules_app.command("check")
 def rules_check(
-    file: Annotated[Path | None, typer.Argument(help="Rules file or preset (default: the "
-                                                     "configured or shipped rules).")] = None,
+    file: Annotated[str | None, typer.Argument(help="Rules file or preset (default: the "
+                                                    "configured or shipped rules).")] = None,
 ) -> None:
-    """Validate a rules file; errors name file:line and the fix. Shows the decision list."""
+    """Validate a rules file; errors name file:line and the fix. Shows the decision list.
+
+    Presets shipped: upflow (A–D by payment delay), tesorio (bands of days beyond terms),
+    crf_aging (by the oldest overdue item).
+    """
     from arconnect.segmenter.rules import check_rules
     from arconnect.settings import get_settings
 
@@ -400,17 +406,16 @@ def rules_check(
 
 @rules_app.command("diff")
 def rules_diff_cmd(
-    file: Annotated[Path, typer.Argument(help="The changed rules file (or a preset name).")],
+    file: Annotated[str, typer.Argument(help="The changed rules file (or a preset name).")],
     tenants: Annotated[
         list[str] | None, typer.Argument(help="Tenant ids or names (default: all).")
     ] = None,
 ) -> None:
     """How many customers a changed rule set would move, and to where (nothing is written)."""
-    from arconnect.segmenter.rules import load_rules
     from arconnect.segmenter.service import rules_diff
     from arconnect.services import find_tenants
 
-    new = load_rules(file)
+    new = _rules(file)
     current = _rules(None)
     for tenant in find_tenants(_db(), tenants):
         moves = rules_diff(_db(), tenant, new, current_rules=current)

@@ -189,13 +189,14 @@ def _write(conn: Connection, tenant_id: int, results: list[CustomerResult],
         a, prev = r.assignment, previous.get(r.customer_id)
         moved = prev is None or prev["segment"] != a.segment
         since = entered if moved else prev["since"]  # type: ignore[index]
+        locked_until = prev["locked_until"] if prev else None
         lock_holds = bool(prev and prev["locked"] and (
-            prev["locked_until"] is None or run_date <= prev["locked_until"]))
+            locked_until is None or run_date <= locked_until))
         rows.append({
             "tenant_id": tenant_id, "customer_external_id": r.customer_id,
             "segment": a.segment, "tags": list(a.tags), "credit_limit": a.credit_limit,
             "terms_days": a.terms_days, "credit_hold": a.credit_hold,
-            "locked": lock_holds, "locked_until": prev["locked_until"] if lock_holds else None,
+            "locked": lock_holds, "locked_until": locked_until if lock_holds else None,
             "metrics": _json_safe(r.metrics), "reasons": list(a.reasons),
             "since": since, "computed_at": now,
         })
