@@ -122,124 +122,207 @@ cmap AS (
 )"""
 
 
-def _documents_sql(d: _Dialect, rollup_parents: bool) -> str:
-    """One statement: every document-based metric, as exact integer sums per customer group."""
+# (column, how per-customer values fold into a group); every pass yields all of them.
+_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("n_inv", "SUM"), ("n_paid", "SUM"), ("sum_dtp", "SUM"), ("sum_w_dtp", "SUM"),
+    ("sum_w_paid", "SUM"), ("late_paid_n", "SUM"), ("late_paid_w", "SUM"),
+    ("late_open_n", "SUM"), ("late_open_w", "SUM"), ("n_late", "SUM"), ("open_bal", "SUM"),
+    ("aging_cur", "SUM"), ("a30", "SUM"), ("a60", "SUM"), ("a90", "SUM"), ("a91", "SUM"),
+    ("oldest", "MAX"), ("unapplied", "SUM"), ("turnover", "SUM"), ("first_issue", "MIN"),
+    ("inv_window", "SUM"), ("cn_window", "SUM"), ("rec_n", "SUM"), ("rec_w", "SUM"),
+    ("ear_n", "SUM"), ("ear_w", "SUM"),
+)
+
+
+# The type of a MIN/MAX column in a pass that does not compute it (PostgreSQL types a bare
+# NULL in the first branch of a UNION as text).
+_TYPED_NULL = {"oldest": "CAST(NULL AS INTEGER)", "first_issue": "CAST(NULL AS DATE)"}
+
+
+def _documents_sql(d: _Dialect, rollup_parents: bool, window_days: int = 365) -> str:
+    """One statement: every document-based metric, as exact integer sums per customer group.
+
+    Each metric needs only a slice of the documents, so the statement is a UNION ALL of passes,
+    each evaluating its sums on its own slice, over covering indexes in customer order (grouping
+    needs no sort, rows no table lookup):
+
+    * invoices issued in the window: counts, and the paid-invoice metrics of those with
+      ``fully_paid_on``;
+    * ``derived``: windowed invoices without ``fully_paid_on``, paid on the day the running sum
+      of their allocations reaches the total — the paid-invoice metrics of those;
+    * open invoices, any age: balances, aging, the open part of the delay;
+    * all counted documents: tenure and turnover (invoices), credit notes.
+
+    The outer query folds the per-customer rows into the id their history counts for (``cmap``).
+    """
     rd, ws = d.day("run_date"), d.day("window_start")
     t90, y365 = d.day("trend_start"), d.day("year_start")
-    paid_in_window = (
-        f"x.inv = 1 AND x.issue_date > {ws} AND x.issue_date <= {rd}"
-        f" AND x.paid_on > {ws} AND x.paid_on <= {rd}"
+    d30, d60, d90 = d.day("due_30"), d.day("due_60"), d.day("due_90")
+    counted = (
+        f"doc.tenant_id = :tenant AND NOT doc.is_deleted AND doc.status NOT IN {_EXCLUDED_STATUSES}"
     )
-    overdue = f"x.inv = 1 AND x.status = 'AUTHORISED' AND x.adb > 0 AND x.due < {rd}"
-    open_item = "x.inv = 1 AND x.status = 'AUTHORISED' AND x.adb > 0"
-    dpd = d.days(rd, "x.due")
+    invoice = f"{counted} AND doc.kind = 'invoice'"
+    issued_in_window = f"doc.issue_date > {ws} AND doc.issue_date <= {rd}"
+    due = "COALESCE(doc.due_date, doc.issue_date)"
+    tb = f"COALESCE({d.cents('doc.total_base')}, 0)"
+    adb = d.cents("doc.amount_due_base")
 
-    # The item set of the Upflow delay: paid-in-window invoices (amount total, paid - due) and
-    # open overdue ones (amount due, run date - due). ``late_w``/``late_n`` are the weight and
-    # weighted days of one row for it (0 when the row is neither).
-    late_w = (
-        f"(CASE WHEN {paid_in_window} AND x.late IS NOT NULL THEN x.tb ELSE 0 END"
-        f" + CASE WHEN {overdue} THEN x.adb ELSE 0 END)"
-    )
-    late_n = (
-        f"(CASE WHEN {paid_in_window} AND x.late IS NOT NULL THEN x.tb * x.late ELSE 0 END"
-        f" + CASE WHEN {overdue} THEN x.adb * {dpd} ELSE 0 END)"
-    )
-    recent = f"x.due > {t90} AND x.due <= {rd}"
-    earlier = f"x.due > {ws} AND x.due <= {t90}"
+    def total(cond: str, value: str = "1") -> str:
+        return f"SUM(CASE WHEN {cond} THEN {value} ELSE 0 END)"
 
+    def paid_metrics(paid_on: str, issue: str, due: str, tb: str) -> dict[str, str]:
+        """Days to pay and the paid part of the Upflow delay (amount total, paid - due)."""
+        paid = f"{paid_on} > {ws} AND {paid_on} <= {rd}"
+        dtp, late = d.days(paid_on, issue), d.days(paid_on, due)
+        with_due = f"{paid} AND {due} IS NOT NULL"
+        recent = f"{with_due} AND {due} > {t90} AND {due} <= {rd}"
+        earlier = f"{with_due} AND {due} > {ws} AND {due} <= {t90}"
+        return {
+            "n_paid": total(paid),
+            "sum_dtp": total(paid, dtp),
+            "sum_w_dtp": total(paid, f"{tb} * {dtp}"),
+            "sum_w_paid": total(paid, tb),
+            "late_paid_n": total(with_due, f"{tb} * {late}"),
+            "late_paid_w": total(with_due, tb),
+            "n_late": total(f"{with_due} AND {late} > 0"),
+            "rec_n": total(recent, f"{tb} * {late}"),
+            "rec_w": total(recent, tb),
+            "ear_n": total(earlier, f"{tb} * {late}"),
+            "ear_w": total(earlier, tb),
+        }
+
+    window_pass = {
+        "n_inv": "COUNT(*)",
+        "inv_window": f"SUM({tb})",
+        # With the default window the year's turnover is the window's: one pass fewer.
+        **({"turnover": f"SUM({tb})"} if window_days == _TURNOVER_DAYS else {}),
+        **paid_metrics("doc.fully_paid_on", "doc.issue_date", due, tb),
+    }
+    derived_pass = paid_metrics("dv.paid_on", "dv.issue_date", "dv.due", "dv.tb")
+    # Open invoices, any age: balances, aging by due date, the open part of the Upflow delay
+    # (amount due, run date - due date) and of the trend.
+    overdue = f"{due} < {rd}"
+    dpd = d.days(rd, due)
+    open_pass = {
+        "open_bal": f"SUM({adb})",
+        "aging_cur": total(f"NOT ({overdue}) OR {due} IS NULL", adb),
+        "a30": total(f"{overdue} AND {due} >= {d30}", adb),
+        "a60": total(f"{due} < {d30} AND {due} >= {d60}", adb),
+        "a90": total(f"{due} < {d60} AND {due} >= {d90}", adb),
+        "a91": total(f"{due} < {d90}", adb),
+        "late_open_n": total(overdue, f"{adb} * {dpd}"),
+        "late_open_w": total(overdue, adb),
+        "oldest": f"MAX(CASE WHEN {overdue} THEN {dpd} END)",
+        "rec_n": total(f"{overdue} AND {due} > {t90}", f"{adb} * {dpd}"),
+        "rec_w": total(f"{overdue} AND {due} > {t90}", adb),
+        "ear_n": total(f"{due} > {ws} AND {due} <= {t90}", f"{adb} * {dpd}"),
+        "ear_w": total(f"{due} > {ws} AND {due} <= {t90}", adb),
+    }
+    inv, cn = "doc.kind = 'invoice'", "doc.kind = 'credit_note'"
+    history_pass = {
+        **({} if window_days == _TURNOVER_DAYS else {
+            "turnover": total(f"{inv} AND doc.issue_date > {y365} AND doc.issue_date <= {rd}", tb),
+        }),
+        "first_issue": f"MIN(CASE WHEN {inv} AND doc.issue_date <= {rd} THEN doc.issue_date END)",
+        "unapplied": total(f"{cn} AND doc.status = 'AUTHORISED'", adb),
+        "cn_window": total(f"{cn} AND {issued_in_window}", tb),
+    }
+
+    def select(values: dict[str, str], cust: str, source: str, where: str) -> str:
+        cols = ",\n    ".join(
+            f"{values.get(name, '0' if fold == 'SUM' else _TYPED_NULL[name])} AS {name}"
+            for name, fold in _COLUMNS
+        )
+        return (
+            f"  SELECT {cust} AS cust,\n    {cols}\n  FROM {source}\n"
+            f"  WHERE {where}\n  GROUP BY {cust}"
+        )
+
+    # SQLite: read the documents from the covering index in customer order (the planner
+    # otherwise prefers the narrower ix_document_customer and looks every row up).
+    doc = "document doc INDEXED BY ix_document_segmenter" if d.sqlite else "document doc"
+    passes = "\n  UNION ALL\n".join([
+        select(window_pass, "doc.customer_external_id", doc, f"{invoice} AND {issued_in_window}"),
+        select(derived_pass, "dv.cust", "derived dv", "1 = 1"),
+        select(open_pass, "doc.customer_external_id", doc,
+               f"{invoice} AND doc.status = 'AUTHORISED' AND doc.amount_due_base > 0"),
+        select(history_pass, "doc.customer_external_id", doc,
+               f"{counted} AND doc.kind IN ('invoice', 'credit_note')"),
+    ])
+    outer = ",\n  ".join(f"{fold}(pc.{name})" for name, fold in _COLUMNS)
     return f"""
 WITH {_customer_map(rollup_parents)},
-derived AS (
-  SELECT q.doc, MIN(q.allocated_on) AS paid_on
-  FROM (
-    SELECT a.document_external_id AS doc, a.allocated_on,
-           SUM({d.cents("a.amount")}) OVER (
-             PARTITION BY a.document_external_id ORDER BY a.allocated_on
-           ) AS allocated,
-           {d.cents("dd.total")} AS total
-    FROM allocation a
-    JOIN document dd ON dd.tenant_id = a.tenant_id AND dd.external_id = a.document_external_id
-    WHERE a.tenant_id = :tenant AND NOT a.is_deleted AND a.allocated_on IS NOT NULL
-      AND dd.kind = 'invoice' AND dd.fully_paid_on IS NULL
-  ) q
-  WHERE q.allocated >= q.total
-  GROUP BY q.doc
-),
-x AS (
-  SELECT m.grp,
-         CASE WHEN doc.kind = 'invoice' THEN 1 ELSE 0 END AS inv,
-         CASE WHEN doc.kind = 'credit_note' THEN 1 ELSE 0 END AS cn,
-         doc.status, doc.issue_date,
-         COALESCE(doc.due_date, doc.issue_date) AS due,
-         COALESCE(doc.fully_paid_on, dv.paid_on) AS paid_on,
-         {d.days("COALESCE(doc.fully_paid_on, dv.paid_on)", "doc.issue_date")} AS dtp,
-         {d.days("COALESCE(doc.fully_paid_on, dv.paid_on)",
-                 "COALESCE(doc.due_date, doc.issue_date)")} AS late,
-         COALESCE({d.cents("doc.total_base")}, 0) AS tb,
-         COALESCE({d.cents("doc.amount_due_base")}, 0) AS adb
+per_doc AS (
+  SELECT doc.external_id AS doc, MIN(doc.customer_external_id) AS cust,
+         MIN(doc.issue_date) AS issue_date, MIN({due}) AS due, MIN({tb}) AS tb,
+         MIN({d.cents("doc.total")}) AS total, SUM({d.cents("a.amount")}) AS allocated,
+         MIN(a.allocated_on) AS first_on, MAX(a.allocated_on) AS last_on
   FROM document doc
-  JOIN cmap m ON m.ext = doc.customer_external_id
-  LEFT JOIN derived dv ON dv.doc = doc.external_id
-  WHERE doc.tenant_id = :tenant AND NOT doc.is_deleted
-    AND doc.status NOT IN {_EXCLUDED_STATUSES}
-    AND doc.kind IN ('invoice', 'credit_note')
+  JOIN allocation a ON a.tenant_id = doc.tenant_id AND a.document_external_id = doc.external_id
+  WHERE {invoice} AND doc.fully_paid_on IS NULL AND {issued_in_window}
+    AND NOT a.is_deleted AND a.allocated_on IS NOT NULL
+  GROUP BY doc.external_id
+),
+derived AS MATERIALIZED (
+  -- Allocations on one day (nearly all invoices): paid that day if they cover the total.
+  -- Several days: the first day whose running sum covers it.
+  SELECT pd.doc, pd.cust, pd.issue_date, pd.due, pd.tb,
+         CASE WHEN pd.first_on = pd.last_on THEN
+                CASE WHEN pd.allocated >= pd.total THEN pd.last_on END
+              ELSE (
+                SELECT MIN(a.allocated_on) FROM allocation a
+                WHERE a.tenant_id = :tenant AND a.document_external_id = pd.doc
+                  AND NOT a.is_deleted AND a.allocated_on IS NOT NULL
+                  AND (SELECT SUM({d.cents("b.amount")}) FROM allocation b
+                       WHERE b.tenant_id = :tenant AND b.document_external_id = pd.doc
+                         AND NOT b.is_deleted AND b.allocated_on <= a.allocated_on
+                      ) >= pd.total)
+         END AS paid_on
+  FROM per_doc pd
+),
+per_customer AS (
+{passes}
 )
-SELECT x.grp,
-  SUM(CASE WHEN x.inv = 1 AND x.issue_date > {ws} AND x.issue_date <= {rd} THEN 1 ELSE 0 END),
-  SUM(CASE WHEN {paid_in_window} THEN 1 ELSE 0 END),
-  SUM(CASE WHEN {paid_in_window} THEN x.dtp ELSE 0 END),
-  SUM(CASE WHEN {paid_in_window} THEN x.tb * x.dtp ELSE 0 END),
-  SUM(CASE WHEN {paid_in_window} THEN x.tb ELSE 0 END),
-  SUM(CASE WHEN {paid_in_window} AND x.late IS NOT NULL THEN x.tb * x.late ELSE 0 END),
-  SUM(CASE WHEN {paid_in_window} AND x.late IS NOT NULL THEN x.tb ELSE 0 END),
-  SUM(CASE WHEN {overdue} THEN x.adb * {dpd} ELSE 0 END),
-  SUM(CASE WHEN {overdue} THEN x.adb ELSE 0 END),
-  SUM(CASE WHEN {paid_in_window} AND x.late > 0 THEN 1 ELSE 0 END),
-  SUM(CASE WHEN {open_item} THEN x.adb ELSE 0 END),
-  SUM(CASE WHEN {open_item} AND (x.due IS NULL OR x.due >= {rd}) THEN x.adb ELSE 0 END),
-  SUM(CASE WHEN {overdue} AND {dpd} BETWEEN 1 AND 30 THEN x.adb ELSE 0 END),
-  SUM(CASE WHEN {overdue} AND {dpd} BETWEEN 31 AND 60 THEN x.adb ELSE 0 END),
-  SUM(CASE WHEN {overdue} AND {dpd} BETWEEN 61 AND 90 THEN x.adb ELSE 0 END),
-  SUM(CASE WHEN {overdue} AND {dpd} >= 91 THEN x.adb ELSE 0 END),
-  MAX(CASE WHEN {overdue} THEN {dpd} END),
-  SUM(CASE WHEN x.cn = 1 AND x.status = 'AUTHORISED' THEN x.adb ELSE 0 END),
-  SUM(CASE WHEN x.inv = 1 AND x.issue_date > {y365} AND x.issue_date <= {rd}
-      THEN x.tb ELSE 0 END),
-  MIN(CASE WHEN x.inv = 1 AND x.issue_date <= {rd} THEN x.issue_date END),
-  SUM(CASE WHEN x.inv = 1 AND x.issue_date > {ws} AND x.issue_date <= {rd}
-      THEN x.tb ELSE 0 END),
-  SUM(CASE WHEN x.cn = 1 AND x.issue_date > {ws} AND x.issue_date <= {rd}
-      THEN x.tb ELSE 0 END),
-  SUM(CASE WHEN {recent} THEN {late_n} ELSE 0 END),
-  SUM(CASE WHEN {recent} THEN {late_w} ELSE 0 END),
-  SUM(CASE WHEN {earlier} THEN {late_n} ELSE 0 END),
-  SUM(CASE WHEN {earlier} THEN {late_w} ELSE 0 END)
-FROM x
-GROUP BY x.grp
+SELECT m.grp,
+  {outer}
+FROM per_customer pc
+JOIN cmap m ON m.ext = pc.cust
+GROUP BY m.grp
 """
 
 
 def _last_payment_sql(d: _Dialect, rollup_parents: bool) -> str:
+    """The latest payment allocation on or before the run date, per customer group."""
     return f"""
-WITH {_customer_map(rollup_parents)}
-SELECT m.grp, MAX(a.allocated_on)
-FROM allocation a JOIN cmap m ON m.ext = a.customer_external_id
-WHERE a.tenant_id = :tenant AND a.source_kind = 'payment' AND NOT a.is_deleted
-  AND a.allocated_on <= {d.day("run_date")}
+WITH {_customer_map(rollup_parents)},
+per_customer AS (
+  SELECT a.customer_external_id AS cust, MAX(a.allocated_on) AS last_paid
+  FROM allocation a
+  WHERE a.tenant_id = :tenant AND a.source_kind = 'payment' AND NOT a.is_deleted
+    AND a.allocated_on <= {d.day("run_date")}
+  GROUP BY a.customer_external_id
+)
+SELECT m.grp, MAX(pc.last_paid)
+FROM per_customer pc JOIN cmap m ON m.ext = pc.cust
 GROUP BY m.grp
 """
 
 
 def _method_mix_sql(d: _Dialect, rollup_parents: bool) -> str:
+    """Base-currency cents received per payment method in the window, per customer group."""
     return f"""
-WITH {_customer_map(rollup_parents)}
-SELECT m.grp, p.method, SUM({d.cents("p.amount_base")})
-FROM payment p JOIN cmap m ON m.ext = p.customer_external_id
-WHERE p.tenant_id = :tenant AND NOT p.is_deleted AND p.method IS NOT NULL
-  AND (p.payment_type IS NULL OR p.payment_type NOT IN {_REFUND_TYPES})
-  AND p.paid_on > {d.day("window_start")} AND p.paid_on <= {d.day("run_date")}
-GROUP BY m.grp, p.method
+WITH {_customer_map(rollup_parents)},
+per_customer AS (
+  SELECT p.customer_external_id AS cust, p.method, SUM({d.cents("p.amount_base")}) AS cents
+  FROM payment p
+  WHERE p.tenant_id = :tenant AND NOT p.is_deleted AND p.method IS NOT NULL
+    AND (p.payment_type IS NULL OR p.payment_type NOT IN {_REFUND_TYPES})
+    AND p.paid_on > {d.day("window_start")} AND p.paid_on <= {d.day("run_date")}
+  GROUP BY p.customer_external_id, p.method
+)
+SELECT m.grp, pc.method, SUM(pc.cents)
+FROM per_customer pc JOIN cmap m ON m.ext = pc.cust
+GROUP BY m.grp, pc.method
 """
 
 
@@ -261,7 +344,8 @@ def empty_metrics(
 
 
 def _money(cents: Any) -> Decimal:
-    return (Decimal(int(cents or 0)) / 100).quantize(_CENT)
+    """Integer cents as a Decimal with exactly two places (``scaleb`` is exact, no rounding)."""
+    return Decimal(int(cents or 0)).scaleb(-2)
 
 
 def _ratio(num: Any, den: Any) -> float | None:
@@ -274,6 +358,25 @@ def _as_date(value: Any) -> date | None:
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])
+
+
+def _params(tenant_id: int, run_date: date, window_days: int) -> dict[str, Any]:
+    """The bound parameters of the statements: the tenant and the dates bounding each slice."""
+
+    def back(days: int) -> str:
+        return (run_date - timedelta(days=days)).isoformat()
+
+    return {
+        "tenant": tenant_id,
+        "run_date": run_date.isoformat(),
+        "window_start": back(window_days),
+        "trend_start": back(_TREND_DAYS),
+        "year_start": back(_TURNOVER_DAYS),
+        # Aging: 1-30 days past due is due in [run_date - 30, run_date - 1], and so on.
+        "due_30": back(30),
+        "due_60": back(60),
+        "due_90": back(90),
+    }
 
 
 def compute_metrics(
@@ -298,13 +401,7 @@ def compute_metrics(
         rollup_parents: count a sub-customer's history for its parent.
     """
     d = _Dialect(sqlite=conn.dialect.name == "sqlite")
-    params = {
-        "tenant": tenant_id,
-        "run_date": run_date.isoformat(),
-        "window_start": (run_date - timedelta(days=window_days)).isoformat(),
-        "trend_start": (run_date - timedelta(days=_TREND_DAYS)).isoformat(),
-        "year_start": (run_date - timedelta(days=_TURNOVER_DAYS)).isoformat(),
-    }
+    params = _params(tenant_id, run_date, window_days)
     parent_cond = (
         "c.parent_external_id IS NOT NULL AND c.parent_external_id <> c.external_id"
         " AND EXISTS (SELECT 1 FROM customer p WHERE p.tenant_id = c.tenant_id"
@@ -324,7 +421,7 @@ def compute_metrics(
     for ext, terms, mode in customers:
         out[ext] = empty_metrics(terms, mode)
 
-    for row in conn.execute(text(_documents_sql(d, rollup_parents)), params):
+    for row in conn.execute(text(_documents_sql(d, rollup_parents, window_days)), params):
         m = out.get(row[0])
         if m is None:  # a survivor or parent id that is not itself a customer row
             continue

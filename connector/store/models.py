@@ -113,6 +113,14 @@ class Document(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_id"),
         Index("ix_document_customer", "tenant_id", "customer_external_id"),
+        # Segmenter metrics: one pass per slice in customer order, read from the index alone.
+        Index("ix_document_segmenter", "tenant_id", "customer_external_id", "kind", "status",
+              "is_deleted", "issue_date", "due_date", "fully_paid_on", "total_base",
+              "amount_due_base", "external_id"),
+        # Segmenter metrics: invoices whose paid date is derived from allocations.
+        Index("ix_document_unpaid", "tenant_id", "kind", "fully_paid_on", "external_id",
+              "issue_date", "is_deleted", "status", "total", "customer_external_id", "due_date",
+              "total_base"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -145,7 +153,12 @@ class Payment(SQLModel, table=True):
     """A payment (or refund) received against one document."""
 
     __tablename__ = "payment"
-    __table_args__ = (UniqueConstraint("tenant_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "external_id"),
+        # Segmenter metrics: the payment-method mix per customer, read from the index alone.
+        Index("ix_payment_segmenter", "tenant_id", "customer_external_id", "method", "paid_on",
+              "is_deleted", "payment_type", "amount_base"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="tenant.id")
@@ -174,6 +187,11 @@ class Allocation(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("tenant_id", "source_kind", "external_id"),
         Index("ix_allocation_document", "tenant_id", "document_external_id"),
+        # Segmenter metrics: running sums per document by date (paid date), last payment.
+        Index("ix_allocation_running", "tenant_id", "document_external_id", "allocated_on",
+              "is_deleted", "amount"),
+        Index("ix_allocation_payments", "tenant_id", "source_kind", "customer_external_id",
+              "allocated_on", "is_deleted"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
