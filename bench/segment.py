@@ -6,8 +6,9 @@
 ``load`` writes a synthetic AR history straight into a migrated SQLite store with sqlite3
 ``executemany`` (no ORM): customers with payment profiles (prompt, average, slow, very slow),
 2 % sub-customers and 0.5 % merged ones; invoices over three years with terms, delays around the
-customer's profile, partial payments, credit notes and their allocations, about half of the paid
-invoices without ``fully_paid_on`` (QuickBooks and NetSuite have none: the paid date is derived
+customer's profile, partial payments, 6 % never paid (disputes, bad debt), credit notes and their
+allocations, by default half of the paid invoices without ``fully_paid_on`` (``--paid-date-share``;
+Xero sets it on every paid invoice, QuickBooks has no such field: the paid date is then derived
 from allocations), some voided, deleted and draft invoices. All amounts are in base currency.
 
 ``time_metrics`` times :func:`arconnect.segmenter.metrics.compute_metrics` in a fresh process (so
@@ -30,7 +31,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,13 @@ def _sqlite_path(db_url: str) -> str:
     return db_url.removeprefix("sqlite:///")
 
 
-def load(db_url: str, customers: int, invoices: int, seed: int) -> None:
-    """Fill a fresh SQLite store at ``db_url`` (migrated first) with a synthetic AR history."""
+def load(db_url: str, customers: int, invoices: int, seed: int, *,
+         paid_date_share: float = 0.5) -> None:
+    """Fill a fresh SQLite store at ``db_url`` (migrated first) with a synthetic AR history.
+
+    ``paid_date_share`` of the paid invoices carry ``fully_paid_on`` (Xero: all of them); the
+    others need their paid date derived from allocations.
+    """
     from arconnect.store import db
 
     db.get_engine(db_url)  # migrates to head
@@ -114,10 +120,12 @@ def load(db_url: str, customers: int, invoices: int, seed: int) -> None:
             status, deleted = "DELETED", 1
         elif r < 0.008:
             status = "DRAFT"
+        elif r < 0.07:  # disputed or bad debt: never paid
+            paid = run_ord + 1
         if status != "PAID" or paid > run_ord:
             if status == "PAID":
                 status, due_amt = "AUTHORISED", total
-                if r < 0.10 and issue + 5 <= run_ord:  # partly paid
+                if rng.random() < 0.2 and issue + 5 <= run_ord:  # partly paid
                     part = round(total * 0.4, 2)
                     due_amt = round(total - part, 2)
                     on = date.fromordinal(rng.randrange(issue, run_ord + 1)).isoformat()
@@ -130,9 +138,9 @@ def load(db_url: str, customers: int, invoices: int, seed: int) -> None:
                          None, total, total, due_amt, due_amt, SYNCED_AT))
             continue
         paid_on = date.fromordinal(paid).isoformat()
-        if r < 0.5:
+        if rng.random() < paid_date_share:
             fully = paid_on
-        if r > 0.97:  # a credit note settles a fifth, the payment the rest
+        if r > 0.99:  # a credit note settles a fifth, the payment the rest
             cn = round(total * 0.2, 2)
             docs.append((TENANT_ID, f"K{n:08d}", "credit_note", cust, "PAID", 0,
                          paid_on, paid_on, paid_on, cn, cn, 0.0, 0.0, SYNCED_AT))
@@ -258,13 +266,10 @@ def time_duckdb(db_url: str) -> dict[str, Any]:
     load_s = time.perf_counter() - started
     con.close()
     sql = metrics._documents_sql(metrics._Dialect(sqlite=False), rollup_parents=True)
-    run = RUN_DATE
-    for name, value in {
-        "run_date": run, "window_start": run - timedelta(days=365),
-        "trend_start": run - timedelta(days=90), "year_start": run - timedelta(days=365),
-    }.items():
-        sql = sql.replace(f":{name}", f"'{value.isoformat()}'")
-    sql = sql.replace(":tenant", str(TENANT_ID))
+    params = metrics._params(TENANT_ID, RUN_DATE, 365)
+    for name in sorted(params, key=len, reverse=True):  # :due_30 before :due_3...
+        value = params[name]
+        sql = sql.replace(f":{name}", f"'{value}'" if isinstance(value, str) else str(value))
     started = time.perf_counter()
     rows = duck.execute(sql).fetchall()
     seconds = time.perf_counter() - started
@@ -277,6 +282,8 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--invoices", type=int, default=2_000_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--paid-date-share", type=float, default=0.5,
+                        help="share of paid invoices with fully_paid_on (Xero: 1.0)")
     parser.add_argument("--db", help="reuse (or create) this SQLite file instead of a temp one")
     parser.add_argument("--skip-duckdb", action="store_true")
     args = parser.parse_args()
@@ -287,7 +294,8 @@ def main() -> None:
         load_s = 0.0
         if not path.exists():
             started = time.perf_counter()
-            load(db_url, args.customers, args.invoices, args.seed)
+            load(db_url, args.customers, args.invoices, args.seed,
+                 paid_date_share=args.paid_date_share)
             load_s = time.perf_counter() - started
         rows = counts(db_url)
         m = time_metrics(db_url)

@@ -53,6 +53,7 @@ Assumptions (documented here because the rules depend on them):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -379,6 +380,43 @@ def _params(tenant_id: int, run_date: date, window_days: int) -> dict[str, Any]:
     }
 
 
+def _document_metrics(row: Sequence[Any], run_date: date) -> dict[str, Any]:
+    """The contract's figures from one row of exact sums of :func:`_documents_sql`."""
+    (n_inv, n_paid, sum_dtp, sum_w_dtp, sum_w_paid, late_paid_n, late_paid_w, late_open_n,
+     late_open_w, n_late, open_bal, aging_cur, a30, a60, a90, a91, oldest, unapplied, turnover,
+     first, inv_window, cn_window, rec_n, rec_w, ear_n, ear_w) = row
+    first_date = _as_date(first)
+    turnover_c = int(turnover or 0)
+    recent, earlier = _ratio(rec_n, rec_w), _ratio(ear_n, ear_w)
+    return {
+        "invoice_count": int(n_inv or 0),
+        "paid_invoice_count": int(n_paid or 0),
+        "avg_days_to_pay": _ratio(sum_dtp, n_paid),
+        "avg_days_to_pay_weighted": _ratio(sum_w_dtp, sum_w_paid),
+        "days_late_weighted": _ratio(
+            int(late_paid_n or 0) + int(late_open_n or 0),
+            int(late_paid_w or 0) + int(late_open_w or 0),
+        ),
+        "days_late_weighted_paid": _ratio(late_paid_n, late_paid_w),
+        "late_share": _ratio(n_late, n_paid),
+        "open_balance": _money(open_bal),
+        "overdue_balance": _money(late_open_w),
+        "aging_current": _money(aging_cur),
+        "aging_1_30": _money(a30),
+        "aging_31_60": _money(a60),
+        "aging_61_90": _money(a90),
+        "aging_91_plus": _money(a91),
+        "oldest_overdue_days": int(oldest or 0),
+        "unapplied_credit": _money(unapplied),
+        "turnover_12m": _money(turnover_c),
+        "avg_monthly_sales": (Decimal(turnover_c) / 1200).quantize(_CENT, ROUND_HALF_UP),
+        "first_invoice_date": first_date.isoformat() if first_date else None,
+        "tenure_days": (run_date - first_date).days if first_date else None,
+        "trend": None if recent is None or earlier is None else round(recent - earlier, 4),
+        "credit_note_ratio": _ratio(cn_window, inv_window) or 0.0,
+    }
+
+
 def compute_metrics(
     conn: Connection,
     tenant_id: int,
@@ -423,43 +461,8 @@ def compute_metrics(
 
     for row in conn.execute(text(_documents_sql(d, rollup_parents, window_days)), params):
         m = out.get(row[0])
-        if m is None:  # a survivor or parent id that is not itself a customer row
-            continue
-        (n_inv, n_paid, sum_dtp, sum_w_dtp, sum_w_paid, late_paid_n, late_paid_w,
-         late_open_n, late_open_w, n_late, open_bal, aging_cur, a30, a60, a90, a91, oldest,
-         unapplied, turnover, first, inv_window, cn_window, rec_n, rec_w, ear_n,
-         ear_w) = row[1:]
-        n_paid = int(n_paid or 0)
-        turnover_c = int(turnover or 0)
-        first_date = _as_date(first)
-        m.update(
-            invoice_count=int(n_inv or 0),
-            paid_invoice_count=n_paid,
-            avg_days_to_pay=_ratio(sum_dtp, n_paid),
-            avg_days_to_pay_weighted=_ratio(sum_w_dtp, sum_w_paid),
-            days_late_weighted=_ratio(
-                int(late_paid_n or 0) + int(late_open_n or 0),
-                int(late_paid_w or 0) + int(late_open_w or 0),
-            ),
-            days_late_weighted_paid=_ratio(late_paid_n, late_paid_w),
-            late_share=_ratio(n_late, n_paid),
-            open_balance=_money(open_bal),
-            overdue_balance=_money(late_open_w),
-            aging_current=_money(aging_cur),
-            aging_1_30=_money(a30),
-            aging_31_60=_money(a60),
-            aging_61_90=_money(a90),
-            aging_91_plus=_money(a91),
-            oldest_overdue_days=int(oldest or 0),
-            unapplied_credit=_money(unapplied),
-            turnover_12m=_money(turnover_c),
-            avg_monthly_sales=(Decimal(turnover_c) / 1200).quantize(_CENT, ROUND_HALF_UP),
-            first_invoice_date=first_date.isoformat() if first_date else None,
-            tenure_days=(run_date - first_date).days if first_date else None,
-            credit_note_ratio=_ratio(cn_window, inv_window) or 0.0,
-        )
-        recent, earlier = _ratio(rec_n, rec_w), _ratio(ear_n, ear_w)
-        m["trend"] = None if recent is None or earlier is None else round(recent - earlier, 4)
+        if m is not None:  # else a survivor or parent id that is not itself a customer row
+            m.update(_document_metrics(row[1:], run_date))
 
     for grp, last in conn.execute(text(_last_payment_sql(d, rollup_parents)), params):
         last_date = _as_date(last)
