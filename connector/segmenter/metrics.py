@@ -6,7 +6,8 @@ rows. Sums run on integer cents (SQLite stores ``Numeric`` as a float; summing c
 exact) and ratios are divided in Python from those exact sums, so SQLite and PostgreSQL agree to
 the cent and, for day figures, to the last of the 4 decimals.
 
-Formula sources (``/shared/reference/ar-domain.md`` §1):
+Formula sources (the AR domain reference beside the checkout, ``../shared/reference/ar-domain.md``
+§1, which cites the vendors' documentation):
 
 * ``avg_days_to_pay`` — Average Days to Pay: mean(paid date − invoice date) over invoices paid in
   full in the window (Microsoft Dynamics GP ``AverageDaysToPay``; Tesorio "Average Days
@@ -40,7 +41,12 @@ Assumptions (documented here because the rules depend on them):
   its due date is before the run date. The open overdue items enter ``days_late_weighted`` and
   ``trend`` whatever their issue date — an old unpaid invoice is the strongest delinquency signal
   (JD Edwards' paid-only average lets a non-payer look good).
-* Unapplied credit: remaining credit of AUTHORISED credit notes (Xero ``RemainingCredit``).
+* Unapplied credit: remaining credit of AUTHORISED credit notes (Xero ``RemainingCredit``);
+  overpayments and prepayments are not stored as documents yet, so they are not included.
+* Rounding: ratios are divided in Python from the exact integer sums and rounded with
+  ``round(x, 4)``; ``late_share`` and the day figures are None without paid invoices (or zero
+  weight); ``credit_note_ratio`` is 0.0 without invoices; ``avg_monthly_sales`` is rounded half
+  up to the cent. Weights are base-currency amounts, counts and days are whole numbers.
 * Last payment: the latest non-deleted allocation with ``source_kind = 'payment'`` dated on or
   before the run date.
 * Payment-method mix: non-deleted payments dated in the window with a mapped ``method``, shares of
