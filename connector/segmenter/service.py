@@ -87,18 +87,6 @@ class SegmentRun:
         return dict(sorted(out.items(), key=lambda kv: -kv[1]["customers"]))
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def _previous(conn: Connection, tenant_id: int) -> dict[str, dict[str, Any]]:
     rows = conn.execute(
         select(_ASSIGNMENTS.c.customer_external_id, _ASSIGNMENTS.c.segment,
@@ -197,7 +185,7 @@ def _write(conn: Connection, tenant_id: int, results: list[CustomerResult],
             "segment": a.segment, "tags": list(a.tags), "credit_limit": a.credit_limit,
             "terms_days": a.terms_days, "credit_hold": a.credit_hold,
             "locked": lock_holds, "locked_until": locked_until if lock_holds else None,
-            "metrics": _json_safe(r.metrics), "reasons": list(a.reasons),
+            "metrics": r.metrics, "reasons": list(a.reasons),
             "since": since, "computed_at": now,
         })
         if r.changed:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -28,6 +30,17 @@ from arconnect.settings import get_settings
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a JSON column")
+
+
+def json_dumps(value: Any) -> str:
+    """JSON columns: fast (orjson), dates as ISO text, Decimal as a number."""
+    return orjson.dumps(value, default=_json_default).decode()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -49,14 +62,15 @@ def create_store_engine(url: str) -> Engine:
             path = url.split("///", 1)[1] if "///" in url else ""
             if path and path != ":memory:":
                 Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                                   json_serializer=json_dumps)
             event.listen(engine, "connect", _sqlite_pragmas)
             # pysqlite's own transaction handling defers BEGIN; emit it ourselves so that
             # "BEGIN IMMEDIATE" (used for single-flight token refresh) works.
             event.listen(engine, "connect", _disable_pysqlite_begin)
             event.listen(engine, "begin", _sqlite_begin)
         else:
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url, pool_pre_ping=True, json_serializer=json_dumps)
     except (ArgumentError, ImportError) as err:
         raise ConfigError(f"ARCONNECT_DATABASE_URL: cannot use {url!r}: {err}") from None
     return engine
