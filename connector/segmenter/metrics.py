@@ -59,13 +59,14 @@ Assumptions (documented here because the rules depend on them):
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 __all__ = ["METRIC_KEYS", "compute_metrics", "empty_metrics"]
 
@@ -429,6 +430,45 @@ def _document_metrics(row: Sequence[Any], run_date: date) -> dict[str, Any]:
     }
 
 
+class _SidePayments:
+    """The last-payment and payment-method statements, run in a thread on their own
+    connection (the caller's own connection when the engine is in-memory SQLite)."""
+
+    def __init__(self, conn: Connection, d: _Dialect, rollup_parents: bool,
+                 params: dict[str, Any], parallel: bool) -> None:
+        self._sqls = (_last_payment_sql(d, rollup_parents), _method_mix_sql(d, rollup_parents))
+        self._params = params
+        self._rows: list[list[Any]] = []
+        self._error: BaseException | None = None
+        url = conn.engine.url
+        in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+        self._conn = conn if in_memory or not parallel else None
+        self._thread: threading.Thread | None = None
+        if self._conn is None:
+            self._thread = threading.Thread(target=self._run, args=(conn.engine,),
+                                            name="metrics-payments", daemon=True)
+            self._thread.start()
+
+    def _run(self, engine: Engine) -> None:
+        try:
+            with engine.connect() as side:
+                self._rows = [list(side.execute(text(sql), self._params))
+                              for sql in self._sqls]
+        except BaseException as err:  # re-raised in the caller's thread
+            self._error = err
+
+    def result(self) -> tuple[list[Any], list[Any]]:
+        if self._thread is None:
+            assert self._conn is not None
+            rows = [list(self._conn.execute(text(sql), self._params)) for sql in self._sqls]
+        else:
+            self._thread.join()
+            if self._error is not None:
+                raise self._error
+            rows = self._rows
+        return rows[0], rows[1]
+
+
 def compute_metrics(
     conn: Connection,
     tenant_id: int,
@@ -436,6 +476,7 @@ def compute_metrics(
     *,
     window_days: int = 365,
     rollup_parents: bool = True,
+    parallel: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Metrics of every customer of ``tenant_id`` as of ``run_date``, keyed by external id.
 
@@ -449,6 +490,8 @@ def compute_metrics(
         run_date: the day the figures are as of (the organisation's today).
         window_days: the behaviour window (run_date - window_days, run_date].
         rollup_parents: count a sub-customer's history for its parent.
+        parallel: run the payment statements on a second connection beside the documents
+            one (only when ``conn`` holds no uncommitted writes the second one must see).
     """
     d = _Dialect(sqlite=conn.dialect.name == "sqlite")
     params = _params(tenant_id, run_date, window_days)
@@ -471,18 +514,24 @@ def compute_metrics(
     for ext, terms, mode in customers:
         out[ext] = empty_metrics(terms, mode)
 
+    # The payment statements run beside the documents one, on a second connection, so the
+    # database works on both cores (sqlite3 and psycopg release the GIL while a query runs).
+    # Each reads its own snapshot; a sync committing in between can only shift which payments
+    # count by that commit, as if the run had started a moment later.
+    side = _SidePayments(conn, d, rollup_parents, params, parallel)
     for row in conn.execute(text(_documents_sql(d, rollup_parents, window_days)), params):
         m = out.get(row[0])
         if m is not None:  # else a survivor or parent id that is not itself a customer row
             m.update(_document_metrics(row[1:], run_date))
+    last_rows, mix_rows = side.result()
 
-    for grp, last in conn.execute(text(_last_payment_sql(d, rollup_parents)), params):
+    for grp, last in last_rows:
         last_date = _as_date(last)
         if grp in out and last_date is not None:
             out[grp]["days_since_last_payment"] = (run_date - last_date).days
 
     mix: dict[str, dict[str, int]] = {}
-    for grp, method, cents in conn.execute(text(_method_mix_sql(d, rollup_parents)), params):
+    for grp, method, cents in mix_rows:
         if grp in out:
             mix.setdefault(grp, {})[method] = int(cents or 0)
     for grp, by_method in mix.items():

@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import multiprocessing as mp
+import os
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -109,15 +111,47 @@ def run_date_for(tenant: Tenant) -> date:
     return today_in(tenant.timezone)
 
 
+# Above this many customers the rules run in two processes (a forked child takes half): they
+# are pure Python, and the database is idle meanwhile.
+PARALLEL_RULES_MIN = 20_000
+_Work = tuple[Rules, list[tuple[dict[str, Any], "PreviousAssignment | None", "Lock | None"]],
+              date]
+_work: _Work | None = None
+
+
+def _assign_slice(bounds: tuple[int, int]) -> list[Assignment]:
+    assert _work is not None
+    rules, items, run_date = _work
+    return [assign(rules, m, before, lock, run_date) for m, before, lock in
+            items[bounds[0]:bounds[1]]]
+
+
+def _assign_all(rules: Rules, items: list[tuple[dict[str, Any], PreviousAssignment | None,
+                                                Lock | None]], run_date: date) -> list[Assignment]:
+    """``assign`` for every item, in order; split over two processes when there are many."""
+    global _work
+    _work = (rules, items, run_date)
+    try:
+        if len(items) < PARALLEL_RULES_MIN or not hasattr(os, "fork"):
+            return _assign_slice((0, len(items)))
+        half = len(items) // 2
+        with mp.get_context("fork").Pool(1) as pool:
+            second = pool.apply_async(_assign_slice, ((half, len(items)),))
+            first = _assign_slice((0, half))
+            return first + second.get()
+    finally:
+        _work = None
+
+
 def evaluate(
     conn: Connection, tenant: Tenant, rules: Rules, run_date: date
 ) -> tuple[list[CustomerResult], dict[str, dict[str, Any]]]:
     """Metrics and rules for every customer of ``tenant``; reads only."""
     assert tenant.id is not None
-    metrics = compute_metrics(conn, tenant.id, run_date)
+    metrics = compute_metrics(conn, tenant.id, run_date, parallel=True)
     previous = _previous(conn, tenant.id)
     names = _names(conn, tenant.id)
-    results = []
+    items: list[tuple[dict[str, Any], PreviousAssignment | None, Lock | None]] = []
     for customer_id, m in metrics.items():
         prev = previous.get(customer_id)
         before = None
@@ -134,7 +168,11 @@ def evaluate(
                     # A lock that just ended releases the customer to the rules at once:
                     # the days it spent locked must not count as hysteresis.
                     before = None
-        a = assign(rules, m, before, lock, run_date)
+        items.append((m, before, lock))
+    results = []
+    for (customer_id, m), a in zip(metrics.items(), _assign_all(rules, items, run_date),
+                                   strict=True):
+        prev = previous.get(customer_id)
         changed = prev is None or (
             a.segment != prev["segment"] or list(a.tags) != list(prev["tags"] or [])
             or _money(a.credit_limit) != _money(prev["credit_limit"])

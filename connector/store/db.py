@@ -63,14 +63,16 @@ def create_store_engine(url: str) -> Engine:
             if path and path != ":memory:":
                 Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                                   json_serializer=json_dumps)
+                                   json_serializer=json_dumps,
+                                   json_deserializer=orjson.loads)
             event.listen(engine, "connect", _sqlite_pragmas)
             # pysqlite's own transaction handling defers BEGIN; emit it ourselves so that
             # "BEGIN IMMEDIATE" (used for single-flight token refresh) works.
             event.listen(engine, "connect", _disable_pysqlite_begin)
             event.listen(engine, "begin", _sqlite_begin)
         else:
-            engine = create_engine(url, pool_pre_ping=True, json_serializer=json_dumps)
+            engine = create_engine(url, pool_pre_ping=True, json_serializer=json_dumps,
+                                   json_deserializer=orjson.loads)
     except (ArgumentError, ImportError) as err:
         raise ConfigError(f"ARCONNECT_DATABASE_URL: cannot use {url!r}: {err}") from None
     return engine

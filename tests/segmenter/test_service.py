@@ -155,3 +155,15 @@ def test_sqlite_and_postgresql_give_identical_assignments(
             segment_tenant(db, tenant, run_date=RUN_DATE)
             exports.append(export_rows(db, tenant))
     assert exports[0] == exports[1]
+
+
+def test_rules_in_two_processes_match_one(synced: tuple[Engine, Tenant],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import arconnect.segmenter.service as service
+
+    db, tenant = synced
+    serial = segment_tenant(db, tenant, run_date=RUN_DATE, dry_run=True)
+    monkeypatch.setattr(service, "PARALLEL_RULES_MIN", 1)
+    forked = segment_tenant(db, tenant, run_date=RUN_DATE, dry_run=True)
+    assert [(r.customer_id, r.assignment) for r in forked.results] == [
+        (r.customer_id, r.assignment) for r in serial.results]
