@@ -35,7 +35,7 @@ from arconnect.segmenter.rules import (
     load_rules,
 )
 from arconnect.store.models import Customer, SegmentAssignment, SegmentHistory, Tenant
-from arconnect.store.upsert import upsert
+from arconnect.store.upsert import insert_rows, upsert
 from arconnect.timezones import today_in
 
 _ASSIGNMENTS = SegmentAssignment.__table__  # type: ignore[attr-defined]
@@ -237,8 +237,7 @@ def _write(conn: Connection, tenant_id: int, results: list[CustomerResult],
                 "changed_at": now,
             })
     upsert(conn, _ASSIGNMENTS, rows, ("tenant_id", "customer_external_id"))
-    if history:
-        conn.execute(_HISTORY.insert(), history)
+    insert_rows(conn, _HISTORY, history)
 
 
 # -- locks -----------------------------------------------------------------------------------
