@@ -238,27 +238,26 @@ def _pipeline_child(db_url: str, out: Any) -> None:
               "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)})
 
 
-def time_pipeline(db_url: str) -> dict[str, Any]:
-    """Time the whole segment run — metrics, rules, writing assignments and history — twice,
-    in a fresh process; seconds per run and peak RSS."""
+def _in_fresh_process(target: Any, db_url: str) -> dict[str, Any]:
+    """Run ``target(db_url, pipe)`` in a spawned process (its peak RSS is its own)."""
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_pipeline_child, args=(db_url, child))
+    proc = ctx.Process(target=target, args=(db_url, child))
     proc.start()
     result: dict[str, Any] = parent.recv()
     proc.join()
     return result
+
+
+def time_pipeline(db_url: str) -> dict[str, Any]:
+    """Time the whole segment run — metrics, rules, writing assignments and history — twice,
+    in a fresh process; seconds per run and peak RSS."""
+    return _in_fresh_process(_pipeline_child, db_url)
 
 
 def time_metrics(db_url: str) -> dict[str, Any]:
     """Time ``compute_metrics`` on the bench tenant in a fresh process; seconds and peak RSS."""
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_metrics_child, args=(db_url, child))
-    proc.start()
-    result: dict[str, Any] = parent.recv()
-    proc.join()
-    return result
+    return _in_fresh_process(_metrics_child, db_url)
 
 
 def _export(con: sqlite3.Connection, table: str, cols: str, folder: Path) -> Path:
