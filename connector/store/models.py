@@ -112,8 +112,8 @@ class Document(SQLModel, table=True):
     __tablename__ = "document"
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_id"),
-        Index("ix_document_customer", "tenant_id", "customer_external_id"),
-        # Segmenter metrics: one pass per slice in customer order, read from the index alone.
+        # Segmenter metrics: one pass per slice in customer order, read from the index alone
+        # (it also serves look-ups by customer: it starts with those columns).
         Index("ix_document_segmenter", "tenant_id", "customer_external_id", "kind", "status",
               "is_deleted", "issue_date", "due_date", "fully_paid_on", "total_base",
               "amount_due_base", "external_id"),
@@ -186,8 +186,8 @@ class Allocation(SQLModel, table=True):
     __tablename__ = "allocation"
     __table_args__ = (
         UniqueConstraint("tenant_id", "source_kind", "external_id"),
-        Index("ix_allocation_document", "tenant_id", "document_external_id"),
-        # Segmenter metrics: running sums per document by date (paid date), last payment.
+        # Segmenter metrics: running sums per document by date (paid date); also serves
+        # look-ups by document.
         Index("ix_allocation_running", "tenant_id", "document_external_id", "allocated_on",
               "is_deleted", "amount"),
         Index("ix_allocation_payments", "tenant_id", "source_kind", "customer_external_id",
