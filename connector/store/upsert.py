@@ -44,7 +44,7 @@ def upsert(
         )
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-    if conn.dialect.name == "sqlite":
+    if conn.dialect.name == "sqlite" and _same_keys(rows):
         _sqlite_executemany(conn, stmt, (table.name, tuple(columns), tuple(keys), tuple(update)),
                             columns, rows)
     else:
@@ -53,24 +53,46 @@ def upsert(
     return len(rows)
 
 
-_compiled: dict[Any, tuple[str, list[str], list[Any]]] = {}
+_compiled: dict[Any, tuple[str, list[str], list[Any], dict[str, Any]]] = {}
+
+
+def _same_keys(rows: Sequence[dict[str, Any]]) -> bool:
+    """True when every row has the first row's columns (else SQLAlchemy fills the gaps)."""
+    first = rows[0].keys()
+    return all(row.keys() == first for row in rows)
 
 
 def _sqlite_executemany(conn: Connection, stmt: Any, key: Any, columns: Sequence[str],
                         rows: Sequence[dict[str, Any]]) -> None:
     """The driver's executemany with each value through its column type's bind processor —
-    what SQLAlchemy does, without its per-row parameter bookkeeping (the hottest write path)."""
+    what SQLAlchemy does, without its per-row parameter bookkeeping (the hottest write path).
+    Columns the rows leave out get their scalar default, as SQLAlchemy would give them."""
     found = _compiled.get(key)
     if found is None:
         compiled = stmt.compile(dialect=conn.dialect, column_keys=list(columns))
         names = list(compiled.positiontup or [])
         table = stmt.table
+        given = set(columns)
+        defaults: dict[str, Any] = {}
+        for n in names:
+            if n not in given:
+                default = table.c[n].default
+                if default is None or not default.is_scalar:
+                    conn.execute(stmt, list(rows))  # a computed default: SQLAlchemy's way
+                    return
+                defaults[n] = default.arg
         procs = [table.c[n].type._cached_bind_processor(conn.dialect) for n in names]
-        found = (str(compiled), names, procs)
+        found = (str(compiled), names, procs, defaults)
         _compiled[key] = found
-    sql, names, procs = found
-    pairs = list(zip(names, procs, strict=True))
-    params = [tuple(p(row[n]) if p is not None else row[n] for n, p in pairs) for row in rows]
+    sql, names, procs, defaults = found
+    params = [
+        tuple(
+            (p(row[n] if n not in defaults else defaults[n]) if p is not None
+             else (row[n] if n not in defaults else defaults[n]))
+            for n, p in zip(names, procs, strict=True)
+        )
+        for row in rows
+    ]
     conn.exec_driver_sql(sql, params)
 
 
@@ -79,7 +101,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     if not rows:
         return 0
     columns = list(rows[0].keys())
-    if conn.dialect.name == "sqlite":
+    if conn.dialect.name == "sqlite" and _same_keys(rows):
         _sqlite_executemany(conn, table.insert(), (table.name, tuple(columns), "insert"),
                             columns, rows)
     else:
