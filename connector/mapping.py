@@ -51,7 +51,7 @@ from arconnect.adapters.xero.dates import parse_xero_date, parse_xero_datetime
 from arconnect.errors import MappingError
 from arconnect.store.models import Allocation, Customer, Document, Payment, SQLModel
 from arconnect.transforms import TRANSFORMS, Getter, Output, Transform, to_decimal
-from arconnect.yamlfile import Problems, load_yaml_with_lines
+from arconnect.yamlfile import Problems, load_yaml_with_lines, read_text
 
 __all__ = [
     "CONTEXT_KEYS",
@@ -1001,13 +1001,7 @@ def _source_text(source: str | Path) -> tuple[str, str]:
                 f"(shipped: {', '.join(shipped) or 'none'}); give a path to a .yaml file instead"
             )
         return str(resource), resource.read_text(encoding="utf-8")
-    path = Path(source)
-    try:
-        return str(path), path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MappingError(f"{path}:1: no such file; check the path") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise MappingError(f"{path}:1: cannot be read ({err})") from None
+    return read_text(source)
 
 
 def load_mapping(source: str | Path = "xero") -> Mapping:

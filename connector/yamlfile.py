@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -218,3 +219,14 @@ def validation_problems(
 def _clean(loc: Sequence[Any]) -> Loc:
     """Drop the tags pydantic adds to union/function locations (``function-after[...]``)."""
     return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p and "]" in p)))
+
+
+def read_text(path: str | Path) -> tuple[str, str]:
+    """A YAML file's label and text; an unreadable file is a MappingError at ``path:1``."""
+    path = Path(path)
+    try:
+        return str(path), path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MappingError(f"{path}:1: no such file; check the path") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise MappingError(f"{path}:1: cannot be read ({err})") from None

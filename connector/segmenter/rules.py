@@ -38,7 +38,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from arconnect.errors import MappingError
-from arconnect.yamlfile import Lines, Loc, Problems, load_yaml_with_lines, suggest
+from arconnect.yamlfile import Lines, Loc, Problems, load_yaml_with_lines, read_text, suggest
 from arconnect.yamlfile import validation_problems as _validation_problems
 
 __all__ = [
@@ -983,13 +983,7 @@ def _source_text(source: str | Path) -> tuple[str, str]:
                 f"{source}.yaml:1: no rules named {source!r} ship with arconnect (shipped: "
                 f"default, {', '.join(shipped_presets())}); give a path to a .yaml file instead")
         return str(resource), resource.read_text(encoding="utf-8")
-    path = Path(source)
-    try:
-        return str(path), path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MappingError(f"{path}:1: no such file; check the path") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise MappingError(f"{path}:1: cannot be read ({err})") from None
+    return read_text(source)
 
 
 def load_rules(path_or_name: str | Path = "default") -> Rules:
