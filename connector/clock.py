@@ -39,10 +39,6 @@ class Clock:
         if seconds > 0:
             time.sleep(seconds / self.scale)
 
-    def wait(self, event: threading.Event, seconds: float) -> bool:
-        """Wait on ``event`` for at most ``seconds`` of clock time; True when it was set."""
-        return event.wait(max(seconds, 0.0) / self.scale)
-
 
 _clock: Clock | None = None
 _lock = threading.Lock()

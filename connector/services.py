@@ -11,14 +11,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select, text
-from sqlalchemy.orm import Session
-from sqlmodel import col
+from sqlalchemy import Engine, text
 
-from arconnect.adapters.base import HttpClient, TenantInfo
+from arconnect.adapters.base import TenantInfo
 from arconnect.adapters.xero import XeroAdapter
+from arconnect.auth.service import get_tenant, list_tenants
 from arconnect.auth.tokens import TokenManager
-from arconnect.errors import ConfigError, NotFoundError
+from arconnect.errors import ConfigError
 from arconnect.http import ApiClient
 from arconnect.mapping import Mapping, load_mapping
 from arconnect.pacing import Limits, get_pacer
@@ -71,17 +70,13 @@ def client_for(db: Engine, tenant: Tenant, settings: Settings | None = None) -> 
 
 def find_tenants(db: Engine, keys: Sequence[str] | None = None) -> list[Tenant]:
     """Tenants by id, name or ERP id (all of them when ``keys`` is empty)."""
-    with Session(db) as session:
-        tenants = list(session.scalars(select(Tenant).order_by(col(Tenant.id))))
     if not keys:
-        return tenants
+        return list_tenants(db)
     found: list[Tenant] = []
     for key in keys:
-        match = [t for t in tenants if key in (str(t.id), t.name, t.external_id)]
-        if not match:
-            names = ", ".join(f"{t.id} ({t.name})" for t in tenants) or "none yet"
-            raise NotFoundError(f"no tenant {key!r}; known tenants: {names}")
-        found.extend(m for m in match if m not in found)
+        tenant = get_tenant(db, key)
+        if all(t.id != tenant.id for t in found):
+            found.append(tenant)
     return found
 
 
@@ -107,7 +102,7 @@ def sync_tenants(
 
     def run(tenant: Tenant) -> SyncResult:
         engine = SyncEngine(db, adapter, mapping_for(tenant.platform, settings),
-                            lambda t: _client(db, t, settings), progress)
+                            lambda t: client_for(db, t, settings), progress)
         return engine.run(tenant, full=full, reconcile=reconcile)
 
     if workers <= 1 or len(tenants) <= 1:
@@ -146,7 +141,3 @@ def store_summary(db: Engine, tenant: Tenant) -> dict[str, Any]:
     with db.connect() as conn:
         row = conn.execute(sql, {"t": tenant.id, "today": date.today()}).mappings().one()
     return dict(row)
-
-
-def _client(db: Engine, tenant: Tenant, settings: Settings) -> HttpClient:
-    return client_for(db, tenant, settings)

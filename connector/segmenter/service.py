@@ -14,7 +14,6 @@ import json
 import multiprocessing as mp
 import os
 import time
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -380,10 +379,3 @@ def export_text(rows: Iterable[dict[str, Any]], fmt: str) -> str:
               else r["metrics"].get(k) for k in metric_keys),
         ])
     return buf.getvalue()
-
-
-def segment_counts(db: Engine, tenant: Tenant) -> Counter[str]:
-    """Customers per segment as stored."""
-    with db.connect() as conn:
-        return Counter(s for (s,) in conn.execute(
-            select(_ASSIGNMENTS.c.segment).where(_ASSIGNMENTS.c.tenant_id == tenant.id)))
