@@ -25,6 +25,8 @@ Evaluation of one customer, in order:
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -286,6 +288,9 @@ class Bucket:
 
     def describe(self, margin: Decimal = Decimal(0)) -> str:
         """The bounds in words; with a margin, widened as hysteresis applies them."""
+        return _describe(self, margin)
+
+    def _words(self, margin: Decimal) -> str:
         parts = []
         for op, b in self.bounds:
             shifted = b - margin if op in ("gt", "gte") else b + margin
@@ -647,21 +652,30 @@ def _compare(metric: str, tests: tuple[tuple[str, Decimal], ...]) -> Cond:
             if not _test(op, value, bound):
                 return False, []
         shown = " and ".join(f"{_OPS[op]} {_num(b)}" for op, b in tests)
-        return True, [f"{_capital(_label(metric))} {_show(metric, value)} {shown}"
+        return True, [f"{_capital(_label(metric))} {_show(metric, value, tests)} {shown}"
                       f"{_basis(metric, m)}"]
     return cond
 
 
+_TESTS: dict[str, Callable[[Any, Any], bool]] = {
+    "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le,
+    "eq": operator.eq, "ne": operator.ne,
+}
+
+
 def _test(op: str, value: Decimal, bound: Decimal) -> bool:
-    return {
-        "gt": value > bound, "gte": value >= bound, "lt": value < bound,
-        "lte": value <= bound, "eq": value == bound, "ne": value != bound,
-    }[op]
+    return _TESTS[op](value, bound)
+
+
+@functools.cache
+def _describe(bucket: Bucket, margin: Decimal) -> str:
+    # Cached: every customer's reason repeats its bucket's few bounds.
+    return bucket._words(margin)
 
 
 def _variable(name: str) -> Formula:
     def formula(v: dict[str, Decimal | None]) -> tuple[Decimal | None, str]:
-        value = v.get(name)
+        value = v[name]
         return value, (f"{name} {_num(value)}" if value is not None else f"{name} (unknown)")
     return formula
 
@@ -729,12 +743,23 @@ def _num(value: Decimal | float | int | None) -> str:
     return text
 
 
-def _show(metric: str, value: Decimal) -> str:
+_TENTH = Decimal("0.1")
+
+
+def _show(metric: str, value: Decimal, bounds: tuple[tuple[str, Decimal], ...] = ()) -> str:
+    """A metric's value in a reason: money to the cent, shares as percent, days and other
+    figures to one decimal (41.2) — to four when one would read as a bound it is compared
+    with (30.04 is shown as 30.04, not 30.0 > 30)."""
     if metric in _MONEY:
         return f"{value.quantize(Decimal('0.01')):,}"
     if metric == "late_share":
-        return f"{(value * 100).quantize(Decimal('0.1'))}%"
-    return _num(value)
+        return f"{(value * 100).quantize(_TENTH)}%"
+    if value == value.to_integral_value():
+        return f"{int(value):,}"
+    shown = value.quantize(_TENTH, ROUND_HALF_UP)
+    if any(shown == b for _, b in bounds):
+        return _num(value)
+    return f"{shown:,}"
 
 
 def _label(metric: str) -> str:
@@ -757,7 +782,8 @@ def _bucket_reason(dim: Dimension, bucket: Bucket, value: Decimal, m: Metrics,
     metric = dim.metric or ""
     head = bucket.reason or f"{_capital(dim.name.replace('_', ' '))} {bucket.tag}"
     margin = dim.margin if margin_note else Decimal(0)
-    return (f"{head}: {_label(metric)} {_show(metric, value)} {bucket.describe(margin)}"
+    return (f"{head}: {_label(metric)} {_show(metric, value, bucket.bounds)} "
+            f"{bucket.describe(margin)}"
             f"{_basis(metric, m)}{margin_note}")
 
 
@@ -810,16 +836,34 @@ def _tags(rules: Rules, m: Metrics, previous: PreviousAssignment | None
     return tags, by_dim
 
 
+class _Variables(dict[str, "Decimal | None"]):
+    """A formula's variables, each worked out the first time the formula reads it (a formula
+    reads three or four of the dozens there are)."""
+
+    def __init__(self, rules: Rules, m: Metrics, segment: Segment | None) -> None:
+        super().__init__()
+        self._rules, self._m, self._segment = rules, m, segment
+
+    def __missing__(self, name: str) -> Decimal | None:
+        m = self._m
+        value: Decimal | None
+        if name == "terms_days_or_default":
+            terms = self._segment.terms_days if self._segment is not None else None
+            if terms is None:
+                terms = m.get("terms_days")
+            value = Decimal(terms if terms is not None else self._rules.default_terms_days)
+        elif name == "paid_on_time_invoices":
+            paid = _decimal(m.get("paid_invoice_count")) or Decimal(0)
+            late = _decimal(m.get("late_share")) or Decimal(0)
+            value = (paid * (1 - late)).quantize(Decimal(1), ROUND_HALF_UP)
+        else:
+            value = _decimal(m.get(name)) if name in METRICS else None
+        self[name] = value
+        return value
+
+
 def _variables(rules: Rules, m: Metrics, segment: Segment | None) -> dict[str, Decimal | None]:
-    v: dict[str, Decimal | None] = {name: _decimal(m.get(name)) for name in METRICS}
-    terms = segment.terms_days if segment is not None else None
-    if terms is None:
-        terms = m.get("terms_days")
-    v["terms_days_or_default"] = Decimal(terms if terms is not None else rules.default_terms_days)
-    paid = _decimal(m.get("paid_invoice_count")) or Decimal(0)
-    late = _decimal(m.get("late_share")) or Decimal(0)
-    v["paid_on_time_invoices"] = (paid * (1 - late)).quantize(Decimal(1), ROUND_HALF_UP)
-    return v
+    return _Variables(rules, m, segment)
 
 
 def _credit(rules: Rules, seg: Segment | None, m: Metrics) -> tuple[Decimal | None, str | None]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Date, DateTime, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -82,17 +82,27 @@ def _sqlite_executemany(conn: Connection, stmt: Any, key: Any, columns: Sequence
                     return
                 defaults[n] = default.arg
         procs = [table.c[n].type._cached_bind_processor(conn.dialect) for n in names]
-        found = (str(compiled), names, procs, defaults)
+        memo = [isinstance(table.c[n].type, Date | DateTime) for n in names]
+        found = (str(compiled), names, procs, defaults, memo)
         _compiled[key] = found
-    sql, names, procs, defaults = found
-    params = [
-        tuple(
-            (p(row[n] if n not in defaults else defaults[n]) if p is not None
-             else (row[n] if n not in defaults else defaults[n]))
-            for n, p in zip(names, procs, strict=True)
-        )
-        for row in rows
-    ]
+    sql, names, procs, defaults, memo = found
+    # Column by column (a list comprehension per column beats a generator per row); a
+    # column's default is processed once, and so is each distinct timestamp (a run stamps
+    # every row with the same one).
+    columns_out: list[list[Any]] = []
+    for n, p, m in zip(names, procs, memo, strict=True):
+        if n in defaults:
+            value = p(defaults[n]) if p is not None else defaults[n]
+            columns_out.append([value] * len(rows))
+        elif p is None:
+            columns_out.append([row[n] for row in rows])
+        elif m:
+            seen: dict[Any, Any] = {}
+            columns_out.append([seen[v] if v in seen else seen.setdefault(v, p(v))
+                                for v in (row[n] for row in rows)])
+        else:
+            columns_out.append([p(row[n]) for row in rows])
+    params = list(zip(*columns_out, strict=True))
     conn.exec_driver_sql(sql, params)
 
 
