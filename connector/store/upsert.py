@@ -53,7 +53,7 @@ def upsert(
     return len(rows)
 
 
-_compiled: dict[Any, tuple[str, list[str], list[Any], dict[str, Any]]] = {}
+_compiled: dict[Any, tuple[str, list[str], list[Any], dict[str, Any], list[bool]]] = {}
 
 
 def _same_keys(rows: Sequence[dict[str, Any]]) -> bool:
