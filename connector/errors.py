@@ -70,3 +70,8 @@ class PageError(ArconnectError):
         self.entity = entity
         self.page = page
         self.problem = problem
+
+
+class WritebackRefused(ArconnectError):
+    """A write-back plan cannot run (a missing ERP object, the group limit, a stale or
+    unapproved plan); nothing was written. ``str(err)`` names what and the fix."""

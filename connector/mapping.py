@@ -138,6 +138,7 @@ class _FileModel(_Model):
     platform: str | None = None
     description: str | None = None
     entities: dict[str, _EntityModel] = Field(min_length=1)
+    outbound: dict[str, Any] | None = None
 
 
 class _FieldModel(BaseModel):
@@ -493,6 +494,28 @@ class Mapping:
     source: str
     platform: str | None
     entities: dict[str, EntityMapping]
+    outbound_data: Any = None
+    marks: dict[_Loc, int] = field(default_factory=dict)
+
+    def outbound(self, rules: Any) -> Any:
+        """The compiled ``outbound:`` section (:class:`arconnect.writeback.outbound.Outbound`)
+        for ``rules`` (its segments and dimensions name the groups).
+
+        Raises:
+            MappingError: ``file:line`` problems of the section.
+        """
+        from arconnect.writeback.outbound import Outbound, compile_outbound
+
+        if self.outbound_data is None:
+            return Outbound(segments=tuple(s.name for s in rules.segments))
+        problems = Problems(self.source, self.marks)
+        compiled = compile_outbound(
+            self.outbound_data, problems, ("outbound",),
+            segments=[s.name for s in rules.segments],
+            dimensions={d.name: d.tags for d in rules.dimensions},
+        )
+        problems.raise_if_any()
+        return compiled
 
 
 # -- compiling ---------------------------------------------------------------------------------
@@ -953,11 +976,11 @@ def _compile(data: Any, marks: dict[_Loc, int], duplicates: list[tuple[int, str]
         if entity is not None:
             entities[name] = entity
     compiler.problems.raise_if_any()
-    return Mapping(label, model.platform, entities)
+    return Mapping(label, model.platform, entities, model.outbound, marks)
 
 
 _SHAPE_KEYS = {
-    (): ("version", "platform", "description", "entities"),
+    (): ("version", "platform", "description", "entities", "outbound"),
     ("entities", "*"): ("description", "rows"),
     ("entities", "*", "rows", "*"): ("table", "each", "skip_if", "description", "fields"),
 }
@@ -1018,13 +1041,15 @@ def load_mapping(source: str | Path = "xero") -> Mapping:
     return _compile(data, marks, duplicates, label)
 
 
-def check_mapping(source: str | Path = "xero") -> list[dict[str, Any]]:
+def check_mapping(source: str | Path = "xero", rules: Any = None) -> list[dict[str, Any]]:
     """Validate a mapping and summarise it: one row per entity and table with its field count.
 
     Raises:
         MappingError: as :func:`load_mapping`.
     """
     mapping = load_mapping(source)
+    if rules is not None:
+        mapping.outbound(rules)
     out: list[dict[str, Any]] = []
     for name, entity in mapping.entities.items():
         for row in entity.rows:

@@ -17,7 +17,7 @@ from arconnect.adapters.base import TenantInfo
 from arconnect.adapters.xero import XeroAdapter
 from arconnect.auth.service import get_tenant, list_tenants
 from arconnect.auth.tokens import TokenManager
-from arconnect.errors import ConfigError
+from arconnect.errors import ArconnectError, ConfigError
 from arconnect.http import ApiClient
 from arconnect.mapping import Mapping, load_mapping
 from arconnect.pacing import Limits, get_pacer
@@ -141,3 +141,29 @@ def store_summary(db: Engine, tenant: Tenant) -> dict[str, Any]:
     with db.connect() as conn:
         row = conn.execute(sql, {"t": tenant.id, "today": date.today()}).mappings().one()
     return dict(row)
+
+
+def writeback_context(db: Engine, tenant: Tenant, *, rules: Any = None,
+                      settings: Settings | None = None) -> Any:
+    """Everything a write-back of ``tenant`` needs (:class:`arconnect.writeback.service.Context`):
+    its client, the platform's outbound mapping checked against the rules, and a refresh of
+    its contacts (terms) before each plan."""
+    from arconnect.adapters.xero.writer import XeroWriter
+    from arconnect.segmenter.rules import load_rules
+    from arconnect.writeback.service import Context
+
+    settings = settings or get_settings()
+    rules = rules or load_rules(settings.rules_file or "default")
+    outbound = mapping_for(tenant.platform, settings).outbound(rules)
+    adapter = XeroAdapter(settings.sync_overlap_seconds, settings.xero_page_size)
+
+    def refresh() -> None:
+        engine = SyncEngine(db, adapter, mapping_for(tenant.platform, settings),
+                            lambda t: client_for(db, t, settings))
+        result = engine.run(tenant, entities=("contacts",))
+        if result.status != "ok":
+            raise ArconnectError(f"tenant {tenant.name}: reading its contacts before the "
+                                 f"write-back failed: {result.error}")
+
+    return Context(db, tenant, client_for(db, tenant, settings), outbound, rules,
+                   XeroWriter(outbound.batch_size), settings, refresh)

@@ -61,6 +61,17 @@ class Settings(BaseSettings):
     http_timeout: float = 60.0
     http_max_attempts: int = 6
     log_level: str = "WARNING"
+    writeback_daily_share: float = Field(
+        0.5, gt=0, le=1,
+        description="share of a tenant's daily API calls one day's write-back may use",
+    )
+    writeback_approval: bool = Field(
+        False, description="every write-back plan waits for an approval before it is applied",
+    )
+    writeback_approval_share: float = Field(
+        0.2, ge=0, le=1,
+        description="a plan moving more than this share of a tenant's customers needs approval",
+    )
 
     @field_validator("database_url")
     @classmethod

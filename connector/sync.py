@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -98,7 +98,8 @@ class SyncEngine:
             name: SQLModel.metadata.tables[name] for name in TABLE_KEYS
         }
 
-    def run(self, tenant: Tenant, *, full: bool = False, reconcile: bool = False) -> SyncResult:
+    def run(self, tenant: Tenant, *, full: bool = False, reconcile: bool = False,
+            entities: Sequence[str] | None = None) -> SyncResult:
         """Sync every entity of ``tenant``; ``full`` ignores the stored cursors.
 
         ``reconcile`` also re-reads every open invoice in full (changes such as a due date
@@ -109,6 +110,9 @@ class SyncEngine:
         ran out; the run stops and resumes from its cursors next time), ``reconnect_required``
         or ``failed`` (``error`` says why, naming tenant, entity and page). Never raises for
         those; other exceptions are bugs and propagate.
+
+        ``entities`` limits the run to some entities (write-back refreshes only contacts
+        before it plans); the documents' missing customers are then not fetched.
         """
         assert tenant.id is not None
         started = time.monotonic()
@@ -123,9 +127,11 @@ class SyncEngine:
             self._update_tenant(tenant.id, base_currency=org.base_currency,
                                 timezone=org.timezone)
             for entity in self.adapter.entities:
+                if entities is not None and entity not in entities:
+                    continue
                 result.records[entity] = self._sync_entity(client, tenant, info, entity, full,
                                                            result)
-            if isinstance(self.adapter, Reconciling):
+            if entities is None and isinstance(self.adapter, Reconciling):
                 if reconcile:
                     pages = self.adapter.fetch_open(client, info, "invoices")
                     result.records["reconciled"] = self._store_pages(tenant, info, "invoices",

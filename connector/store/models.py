@@ -20,7 +20,8 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "Allocation", "Credential", "Customer", "Document", "Payment", "SQLModel", "SegmentAssignment",
-    "SegmentHistory", "SyncCursor", "SyncRun", "Tenant", "WritebackLog", "WritebackState",
+    "SegmentHistory", "SyncCursor", "SyncRun", "Tenant", "WritebackLog", "WritebackObject",
+    "WritebackPlan", "WritebackState",
 ]
 
 MONEY = Numeric(18, 2)
@@ -310,3 +311,43 @@ class WritebackLog(SQLModel, table=True):
     status: str
     response: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime
+    # The API call that carried the operation (several operations share a batched call).
+    call_id: str | None = None
+
+
+class WritebackPlan(SQLModel, table=True):
+    """A write-back plan: the operations that take the ERP from what it holds to what the
+    segments want, with its approval and progress (operations carry a ``done`` flag)."""
+
+    __tablename__ = "writeback_plan"
+    __table_args__ = (Index("ix_writeback_plan_tenant", "tenant_id", "created_at"),)
+
+    id: str = Field(primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    kind: str  # segments | rollback | remove_all
+    status: str  # ready | approved | applying | partial | applied | stale | superseded | failed
+    created_at: datetime
+    updated_at: datetime
+    needs_approval: bool = False
+    approval_reason: str | None = None
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    rollback_of: str | None = None
+    ops: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    summary: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    error: str | None = None
+
+
+class WritebackObject(SQLModel, table=True):
+    """An object arconnect created in the ERP and owns (a Xero contact group)."""
+
+    __tablename__ = "writeback_object"
+    __table_args__ = (UniqueConstraint("tenant_id", "kind", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    kind: str
+    external_id: str
+    name: str
+    created_at: datetime
+    removed_at: datetime | None = None

@@ -1,0 +1,1 @@
+"""Write-back: segments, credit limits and terms into the ERP — planned, approved, audited."""
