@@ -6,6 +6,7 @@ red line and exit with status 2; a traceback means a bug.
 
 from __future__ import annotations
 
+import getpass
 import logging
 import sys
 from datetime import datetime
@@ -20,7 +21,7 @@ from sqlalchemy import Engine
 from arconnect import __version__
 from arconnect.callback import CallbackServer
 from arconnect.console import RichSyncProgress, console, err_console, sync_table
-from arconnect.errors import ArconnectError
+from arconnect.errors import ArconnectError, NotFoundError
 from arconnect.segmenter.rules import Rules
 from arconnect.settings import Settings
 from arconnect.store.models import Tenant
@@ -364,6 +365,187 @@ def lock(
                          until=until.date() if until else None, rules=_rules(None))
     console.print(f"{customer} locked to [bold]{held}[/]"
                   + (f" until {until.date()}" if until else " until unlocked"))
+
+
+@app.command()
+def writeback(
+    tenant: Annotated[str, typer.Argument(help="Tenant id or name.")],
+    apply: Annotated[bool, typer.Option("--apply", help="Write to the ERP (default: preview).")
+                     ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; write nothing "
+                                                            "(the default).")] = False,
+    plan_id: Annotated[str | None, typer.Option("--plan", help="Apply (and so approve) this "
+                                                              "stored plan.")] = None,
+    approve: Annotated[str | None, typer.Option("--approve", help="Approve a stored plan for "
+                                                                 "the next run.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who approves (default: your user "
+                                                       "name).")] = None,
+    rollback: Annotated[str | None, typer.Option("--rollback", help="Plan the way back to "
+                                                                   "before this run (plan id)."
+                                                 )] = None,
+    remove_all: Annotated[bool, typer.Option("--remove-all", help="Plan removing our groups "
+                                                                  "and terms from the ERP.")
+                          ] = False,
+    show: Annotated[int, typer.Option(help="Operations to list (0: summary only).")] = 25,
+) -> None:
+    """Put segments, credit limits and terms into the ERP: preview, approve, apply.
+
+    Without --apply it prints the plan (customer, from ─▶ to, reason) and stores it with an
+    id. `--apply` makes a fresh plan and applies it, unless it needs an approval (approval on,
+    or it moves more than ARCONNECT_WRITEBACK_APPROVAL_SHARE of the customers): then it stops
+    at "plan ready" — apply that plan with `--apply --plan ID` (which approves it). A stored
+    plan is checked against the ERP before it runs; if the ERP changed, it is refused as stale.
+    """
+    from arconnect.console import writeback_tables
+    from arconnect.services import writeback_context
+    from arconnect.writeback import service as wb
+
+    db = _db()
+    t = _tenant(tenant)
+    if approve:
+        plan = wb.approve_plan(db, t, approve, by)
+        console.print(f"plan {plan.id} approved by {plan.approved_by}; the next "
+                      f"`arconnect writeback {t.name} --apply` applies it")
+        return
+    ctx = writeback_context(db, t, rules=_rules(None))
+    if plan_id:
+        plan = wb.load_plan(db, t, plan_id)
+        fresh = False
+    else:
+        pending = wb.pending_plan(db, t) if apply and not (rollback or remove_all) else None
+        if pending is not None:
+            plan, fresh = pending, False
+            console.print(f"resuming plan {plan.id} ({plan.status})")
+        else:
+            if rollback:
+                plan = wb.plan_rollback(ctx, rollback)
+            elif remove_all:
+                plan = wb.plan_remove_all(ctx)
+            else:
+                plan = wb.build_plan(ctx)
+            wb.save_plan(db, plan)
+            fresh = True
+    for table in writeback_tables(plan, show=show):
+        console.print(table)
+    if not apply or dry_run:
+        hint = (f"apply it with `arconnect writeback {t.name} --apply --plan {plan.id}`"
+                if plan.ops else "nothing to write")
+        console.print(f"plan [bold]{plan.id}[/] ({len(plan.ops)} operations): {hint}")
+        return
+    if plan.needs_approval and plan.approved_by is None and not plan_id:
+        console.print(f"plan [bold]{plan.id}[/] is ready and needs an approval "
+                      f"({plan.approval_reason}); apply it with `arconnect writeback {t.name} "
+                      f"--apply --plan {plan.id}`")
+        raise typer.Exit(3)
+    from arconnect.console import progress_bar
+
+    with progress_bar("writing") as bar:
+        task = bar.add_task("write calls", total=None)
+        result = wb.apply_plan(ctx, plan, approved_by=(by or getpass.getuser()) if plan_id
+                               else None, fresh=fresh,
+                               progress=lambda n, total: bar.update(task, completed=n,
+                                                                    total=total))
+    console.print(f"plan {plan.id}: {result.status}: {result.done} operations written in "
+                  f"{result.write_calls} calls" + (f", {result.failed} failed" if result.failed
+                                                   else "")
+                  + (f"; {result.remaining} calls left for the next run (day budget)"
+                     if result.remaining else ""))
+    for line in result.errors[:10]:
+        err_console.print(f"  {line}")
+    if result.status == "failed":
+        raise typer.Exit(1)
+
+
+@app.command()
+def drift(
+    tenant: Annotated[str, typer.Argument(help="Tenant id or name.")],
+    adopt: Annotated[list[str] | None, typer.Option(
+        "--adopt", help="Keep the ERP's value for this customer (id or `all`); locks it.")
+    ] = None,
+    overwrite: Annotated[list[str] | None, typer.Option(
+        "--overwrite", help="Write the segments' value over the ERP's next run (id or `all`).")
+    ] = None,
+) -> None:
+    """List values someone changed by hand in the ERP since arconnect wrote them.
+
+    Drift is left alone by default (or overwritten when the mapping says `enforce: true`).
+    Adopt a customer's ERP value (it is locked there) or have the next run overwrite it.
+    """
+    from arconnect.services import writeback_context
+    from arconnect.writeback import service as wb
+
+    t = _tenant(tenant)
+    ctx = writeback_context(_db(), t, rules=_rules(None))
+    found = wb.build_plan(ctx).drift
+    table = Table(title=f"{t.name}: drift ({len(found)})", title_justify="left")
+    for col in ("customer", "slot", "we wrote", "ERP has now", "segments want", "locked"):
+        table.add_column(col)
+    for d in found:
+        table.add_row(d.name or d.customer, d.slot, _show_value(d.written), _show_value(d.now),
+                      _show_value(d.desired), "yes" if d.locked else "")
+    console.print(table)
+    for keys, action, verb in ((adopt, wb.adopt_drift, "adopted"),
+                               (overwrite, wb.overwrite_drift, "marked for overwrite")):
+        for key in keys or []:
+            chosen = [d for d in found if key == "all" or key in (d.customer, d.name)]
+            if not chosen:
+                raise NotFoundError(f"tenant {t.name}: no drift for customer {key!r}")
+            for d in chosen:
+                action(ctx, d)
+                console.print(f"{d.name or d.customer} {d.slot}: {verb}")
+
+
+def _show_value(value: object) -> str:
+    if isinstance(value, dict) and "Day" in value:
+        return f"net {value['Day']}"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "none"
+    return "none" if value is None else str(value)
+
+
+@app.command()
+def audit(
+    tenant: Annotated[str, typer.Argument(help="Tenant id or name.")],
+    plan_id: Annotated[str | None, typer.Option("--plan", help="One plan (run) only.")] = None,
+    customer: Annotated[str | None, typer.Option(help="One customer (its ERP id).")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show, newest first.")] = 50,
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """The write-back audit trail: every operation with customer, before, after, reason, plan,
+    approver, time and the ERP's answer; and the recent plans."""
+    import json as _json
+
+    from arconnect.writeback import service as wb
+
+    t = _tenant(tenant)
+    rows = wb.audit_rows(_db(), t, plan_id=plan_id, customer=customer, limit=limit)
+    if format == "json":
+        sys.stdout.write(_json.dumps(rows, default=str, indent=2) + "\n")
+        return
+    if format != "table":
+        raise ArconnectError(f"--format {format!r}: use table or json")
+    plans = Table(title=f"{t.name}: write-back plans", title_justify="left")
+    for col in ("plan", "kind", "status", "created", "approved by", "operations"):
+        plans.add_column(col)
+    for p in wb.plans(_db(), t):
+        ops = (p["summary"] or {}).get("operations", {})
+        plans.add_row(p["id"], p["kind"], p["status"], f"{p['created_at']:%Y-%m-%d %H:%M}",
+                      p["approved_by"] or "", ", ".join(f"{k} {v}" for k, v in ops.items()))
+    console.print(plans)
+    table = Table(title=f"audit (newest {len(rows)})", title_justify="left")
+    for col in ("time", "plan", "customer", "operation", "target", "before", "after", "status",
+                "ERP", "reason"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        resp = r["response"] or {}
+        table.add_row(f"{r['created_at']:%Y-%m-%d %H:%M:%S}", r["plan_id"] or "",
+                      r["customer_external_id"] or "", r["operation"], r["target"] or "",
+                      _show_value((r["before"] or {}).get("value")),
+                      _show_value((r["after"] or {}).get("value")), r["status"],
+                      str(resp.get("status", "")) + (f" {resp['error']}" if resp.get("error")
+                                                     else ""),
+                      r["reason"] or "")
+    console.print(table)
 
 
 @app.command()

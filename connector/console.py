@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -131,4 +132,64 @@ def segment_tables(run: SegmentRun, show: int = 15) -> list[Table]:
         s.add_row(name, f"{v['customers']:,}", f"{v['open']:,.2f}", f"{v['overdue']:,.2f}",
                   f"{v['limit']:,.0f}")
     tables.append(s)
+    return tables
+
+
+def progress_bar(label: str) -> Progress:
+    """A plain progress bar (write-back calls and the like)."""
+    return Progress(TextColumn(f"[bold]{label:<12}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err_console, transient=True)
+
+
+def _value(value: object) -> str:
+    if isinstance(value, dict) and "Day" in value:
+        return f"net {value['Day']}"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "—"
+    return "—" if value is None else str(value)
+
+
+_ACTIONS = {"group.set": "group", "group.create": "create group", "group.delete": "delete group",
+            "terms.set": "terms", "terms.release": "terms (release)", "note.add": "limit note"}
+
+
+def writeback_tables(plan: Any, show: int = 25) -> list[Table]:
+    """A write-back plan: its operations (customer, from ─▶ to, reason), a summary and the
+    drift it leaves alone."""
+    title = (f"{plan.tenant.name}: write-back plan {plan.id} ({plan.kind}, {plan.status}"
+             + (f", needs approval: {plan.approval_reason}" if plan.needs_approval
+                and not plan.approved_by else "") + ")")
+    ops = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("customer", "what", "from", "", "to", "reason"):
+        ops.add_column(col, overflow="fold")
+    for op in plan.ops[:show]:
+        ops.add_row(op["name"] or op["customer"] or "", _ACTIONS.get(op["action"], op["action"]),
+                    _value(op["before"]), "─▶", _value(op["after"]), op["reason"])
+    if len(plan.ops) > show:
+        ops.caption = f"{len(plan.ops) - show:,} more operations (--show N)"
+    summary = Table(title="summary", title_justify="left", box=box.SIMPLE_HEAD)
+    summary.add_column("operation")
+    summary.add_column("count", justify="right")
+    counts: dict[str, int] = {}
+    for op in plan.ops:
+        key = _ACTIONS.get(op["action"], op["action"])
+        counts[key] = counts.get(key, 0) + 1
+    for key, n in counts.items():
+        summary.add_row(key, f"{n:,}")
+    moves: dict[tuple[str, str], int] = {}
+    for op in plan.ops:
+        if op["action"] == "group.set":
+            pair = (_value(op["before"]), _value(op["after"]))
+            moves[pair] = moves.get(pair, 0) + 1
+    for (a, b), n in sorted(moves.items(), key=lambda kv: -kv[1])[:10]:
+        summary.add_row(f"  {a} ─▶ {b}", f"{n:,}")
+    tables = [ops, summary] if show else [summary]
+    if plan.drift:
+        drift = Table(title=f"drift left alone ({len(plan.drift)}; see `arconnect drift`)",
+                      title_justify="left", box=box.SIMPLE_HEAD)
+        for col in ("customer", "slot", "we wrote", "ERP has now"):
+            drift.add_column(col)
+        for d in plan.drift[:show or 10]:
+            drift.add_row(d.name or d.customer, d.slot, _value(d.written), _value(d.now))
+        tables.append(drift)
     return tables
