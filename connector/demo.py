@@ -105,16 +105,57 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
         for tenant in stored:
             for table in segment_tables(segment_tenant(db, tenant), show=8):
                 console.print(table)
+        console.rule("write-back")
+        for tenant in stored:
+            _writeback(db, tenant)
         console.print(Panel.fit(
             f"The store is kept: ARCONNECT_DATABASE_URL={database_url} arconnect tenants list\n"
             "Run the sandbox yourself and connect to it: arconnect sandbox serve xero --help\n"
-            "Connect a real organisation: arconnect tenants connect xero --help",
+            "Connect a real organisation: arconnect tenants connect xero --help\n"
+            "Write-back: arconnect writeback --help · arconnect drift --help · "
+            "arconnect audit --help",
             title="done",
         ))
         return full + incremental
     finally:
         sandbox.stop()
         dispose_engines()
+
+
+# The demo's write-back spends at most this many calls (the sandbox keeps Xero's 60 a
+# minute); the rest of the plan — mostly one History note per credit limit — waits for the
+# next run, as a plan over the day's budget does.
+DEMO_WRITE_CALLS = 30
+
+
+def _writeback(db: Engine, tenant: Tenant) -> None:
+    """Preview the write-back plan, approve it, apply it, show the groups Xero now has."""
+    from arconnect.console import writeback_tables
+    from arconnect.services import writeback_context
+    from arconnect.writeback import service as wb
+
+    ctx = writeback_context(db, tenant)
+    plan = wb.build_plan(ctx)
+    wb.save_plan(db, plan)
+    for table in writeback_tables(plan, show=8):
+        console.print(table)
+    if plan.needs_approval:
+        console.print(f"plan {plan.id} needs an approval ({plan.approval_reason}); the demo "
+                      "approves it as [bold]demo[/]")
+    result = wb.apply_plan(ctx, plan, approved_by="demo", fresh=True, budget=DEMO_WRITE_CALLS)
+    console.print(f"applied: {result.done} operations in {result.write_calls} write calls"
+                  + (f"; {result.remaining} calls wait for the next run (budget)"
+                     if result.remaining else ""))
+    groups = ctx.writer.read_groups(ctx.client)
+    table = Table(title=f"{tenant.name}: contact groups in Xero now", title_justify="left")
+    table.add_column("group")
+    table.add_column("members", justify="right")
+    table.add_column("owner")
+    owned = ctx.outbound.group_names()
+    for name, gid in sorted(groups.items()):
+        table.add_row(name, f"{len(ctx.writer.read_members(ctx.client, gid)):,}",
+                      "arconnect" if name in owned else "the organisation")
+    console.print(table)
 
 
 def _sync(db, sync_tenants, *, full: bool) -> list[SyncResult]:  # type: ignore[no-untyped-def]
