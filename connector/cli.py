@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
 
@@ -635,7 +636,7 @@ def import_csv_cmd(
         table.add_row(name, f"{n:,}")
     console.print(table)
     for reject in result.rejects[:50]:
-        err_console.print(f"[yellow]rejected[/] {file}:{reject}")
+        err_console.print(f"[yellow]rejected[/] {file}:{reject}", soft_wrap=True)
     if len(result.rejects) > 50:
         err_console.print(f"… and {len(result.rejects) - 50} more rejected rows")
 
@@ -645,7 +646,7 @@ def main() -> None:
     try:
         app()
     except ArconnectError as err:
-        err_console.print(f"[bold red]error:[/] {err}")
+        err_console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")
