@@ -474,12 +474,11 @@ class AccountingApi:
             if len(parts) == 3 and m == "PUT":
                 return self._add_members(org, key, req)
             if len(parts) == 3 and m == "DELETE":
-                for cid in list(org.group_members.get(key, [])):
-                    self._remove_member(org, key, cid)
+                self._clear_members(org, key)
                 return Response(204)
             if len(parts) == 4 and m == "DELETE":
                 cid = self._find(org.contacts, CONTACTS, parts[3])
-                if cid not in org.group_members.get(key, []):
+                if cid not in org.group_members.get(key, {}):
                     raise validation_error([{"ContactID": parts[3], "ValidationErrors": [
                         {"Message": "The contact is not a member of this contact group"}]}])
                 self._remove_member(org, key, cid)
@@ -502,7 +501,7 @@ class AccountingApi:
     def _group_with_members(self, org: Org, key: str) -> Response:
         group = dict(org.contact_groups[key])
         group["Contacts"] = [R.contact_ref(org.contacts[c])
-                             for c in org.group_members.get(key, [])]
+                             for c in org.group_members.get(key, {})]
         return self.envelope("ContactGroups", [render(group).encode()])
 
     def _create_groups(self, org: Org, req: Request) -> Response:
@@ -533,7 +532,7 @@ class AccountingApi:
             group = {"ContactGroupID": group_id, "Name": str(g["Name"]).strip(),
                      "Status": "ACTIVE", "Contacts": [], "HasValidationErrors": False}
             org.contact_groups.put(group)
-            org.group_members[group_id] = []
+            org.group_members[group_id] = {}
             out.append(render(group).encode())
         return self.envelope("ContactGroups", out)
 
@@ -544,11 +543,10 @@ class AccountingApi:
         if "Name" in patch:
             group["Name"] = str(patch["Name"]).strip()
         if patch.get("Status") == "DELETED":
-            for cid in list(org.group_members.get(key, [])):
-                self._remove_member(org, key, cid)
+            self._clear_members(org, key)
             group["Status"] = "DELETED"
         org.contact_groups.touch(key)
-        for cid in org.group_members.get(key, []):  # the name shown on members changes too
+        for cid in org.group_members.get(key, {}):  # the name shown on members changes too
             self._sync_contact_groups(org, cid)
         return self.envelope("ContactGroups", [render(group).encode()])
 
@@ -558,11 +556,11 @@ class AccountingApi:
             raise validation_error([{"ContactGroupID": key, "ValidationErrors": [
                 {"Message": "The contact group is deleted"}]}])
         out = []
-        members = org.group_members.setdefault(key, [])
+        members = org.group_members.setdefault(key, {})
         for c in body.get("Contacts", []):
             cid = self._find(org.contacts, CONTACTS, str(c.get("ContactID", "")))
             if cid not in members:
-                members.append(cid)
+                members[cid] = None
                 self._sync_contact_groups(org, cid)
             out.append(render({"ContactID": cid, "Addresses": [], "Phones": [],
                                "ContactGroups": [], "ContactPersons": [],
@@ -570,14 +568,24 @@ class AccountingApi:
         return self.envelope("Contacts", out)
 
     def _remove_member(self, org: Org, key: str, cid: str) -> None:
-        members = org.group_members.get(key, [])
+        members = org.group_members.get(key, {})
         if cid in members:
-            members.remove(cid)
+            del members[cid]
+            self._sync_contact_groups(org, cid)
+
+    def _clear_members(self, org: Org, key: str) -> None:
+        members = org.group_members.get(key)
+        if not members:
+            return
+        former = list(members)
+        members.clear()
+        for cid in former:
             self._sync_contact_groups(org, cid)
 
     def _sync_contact_groups(self, org: Org, cid: str) -> None:
-        # Membership shows in Contact.ContactGroups. Whether it bumps the contact's
-        # UpdatedDateUTC is unverified (erp-apis.md §1.3); here it does not.
+        # Membership shows in Contact.ContactGroups, in the order the groups were created.
+        # Whether it bumps the contact's UpdatedDateUTC is unverified (erp-apis.md §1.3); here
+        # it does not. Each group's members are a dict, so this costs one look-up per group.
         contact = org.contacts[cid]
         contact["ContactGroups"] = [
             R.group_ref(org.contact_groups[g]) for g, members in org.group_members.items()

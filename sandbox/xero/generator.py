@@ -422,12 +422,12 @@ def _generate(spec: OrgSpec, index: int, seed: int, start: datetime) -> Org:
         group: dict[str, Any] = {"ContactGroupID": new_id(rng), "Name": name, "Status": "ACTIVE",
                  "Contacts": [], "HasValidationErrors": False}
         groups.append(group)
-        org.group_members[group["ContactGroupID"]] = []
+        org.group_members[group["ContactGroupID"]] = {}
     org.contact_groups.load(groups)
     for cust in customers:
         if rng.random() < 0.45 and groups:
             group = rng.choice(groups)
-            org.group_members[group["ContactGroupID"]].append(cust.record["ContactID"])
+            org.group_members[group["ContactGroupID"]][cust.record["ContactID"]] = None
             cust.record["ContactGroups"].append(R.group_ref(group))
     archivable = [c for c in customers if c.archetype not in ("new",)]
     for cust in rng.sample(archivable, k=min(len(archivable), max(1, len(customers) // 50))):

@@ -180,7 +180,8 @@ class Org:
         created: when the organisation was created (sandbox time).
         contacts / invoices / credit_notes / payments / contact_groups: tables by id.
         history: HistoryRecords per ContactID (oldest first).
-        group_members: ContactIDs per ContactGroupID, in the order they were added.
+        group_members: ContactIDs per ContactGroupID, in the order they were added (a dict
+            with ``None`` values, so membership checks, adds and removals are O(1)).
         inv_payments: PaymentIDs per InvoiceID (deleted payments included).
         inv_credits: CreditNoteIDs allocated to each InvoiceID.
         contact_docs: InvoiceIDs per ContactID.
@@ -202,7 +203,7 @@ class Org:
     payments: Table = field(default_factory=lambda: Table("PaymentID"))
     contact_groups: Table = field(default_factory=lambda: Table("ContactGroupID"))
     history: dict[str, list[Record]] = field(default_factory=dict)
-    group_members: dict[str, list[str]] = field(default_factory=dict)
+    group_members: dict[str, dict[str, None]] = field(default_factory=dict)
     inv_payments: dict[str, list[str]] = field(default_factory=dict)
     inv_credits: dict[str, list[str]] = field(default_factory=dict)
     contact_docs: dict[str, list[str]] = field(default_factory=dict)

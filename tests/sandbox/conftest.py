@@ -38,6 +38,7 @@ class Client:
         self.tenant_id = tenant_id or sb.orgs[0].tenant_id
         self.tokens = tokens or sb.create_grant()
         self.session = requests.Session()
+        self.session.trust_env = False  # loopback only: no proxy or .netrc look-ups per call
 
     def headers(self, **extra: str) -> dict[str, str]:
         out = {"Authorization": f"Bearer {self.tokens['access_token']}",

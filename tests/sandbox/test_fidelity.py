@@ -237,7 +237,7 @@ def test_writes_match_spec(spec: dict[str, Any], registry: Registry, make_sb: An
           f"ContactGroups/{gid}/Contacts/{members[0]}", None, "204")
     check("DELETE", "/ContactGroups/{ContactGroupID}/Contacts",
           f"ContactGroups/{gid}/Contacts", None, "204")
-    assert org.group_members[gid] == []
+    assert org.group_members[gid] == {}
     check("PUT", "/Contacts/{ContactID}/History", f"Contacts/{ids['contact']}/History",
           {"HistoryRecords": [{"Details": "Credit limit set to 5,000"}]})
     history = c.get(f"Contacts/{ids['contact']}/History").json()["HistoryRecords"]
@@ -408,7 +408,7 @@ def test_sdk_writes_and_connections(make_sb: Any) -> None:
         Contact(contact_id=cid)]))
     assert str(added.contacts[0].contact_id) == cid
     api.delete_contact_group_contact(tid, gid, cid)
-    assert sb.orgs[0].group_members[str(gid)] == []
+    assert sb.orgs[0].group_members[str(gid)] == {}
     history = api.create_contact_history(tid, cid, HistoryRecords(history_records=[
         HistoryRecord(details="Segment changed to Fast payer")]))
     assert history.history_records[0].details == "Segment changed to Fast payer"
