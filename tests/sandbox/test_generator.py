@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
@@ -116,12 +115,11 @@ def test_paid_invoices_fully_paid_on_last_payment(shared_sb: XeroSandbox) -> Non
             assert inv["FullyPaidOnDate"] == max((p["Date"] for p in live), key=dotnet_ms)
 
 
-def test_generation_is_fast() -> None:
-    t0 = time.perf_counter()
+def test_a_large_org_is_generated_whole() -> None:
+    # Its speed is measured by the benchmarks (bench/sync_xero.py generates 100k invoices).
     org = generate_org(OrgSpec(customers=400, invoices=20_000, payments=16_000, suppliers=20,
                                bills=1000), 0, 3, START)
     assert len(org.invoices) == 21_000
-    assert time.perf_counter() - t0 < 6  # 100k invoices take a few seconds
 
 
 def test_mutate_deterministic_and_stamped(make_sb: Any) -> None:
