@@ -465,7 +465,10 @@ def _done_ops(db: Engine, plan: Plan) -> set[int]:
     with db.connect() as conn:
         rows = conn.execute(select(_LOG.c.response).where(
             _LOG.c.plan_id == plan.id, _LOG.c.status == "ok"))
-        return {int(r[0]["op"]) for r in rows if r[0] and "op" in r[0]}
+        # A move is done when the call that adds the customer to its new group went through
+        # (its removal from the old one is logged too, but is only half of it).
+        return {int(r[0]["op"]) for r in rows if r[0] and "op" in r[0]
+                and r[0].get("final", True)}
 
 
 def calls_today(db: Engine, tenant: Tenant) -> int:
@@ -490,7 +493,9 @@ def _revalidate(ctx: Context, plan: Plan, todo: list[int], erp: ErpState) -> lis
                 else []
             if now == ([op["after"]] if op["after"] else []):
                 continue  # already there (a run cut off after its call)
-            if now != list(op.get("remove") or []):
+            if set(now) <= set(op.get("remove") or []):
+                op["remove"] = now  # removals a cut-off run already made are not redone
+            else:
                 stale.append(f"{op['name'] or op['customer']}: {op['slot']} is now "
                              f"{', '.join(now) or 'none'}, the plan expected "
                              f"{op['before'] or 'none'}")
@@ -656,6 +661,8 @@ def _send(ctx: Context, plan: Plan, call: Call, group_ids: dict[str, str],
                 created_at=now, call_id=key))
         for i in call.ops:
             op = plan.ops[i]
+            final = not (op["action"] == "group.set" and op["after"]
+                         and call.label != "group.add")
             conn.execute(_LOG.insert().values(
                 tenant_id=ctx.tenant.id, plan_id=plan.id, customer_external_id=op["customer"],
                 operation=op["action"], target=op["slot"] if op["slot"] != "object"
@@ -663,9 +670,9 @@ def _send(ctx: Context, plan: Plan, call: Call, group_ids: dict[str, str],
                 reason=op["reason"], approved_by=plan.approved_by,
                 status="ok" if ok else "error",
                 response={"op": i, "status": status, "call": call.label, "path": call.path,
-                          "group": call.group, "error": message},
+                          "group": call.group, "final": final, "error": message},
                 created_at=now, call_id=key))
-            if ok and op["customer"]:
+            if ok and op["customer"] and final:
                 _record_state(conn, ctx, op, now)
     if ok:
         result.done += len(call.ops)
