@@ -497,11 +497,9 @@ def drift(
 
 
 def _show_value(value: object) -> str:
-    if isinstance(value, dict) and "Day" in value:
-        return f"net {value['Day']}"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "none"
-    return "none" if value is None else str(value)
+    from arconnect.console import show_value
+
+    return show_value(value, none="none")
 
 
 @app.command()

@@ -141,12 +141,13 @@ def progress_bar(label: str) -> Progress:
                     TimeElapsedColumn(), console=err_console, transient=True)
 
 
-def _value(value: object) -> str:
+def show_value(value: object, none: str = "—") -> str:
+    """A write-back value in words: terms as ``net N``, group lists joined, nothing as ``none``."""
     if isinstance(value, dict) and "Day" in value:
         return f"net {value['Day']}"
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "—"
-    return "—" if value is None else str(value)
+        return ", ".join(str(v) for v in value) or none
+    return none if value is None else str(value)
 
 
 _ACTIONS = {"group.set": "group", "group.create": "create group", "group.delete": "delete group",
@@ -164,7 +165,7 @@ def writeback_tables(plan: Any, show: int = 25) -> list[Table]:
         ops.add_column(col, overflow="fold")
     for op in plan.ops[:show]:
         ops.add_row(op["name"] or op["customer"] or "", _ACTIONS.get(op["action"], op["action"]),
-                    _value(op["before"]), "─▶", _value(op["after"]), op["reason"])
+                    show_value(op["before"]), "─▶", show_value(op["after"]), op["reason"])
     if len(plan.ops) > show:
         ops.caption = f"{len(plan.ops) - show:,} more operations (--show N)"
     summary = Table(title="summary", title_justify="left", box=box.SIMPLE_HEAD)
@@ -179,7 +180,7 @@ def writeback_tables(plan: Any, show: int = 25) -> list[Table]:
     moves: dict[tuple[str, str], int] = {}
     for op in plan.ops:
         if op["action"] == "group.set":
-            pair = (_value(op["before"]), _value(op["after"]))
+            pair = (show_value(op["before"]), show_value(op["after"]))
             moves[pair] = moves.get(pair, 0) + 1
     for (a, b), n in sorted(moves.items(), key=lambda kv: -kv[1])[:10]:
         summary.add_row(f"  {a} ─▶ {b}", f"{n:,}")
@@ -190,6 +191,6 @@ def writeback_tables(plan: Any, show: int = 25) -> list[Table]:
         for col in ("customer", "slot", "we wrote", "ERP has now"):
             drift.add_column(col)
         for d in plan.drift[:show or 10]:
-            drift.add_row(d.name or d.customer, d.slot, _value(d.written), _value(d.now))
+            drift.add_row(d.name or d.customer, d.slot, show_value(d.written), show_value(d.now))
         tables.append(drift)
     return tables

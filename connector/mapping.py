@@ -507,7 +507,7 @@ class Mapping:
         from arconnect.writeback.outbound import Outbound, compile_outbound
 
         if self.outbound_data is None:
-            return Outbound(segments=tuple(s.name for s in rules.segments))
+            return Outbound()
         problems = Problems(self.source, self.marks)
         compiled = compile_outbound(
             self.outbound_data, problems, ("outbound",),

@@ -862,10 +862,6 @@ class _Variables(dict[str, "Decimal | None"]):
         return value
 
 
-def _variables(rules: Rules, m: Metrics, segment: Segment | None) -> dict[str, Decimal | None]:
-    return _Variables(rules, m, segment)
-
-
 def _credit(rules: Rules, seg: Segment | None, m: Metrics) -> tuple[Decimal | None, str | None]:
     if seg is None or seg.credit is None:
         return None, None
@@ -873,7 +869,7 @@ def _credit(rules: Rules, seg: Segment | None, m: Metrics) -> tuple[Decimal | No
     if c.formula is None and c.limit is None:
         return None, None
     if c.formula is not None:
-        raw, text = c.formula(_variables(rules, m, seg))
+        raw, text = c.formula(_Variables(rules, m, seg))
         text = text[1:-1] if text.startswith("(") and text.endswith(")") else text
         if raw is None:
             if c.floor is None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -141,21 +141,11 @@ class Outbound:
     note_template: str = LimitModel().note
     enforce: bool = False
     batch_size: int = 50
-    line: int = 0
-    segments: tuple[str, ...] = field(default=())
 
     def group_names(self) -> dict[str, GroupSlot]:
         """Every group name write-back may use -> its slot."""
         return {name: slot for slot in self.groups for name in slot.names.values()}
 
-    def slots(self) -> list[str]:
-        """The slot names, as plans and audits show them."""
-        out = [f"group:{g.slot}" for g in self.groups]
-        if self.terms:
-            out.append("terms")
-        if self.limit_note:
-            out.append("limit_note")
-        return out
 
 
 def _fields(template: str) -> set[str] | None:
@@ -252,4 +242,4 @@ def compile_outbound(data: Any, problems: Problems, prefix: Loc, *, segments: Se
         return None
     return Outbound(tuple(slots), model.terms.write, model.terms.type,
                     model.credit_limit.history_note, model.credit_limit.note, model.enforce,
-                    model.batch_size, problems.line(prefix), tuple(segments))
+                    model.batch_size)

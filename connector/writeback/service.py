@@ -29,7 +29,7 @@ import getpass
 import hashlib
 import json
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -39,7 +39,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select, update
 
 from arconnect.adapters.base import HttpClient
-from arconnect.adapters.xero.writer import GROUP_LIMIT, Call, Unit, XeroWriter
+from arconnect.adapters.xero.writer import GROUP_LIMIT, Call, XeroWriter
 from arconnect.errors import ArconnectError, NotFoundError, WritebackRefused
 from arconnect.segmenter.rules import Rules
 from arconnect.settings import Settings
@@ -52,6 +52,7 @@ from arconnect.store.models import (
     WritebackPlan,
     WritebackState,
 )
+from arconnect.store.upsert import upsert
 from arconnect.writeback.outbound import GroupSlot, Outbound
 
 _A = SegmentAssignment.__table__  # type: ignore[attr-defined]
@@ -122,11 +123,6 @@ class Plan:
     approved_by: str | None = None
     rollback_of: str | None = None
     erp: ErpState | None = None  # what the plan was made against (not stored)
-
-    @property
-    def changes(self) -> list[dict[str, Any]]:
-        """The customer-level operations (not group creation or clean-up)."""
-        return [op for op in self.ops if op.get("customer")]
 
 
 @dataclass
@@ -480,9 +476,9 @@ def calls_today(db: Engine, tenant: Tenant) -> int:
             _LOG.c.call_id.is_not(None))).scalar_one())
 
 
-def _revalidate(ctx: Context, plan: Plan, todo: list[int], erp: ErpState) -> list[int]:
+def _revalidate(ctx: Context, plan: Plan, todo: list[int], erp: ErpState,
+                customers: dict[str, _Customer]) -> list[int]:
     """Operations of a stored plan still to do; raises when the ERP moved under it."""
-    customers = _customers(ctx)
     slots = {f"group:{s.slot}": s for s in ctx.outbound.groups}
     stale = []
     left = []
@@ -534,12 +530,11 @@ def _refill(ctx: Context, plan: Plan, erp: ErpState, slots: dict[str, GroupSlot]
                 cleared.add(str(response["group"]))
     if not cleared:
         return []
-    names = cleared
     planned = {(op["customer"], op["slot"]) for op in plan.ops}
     added = []
     for (cid, slot), state in _states(ctx).items():
         group = state.get("value")
-        if slot in slots and group in names and (cid, slot) not in planned \
+        if slot in slots and group in cleared and (cid, slot) not in planned \
                 and cid not in erp.members.get(group, set()):
             plan.ops.append({"action": "group.set", "customer": cid, "name": None,
                              "slot": slot, "before": None, "after": group,
@@ -572,18 +567,20 @@ def apply_plan(ctx: Context, plan: Plan, *, approved_by: str | None = None,
             f"`--apply --plan {plan.id}`. Nothing was written.")
     done = _done_ops(ctx.db, plan)
     todo = [i for i in range(len(plan.ops)) if i not in done]
-    erp = None
-    if not fresh:
+    if fresh and plan.erp is not None:
+        erp = plan.erp
+        customers = _customers(ctx)
+    else:
         if ctx.refresh is not None:
             ctx.refresh()
         erp = read_erp(ctx)
-        todo = _revalidate(ctx, plan, todo, erp)
+        customers = _customers(ctx)
+        if not fresh:
+            todo = _revalidate(ctx, plan, todo, erp, customers)
     result = ApplyResult(plan, "applied")
     _set_status(ctx.db, plan, "applying")
-    erp = erp or plan.erp or read_erp(ctx)
     group_ids = dict(erp.groups)
     members = erp.members
-    customers = _customers(ctx)
     untouchable = {c.id for c in customers.values() if c.archived}
     sub = [plan.ops[i] for i in todo]
     units = ctx.writer.compile(sub, group_ids, members, untouchable)
@@ -696,21 +693,24 @@ def _error_text(body: Any, text: str) -> str:
 
 
 def _record_state(conn: Any, ctx: Context, op: dict[str, Any], now: datetime) -> None:
-    key = (_STATE.c.tenant_id == ctx.tenant.id) & (
-        _STATE.c.customer_external_id == op["customer"]) & (_STATE.c.target == op["slot"])
-    old = conn.execute(select(_STATE.c.value).where(key)).scalar_one_or_none()
+    """What we wrote for ``op``'s customer and slot (terms keep the contact's own as
+    ``original``, worked out when the plan was made); restored terms are no longer ours."""
     if op["action"] == "terms.release" or (op["action"] == "terms.set" and op.get("restore")):
-        conn.execute(delete(_STATE).where(key))
+        conn.execute(delete(_STATE).where(
+            _STATE.c.tenant_id == ctx.tenant.id,
+            _STATE.c.customer_external_id == op["customer"], _STATE.c.target == op["slot"]))
         return
     value: dict[str, Any] = {"value": op["after"]}
     if op["action"] == "terms.set":
-        value["original"] = (old or {}).get("original", op.get("original"))
-    if old is None:
-        conn.execute(_STATE.insert().values(
-            tenant_id=ctx.tenant.id, customer_external_id=op["customer"], target=op["slot"],
-            value=value, written_at=now))
-    else:
-        conn.execute(update(_STATE).where(key).values(value=value, written_at=now))
+        value["original"] = op.get("original")
+    _write_state(conn, ctx, op["customer"], op["slot"], value, now)
+
+
+def _write_state(conn: Any, ctx: Context, customer: str, slot: str, value: dict[str, Any],
+                 now: datetime) -> None:
+    upsert(conn, _STATE, [{"tenant_id": ctx.tenant.id, "customer_external_id": customer,
+                           "target": slot, "value": value, "written_at": now}],
+           ("tenant_id", "customer_external_id", "target"))
 
 
 # -- drift ------------------------------------------------------------------------------------
@@ -747,16 +747,8 @@ def overwrite_drift(ctx: Context, drift: Drift) -> None:
 
 
 def _put_state(ctx: Context, customer: str, slot: str, value: dict[str, Any]) -> None:
-    now = _now()
     with ctx.db.begin() as conn:
-        key = (_STATE.c.tenant_id == ctx.tenant.id) & (
-            _STATE.c.customer_external_id == customer) & (_STATE.c.target == slot)
-        if conn.execute(select(_STATE.c.id).where(key)).first() is None:
-            conn.execute(_STATE.insert().values(tenant_id=ctx.tenant.id,
-                                                customer_external_id=customer, target=slot,
-                                                value=value, written_at=now))
-        else:
-            conn.execute(update(_STATE).where(key).values(value=value, written_at=now))
+        _write_state(conn, ctx, customer, slot, value, _now())
 
 
 def _audit_local(ctx: Context, drift: Drift, operation: str) -> None:
@@ -876,10 +868,6 @@ def plans(db: Engine, tenant: Tenant, limit: int = 20) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-def units_cost(units: Iterable[Unit]) -> int:
-    return sum(len(u.calls) for u in units)
-
-
 def min_write_calls(ctx: Context, plan: Plan, erp: ErpState) -> int:
     """The fewest write calls ``plan`` can take (the benchmark's yardstick)."""
     changes: dict[str, list[int]] = {}
@@ -898,6 +886,3 @@ def min_write_calls(ctx: Context, plan: Plan, erp: ErpState) -> int:
     return creates + XeroWriter.min_calls({g: (v[0], v[1], v[2]) for g, v in changes.items()},
                                           terms, notes, ctx.writer.batch_size)
 
-
-def customers_of(plan: Plan) -> Sequence[str]:
-    return sorted({op["customer"] for op in plan.ops if op["customer"]})

@@ -224,7 +224,7 @@ def test_a_plan_over_the_day_budget_resumes_on_the_next_run(wb_env: XeroEnv) -> 
     wb.save_plan(wb_env.db, plan)
     first = wb.apply_plan(ctx, plan, approved_by="tester", fresh=True, budget=4)
     assert first.status == "partial" and first.write_calls <= 4 and first.remaining > 0
-    # the largest exposure goes first
+    # what the budget allowed is recorded in the audit log
     done = {r["customer_external_id"] for r in wb.audit_rows(wb_env.db, wb_env.tenant)
             if r["customer_external_id"]}
     assert done
