@@ -656,11 +656,12 @@ def _send(ctx: Context, plan: Plan, call: Call, group_ids: dict[str, str],
                 target=call.group, status="ok" if ok else "error", approved_by=plan.approved_by,
                 response={"status": status, "path": call.path, "error": message},
                 created_at=now, call_id=key))
+        logs, states = [], []
         for i in call.ops:
             op = plan.ops[i]
             final = not (op["action"] == "group.set" and op["after"]
                          and call.label != "group.add")
-            conn.execute(_LOG.insert().values(
+            logs.append(dict(
                 tenant_id=ctx.tenant.id, plan_id=plan.id, customer_external_id=op["customer"],
                 operation=op["action"], target=op["slot"] if op["slot"] != "object"
                 else op["after"], before={"value": op["before"]}, after={"value": op["after"]},
@@ -670,7 +671,10 @@ def _send(ctx: Context, plan: Plan, call: Call, group_ids: dict[str, str],
                           "group": call.group, "final": final, "error": message},
                 created_at=now, call_id=key))
             if ok and op["customer"] and final:
-                _record_state(conn, ctx, op, now)
+                states.append(op)
+        if logs:
+            conn.execute(_LOG.insert(), logs)
+        _record_states(conn, ctx, states, now)
     if ok:
         result.done += len(call.ops)
     else:
@@ -692,18 +696,25 @@ def _error_text(body: Any, text: str) -> str:
     return text[:300]
 
 
-def _record_state(conn: Any, ctx: Context, op: dict[str, Any], now: datetime) -> None:
-    """What we wrote for ``op``'s customer and slot (terms keep the contact's own as
+def _record_states(conn: Any, ctx: Context, ops: list[dict[str, Any]], now: datetime) -> None:
+    """What we wrote for each op's customer and slot (terms keep the contact's own as
     ``original``, worked out when the plan was made); restored terms are no longer ours."""
-    if op["action"] == "terms.release" or (op["action"] == "terms.set" and op.get("restore")):
-        conn.execute(delete(_STATE).where(
-            _STATE.c.tenant_id == ctx.tenant.id,
-            _STATE.c.customer_external_id == op["customer"], _STATE.c.target == op["slot"]))
-        return
-    value: dict[str, Any] = {"value": op["after"]}
-    if op["action"] == "terms.set":
-        value["original"] = op.get("original")
-    _write_state(conn, ctx, op["customer"], op["slot"], value, now)
+    rows = []
+    for op in ops:
+        if op["action"] == "terms.release" or (op["action"] == "terms.set"
+                                               and op.get("restore")):
+            conn.execute(delete(_STATE).where(
+                _STATE.c.tenant_id == ctx.tenant.id,
+                _STATE.c.customer_external_id == op["customer"],
+                _STATE.c.target == op["slot"]))
+            continue
+        value: dict[str, Any] = {"value": op["after"]}
+        if op["action"] == "terms.set":
+            value["original"] = op.get("original")
+        rows.append({"tenant_id": ctx.tenant.id, "customer_external_id": op["customer"],
+                     "target": op["slot"], "value": value, "written_at": now})
+    if rows:
+        upsert(conn, _STATE, rows, ("tenant_id", "customer_external_id", "target"))
 
 
 def _write_state(conn: Any, ctx: Context, customer: str, slot: str, value: dict[str, Any],

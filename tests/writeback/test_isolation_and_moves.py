@@ -39,15 +39,16 @@ def writes(env: XeroEnv, tenant_external_id: str) -> dict[str, int]:
 
 
 @pytest.fixture
-def two_orgs(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> Iterator[tuple[XeroEnv, Tenant]]:
-    """One grant connecting two organisations, both synced and segmented."""
+def two_orgs(monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterator[tuple[XeroEnv, Tenant]]:
+    """One grant connecting two organisations, both synced and segmented; on SQLite and on
+    PostgreSQL (the production store)."""
     orgs = [OrgSpec(name="Acme Wholesale", customers=30, invoices=360, payments=300, suppliers=2,
                     bills=10),
             OrgSpec(name="Acme Retail", customers=25, invoices=300, payments=250, suppliers=2,
                     bills=10)]
     set_clock(Clock(600.0))
     try:
-        with sandbox_env(monkeypatch, sqlite_url, orgs=orgs) as env:
+        with sandbox_env(monkeypatch, db_url, orgs=orgs) as env:
             tenants = find_tenants(env.db)
             assert len(tenants) == 2
             results = sync_tenants(env.db)
