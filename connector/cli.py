@@ -208,6 +208,96 @@ def tenants_connect(
         console.print(f"[green]connected[/] {t.name} ({t.external_id}) as tenant {t.id}")
 
 
+@tenants_app.command("disconnect")
+def tenants_disconnect(
+    tenant: Annotated[str, typer.Argument(help="Tenant id or name.")],
+    remove_writeback: Annotated[bool | None, typer.Option(
+        "--remove-writeback/--keep-writeback",
+        help="Remove what write-back put in the ERP first (our groups and memberships, the "
+             "terms we set; History notes stay), or leave it there. Asked when not given.")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")
+                   ] = False,
+    by: Annotated[str | None, typer.Option("--by", help="Who disconnects (default: your user "
+                                                       "name); recorded.")] = None,
+) -> None:
+    """Disconnect an organisation.
+
+    First offers to remove what write-back put in the ERP (it runs `arconnect writeback
+    TENANT --remove-all`; if the day's call budget runs out it stops there, and running this
+    again resumes). Then Xero drops the connection; with the grant's last organisation the
+    grant is revoked and its tokens erased. Synced data, segments and the audit trail stay in
+    the store; `arconnect tenants connect xero` reconnects.
+    """
+    from arconnect.auth.service import disconnect_tenant
+    from arconnect.auth.tokens import STATUS_DISCONNECTED
+    from arconnect.auth.vault import get_vault
+    from arconnect.writeback import service as wb
+
+    db = _db()
+    t = _tenant(tenant)
+    who = by or getpass.getuser()
+    if t.status == STATUS_DISCONNECTED:
+        console.print(f"{t.name} is already disconnected ({t.status_detail})")
+        return
+    interactive = sys.stdin.isatty()
+    if wb.has_written(db, t):
+        if remove_writeback is None:
+            if not interactive:
+                raise ArconnectError(
+                    f"arconnect wrote contact groups or terms into {t.name}: pass "
+                    f"--remove-writeback to remove them before disconnecting, or "
+                    f"--keep-writeback to leave them in the ERP. Nothing was changed.")
+            remove_writeback = typer.confirm(
+                f"arconnect wrote contact groups or terms into {t.name}. Remove them before "
+                f"disconnecting? (History notes stay)", default=True)
+        if remove_writeback:
+            _remove_all_before_disconnect(db, t, who)
+    if not yes:
+        if not interactive:
+            raise ArconnectError(f"disconnecting {t.name} needs a confirmation: pass --yes. "
+                                 f"Nothing was changed.")
+        typer.confirm(f"Disconnect {t.name} ({t.external_id})?", abort=True)
+    done = disconnect_tenant(db, t, get_vault(), by=who)
+    console.print(f"[green]disconnected[/] {t.name}: {done}. Its synced data, segments and "
+                  f"audit trail stay in the store.")
+
+
+def _remove_all_before_disconnect(db: Engine, t: Tenant, who: str) -> None:
+    """Apply (or resume) a remove-all plan; stop the disconnect unless it completed."""
+    from arconnect.console import progress_bar, writeback_tables
+    from arconnect.services import writeback_context
+    from arconnect.writeback import service as wb
+
+    ctx = writeback_context(db, t, rules=_rules(None))
+    pending = wb.pending_plan(db, t)
+    if pending is not None and pending.kind == "remove_all":
+        plan, fresh = pending, False
+        console.print(f"resuming plan {plan.id} (remove all)")
+    else:
+        plan, fresh = wb.plan_remove_all(ctx), True
+        wb.save_plan(db, plan)
+    for table in writeback_tables(plan, show=10):
+        console.print(table)
+    with progress_bar("removing") as bar:
+        task = bar.add_task("write calls", total=None)
+        result = wb.apply_plan(ctx, plan, approved_by=who, fresh=fresh,
+                               progress=lambda n, total: bar.update(task, completed=n,
+                                                                    total=total))
+    for line in result.errors[:10]:
+        err_console.print(f"  {escape(line)}")
+    if result.status == "partial":
+        raise ArconnectError(
+            f"{t.name}: the day's write budget ran out with {result.remaining} calls of plan "
+            f"{plan.id} left; {t.name} stays connected. Run `arconnect tenants disconnect "
+            f"{t.name}` again tomorrow: it resumes.")
+    if result.failed:
+        raise ArconnectError(
+            f"{t.name}: {result.failed} removals failed (listed above); {t.name} stays "
+            f"connected. Fix them and run `arconnect tenants disconnect {t.name}` again.")
+    console.print(f"removed what write-back put in {t.name} ({result.write_calls} calls)")
+
+
 def _connect_xero(
     settings: Settings, redirect_uri: str, listener: CallbackServer, *, interactive: bool
 ) -> list[Tenant]:

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from arconnect.adapters.base import TenantInfo
 from arconnect.adapters.xero import XeroAdapter
 from arconnect.auth.service import get_tenant, list_tenants
-from arconnect.auth.tokens import TokenManager
+from arconnect.auth.tokens import STATUS_DISCONNECTED, TokenManager
 from arconnect.errors import ArconnectError, ConfigError
 from arconnect.http import ApiClient
 from arconnect.mapping import Mapping, load_mapping
@@ -98,6 +98,12 @@ def sync_tenants(
     """
     settings = settings or get_settings()
     tenants = find_tenants(db, keys)
+    if keys:
+        for t in tenants:
+            if t.status == STATUS_DISCONNECTED:
+                raise ArconnectError(f"tenant {t.name} is disconnected ({t.status_detail})")
+    else:
+        tenants = [t for t in tenants if t.status != STATUS_DISCONNECTED]
     adapter = XeroAdapter(settings.sync_overlap_seconds, settings.xero_page_size)
 
     def run(tenant: Tenant) -> SyncResult:
@@ -152,6 +158,9 @@ def writeback_context(db: Engine, tenant: Tenant, *, rules: Any = None,
     from arconnect.segmenter.rules import load_rules
     from arconnect.writeback.service import Context
 
+    if tenant.status == STATUS_DISCONNECTED:
+        raise ArconnectError(f"tenant {tenant.name} is disconnected ({tenant.status_detail}); "
+                             f"nothing can be written to it")
     settings = settings or get_settings()
     rules = rules or load_rules(settings.rules_file or "default")
     outbound = mapping_for(tenant.platform, settings).outbound(rules)

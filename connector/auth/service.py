@@ -17,6 +17,7 @@ from sqlmodel import col
 
 from arconnect.auth.tokens import (
     STATUS_ACTIVE,
+    STATUS_DISCONNECTED,
     STATUS_REVOKED,
     TokenManager,
     as_utc,
@@ -275,11 +276,63 @@ def revoke_grant(
         cred.updated_at = stamp
         owned = select(Tenant).where(col(Tenant.credential_id) == credential_id)
         for tenant in session.scalars(owned):
+            if tenant.status == STATUS_DISCONNECTED:
+                continue
             tenant.status = STATUS_REVOKED
             tenant.status_detail = "the grant was revoked; reconnect to sync again"
             tenant.updated_at = stamp
         session.commit()
     TokenManager.forget(engine, credential_id)
+
+
+def disconnect_tenant(
+    engine: Engine,
+    tenant: Tenant,
+    vault: TokenVault,
+    settings: Settings | None = None,
+    now: Now = utcnow,
+    by: str | None = None,
+) -> str:
+    """Disconnect one organisation: Xero drops the grant's connection to it
+    (``DELETE /connections/{id}``); when it was the grant's last organisation the grant is
+    revoked too, so no live token is kept. The tenant is marked ``disconnected`` (its synced
+    data, segments and audit trail stay; syncs of every tenant skip it). Returns what was done,
+    in words.
+
+    Raises:
+        AuthError, UpstreamError: Xero refused or failed; nothing was changed locally.
+    """
+    settings = settings or get_settings()
+    done: list[str] = []
+    with Session(engine, expire_on_commit=False) as session:
+        cred = session.get(Credential, tenant.credential_id) if tenant.credential_id else None
+        siblings = [] if cred is None else [
+            t for t in session.scalars(select(Tenant).where(
+                col(Tenant.credential_id) == cred.id, col(Tenant.id) != tenant.id))
+            if t.status != STATUS_DISCONNECTED]
+    if cred is not None and cred.status == STATUS_ACTIVE:
+        token = TokenManager.for_credential(engine, int(cred.id or 0)).access_token()
+        oauth = _oauth(settings, cred.client_id, "", now)
+        if tenant.connection_id and oauth.remove_connection(token, tenant.connection_id):
+            done.append("Xero removed the connection")
+        else:
+            done.append("Xero no longer had the connection")
+        if not siblings:
+            revoke_grant(engine, int(cred.id or 0), vault, settings, now)
+            done.append("the grant (its last organisation) was revoked and its tokens erased")
+    else:
+        done.append("the grant is no longer active, so nothing was asked of Xero (remove the "
+                    "app under Settings ─▶ Connected apps in Xero if it is still listed)")
+    with Session(engine, expire_on_commit=False) as session:
+        row = session.get(Tenant, tenant.id)
+        assert row is not None
+        stamp = now()
+        row.status = STATUS_DISCONNECTED
+        row.status_detail = (f"disconnected {stamp:%Y-%m-%d}" + (f" by {by}" if by else "")
+                             + "; data kept; reconnect with `arconnect tenants connect xero`")
+        row.updated_at = stamp
+        session.commit()
+    return "; ".join(done)
 
 
 def rotate_secrets(engine: Engine, vault: TokenVault) -> int:

@@ -42,6 +42,7 @@ EXPIRY_MARGIN = timedelta(seconds=60)
 STATUS_ACTIVE = "active"
 STATUS_RECONNECT = "reconnect_required"
 STATUS_REVOKED = "revoked"
+STATUS_DISCONNECTED = "disconnected"  # a tenant the admin disconnected (its data is kept)
 
 
 class OAuthClient(Protocol):
@@ -329,7 +330,8 @@ class TokenManager:
         )
         conn.execute(
             update(ten)
-            .where(ten.c.credential_id == self.credential_id)
+            .where(ten.c.credential_id == self.credential_id,
+                   ten.c.status != STATUS_DISCONNECTED)
             .values(status=STATUS_RECONNECT, status_detail=f"{why}; reconnect", updated_at=now)
         )
         return ReconnectRequired(self._reconnect_message(conn, why))

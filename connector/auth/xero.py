@@ -210,6 +210,34 @@ class XeroOAuth:
             raise UpstreamError("Xero connections: the answer is not a list", status=200)
         return [c for c in body if isinstance(c, dict)]
 
+    def remove_connection(self, access_token: str, connection_id: str) -> bool:
+        """Disconnect one organisation from the grant (``DELETE /connections/{id}``, 204).
+
+        Returns False when Xero no longer has that connection (404: already disconnected).
+
+        Raises:
+            AuthError: the access token was refused (401/403).
+            UpstreamError: any other failure.
+        """
+        url = f"{self.connections_url}/{connection_id}"
+        try:
+            resp = requests.delete(url, headers={"Authorization": f"Bearer {access_token}"},
+                                   timeout=self.settings.http_timeout)
+        except requests.RequestException as err:
+            raise UpstreamError(
+                f"Xero connections: {self.connections_url} unreachable ({type(err).__name__})"
+            ) from None
+        if resp.status_code in (401, 403):
+            raise AuthError(
+                f"Xero connections: the access token was refused (HTTP {resp.status_code})"
+            )
+        if resp.status_code == 404:
+            return False
+        if resp.status_code >= 300:
+            raise UpstreamError(f"Xero connections: HTTP {resp.status_code} disconnecting "
+                                f"connection {connection_id}", status=resp.status_code)
+        return True
+
     def revoke(self, refresh_token: str) -> None:
         """Revoke the grant (``POST /connect/revocation``, body ``token=<refresh_token>``).
 

@@ -842,6 +842,17 @@ def plan_remove_all(ctx: Context) -> Plan:
     return plan
 
 
+def has_written(db: Engine, tenant: Tenant) -> bool:
+    """Whether write-back left anything in the ERP that ``--remove-all`` would take away
+    (a group we created, or a value we wrote and still manage; History notes do not count)."""
+    with db.connect() as conn:
+        state = conn.execute(select(_STATE.c.target).where(
+            _STATE.c.tenant_id == tenant.id, _STATE.c.target != "limit_note").limit(1)).first()
+        objects = conn.execute(select(_OBJ.c.id).where(
+            _OBJ.c.tenant_id == tenant.id, _OBJ.c.removed_at.is_(None)).limit(1)).first()
+    return state is not None or objects is not None
+
+
 def _forget_all(ctx: Context) -> None:
     with ctx.db.begin() as conn:
         conn.execute(delete(_STATE).where(_STATE.c.tenant_id == ctx.tenant.id,

@@ -12,7 +12,7 @@ import pytest
 from arconnect.clock import Clock, set_clock
 from arconnect.sandbox.xero import OrgSpec
 from arconnect.segmenter.service import lock_customer, segment_tenant
-from arconnect.services import find_tenants, sync_tenants, writeback_context
+from arconnect.services import sync_tenants, writeback_context
 from arconnect.store.models import Tenant
 from arconnect.writeback import service as wb
 from tests.sync.conftest import XeroEnv, sandbox_env
@@ -36,29 +36,6 @@ def writes(env: XeroEnv, tenant_external_id: str) -> dict[str, int]:
     """Write calls the sandbox saw for one tenant: 'METHOD path' -> count."""
     paths = env.sandbox.stats[tenant_external_id].paths
     return {k: n for k, n in paths.items() if k.split()[0] in WRITES}
-
-
-@pytest.fixture
-def two_orgs(monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterator[tuple[XeroEnv, Tenant]]:
-    """One grant connecting two organisations, both synced and segmented; on SQLite and on
-    PostgreSQL (the production store)."""
-    orgs = [OrgSpec(name="Acme Wholesale", customers=30, invoices=360, payments=300, suppliers=2,
-                    bills=10),
-            OrgSpec(name="Acme Retail", customers=25, invoices=300, payments=250, suppliers=2,
-                    bills=10)]
-    set_clock(Clock(600.0))
-    try:
-        with sandbox_env(monkeypatch, db_url, orgs=orgs) as env:
-            tenants = find_tenants(env.db)
-            assert len(tenants) == 2
-            results = sync_tenants(env.db)
-            assert [r.status for r in results] == ["ok", "ok"], [r.error for r in results]
-            for tenant in tenants:
-                segment_tenant(env.db, tenant)
-            other = next(t for t in tenants if t.id != env.tenant.id)
-            yield env, other
-    finally:
-        set_clock(None)
 
 
 def test_a_write_back_for_one_tenant_never_writes_to_the_other(
