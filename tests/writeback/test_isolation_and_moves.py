@@ -17,7 +17,7 @@ from arconnect.store.models import Tenant
 from arconnect.writeback import service as wb
 from tests.sync.conftest import XeroEnv, sandbox_env
 from tests.writeback.helpers import context, sandbox_groups
-from tests.writeback.test_writeback import Killed, apply_all, desired
+from tests.writeback.test_writeback import Killed, apply_all, desired, notes
 
 WRITES = ("PUT", "POST", "DELETE")
 
@@ -144,3 +144,41 @@ def test_a_run_cut_between_leaving_the_old_group_and_joining_the_new_completes(
     assert [(r["status"], r["response"]["group"], r["response"]["final"])
             for r in moves_logged] == [("ok", target, True)]
     assert apply_all(env).write_calls == 0
+
+
+@pytest.mark.parametrize("storm", [0, 2], ids=["paced", "429-storm"])
+def test_write_back_keeps_to_xeros_rate_limits(monkeypatch: pytest.MonkeyPatch, sqlite_url: str,
+                                               storm: int) -> None:
+    # Xero's limits enforced (60 calls a minute per organisation, 5 at once); a minute passes
+    # in a tenth of a real second, for the sandbox and for us. Without interference the
+    # client's pacing keeps every call under the limit; when another client of the app spends
+    # the organisation's minute budget, the write-back waits out the 429s (Retry-After) and
+    # still lands every operation once.
+    org = OrgSpec(name="Acme Wholesale", customers=60, invoices=500, payments=400, suppliers=2,
+                  bills=10)
+    monkeypatch.setenv("ARCONNECT_TIME_SCALE", "600")
+    set_clock(Clock(600.0))
+    try:
+        with sandbox_env(monkeypatch, sqlite_url, org=org, strict_limits=True,
+                         time_scale=600) as env:
+            assert sync_tenants(env.db)[0].status == "ok"
+            segment_tenant(env.db, env.tenant)
+            stats = env.sandbox.stats[env.tenant.external_id]
+            stats.rate_limited.clear()
+            if storm:
+                env.sandbox.faults.rate_limit_storm(env.tenant.external_id, windows=storm)
+            result = apply_all(env)
+            assert result.status == "applied", result.errors
+            assert result.write_calls > 60  # more than one minute's worth
+            if storm:
+                assert stats.rate_limited["minute"] >= storm
+            else:
+                assert dict(stats.rate_limited) == {}
+            groups = sandbox_groups(env)
+            for cid, group in desired(env).items():
+                assert sum(cid in m for n, m in groups.items() if n.startswith("AR: ")) == 1
+                assert cid in groups[group]
+            assert set(notes(env).values()) == {1}  # no History note written twice
+            assert apply_all(env).write_calls == 0
+    finally:
+        set_clock(None)
