@@ -183,20 +183,7 @@ class XeroOAuth:
             AuthError: the access token was refused (401/403).
             UpstreamError: any other failure.
         """
-        try:
-            resp = requests.get(
-                self.connections_url,
-                headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
-                timeout=self.settings.http_timeout,
-            )
-        except requests.RequestException as err:
-            raise UpstreamError(
-                f"Xero connections: {self.connections_url} unreachable ({type(err).__name__})"
-            ) from None
-        if resp.status_code in (401, 403):
-            raise AuthError(
-                f"Xero connections: the access token was refused (HTTP {resp.status_code})"
-            )
+        resp = self._connections_call("GET", self.connections_url, access_token)
         if resp.status_code != 200:
             raise UpstreamError(
                 f"Xero connections: HTTP {resp.status_code} from {self.connections_url}",
@@ -219,10 +206,23 @@ class XeroOAuth:
             AuthError: the access token was refused (401/403).
             UpstreamError: any other failure.
         """
-        url = f"{self.connections_url}/{connection_id}"
+        resp = self._connections_call("DELETE", f"{self.connections_url}/{connection_id}",
+                                      access_token)
+        if resp.status_code == 404:
+            return False
+        if resp.status_code >= 300:
+            raise UpstreamError(f"Xero connections: HTTP {resp.status_code} disconnecting "
+                                f"connection {connection_id}", status=resp.status_code)
+        return True
+
+    def _connections_call(self, method: str, url: str, access_token: str) -> requests.Response:
+        """One call to the connections endpoint; a refused token or no answer raises."""
         try:
-            resp = requests.delete(url, headers={"Authorization": f"Bearer {access_token}"},
-                                   timeout=self.settings.http_timeout)
+            resp = requests.request(
+                method, url,
+                headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+                timeout=self.settings.http_timeout,
+            )
         except requests.RequestException as err:
             raise UpstreamError(
                 f"Xero connections: {self.connections_url} unreachable ({type(err).__name__})"
@@ -231,12 +231,7 @@ class XeroOAuth:
             raise AuthError(
                 f"Xero connections: the access token was refused (HTTP {resp.status_code})"
             )
-        if resp.status_code == 404:
-            return False
-        if resp.status_code >= 300:
-            raise UpstreamError(f"Xero connections: HTTP {resp.status_code} disconnecting "
-                                f"connection {connection_id}", status=resp.status_code)
-        return True
+        return resp
 
     def revoke(self, refresh_token: str) -> None:
         """Revoke the grant (``POST /connect/revocation``, body ``token=<refresh_token>``).

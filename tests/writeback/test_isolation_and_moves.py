@@ -4,7 +4,6 @@ middle of a move (removed from the old group, not yet added to the new) complete
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -70,23 +69,9 @@ def test_a_write_back_for_one_tenant_never_writes_to_the_other(
     assert not again.ops
 
 
-@pytest.fixture
-def moved_env(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> Iterator[XeroEnv]:
-    org = OrgSpec(name="Acme Wholesale", customers=40, invoices=500, payments=400, suppliers=3,
-                  bills=20)
-    set_clock(Clock(600.0))
-    try:
-        with sandbox_env(monkeypatch, sqlite_url, org=org) as env:
-            assert sync_tenants(env.db)[0].status == "ok"
-            segment_tenant(env.db, env.tenant)
-            yield env
-    finally:
-        set_clock(None)
-
-
 def test_a_run_cut_between_leaving_the_old_group_and_joining_the_new_completes(
-        moved_env: XeroEnv) -> None:
-    env = moved_env
+        wb_env: XeroEnv) -> None:
+    env = wb_env
     assert apply_all(env).status == "applied"
     groups = sandbox_groups(env)
     source = max((n for n in groups if n.startswith("AR: ")), key=lambda n: len(groups[n]))
