@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import gc
+import hashlib
 import io
 import json
 import multiprocessing as mp
@@ -22,7 +23,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+import orjson
+from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from arconnect.errors import NotFoundError
 from arconnect.segmenter.metrics import compute_metrics
@@ -95,7 +97,7 @@ def _previous(conn: Connection, tenant_id: int) -> dict[str, dict[str, Any]]:
         select(_ASSIGNMENTS.c.customer_external_id, _ASSIGNMENTS.c.segment,
                _ASSIGNMENTS.c.tags, _ASSIGNMENTS.c.since, _ASSIGNMENTS.c.locked,
                _ASSIGNMENTS.c.locked_until, _ASSIGNMENTS.c.credit_limit,
-               _ASSIGNMENTS.c.terms_days, _ASSIGNMENTS.c.credit_hold)
+               _ASSIGNMENTS.c.terms_days, _ASSIGNMENTS.c.credit_hold, _ASSIGNMENTS.c.digest)
         .where(_ASSIGNMENTS.c.tenant_id == tenant_id)
     ).mappings()
     return {r["customer_external_id"]: dict(r) for r in rows}
@@ -225,8 +227,10 @@ def _gc_paused() -> Iterator[None]:
 
 def _write(conn: Connection, tenant_id: int, results: list[CustomerResult],
            previous: dict[str, dict[str, Any]], run_date: date, now: datetime) -> None:
+    """Assignments (only the rows whose content moved; the others get the new
+    ``computed_at``) and a history row per change."""
     entered = datetime(run_date.year, run_date.month, run_date.day, tzinfo=UTC)
-    rows, history = [], []
+    rows, history, unchanged = [], [], []
     for r in results:
         a, prev = r.assignment, previous.get(r.customer_id)
         moved = prev is None or prev["segment"] != a.segment
@@ -234,14 +238,19 @@ def _write(conn: Connection, tenant_id: int, results: list[CustomerResult],
         locked_until = prev["locked_until"] if prev else None
         lock_holds = bool(prev and prev["locked"] and (
             locked_until is None or run_date <= locked_until))
-        rows.append({
+        row = {
             "tenant_id": tenant_id, "customer_external_id": r.customer_id,
             "segment": a.segment, "tags": list(a.tags), "credit_limit": a.credit_limit,
             "terms_days": a.terms_days, "credit_hold": a.credit_hold,
             "locked": lock_holds, "locked_until": locked_until if lock_holds else None,
             "metrics": r.metrics, "reasons": list(a.reasons),
             "since": since, "computed_at": now,
-        })
+        }
+        row["digest"] = _digest(row)
+        if prev is not None and prev["digest"] == row["digest"]:
+            unchanged.append({"key": r.customer_id})
+        else:
+            rows.append(row)
         if r.changed:
             history.append({
                 "tenant_id": tenant_id, "customer_external_id": r.customer_id,
@@ -253,7 +262,32 @@ def _write(conn: Connection, tenant_id: int, results: list[CustomerResult],
                 "changed_at": now,
             })
     upsert(conn, _ASSIGNMENTS, rows, ("tenant_id", "customer_external_id"))
+    if unchanged:
+        conn.execute(update(_ASSIGNMENTS).where(
+            _ASSIGNMENTS.c.tenant_id == tenant_id,
+            _ASSIGNMENTS.c.customer_external_id == bindparam("key")
+        ).values(computed_at=now), unchanged)
     insert_rows(conn, _HISTORY, history)
+
+
+_DIGESTED = ("segment", "tags", "credit_limit", "terms_days", "credit_hold", "locked",
+             "locked_until", "metrics", "reasons", "since")
+
+
+def _digest(row: dict[str, Any]) -> str:
+    """A hash of an assignment row's content (not when it was computed)."""
+    since = row["since"]
+    if isinstance(since, datetime) and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)  # SQLite gives naive UTC back
+    values = [row[k] for k in _DIGESTED[:-1]] + [since]
+    data = orjson.dumps(values, default=_digest_default, option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _digest_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(type(value).__name__)
 
 
 # -- locks -----------------------------------------------------------------------------------

@@ -257,6 +257,8 @@ class SegmentAssignment(SQLModel, table=True):
     reasons: list[str] | None = Field(default=None, sa_column=Column(JSON))
     since: datetime
     computed_at: datetime
+    # A hash of everything above but ``computed_at``: a run rewrites only rows whose hash moved.
+    digest: str | None = None
 
 
 class SegmentHistory(SQLModel, table=True):

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from arconnect.auth.service import add_xero_grant
 from arconnect.auth.vault import get_vault
@@ -26,7 +26,7 @@ from arconnect.segmenter.service import (
 from arconnect.services import find_tenants, sync_tenants
 from arconnect.settings import get_settings
 from arconnect.store.db import dispose_engines, get_engine
-from arconnect.store.models import SegmentHistory, Tenant
+from arconnect.store.models import SegmentAssignment, SegmentHistory, Tenant
 
 RUN_DATE = date(2026, 11, 23)
 
@@ -167,3 +167,41 @@ def test_rules_in_two_processes_match_one(synced: tuple[Engine, Tenant],
     forked = segment_tenant(db, tenant, run_date=RUN_DATE, dry_run=True)
     assert [(r.customer_id, r.assignment) for r in forked.results] == [
         (r.customer_id, r.assignment) for r in serial.results]
+
+
+def _stored(db: Engine, tenant: Tenant) -> dict[str, tuple[Any, ...]]:
+    t = SegmentAssignment.__table__  # type: ignore[attr-defined]
+    with db.connect() as conn:
+        rows = conn.execute(select(t.c.customer_external_id, t.c.digest, t.c.reasons,
+                                   t.c.computed_at).where(t.c.tenant_id == tenant.id)).all()
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def test_a_rerun_rewrites_only_the_rows_whose_content_moved(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for db, tenant in _synced(db_url, monkeypatch):
+        segment_tenant(db, tenant, run_date=RUN_DATE)
+        first = _stored(db, tenant)
+        assert all(digest for digest, _, _ in first.values())
+        # Mark every row behind the run's back (its digest stays): a row the next run rewrites
+        # loses the mark.
+        t = SegmentAssignment.__table__  # type: ignore[attr-defined]
+        with db.begin() as conn:
+            conn.execute(update(t).values(reasons=["mark"]))
+        segment_tenant(db, tenant, run_date=RUN_DATE)
+        same_day = _stored(db, tenant)
+        assert {c: v[:2] for c, v in same_day.items()} == {
+            c: (v[0], ["mark"]) for c, v in first.items()}
+        assert all(same_day[c][2] > first[c][2] for c in first)  # computed_at moves on
+        # A month later the days and the aging move: those rows are rewritten, whole.
+        later = segment_tenant(db, tenant, run_date=RUN_DATE + timedelta(days=30))
+        month = _stored(db, tenant)
+        moved = {c for c in month if month[c][0] != first[c][0]}
+        assert moved
+        for r in later.results:
+            digest, reasons, _ = month[r.customer_id]
+            if r.customer_id in moved:
+                assert reasons == list(r.assignment.reasons)
+            else:
+                assert reasons == ["mark"]
