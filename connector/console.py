@@ -72,6 +72,10 @@ STATUS_STYLE = {
 }
 
 
+# Every credit a customer can hold: the sync table's "credits" column.
+CREDIT_ENTITIES = ("credit_notes", "overpayments", "prepayments")
+
+
 def sync_table(
     results: Sequence[SyncResult], title: str = "Sync", labels: Sequence[str] | None = None
 ) -> Table:
@@ -94,7 +98,7 @@ def sync_table(
             labels[i] if labels else r.tenant_name,
             f"{r.records.get('contacts', 0):,}",
             f"{r.records.get('invoices', 0):,}",
-            f"{r.records.get('credit_notes', 0):,}",
+            f"{sum(r.records.get(k, 0) for k in CREDIT_ENTITIES):,}",
             f"{r.records.get('payments', 0):,}",
             f"{r.api_calls:,}",
             f"{r.http_429s:,}",

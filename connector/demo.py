@@ -180,6 +180,8 @@ def _store_table(db: Engine, tenants: list[Tenant]) -> Table:
     rows = [("customers", "customers", False), ("invoices", "invoices", False),
             ("open invoices", "open_invoices", False), ("open balance", "open_balance", True),
             ("overdue balance", "overdue_balance", True), ("credit notes", "credit_notes", False),
+            ("overpayments, prepayments", "cash_credits", False),
+            ("unapplied credit", "unapplied_credit", True),
             ("payments", "payments", False), ("allocations", "allocations", False)]
     for label, key, money in rows:
         cells = [

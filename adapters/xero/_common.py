@@ -63,9 +63,14 @@ CREDIT_NOTES = Endpoint("credit_notes", "CreditNotes", "CreditNotes", "CreditNot
 # Payments have no Type filter that keeps refunds of credit notes; the mapping keeps the
 # receivable PaymentTypes and drops bill payments.
 PAYMENTS = Endpoint("payments", "Payments", "Payments", "PaymentID")
+# https://developer.xero.com/documentation/api/accounting/overpayments and /prepayments
+# Money received beyond an invoice or before one: credit the customer holds (RemainingCredit)
+# and its allocations to invoices. Supplier ones (SPEND-…) are dropped by the mapping.
+OVERPAYMENTS = Endpoint("overpayments", "Overpayments", "Overpayments", "OverpaymentID")
+PREPAYMENTS = Endpoint("prepayments", "Prepayments", "Prepayments", "PrepaymentID")
 
 ENDPOINTS: dict[str, Endpoint] = {e.entity: e for e in (CONTACTS, INVOICES, CREDIT_NOTES,
-                                                         PAYMENTS)}
+                                                         PAYMENTS, OVERPAYMENTS, PREPAYMENTS)}
 
 
 def if_modified_since(ts: datetime) -> str:

@@ -41,8 +41,9 @@ Assumptions (documented here because the rules depend on them):
   its due date is before the run date. The open overdue items enter ``days_late_weighted`` and
   ``trend`` whatever their issue date — an old unpaid invoice is the strongest delinquency signal
   (JD Edwards' paid-only average lets a non-payer look good).
-* Unapplied credit: remaining credit of AUTHORISED credit notes (Xero ``RemainingCredit``);
-  overpayments and prepayments are not stored as documents yet, so they are not included.
+* Unapplied credit: remaining credit (Xero ``RemainingCredit``) of AUTHORISED credit notes,
+  overpayments and prepayments: money or credit the customer holds that no invoice used yet.
+  Their allocations to invoices count towards the invoices' paid dates like any other.
 * Rounding: ratios are divided in Python from the exact integer sums and rounded with
   ``round(x, 4)``; ``late_share`` and the day figures are None without paid invoices (or zero
   weight); ``credit_note_ratio`` is 0.0 without invoices; ``avg_monthly_sales`` is rounded half
@@ -85,6 +86,8 @@ _EXCLUDED_STATUSES = "('DRAFT', 'SUBMITTED', 'DELETED', 'VOIDED')"
 # Refunds paid out against credit notes, overpayments and prepayments, not money received:
 # https://developer.xero.com/documentation/api/accounting/types#payments
 _REFUND_TYPES = "('ARCREDITPAYMENT', 'AROVERPAYMENTPAYMENT', 'ARPREPAYMENTPAYMENT')"
+# Documents whose remaining credit the customer holds (unapplied credit).
+_CREDIT_KINDS = "('credit_note', 'overpayment', 'prepayment')"
 _TREND_DAYS = 90
 _TURNOVER_DAYS = 365
 
@@ -227,12 +230,13 @@ def _documents_sql(d: _Dialect, rollup_parents: bool, window_days: int = 365) ->
         "ear_w": total(f"{due} > {ws} AND {due} <= {t90}", adb),
     }
     inv, cn = "doc.kind = 'invoice'", "doc.kind = 'credit_note'"
+    credit = f"doc.kind IN {_CREDIT_KINDS}"
     history_pass = {
         **({} if window_days == _TURNOVER_DAYS else {
             "turnover": total(f"{inv} AND doc.issue_date > {y365} AND doc.issue_date <= {rd}", tb),
         }),
         "first_issue": f"MIN(CASE WHEN {inv} AND doc.issue_date <= {rd} THEN doc.issue_date END)",
-        "unapplied": total(f"{cn} AND doc.status = 'AUTHORISED'", adb),
+        "unapplied": total(f"{credit} AND doc.status = 'AUTHORISED'", adb),
         "cn_window": total(f"{cn} AND {issued_in_window}", tb),
     }
 
@@ -255,7 +259,7 @@ def _documents_sql(d: _Dialect, rollup_parents: bool, window_days: int = 365) ->
         select(open_pass, "doc.customer_external_id", doc,
                f"{invoice} AND doc.status = 'AUTHORISED' AND doc.amount_due_base > 0"),
         select(history_pass, "doc.customer_external_id", doc,
-               f"{counted} AND doc.kind IN ('invoice', 'credit_note')"),
+               f"{counted} AND doc.kind IN ('invoice', {_CREDIT_KINDS[1:-1]})"),
     ])
     outer = ",\n  ".join(f"{fold}(pc.{name})" for name, fold in _COLUMNS)
     return f"""

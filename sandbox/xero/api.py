@@ -106,7 +106,10 @@ CONTACTS = Entity("Contacts", "ContactID", "ContactStatus")
 INVOICES = Entity("Invoices", "InvoiceID", "Status", "InvoiceNumber")
 CREDIT_NOTES = Entity("CreditNotes", "CreditNoteID", "Status", "CreditNoteNumber")
 PAYMENTS = Entity("Payments", "PaymentID", "Status")
-PAGED = {e.key.lower(): e for e in (CONTACTS, INVOICES, CREDIT_NOTES, PAYMENTS)}
+OVERPAYMENTS = Entity("Overpayments", "OverpaymentID", "Status")
+PREPAYMENTS = Entity("Prepayments", "PrepaymentID", "Status")
+PAGED = {e.key.lower(): e for e in (CONTACTS, INVOICES, CREDIT_NOTES, PAYMENTS, OVERPAYMENTS,
+                                    PREPAYMENTS)}
 
 
 def _summary_invoice(rec: Record) -> Record:
@@ -125,6 +128,8 @@ def _summary_contact(rec: Record) -> Record:
 
 SUMMARY_SHAPES: dict[str, Callable[[Record], Record]] = {
     "Invoices": _summary_invoice, "CreditNotes": _summary_invoice,
+    # "page=1 – up to 100 overpayments … with line items shown": without paging, none.
+    "Overpayments": _summary_invoice, "Prepayments": _summary_invoice,
     "Contacts": _summary_contact,
 }
 
@@ -338,7 +343,8 @@ class AccountingApi:
                 chosen = ids[(page - 1) * size: page * size]
             else:
                 chosen = ids
-                summary = summary or entity in (INVOICES, CREDIT_NOTES)
+                summary = summary or entity in (INVOICES, CREDIT_NOTES, OVERPAYMENTS,
+                                                PREPAYMENTS)
             items = self._items(table, entity, chosen, summary)
         self._corrupt_first(items, entity, corrupt)
         return self.envelope(entity.key, items, pagination, corrupt)

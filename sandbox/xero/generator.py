@@ -366,6 +366,10 @@ def _generate(spec: OrgSpec, index: int, seed: int, start: datetime) -> Org:
             rate=Decimal(1), updated_ms=stamp(day)))
     org.credit_notes.load(notes)
 
+    # ---- overpayments and prepayments (their own random stream: the rest is unchanged) ----
+    _cash_credits(org, made, customers, credited, today, start_ms,
+                  Random(f"arconnect-xero-cash:{seed}:{index}"))
+
     # ---- payments: the cap keeps the oldest; the rest stay open -----------------------------
     plans.sort(key=lambda p: (p[2], p[0], p[1]))
     if len(plans) > spec.payments:
@@ -401,11 +405,12 @@ def _generate(spec: OrgSpec, index: int, seed: int, start: datetime) -> Org:
     org.payments.load(pays)
 
     # ---- settle: amounts, statuses, FullyPaidOnDate, UpdatedDateUTC -----------------------
-    touched = set(org.inv_payments) | set(org.inv_credits)
+    touched = set(org.inv_payments) | set(org.inv_credits) | set(org.inv_cash)
     for inv_id in touched:
         inv = R.settle_invoice(org, inv_id)
         last = max([org.payments.updated[p] for p in org.inv_payments.get(inv_id, ())]
                    + [org.credit_notes.updated[n] for n in org.inv_credits.get(inv_id, ())]
+                   + [org.table(k).updated[c] for k, c in org.inv_cash.get(inv_id, ())]
                    + [org.invoices.updated[inv_id]])
         inv["UpdatedDateUTC"] = dotnet_date(last)
     # some records share a second with the one before (bulk edits in the Xero UI)
@@ -446,3 +451,82 @@ def _generate(spec: OrgSpec, index: int, seed: int, start: datetime) -> Org:
         R.refresh_contact(org, contact_id, start_ms)
     org.contacts.load(list(org.contacts.values()))
     return org
+
+
+def _cash_credits(org: Org, made: list[tuple[Record, _Customer]], customers: list[_Customer],
+                  credited: dict[str, Decimal], today: date, start_ms: int,
+                  rng: Random) -> None:
+    """Overpayments and prepayments from a few customers.
+
+    About one customer in 40 overpaid once (a payment beyond what was owed); a third of those
+    overpayments were partly applied to a later open invoice. About one in 60 paid a deposit
+    (prepayment) before an invoice: most are applied to that invoice, the rest wait for the
+    next one. Allocations add to ``credited`` so the payments that follow pay only the rest.
+    """
+    base = org.base_currency
+    by_customer: dict[str, list[Record]] = {}
+    for inv, cust in made:
+        by_customer.setdefault(cust.record["ContactID"], []).append(inv)
+
+    def stamp(day: date) -> int:
+        ms = ms_of(day) + rng.randint(3600, 20 * 3600) * 1000
+        return min(ms, start_ms - rng.randint(1, 3600) * 1000)
+
+    def rate(currency: str) -> Decimal:
+        return Decimal(1) if currency == base else Decimal(str(org.rates[currency]))
+
+    def open_left(inv: Record) -> Decimal:
+        return Decimal(inv["Total"]) - credited.get(inv["InvoiceID"], R.ZERO)
+
+    def allocate(credit: Record, key: str, inv: Record, amount: Decimal, day: date) -> None:
+        credit["Allocations"].append(R.allocation(new_id(rng), amount, day, inv))
+        R.settle_credit_note(credit)
+        credit["UpdatedDateUTC"] = dotnet_date(stamp(day))
+        credited[inv["InvoiceID"]] = credited.get(inv["InvoiceID"], R.ZERO) + amount
+        org.inv_cash.setdefault(inv["InvoiceID"], []).append((key, credit["ID"]))
+
+    def usable(cust: _Customer, after: date) -> list[Record]:
+        return [i for i in by_customer.get(cust.record["ContactID"], ())
+                if i["Status"] == "AUTHORISED" and i["CurrencyCode"] == cust.currency
+                and date.fromisoformat(i["DateString"][:10]) >= after and open_left(i) > 1]
+
+    overpayments: list[Record] = []
+    prepayments: list[Record] = []
+    if not customers:
+        return
+    for cust in rng.sample(customers, k=min(len(customers), max(1, len(customers) // 40))):
+        day = today - timedelta(days=rng.randint(5, 300))
+        credit = R.cash_credit(
+            kind="overpayment", credit_id=new_id(rng), reference="Paid twice",
+            contact=cust.record, day=day, amount=money(cust.size * rng.uniform(0.05, 0.3)),
+            currency=cust.currency, rate=rate(cust.currency), updated_ms=stamp(day))
+        later = usable(cust, day)
+        if later and rng.random() < 0.35:
+            inv = rng.choice(later)
+            when = max(day, date.fromisoformat(inv["DateString"][:10])) + timedelta(
+                days=rng.randint(0, 10))
+            if when < today:
+                amount = min(credit["Total"], money(open_left(inv) * Decimal("0.5")))
+                allocate(credit, "Overpayments", inv, amount, when)
+        overpayments.append(credit)
+    for cust in rng.sample(customers, k=min(len(customers), max(1, len(customers) // 60))):
+        mine = usable(cust, today - timedelta(days=400))
+        if mine and rng.random() < 0.75:
+            inv = rng.choice(mine)
+            issued = date.fromisoformat(inv["DateString"][:10])
+            day = issued - timedelta(days=rng.randint(1, 20))
+            share = Decimal(str(rng.choice((0.2, 0.3, 0.5))))
+            credit = R.cash_credit(
+                kind="prepayment", credit_id=new_id(rng), reference="Deposit",
+                contact=cust.record, day=day, amount=money(inv["Total"] * share),
+                currency=cust.currency, rate=rate(cust.currency), updated_ms=stamp(day))
+            allocate(credit, "Prepayments", inv, min(credit["Total"], open_left(inv)), issued)
+        else:
+            day = today - timedelta(days=rng.randint(2, 45))
+            credit = R.cash_credit(
+                kind="prepayment", credit_id=new_id(rng), reference="Deposit",
+                contact=cust.record, day=day, amount=money(cust.size * 0.25),
+                currency=cust.currency, rate=rate(cust.currency), updated_ms=stamp(day))
+        prepayments.append(credit)
+    org.overpayments.load(overpayments)
+    org.prepayments.load(prepayments)

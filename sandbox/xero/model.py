@@ -178,12 +178,15 @@ class Org:
         country_code: ISO country.
         short_code: Xero's short code.
         created: when the organisation was created (sandbox time).
-        contacts / invoices / credit_notes / payments / contact_groups: tables by id.
+        contacts / invoices / credit_notes / payments / overpayments / prepayments /
+            contact_groups: tables by id.
         history: HistoryRecords per ContactID (oldest first).
         group_members: ContactIDs per ContactGroupID, in the order they were added (a dict
             with ``None`` values, so membership checks, adds and removals are O(1)).
         inv_payments: PaymentIDs per InvoiceID (deleted payments included).
         inv_credits: CreditNoteIDs allocated to each InvoiceID.
+        inv_cash: (envelope key, id) of the overpayments and prepayments allocated to each
+            InvoiceID.
         contact_docs: InvoiceIDs per ContactID.
         currencies: the org's currencies (base first).
         rates: foreign units per one base unit, per currency (mid rates the generator used).
@@ -201,11 +204,14 @@ class Org:
     invoices: Table = field(default_factory=lambda: Table("InvoiceID"))
     credit_notes: Table = field(default_factory=lambda: Table("CreditNoteID"))
     payments: Table = field(default_factory=lambda: Table("PaymentID"))
+    overpayments: Table = field(default_factory=lambda: Table("OverpaymentID"))
+    prepayments: Table = field(default_factory=lambda: Table("PrepaymentID"))
     contact_groups: Table = field(default_factory=lambda: Table("ContactGroupID"))
     history: dict[str, list[Record]] = field(default_factory=dict)
     group_members: dict[str, dict[str, None]] = field(default_factory=dict)
     inv_payments: dict[str, list[str]] = field(default_factory=dict)
     inv_credits: dict[str, list[str]] = field(default_factory=dict)
+    inv_cash: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     contact_docs: dict[str, list[str]] = field(default_factory=dict)
     currencies: list[str] = field(default_factory=list)
     rates: dict[str, float] = field(default_factory=dict)
@@ -223,13 +229,15 @@ class Org:
         return {
             "Contacts": self.contacts, "Invoices": self.invoices,
             "CreditNotes": self.credit_notes, "Payments": self.payments,
+            "Overpayments": self.overpayments, "Prepayments": self.prepayments,
             "ContactGroups": self.contact_groups,
         }[entity]
 
     def cached_query(self, key: Any, compute: Callable[[], list[str]]) -> list[str]:
         """Memoise a filtered, ordered id list for the current table versions."""
         versions = (self.contacts.version, self.invoices.version, self.credit_notes.version,
-                    self.payments.version, self.contact_groups.version)
+                    self.payments.version, self.overpayments.version,
+                    self.prepayments.version, self.contact_groups.version)
         full = (versions, key)
         hit = self.query_cache.get(full)
         if hit is None:

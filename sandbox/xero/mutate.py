@@ -35,7 +35,8 @@ class MutationSummary:
         counts: changes made per kind (``new_invoice``, ``payment``, ``partial_payment``,
             ``edit``, ``void``, ``delete_draft``, ``payment_deleted``, ``credit_note``,
             ``archive_contact``, ``merge_contact``).
-        contacts / invoices / credit_notes / payments: ids of touched records.
+        contacts / invoices / credit_notes / payments / overpayments / prepayments: ids of
+            touched records.
         first_ms / last_ms: the lowest and highest ``UpdatedDateUTC`` stamped (Unix ms).
     """
 
@@ -45,6 +46,8 @@ class MutationSummary:
     invoices: set[str] = field(default_factory=set)
     credit_notes: set[str] = field(default_factory=set)
     payments: set[str] = field(default_factory=set)
+    overpayments: set[str] = field(default_factory=set)
+    prepayments: set[str] = field(default_factory=set)
     first_ms: int | None = None
     last_ms: int | None = None
 
@@ -52,13 +55,15 @@ class MutationSummary:
     def touched(self) -> int:
         """Records whose ``UpdatedDateUTC`` changed."""
         return (len(self.contacts) + len(self.invoices) + len(self.credit_notes)
-                + len(self.payments))
+                + len(self.payments) + len(self.overpayments) + len(self.prepayments))
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form (the control API returns it)."""
         return {"tenant_id": self.tenant_id, "counts": dict(self.counts),
                 "contacts": sorted(self.contacts), "invoices": sorted(self.invoices),
                 "credit_notes": sorted(self.credit_notes), "payments": sorted(self.payments),
+                "overpayments": sorted(self.overpayments),
+                "prepayments": sorted(self.prepayments),
                 "touched": self.touched, "first_ms": self.first_ms, "last_ms": self.last_ms}
 
     def __str__(self) -> str:
@@ -255,13 +260,16 @@ class Changes:
                 pay["UpdatedDateUTC"] = dotnet_date(ms)
                 org.payments.touch(pay_id)
                 self._mark("payments", pay_id, ms)
-        for note_id, note in list(org.credit_notes.items()):
-            if note["Contact"]["ContactID"] == source_id:
-                note["Contact"] = R.contact_ref(target)
-                ms = self.stamp()
-                note["UpdatedDateUTC"] = dotnet_date(ms)
-                org.credit_notes.touch(note_id)
-                self._mark("credit_notes", note_id, ms)
+        for name, table in (("credit_notes", org.credit_notes),
+                            ("overpayments", org.overpayments),
+                            ("prepayments", org.prepayments)):
+            for credit_id, credit in list(table.items()):
+                if credit["Contact"]["ContactID"] == source_id:
+                    credit["Contact"] = R.contact_ref(target)
+                    ms = self.stamp()
+                    credit["UpdatedDateUTC"] = dotnet_date(ms)
+                    table.touch(credit_id)
+                    self._mark(name, credit_id, ms)
         source = org.contacts[source_id]
         source["ContactStatus"] = "ARCHIVED"
         source["MergedToContactID"] = target_id
@@ -335,8 +343,8 @@ def _apply(ch: Changes, kind: str) -> bool:
         return True
     if kind == "void":
         inv = invoice("AUTHORISED", unpaid=True)
-        if inv is None or org.inv_credits.get(inv):
-            return False
+        if inv is None or org.inv_credits.get(inv) or org.inv_cash.get(inv):
+            return False  # Xero refuses to void an invoice with credit applied
         ch.set_status(inv, "VOIDED")
         return True
     if kind == "delete_draft":

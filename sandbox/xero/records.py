@@ -104,8 +104,40 @@ def credit_note(*, note_id: str, kind: str, number: str, reference: str, contact
     }
 
 
+# Overpayments and prepayments received from customers: one record shape, two envelopes
+# (spec schemas Overpayment / Prepayment; https://developer.xero.com/documentation/api/
+# accounting/overpayments and /prepayments). Key: (envelope, id field, Type).
+CASH_CREDITS = {
+    "overpayment": ("Overpayments", "OverpaymentID", "RECEIVE-OVERPAYMENT"),
+    "prepayment": ("Prepayments", "PrepaymentID", "RECEIVE-PREPAYMENT"),
+}
+
+
+def cash_credit(*, kind: str, credit_id: str, reference: str, contact: Record, day: date,
+                amount: Decimal, currency: str, rate: Decimal, updated_ms: int) -> Record:
+    """A new AUTHORISED overpayment or prepayment (``kind``) with nothing allocated.
+
+    Money received without an invoice to pay (prepayment) or beyond it (overpayment): no tax,
+    one line item; ``RemainingCredit`` is what has not been allocated to invoices yet.
+    """
+    _, id_field, kind_type = CASH_CREDITS[kind]
+    line: Record = {"Description": "Overpayment" if kind == "overpayment" else "Deposit",
+            "UnitAmount": amount, "TaxType": "NONE", "TaxAmount": ZERO, "LineAmount": amount,
+            "AccountCode": BANK_ACCOUNT[0], "Tracking": [], "Quantity": Decimal(1)}
+    return {
+        id_field: credit_id, "ID": credit_id, "Type": kind_type, "Reference": reference,
+        "RemainingCredit": amount, "Allocations": [], "Payments": [], "HasAttachments": False,
+        "Contact": contact_ref(contact), "DateString": date_string(day),
+        "Date": dotnet_date(day), "Status": "AUTHORISED", "LineAmountTypes": "NoTax",
+        "LineItems": [line], "SubTotal": amount, "TotalTax": ZERO, "Total": amount,
+        "UpdatedDateUTC": dotnet_date(updated_ms), "CurrencyCode": currency,
+        "CurrencyRate": rate,
+    }
+
+
 def allocation(allocation_id: str, amount: Decimal, day: date, inv: Record) -> Record:
-    """A credit-note allocation to ``inv`` (shape of the recorded CreditNotes response)."""
+    """A credit-note (or overpayment, prepayment) allocation to ``inv`` (shape of the recorded
+    CreditNotes response)."""
     return {
         "AllocationID": allocation_id, "Amount": amount, "Date": dotnet_date(day),
         "Invoice": {
@@ -160,6 +192,15 @@ def _credit_summary(note: Record, applied: Decimal) -> Record:
             "LineItems": [], "Total": note["Total"]}
 
 
+def _cash_summary(credit: Record, applied: Decimal) -> Record:
+    # Inside an invoice, an applied overpayment or prepayment (assumed to mirror the credit
+    # note summary: its id, date, total and the amount applied to this invoice).
+    id_field = "OverpaymentID" if "OverpaymentID" in credit else "PrepaymentID"
+    return {id_field: credit[id_field], "ID": credit[id_field], "AppliedAmount": applied,
+            "DateString": credit["DateString"], "Date": credit["Date"], "LineItems": [],
+            "Total": credit["Total"]}
+
+
 def settle_invoice(org: Org, invoice_id: str) -> Record:
     """Recompute an invoice's paid/credited/due amounts, status and ``FullyPaidOnDate``.
 
@@ -177,13 +218,25 @@ def settle_invoice(org: Org, invoice_id: str) -> Record:
         for alloc in note["Allocations"]:
             if alloc["Invoice"]["InvoiceID"] == invoice_id and not alloc["IsDeleted"]:
                 credits.append((note, alloc["Amount"], alloc["Date"]))
+    cash: dict[str, dict[str, Decimal]] = {"Overpayments": {}, "Prepayments": {}}
+    for key, credit_id in org.inv_cash.get(invoice_id, ()):
+        credit = org.table(key)[credit_id]
+        for alloc in credit["Allocations"]:
+            if alloc["Invoice"]["InvoiceID"] == invoice_id and not alloc["IsDeleted"]:
+                credits.append((credit, alloc["Amount"], alloc["Date"]))
+                cash[key][credit_id] = cash[key].get(credit_id, ZERO) + alloc["Amount"]
     paid = sum((p["Amount"] for p in live), ZERO)
+    # AmountCredited: "sum of all credit notes, over-payments and pre-payments applied"
     credited = sum((c[1] for c in credits), ZERO)
     inv["Payments"] = [_payment_summary(p) for p in live]
     applied: dict[str, Decimal] = {}
     for note, amount, _ in credits:
-        applied[note["CreditNoteID"]] = applied.get(note["CreditNoteID"], ZERO) + amount
+        if "CreditNoteID" in note:
+            applied[note["CreditNoteID"]] = applied.get(note["CreditNoteID"], ZERO) + amount
     inv["CreditNotes"] = [_credit_summary(org.credit_notes[n], a) for n, a in applied.items()]
+    for key, by_id in cash.items():
+        table = org.table(key)
+        inv[key] = [_cash_summary(table[c], a) for c, a in by_id.items()]
     inv["AmountPaid"] = paid
     inv["AmountCredited"] = credited
     if inv["Status"] in ("VOIDED", "DELETED"):
@@ -202,7 +255,8 @@ def settle_invoice(org: Org, invoice_id: str) -> Record:
 
 
 def settle_credit_note(note: Record) -> Record:
-    """Recompute ``RemainingCredit`` and PAID/AUTHORISED from the live allocations."""
+    """Recompute ``RemainingCredit`` and PAID/AUTHORISED from the live allocations (credit
+    notes, overpayments and prepayments alike)."""
     if note["Status"] in ("VOIDED", "DELETED", "DRAFT", "SUBMITTED"):
         return note
     used = sum((a["Amount"] for a in note["Allocations"] if not a["IsDeleted"]), ZERO)

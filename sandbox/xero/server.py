@@ -120,7 +120,8 @@ class XeroSandbox:
         """Render every record's JSON once, in the order an incremental pull asks for them,
         a thousand at a time so requests interleave (they would render lazily otherwise)."""
         for org in self.orgs:
-            for table in (org.invoices, org.contacts, org.payments, org.credit_notes):
+            for table in (org.invoices, org.contacts, org.payments, org.credit_notes,
+                          org.overpayments, org.prepayments):
                 with org.lock:
                     keys = list(table.by_updated())
                 for i in range(0, len(keys), 1000):
@@ -202,6 +203,8 @@ class XeroSandbox:
                       "counts": {"contacts": len(o.contacts), "invoices": len(o.invoices),
                                  "credit_notes": len(o.credit_notes),
                                  "payments": len(o.payments),
+                                 "overpayments": len(o.overpayments),
+                                 "prepayments": len(o.prepayments),
                                  "contact_groups": len(o.contact_groups)}}
                      for o in self.orgs],
             "faults": self.faults.pending(),

@@ -42,8 +42,10 @@ def xero() -> Any:
 
 
 def test_entities_and_tables(xero: Any) -> None:
-    assert list(xero.entities) == ["contacts", "invoices", "credit_notes", "payments"]
+    assert list(xero.entities) == ["contacts", "invoices", "credit_notes", "payments",
+                                   "overpayments", "prepayments"]
     assert xero.entities["credit_notes"].tables == ("document", "allocation")
+    assert xero.entities["overpayments"].tables == ("document", "allocation")
     assert xero.entities["payments"].tables == ("payment", "allocation")
     assert xero.source.endswith("xero.yaml")
 
@@ -280,11 +282,38 @@ def test_rows_fit_the_store(xero: Any, tmp_path: Path) -> None:
     engine.dispose()
 
 
+def test_overpayments_and_prepayments(xero: Any) -> None:
+    # The spec's examples: supplier (SPEND-) overpayments are skipped; what the customer still
+    # holds is the document's amount due.
+    out = xero.entities["overpayments"].map_page(records("overpayments"), ctx("NZD"))
+    docs = out["document"]
+    assert len(docs) == 3 and {d["kind"] for d in docs} == {"overpayment"}
+    assert {d["customer_external_id"] for d in docs} == {"430fa14a-f945-44d3-9f97-5df5e28441b8"}
+    assert all(d["amount_due"] == Decimal("20.00") == d["amount_due_base"] for d in docs)
+    assert all(d["status"] == "AUTHORISED" and not d["is_deleted"] for d in docs)
+    assert out["allocation"] == []
+    (deposit,) = xero.entities["prepayments"].map_page(records("prepayments"), ctx("NZD"))[
+        "document"]
+    assert deposit["kind"] == "prepayment" and deposit["amount_due"] == Decimal("3450.00")
+    assert deposit["issue_date"] == date(2019, 3, 13) and deposit["reference"] == "INV-0011"
+    # an allocation to an invoice becomes an allocation row in the credit's currency
+    applied = dict(records("prepayments")[0], RemainingCredit=450.0, CurrencyCode="USD",
+                   CurrencyRate=0.5, Allocations=[{
+                       "AllocationID": "a1", "Amount": 3000.0, "Date": "/Date(1552435200000)/",
+                       "Invoice": {"InvoiceID": "inv-1"}, "IsDeleted": False}])
+    (row,) = xero.entities["prepayments"].map_page([applied], ctx("NZD"))["allocation"]
+    assert row["source_kind"] == "prepayment" and row["document_external_id"] == "inv-1"
+    assert row["amount"] == Decimal("3000.00") and row["amount_base"] == Decimal("6000.00")
+    assert row["source_external_id"] == "ce0cddef-cf5a-4e59-b638-f225679115a7"
+
+
 def test_check_mapping_summarises() -> None:
     rows = check_mapping("xero")
     assert [(r["entity"], r["table"]) for r in rows] == [
         ("contacts", "customer"), ("invoices", "document"), ("credit_notes", "document"),
         ("credit_notes", "allocation"), ("payments", "payment"), ("payments", "allocation"),
+        ("overpayments", "document"), ("overpayments", "allocation"),
+        ("prepayments", "document"), ("prepayments", "allocation"),
     ]
     assert all(r["fields"] > 5 for r in rows)
     assert rows[3]["each"] == "Allocations"

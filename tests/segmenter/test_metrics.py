@@ -127,6 +127,8 @@ def reference(h: History, run: date, window_days: int = 365,
                 and d.status not in EXCLUDED]
         invoices = [d for d in docs if d.kind == "invoice"]
         credits = [d for d in docs if d.kind == "credit_note"]
+        # credit notes, overpayments and prepayments: credit the customer still holds
+        held = [d for d in docs if d.kind in ("credit_note", "overpayment", "prepayment")]
         windowed = [d for d in invoices if in_window(d.issue_date)]
         paid = [(d, p) for d in windowed if in_window(p := _paid_on(d))]
         open_items = [d for d in invoices if d.status == "AUTHORISED" and d.amount_due_base > 0]
@@ -181,7 +183,7 @@ def reference(h: History, run: date, window_days: int = 365,
             "overdue_balance": cents(sum(d.amount_due_base for d in overdue)),
             **{f"aging_{k}": cents(v) for k, v in aging.items()},
             "oldest_overdue_days": max(((run - due(d)).days for d in overdue), default=0),
-            "unapplied_credit": cents(sum(d.amount_due_base for d in credits
+            "unapplied_credit": cents(sum(d.amount_due_base for d in held
                                           if d.status == "AUTHORISED")),
             "turnover_12m": cents(turnover),
             "avg_monthly_sales": (Decimal(turnover) / 1200).quantize(Decimal("0.01"),
@@ -278,7 +280,8 @@ def histories(draw: st.DrawFn) -> History:
     docs: list[Doc] = []
     n = draw(st.integers(0, 14))
     for i in range(n):
-        kind = draw(st.sampled_from(["invoice"] * 4 + ["credit_note"]))
+        kind = draw(st.sampled_from(["invoice"] * 4 + ["credit_note", "overpayment",
+                                                          "prepayment"]))
         status = draw(st.sampled_from(
             ["AUTHORISED"] * 3 + ["PAID"] * 3 + ["DRAFT", "SUBMITTED", "VOIDED", "DELETED"]))
         # Xero flags voided and deleted documents; a stray flag on another status counts too.
@@ -292,7 +295,8 @@ def histories(draw: st.DrawFn) -> History:
         total_base = int(total * rate)
         allocs: list[Alloc] = []
         for j in range(draw(st.integers(0, 3))):
-            src = draw(st.sampled_from(["payment", "payment", "credit_note"]))
+            src = draw(st.sampled_from(["payment", "payment", "credit_note", "overpayment",
+                                        "prepayment"]))
             when = draw(st.sampled_from([
                 None, issue + timedelta(days=draw(st.integers(0, 150))), _day(draw)]))
             allocs.append(Alloc(

@@ -177,6 +177,27 @@ def truth(org: Any) -> dict[str, dict[str, dict[str, Any]]]:
                 "amount": Decimal(str(alloc["Amount"])),
                 "allocated_on": xdate(alloc.get("Date")),
             }
+    for kind, table, id_field, types in (
+            ("overpayment", org.overpayments, "OverpaymentID",
+             ("RECEIVE-OVERPAYMENT", "AROVERPAYMENT")),
+            ("prepayment", org.prepayments, "PrepaymentID",
+             ("RECEIVE-PREPAYMENT", "ARPREPAYMENT"))):
+        for credit in table.values():
+            if credit["Type"] not in types:
+                continue
+            documents[credit[id_field]] = {
+                "kind": kind, "status": credit["Status"],
+                "customer_external_id": survivor(org, credit["Contact"]["ContactID"]),
+                "issue_date": xdate(credit.get("Date")), "total": Decimal(str(credit["Total"])),
+                "amount_due": Decimal(str(credit["RemainingCredit"])),
+                "is_deleted": credit["Status"] == "VOIDED",
+            }
+            for alloc in credit.get("Allocations") or []:
+                allocations[f"{kind}:{alloc['AllocationID']}"] = {
+                    "document_external_id": alloc["Invoice"]["InvoiceID"],
+                    "amount": Decimal(str(alloc["Amount"])),
+                    "allocated_on": xdate(alloc.get("Date")),
+                }
     payments: dict[str, dict[str, Any]] = {}
     for pay in org.payments.values():
         if pay.get("PaymentType") not in RECEIVABLE_PAYMENTS:

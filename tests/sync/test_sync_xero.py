@@ -166,7 +166,9 @@ def test_per_minute_429_storm_completes(monkeypatch: pytest.MonkeyPatch, sqlite_
 def test_daily_limit_stops_the_run_and_the_next_run_resumes(
     monkeypatch: pytest.MonkeyPatch, sqlite_url: str
 ) -> None:
-    with sandbox_env(monkeypatch, sqlite_url, strict_limits=True, day_limit=6, page_size=40) as env:
+    # Each run reads at least one page of each of the six entities (the overlap): the day
+    # must allow a little more than that for a run to get further.
+    with sandbox_env(monkeypatch, sqlite_url, strict_limits=True, day_limit=9, page_size=40) as env:
         result = _sync(env, full=True)
         assert result.status == "rate_limited_daily"
         assert "daily" in (result.error or "").lower()
