@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from arconnect.sandbox.xero import OrgSpec
 from arconnect.sandbox.xero.wire import dotnet_ms, parse_dotnet_date
 
 from .conftest import Client
@@ -202,3 +203,39 @@ def test_tenant_header_required(client: Client) -> None:
     assert r.status_code == 403 and r.json()["Title"] == "Forbidden"
     r = client.get("Invoices", **{"xero-tenant-id": "6f1b5a52-0000-4000-8000-000000000000"})
     assert r.status_code == 403
+
+
+def test_overpayments_and_prepayments(make_sb) -> None:  # type: ignore[no-untyped-def]
+    # Big enough that some overpayments and prepayments are applied to invoices.
+    client = Client(make_sb(orgs=[OrgSpec(customers=200, invoices=2400, payments=2000)]))
+    org = client.sb.orgs[0]
+    allocations = 0
+    for key, id_field, kind in (("Overpayments", "OverpaymentID", "RECEIVE-OVERPAYMENT"),
+                                ("Prepayments", "PrepaymentID", "RECEIVE-PREPAYMENT")):
+        table = org.table(key)
+        assert table, f"the generated organisation has no {key}"
+        paged = client.get(key, {"page": 1, "pageSize": 1000}).json()
+        assert list(paged)[-2:] == ["pagination", key]
+        assert {r[id_field] for r in paged[key]} == set(table)
+        for wire in paged[key]:
+            truth = table[wire[id_field]]
+            assert wire["Type"] == kind and wire["ID"] == wire[id_field]
+            assert Decimal(str(wire["RemainingCredit"])) == truth["RemainingCredit"]
+            applied = sum((Decimal(str(a["Amount"])) for a in wire["Allocations"]), Decimal(0))
+            assert Decimal(str(wire["Total"])) - applied == Decimal(str(wire["RemainingCredit"]))
+            assert wire["Status"] == ("PAID" if wire["RemainingCredit"] == 0 else "AUTHORISED")
+            assert wire["LineItems"]
+            # each allocation shows on its invoice, in AmountCredited
+            for alloc in wire["Allocations"]:
+                allocations += 1
+                inv = client.get(f"Invoices/{alloc['Invoice']['InvoiceID']}").json()[
+                    "Invoices"][0]
+                shown = {c[id_field]: c["AppliedAmount"] for c in inv[key]}
+                assert shown[wire[id_field]] == alloc["Amount"]
+                assert inv["AmountCredited"] >= alloc["Amount"]
+        unpaged = client.get(key).json()
+        assert "pagination" not in unpaged
+        assert all(r["LineItems"] == [] for r in unpaged[key])
+        one = next(iter(table))
+        assert client.get(f"{key}/{one}").json()[key][0][id_field] == one
+    assert allocations >= 2
