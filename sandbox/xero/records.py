@@ -115,7 +115,8 @@ CASH_CREDITS = {
 
 def cash_credit(*, kind: str, credit_id: str, reference: str, contact: Record, day: date,
                 amount: Decimal, currency: str, rate: Decimal, updated_ms: int) -> Record:
-    """A new AUTHORISED overpayment or prepayment (``kind``) with nothing allocated.
+    """A new AUTHORISED overpayment or prepayment (``kind``) with nothing allocated, in the
+    key order of the spec's getOverpayment example.
 
     Money received without an invoice to pay (prepayment) or beyond it (overpayment): no tax,
     one line item; ``RemainingCredit`` is what has not been allocated to invoices yet.
@@ -125,13 +126,13 @@ def cash_credit(*, kind: str, credit_id: str, reference: str, contact: Record, d
             "UnitAmount": amount, "TaxType": "NONE", "TaxAmount": ZERO, "LineAmount": amount,
             "AccountCode": BANK_ACCOUNT[0], "Tracking": [], "Quantity": Decimal(1)}
     return {
-        id_field: credit_id, "ID": credit_id, "Type": kind_type, "Reference": reference,
+        id_field: credit_id, "ID": credit_id, "CurrencyRate": rate, "Type": kind_type,
+        "Reference": reference,
         "RemainingCredit": amount, "Allocations": [], "Payments": [], "HasAttachments": False,
         "Contact": contact_ref(contact), "DateString": date_string(day),
         "Date": dotnet_date(day), "Status": "AUTHORISED", "LineAmountTypes": "NoTax",
         "LineItems": [line], "SubTotal": amount, "TotalTax": ZERO, "Total": amount,
         "UpdatedDateUTC": dotnet_date(updated_ms), "CurrencyCode": currency,
-        "CurrencyRate": rate,
     }
 
 
@@ -264,7 +265,9 @@ def settle_credit_note(note: Record) -> Record:
     note.pop("FullyPaidOnDate", None)
     if note["RemainingCredit"] <= 0 and note["Allocations"]:
         note["Status"] = "PAID"
-        note["FullyPaidOnDate"] = max((a["Date"] for a in note["Allocations"]), key=dotnet_ms)
+        if "CreditNoteID" in note:  # the Overpayment and Prepayment schemas have no such field
+            note["FullyPaidOnDate"] = max((a["Date"] for a in note["Allocations"]),
+                                          key=dotnet_ms)
     else:
         note["Status"] = "AUTHORISED"
     return note

@@ -23,7 +23,7 @@ from openapi_schema_validator import OAS30Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from arconnect.sandbox.xero import XeroSandbox
+from arconnect.sandbox.xero import OrgSpec, XeroSandbox
 from arconnect.sandbox.xero.wire import dotnet_date, dotnet_ms, parse_dotnet_date
 
 from .conftest import Client, small_config
@@ -37,7 +37,8 @@ ATTESTED = {
     # envelope keys of every recorded live response (Id, Status, ProviderName, DateTimeUTC)
     **{(s, k): "recorded GET /Invoices, /Payments, /Contacts, /Organisation"
        for s in ("Invoices", "Contacts", "Payments", "CreditNotes", "Organisations",
-                 "Currencies", "ContactGroups", "HistoryRecords")
+                 "Currencies", "ContactGroups", "HistoryRecords", "Overpayments",
+                 "Prepayments")
        for k in ("Id", "Status", "ProviderName", "DateTimeUTC")},
     ("Invoice", "DateString"): "recorded GET /Invoices (Nango, 2026)",
     ("Invoice", "DueDateString"): "recorded GET /Invoices (Nango, 2026)",
@@ -50,6 +51,8 @@ ATTESTED = {
     **{("Element", k): "spec example createContactGroup 400"
        for k in ("ContactGroupID", "Name", "Contacts", "HasValidationErrors")},
     ("HistoryRecord", "DateUTCString"): "spec examples getContactHistory, createContactHistory",
+    **{(s, k): "spec examples getOverpayments, getPrepayments"
+       for s in ("Overpayment", "Prepayment") for k in ("ID", "DateString")},
 }
 
 # Key order of real responses (union over the recorded records, in the order they appear):
@@ -82,6 +85,11 @@ CREDIT_NOTE = ["CreditNoteID", "CreditNoteNumber", "SentToContact", "Payments", 
                "Date", "BrandingThemeID", "Status", "LineAmountTypes", "LineItems", "SubTotal",
                "TotalTax", "Total", "UpdatedDateUTC", "CurrencyCode", "FullyPaidOnDate"]
 ALLOCATION = ["AllocationID", "Amount", "Date", "Invoice"]
+# spec examples getOverpayment / getPrepayment (no recorded live response holds one)
+CASH_CREDIT = ["ID", "CurrencyRate", "Type", "Reference", "RemainingCredit", "Allocations",
+               "Payments", "HasAttachments", "Contact", "DateString", "Date", "Status",
+               "LineAmountTypes", "LineItems", "SubTotal", "TotalTax", "Total", "UpdatedDateUTC",
+               "UpdatedDateUTCString", "CurrencyCode"]
 CONTACT = ["ContactID", "AccountNumber", "ContactNumber", "ContactStatus", "Name", "FirstName",
            "LastName", "EmailAddress", "BankAccountDetails", "TaxNumber",
            "AccountsReceivableTaxType", "AccountsPayableTaxType", "Addresses", "Phones",
@@ -175,7 +183,9 @@ def _ids(sb: XeroSandbox) -> dict[str, str]:
     paid = next(k for k, v in org.invoices.items() if v["Status"] == "PAID")
     note = next(k for k, v in org.credit_notes.items() if v["Allocations"])
     return {"invoice": paid, "note": note, "payment": next(iter(org.payments)),
-            "contact": next(iter(org.contacts)), "group": next(iter(org.contact_groups))}
+            "contact": next(iter(org.contacts)), "group": next(iter(org.contact_groups)),
+            "overpayment": next(iter(org.overpayments)),
+            "prepayment": next(iter(org.prepayments))}
 
 
 READS = [  # (spec path, concrete path template, query)
@@ -190,6 +200,11 @@ READS = [  # (spec path, concrete path template, query)
     ("/CreditNotes/{CreditNoteID}", "CreditNotes/{note}", None),
     ("/Payments", "Payments", {"page": 1, "pageSize": 1000}),
     ("/Payments/{PaymentID}", "Payments/{payment}", None),
+    ("/Overpayments", "Overpayments", {"page": 1, "pageSize": 1000}),
+    ("/Overpayments", "Overpayments", None),
+    ("/Overpayments/{OverpaymentID}", "Overpayments/{overpayment}", None),
+    ("/Prepayments", "Prepayments", {"page": 1, "pageSize": 1000}),
+    ("/Prepayments/{PrepaymentID}", "Prepayments/{prepayment}", None),
     ("/ContactGroups", "ContactGroups", None),
     ("/ContactGroups/{ContactGroupID}", "ContactGroups/{group}", None),
     ("/Organisation", "Organisation", None),
@@ -273,6 +288,28 @@ def test_group_limit_error_matches_spec(spec: dict[str, Any], registry: Registry
     assert element["ContactGroupID"] == "00000000-0000-0000-0000-000000000000"
     assert element["ValidationErrors"] == [
         {"Message": "You’ve reached the limit of 100 contact groups."}]
+
+
+def test_applied_overpayments_and_prepayments_match_spec(
+        spec: dict[str, Any], registry: Registry, make_sb: Any) -> None:
+    # An organisation big enough that some are applied to invoices.
+    sb = make_sb(orgs=[OrgSpec(customers=200, invoices=2400, payments=2000)])
+    c = Client(sb)
+    seen = 0
+    for key, id_field in (("Overpayments", "OverpaymentID"), ("Prepayments", "PrepaymentID")):
+        body = c.get(key, {"page": 1}).json()
+        assert_valid(spec, registry, body, response_schema(spec, "get", f"/{key}"))
+        for credit in body[key]:
+            assert list(credit)[0] == id_field
+            assert_order(list(credit)[1:], CASH_CREDIT)
+            for alloc in credit["Allocations"]:
+                seen += 1
+                assert_order(list(alloc), ALLOCATION)
+                inv = c.get(f"Invoices/{alloc['Invoice']['InvoiceID']}").json()
+                assert_valid(spec, registry, inv, response_schema(spec, "get",
+                                                                  "/Invoices/{InvoiceID}"))
+                assert inv["Invoices"][0][key][0][id_field] == credit[id_field]
+    assert seen >= 2
 
 
 def test_idempotency_key_replays(make_sb: Any) -> None:
@@ -368,6 +405,12 @@ def test_sdk_reads(sdk: Any, sb: XeroSandbox) -> None:
     notes = api.get_credit_notes(tid, page=1)
     allocated = [n for n in notes.credit_notes if n.allocations]
     assert allocated and Decimal(str(allocated[0].allocations[0].amount)) > 0
+    overpayments = api.get_overpayments(tid, page=1).overpayments
+    assert {str(o.overpayment_id) for o in overpayments} == set(org.overpayments)
+    assert all(o.type == "RECEIVE-OVERPAYMENT" and o.remaining_credit >= 0
+               for o in overpayments)
+    prepayments = api.get_prepayments(tid, page=1).prepayments
+    assert {str(p.prepayment_id) for p in prepayments} == set(org.prepayments)
     organisation = api.get_organisations(tid).organisations[0]
     assert organisation.base_currency.value == "NZD"
     assert organisation.timezone.value == "NEWZEALANDSTANDARDTIME"
@@ -435,7 +478,9 @@ def test_document_arithmetic_and_rates(sb: XeroSandbox) -> None:
             assert inv["AmountDue"] == 0
             dates = [p["Date"] for p in inv["Payments"]] + [
                 a["Date"] for n in org.inv_credits.get(inv["InvoiceID"], ())
-                for a in org.credit_notes[n]["Allocations"]]
+                for a in org.credit_notes[n]["Allocations"]] + [
+                a["Date"] for key, c in org.inv_cash.get(inv["InvoiceID"], ())
+                for a in org.table(key)[c]["Allocations"]]
             assert inv["FullyPaidOnDate"] == max(dates, key=dotnet_ms)
         else:
             assert "FullyPaidOnDate" not in inv
