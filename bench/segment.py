@@ -1,7 +1,7 @@
 """Benchmark: segmenting a large tenant in SQLite — metrics, rules, assignments and history.
 
     python bench/segment.py [--customers 100000 --invoices 2000000 --seed 7] [--db PATH]
-                            [--skip-duckdb]
+                            [--skip-duckdb] [--postgres URL]
 
 ``load`` writes a synthetic AR history straight into a migrated SQLite store with sqlite3
 ``executemany`` (no ORM): customers with payment profiles (prompt, average, slow, very slow),
@@ -19,6 +19,9 @@ flavour) also run in DuckDB over the same rows, loaded from CSV exports (the loa
 metrics, rules and writing every assignment and history row) in a fresh process, twice: from no
 assignments (as a new tenant; a reused ``--db`` is cleared first), then again with nothing changed
 (the rerun writes only the new ``computed_at``).
+
+With ``--postgres URL`` the same rows are copied (COPY) into a fresh schema of that database and
+the metrics and the two runs are timed there too (the production store).
 
 Prints a table, and as its last line one JSON object: ``seconds`` is the first full segment run,
 ``peak_rss_mb`` the larger of the two measuring processes.
@@ -195,6 +198,56 @@ def _flush(con: sqlite3.Connection, docs: list[Any], allocs: list[Any], pays: li
     pays.clear()
 
 
+PG_SCHEMA = "arconnect_segbench"
+
+
+def load_postgres(db_url: str, pg_url: str) -> str:
+    """Copy the loaded SQLite store into a fresh schema of the PostgreSQL database at
+    ``pg_url`` (migrated by arconnect first, then filled with COPY); returns the URL of that
+    schema. A schema left by an earlier run with the same row counts is reused."""
+    import psycopg
+    from sqlalchemy import create_engine, make_url
+
+    from arconnect.store import db
+
+    url = pg_url + ("&" if "?" in pg_url else "?") + f"options=-csearch_path%3D{PG_SCHEMA}"
+    want = counts(db_url)
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        have = {}
+        if conn.exec_driver_sql("SELECT 1 FROM information_schema.tables WHERE table_schema ="
+                                f" '{PG_SCHEMA}' AND table_name = 'allocation'").first():
+            have = {t: conn.exec_driver_sql(f"SELECT count(*) FROM {PG_SCHEMA}.{t}").scalar()
+                    for t in ("customer", "document", "allocation", "payment")}
+        if have and all(have[t] == want[t] for t in have):
+            engine.dispose()  # the same rows are there from an earlier run: reuse them
+            db.get_engine(url)  # migrates to head
+            db.dispose_engines()
+            return url
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+        conn.exec_driver_sql(f"CREATE SCHEMA {PG_SCHEMA}")
+    engine.dispose()
+    db.get_engine(url)  # migrates to head
+    db.dispose_engines()
+    src = sqlite3.connect(_sqlite_path(db_url))
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo) as pg:
+        for table in ("tenant", "customer", "document", "payment", "allocation"):
+            cols = [r[1] for r in src.execute(f"PRAGMA table_info({table})")
+                    if r[1] != "id" or table == "tenant"]
+            names = ", ".join(cols)
+            with pg.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in src.execute(f"SELECT {names} FROM {table}"):  # noqa: S608
+                    copy.write_row(row)
+        pg.execute("SELECT setval(pg_get_serial_sequence('tenant', 'id'),"
+                   " (SELECT max(id) FROM tenant))")
+        pg.commit()
+        pg.autocommit = True
+        pg.execute("ANALYZE")
+    src.close()
+    return url
+
+
 def counts(db_url: str) -> dict[str, int]:
     """Rows per table of the loaded store."""
     con = sqlite3.connect(_sqlite_path(db_url))
@@ -329,6 +382,9 @@ def main() -> None:
                         help="share of paid invoices with fully_paid_on (Xero: 1.0)")
     parser.add_argument("--db", help="reuse (or create) this SQLite file instead of a temp one")
     parser.add_argument("--skip-duckdb", action="store_true")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="also time the run on PostgreSQL: the rows are copied into a fresh "
+                             f"schema {PG_SCHEMA} of this database (dropped first)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -345,6 +401,12 @@ def main() -> None:
         pipe = time_pipeline(db_url)
         first, second = pipe["runs"]
         duck = None if args.skip_duckdb else time_duckdb(db_url)
+        pg: dict[str, Any] | None = None
+        if args.postgres:
+            started = time.perf_counter()
+            pg_url = load_postgres(db_url, args.postgres)
+            pg = {"load_s": time.perf_counter() - started, "metrics": time_metrics(pg_url),
+                  "pipeline": time_pipeline(pg_url)}
 
         from rich.console import Console
         from rich.table import Table
@@ -366,6 +428,17 @@ def main() -> None:
         if duck:
             table.add_row("DuckDB same aggregates", f"{duck['seconds']:.2f} s")
             table.add_row("SQLite / DuckDB", f"{m['seconds'] / duck['seconds']:.1f}x")
+        if pg:
+            pg_first, pg_second = pg["pipeline"]["runs"]
+            table.add_row("PostgreSQL: copy of the rows (not part of the budget)",
+                          f"{pg['load_s']:.1f} s")
+            table.add_row("PostgreSQL: compute_metrics", f"{pg['metrics']['seconds']:.2f} s")
+            table.add_row("PostgreSQL: segment run (first run)",
+                          f"{pg_first['seconds']:.2f} s ({pg_first['changes']:,} written)")
+            table.add_row("PostgreSQL: segment run again",
+                          f"{pg_second['seconds']:.2f} s ({pg_second['changes']:,} changes)")
+            table.add_row("PostgreSQL: peak RSS (segment process)",
+                          f"{pg['pipeline']['peak_rss_mb']:.0f} MB")
         Console(stderr=True).print(table)
         print(json.dumps({
             "customers": rows["customer"],
@@ -376,6 +449,10 @@ def main() -> None:
             "metrics_seconds": round(m["seconds"], 3),
             "peak_rss_mb": max(m["peak_rss_mb"], pipe["peak_rss_mb"]),
             "duckdb_seconds": round(duck["seconds"], 3) if duck else None,
+            "pg_seconds": round(pg["pipeline"]["runs"][0]["seconds"], 3) if pg else None,
+            "pg_second_run_seconds": round(pg["pipeline"]["runs"][1]["seconds"], 3)
+            if pg else None,
+            "pg_metrics_seconds": round(pg["metrics"]["seconds"], 3) if pg else None,
         }))
 
 

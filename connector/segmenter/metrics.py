@@ -434,6 +434,14 @@ def _document_metrics(row: Sequence[Any], run_date: date) -> dict[str, Any]:
     }
 
 
+def _no_jit(conn: Connection) -> None:
+    """PostgreSQL: no JIT compilation for this transaction's statements. The metrics
+    statements are large expression trees over a few seconds of scanning: compiling them costs
+    more than it saves (the documents statement: 7.7 s with JIT, 5.3 s without, 2 M invoices)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL jit = off"))
+
+
 class _SidePayments:
     """The last-payment and payment-method statements, run in a thread on their own
     connection (the caller's own connection when the engine is in-memory SQLite)."""
@@ -456,6 +464,7 @@ class _SidePayments:
     def _run(self, engine: Engine) -> None:
         try:
             with engine.connect() as side:
+                _no_jit(side)
                 self._rows = [list(side.execute(text(sql), self._params))
                               for sql in self._sqls]
         except BaseException as err:  # re-raised in the caller's thread
@@ -499,6 +508,7 @@ def compute_metrics(
     """
     d = _Dialect(sqlite=conn.dialect.name == "sqlite")
     params = _params(tenant_id, run_date, window_days)
+    _no_jit(conn)
     parent_cond = (
         "c.parent_external_id IS NOT NULL AND c.parent_external_id <> c.external_id"
         " AND EXISTS (SELECT 1 FROM customer p WHERE p.tenant_id = c.tenant_id"

@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import ARRAY, Connection, Engine, String, any_, bindparam, select, update
 
 from arconnect.errors import NotFoundError
 from arconnect.segmenter.metrics import compute_metrics
@@ -262,7 +262,14 @@ def _write(conn: Connection, tenant_id: int, results: list[CustomerResult],
                 "changed_at": now,
             })
     upsert(conn, _ASSIGNMENTS, rows, ("tenant_id", "customer_external_id"))
-    if unchanged:
+    if unchanged and conn.dialect.name == "postgresql":
+        # one statement (an executemany is a round trip per row on PostgreSQL)
+        conn.execute(update(_ASSIGNMENTS).where(
+            _ASSIGNMENTS.c.tenant_id == tenant_id,
+            _ASSIGNMENTS.c.customer_external_id == any_(
+                bindparam("keys", [u["key"] for u in unchanged], type_=ARRAY(String)))
+        ).values(computed_at=now))
+    elif unchanged:
         conn.execute(update(_ASSIGNMENTS).where(
             _ASSIGNMENTS.c.tenant_id == tenant_id,
             _ASSIGNMENTS.c.customer_external_id == bindparam("key")
