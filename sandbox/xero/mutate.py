@@ -18,12 +18,13 @@ from random import Random
 from arconnect.sandbox.xero import records as R
 from arconnect.sandbox.xero.clock import SandboxClock
 from arconnect.sandbox.xero.generator import _GOODS, due_date
-from arconnect.sandbox.xero.model import Org
+from arconnect.sandbox.xero.model import Org, Record
 from arconnect.sandbox.xero.wire import dotnet_date, dotnet_ms, money, new_id
 
 KINDS = ("new_invoice", "payment", "partial_payment", "edit", "void", "delete_draft",
-         "payment_deleted", "credit_note", "archive_contact", "merge_contact")
-WEIGHTS = (26, 18, 10, 10, 5, 5, 5, 9, 6, 6)
+         "payment_deleted", "credit_note", "archive_contact", "merge_contact", "overpayment",
+         "apply_credit")
+WEIGHTS = (26, 18, 10, 10, 5, 5, 5, 9, 6, 6, 3, 3)
 
 
 @dataclass
@@ -34,7 +35,7 @@ class MutationSummary:
         tenant_id: the organisation.
         counts: changes made per kind (``new_invoice``, ``payment``, ``partial_payment``,
             ``edit``, ``void``, ``delete_draft``, ``payment_deleted``, ``credit_note``,
-            ``archive_contact``, ``merge_contact``).
+            ``archive_contact``, ``merge_contact``, ``overpayment``, ``apply_credit``).
         contacts / invoices / credit_notes / payments / overpayments / prepayments: ids of
             touched records.
         first_ms / last_ms: the lowest and highest ``UpdatedDateUTC`` stamped (Unix ms).
@@ -277,6 +278,37 @@ class Changes:
         self.touch_contact(source_id)
         self.touch_contact(target_id)
 
+    def overpay(self, contact_id: str) -> str:
+        """A customer pays more than it owes today: a new RECEIVE-OVERPAYMENT, unapplied."""
+        org, rng = self.org, self.rng
+        contact = org.contacts[contact_id]
+        currency = contact.get("DefaultCurrency") or org.base_currency
+        rate = self._rate(currency)
+        ms = self.stamp()
+        credit = R.cash_credit(kind="overpayment", credit_id=new_id(rng), reference="Paid twice",
+                               contact=contact, day=self.today(),
+                               amount=money(rng.uniform(20, 500) * float(rate)),
+                               currency=currency, rate=rate, updated_ms=ms)
+        org.overpayments.put(credit)
+        self._mark("overpayments", credit["OverpaymentID"], ms)
+        return str(credit["OverpaymentID"])
+
+    def apply_credit(self, key: str, credit_id: str, inv_id: str) -> None:
+        """Apply an overpayment's or prepayment's remaining credit to an open invoice today
+        (as much as both allow)."""
+        org = self.org
+        table = org.table(key)
+        credit, inv = table[credit_id], org.invoices[inv_id]
+        amount = min(credit["RemainingCredit"], inv["AmountDue"])
+        credit["Allocations"].append(R.allocation(new_id(self.rng), amount, self.today(), inv))
+        R.settle_credit_note(credit)
+        ms = self.stamp()
+        credit["UpdatedDateUTC"] = dotnet_date(ms)
+        table.touch(credit_id)
+        self._mark(key.lower(), credit_id, ms)
+        org.inv_cash.setdefault(inv_id, []).append((key, credit_id))
+        self.touch_invoice(inv_id)
+
 
 def mutate(org: Org, clock: SandboxClock, n: int = 50, seed: int = 1,
            same_second: bool = False) -> MutationSummary:
@@ -366,6 +398,28 @@ def _apply(ch: Changes, kind: str) -> bool:
         if inv is None:
             return False
         ch.credit(inv, Decimal(str(rng.choice((0.1, 0.25, 0.5, 1.0)))))
+        return True
+    if kind == "overpayment":
+        contact = _sample(rng, contact_keys, customer)
+        if contact is None:
+            return False
+        ch.overpay(contact)
+        return True
+    if kind == "apply_credit":
+        def open_for(credit: Record) -> list[str]:
+            return [i for i in org.contact_docs.get(credit["Contact"]["ContactID"], ())
+                    if org.invoices[i]["Type"] == "ACCREC"
+                    and org.invoices[i]["Status"] == "AUTHORISED"
+                    and org.invoices[i]["AmountDue"] > 0
+                    and org.invoices[i]["CurrencyCode"] == credit["CurrencyCode"]]
+        held = [(key, cid) for key in ("Overpayments", "Prepayments")
+                for cid, c in org.table(key).items()
+                if c["Status"] == "AUTHORISED" and c["RemainingCredit"] > 0 and open_for(c)]
+        if not held:
+            return False
+        key, cid = held[rng.randrange(len(held))]
+        targets = open_for(org.table(key)[cid])
+        ch.apply_credit(key, cid, targets[rng.randrange(len(targets))])
         return True
     if kind == "archive_contact":
         def idle(key: str) -> bool:
