@@ -24,7 +24,7 @@ from arconnect.auth.tokens import (
 )
 from arconnect.auth.vault import TokenVault
 from arconnect.auth.xero import AuthRequest, Now, TokenSet, XeroOAuth, utcnow
-from arconnect.errors import ConfigError, NotFoundError, ReconnectRequired
+from arconnect.errors import AuthError, ConfigError, NotFoundError, ReconnectRequired
 from arconnect.settings import Settings, get_settings
 from arconnect.store.models import Credential, Tenant
 
@@ -310,19 +310,16 @@ def disconnect_tenant(
             t for t in session.scalars(select(Tenant).where(
                 col(Tenant.credential_id) == cred.id, col(Tenant.id) != tenant.id))
             if t.status != STATUS_DISCONNECTED]
-    if cred is not None and cred.status == STATUS_ACTIVE:
-        token = TokenManager.for_credential(engine, int(cred.id or 0)).access_token()
-        oauth = _oauth(settings, cred.client_id, "", now)
-        if tenant.connection_id and oauth.remove_connection(token, tenant.connection_id):
-            done.append("Xero removed the connection")
-        else:
-            done.append("Xero no longer had the connection")
-        if not siblings:
-            revoke_grant(engine, int(cred.id or 0), vault, settings, now)
-            done.append("the grant (its last organisation) was revoked and its tokens erased")
-    else:
+    removed = _remove_connection(engine, cred, tenant, settings, now)
+    if removed is None:
         done.append("the grant is no longer active, so nothing was asked of Xero (remove the "
                     "app under Settings ─▶ Connected apps in Xero if it is still listed)")
+    else:
+        done.append("Xero removed the connection" if removed
+                    else "Xero no longer had the connection")
+        if not siblings and cred is not None and cred.id is not None:
+            revoke_grant(engine, cred.id, vault, settings, now)
+            done.append("the grant (its last organisation) was revoked and its tokens erased")
     with Session(engine, expire_on_commit=False) as session:
         row = session.get(Tenant, tenant.id)
         assert row is not None
@@ -333,6 +330,26 @@ def disconnect_tenant(
         row.updated_at = stamp
         session.commit()
     return "; ".join(done)
+
+
+def _remove_connection(engine: Engine, cred: Credential | None, tenant: Tenant,
+                       settings: Settings, now: Now) -> bool | None:
+    """``DELETE /connections/{id}`` with the grant's token: True when Xero removed it, False
+    when it no longer had it, None when the grant is dead (revoked or expired at Xero)."""
+    if cred is None or cred.id is None or cred.status != STATUS_ACTIVE:
+        return None
+    manager = TokenManager.for_credential(engine, cred.id)
+    oauth = _oauth(settings, cred.client_id, "", now)
+    try:
+        token = manager.access_token()
+        if not tenant.connection_id:
+            return False
+        try:
+            return oauth.remove_connection(token, tenant.connection_id)
+        except AuthError:  # the token was refused: refresh once, which tells if the grant lives
+            return oauth.remove_connection(manager.refresh(token), tenant.connection_id)
+    except ReconnectRequired:
+        return None
 
 
 def rotate_secrets(engine: Engine, vault: TokenVault) -> int:

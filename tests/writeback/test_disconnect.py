@@ -81,3 +81,14 @@ def test_disconnect_removes_what_write_back_wrote_then_the_connection(
     assert {t.status for t in find_tenants(env.db)} == {"disconnected"}
     again = runner.invoke(app, ["tenants", "disconnect", other.name, "--yes"])
     assert again.exit_code == 0 and "already disconnected" in again.output
+
+
+def test_disconnect_when_xero_already_revoked_the_grant(wb_env: XeroEnv) -> None:
+    # The user removed the app in Xero: nothing is left to ask Xero; the tenant is still
+    # marked disconnected so syncs stop trying it.
+    wb_env.sandbox.identity.revoke_all()
+    result = CliRunner().invoke(app, ["tenants", "disconnect", wb_env.tenant.name, "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "nothing was asked of Xero" in " ".join(result.output.split())
+    assert status(wb_env, wb_env.tenant) == "disconnected"
+    assert sync_tenants(wb_env.db) == []
