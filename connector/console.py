@@ -14,6 +14,7 @@ from rich.progress import (
     TaskID,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.table import Table
 
@@ -141,8 +142,10 @@ def segment_tables(run: SegmentRun, show: int = 15) -> list[Table]:
 
 def progress_bar(label: str) -> Progress:
     """A plain progress bar (write-back calls and the like)."""
+    # At Xero's 60 calls a minute a large write-back takes a while: show what is left.
     return Progress(TextColumn(f"[bold]{label:<12}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err_console, transient=True)
+                    TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                    console=err_console, transient=True)
 
 
 def show_value(value: object, none: str = "—") -> str:
