@@ -40,7 +40,7 @@ from sqlalchemy import Engine, delete, func, select, update
 
 from arconnect.adapters.base import HttpClient
 from arconnect.adapters.xero.writer import GROUP_LIMIT, Call, XeroWriter
-from arconnect.errors import ArconnectError, NotFoundError, WritebackRefused
+from arconnect.errors import ArconnectError, NotFoundError, RateLimitedDaily, WritebackRefused
 from arconnect.segmenter.rules import Rules
 from arconnect.settings import Settings
 from arconnect.store.models import (
@@ -591,19 +591,26 @@ def apply_plan(ctx: Context, plan: Plan, *, approved_by: str | None = None,
         int(ctx.settings.xero_day_limit * ctx.settings.writeback_daily_share)
         - calls_today(ctx.db, ctx.tenant), 0)
     total_calls = sum(len(u.calls) for u in units)
-    for unit in units:
-        if len(unit.calls) > allowed:
-            result.status = "partial"
-            result.remaining = sum(len(u.calls) for u in units[units.index(unit):])
-            break
-        for call in unit.calls:
-            ctx.writer.resolve(call, group_ids)
-            ok = _send(ctx, plan, call, group_ids, result)
-            allowed -= 1
-            if progress:
-                progress(result.write_calls, total_calls)
-            if not ok and call.label == "group.clear":
-                break  # never re-fill a group whose clearing failed
+    try:
+        for unit in units:
+            if len(unit.calls) > allowed:
+                result.status = "partial"
+                result.remaining = sum(len(u.calls) for u in units[units.index(unit):])
+                break
+            for call in unit.calls:
+                ctx.writer.resolve(call, group_ids)
+                ok = _send(ctx, plan, call, group_ids, result)
+                allowed -= 1
+                if progress:
+                    progress(result.write_calls, total_calls)
+                if not ok and call.label == "group.clear":
+                    break  # never re-fill a group whose clearing failed
+    except RateLimitedDaily as err:
+        # Xero's day limit ran out under us (syncs and other apps share it): the call was not
+        # made; the plan resumes on the next run (a cleared group is re-filled first).
+        result.status = "partial"
+        result.remaining = total_calls - result.write_calls
+        result.errors.append(str(err))
     if result.status != "partial" and result.failed:
         result.status = "failed" if not result.done else "applied_with_errors"
     status = {"applied": "applied", "partial": "partial", "failed": "failed",

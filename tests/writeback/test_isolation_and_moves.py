@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from arconnect.clock import Clock, set_clock
+from arconnect.clock import Clock, get_clock, set_clock
 from arconnect.sandbox.xero import OrgSpec
 from arconnect.segmenter.service import lock_customer, segment_tenant
 from arconnect.services import sync_tenants, writeback_context
@@ -165,5 +165,41 @@ def test_write_back_keeps_to_xeros_rate_limits(monkeypatch: pytest.MonkeyPatch, 
                 assert cid in groups[group]
             assert set(notes(env).values()) == {1}  # no History note written twice
             assert apply_all(env).write_calls == 0
+    finally:
+        set_clock(None)
+
+
+def test_xeros_day_limit_running_out_mid_apply_resumes_the_next_day(
+        monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
+    # Syncs and other apps share the organisation's day: Xero's own limit can run out before
+    # arconnect's write-back share does. The apply stops cleanly (partial, nothing lost) and the
+    # next day's run finishes it.
+    org = OrgSpec(name="Acme Wholesale", customers=40, invoices=400, payments=300, suppliers=2,
+                  bills=10)
+    monkeypatch.setenv("ARCONNECT_TIME_SCALE", "600")
+    set_clock(Clock(600.0))
+    try:
+        with sandbox_env(monkeypatch, sqlite_url, org=org, strict_limits=True,
+                         time_scale=600, day_limit=40) as env:
+            assert sync_tenants(env.db)[0].status == "ok"
+            segment_tenant(env.db, env.tenant)
+            ctx = context(env)
+            plan = wb.build_plan(ctx)
+            wb.save_plan(env.db, plan)
+            first = wb.apply_plan(ctx, plan, approved_by="tester", fresh=True)
+            assert first.status == "partial" and first.write_calls > 0, first.errors
+            assert "daily" in " ".join(first.errors).lower()
+            assert wb.load_plan(env.db, env.tenant, plan.id).status == "partial"
+            env.sandbox.clock.advance(86400)  # a day passes, for Xero and for us
+            get_clock().advance(86400)
+            pending = wb.pending_plan(env.db, env.tenant)
+            assert pending is not None and pending.id == plan.id
+            rest = wb.apply_plan(context(env), pending)
+            assert rest.status == "applied", rest.errors
+            groups = sandbox_groups(env)
+            for cid, group in desired(env).items():
+                assert sum(cid in m for n, m in groups.items() if n.startswith("AR: ")) == 1
+                assert cid in groups[group]
+            assert set(notes(env).values()) == {1}
     finally:
         set_clock(None)
