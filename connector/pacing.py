@@ -129,16 +129,17 @@ def describe_wait(seconds: float) -> str:
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
-def _daily_error(key: str, per_day: int, retry_after: float | None) -> RateLimitedDaily:
+def _daily_error(key: str, per_day: int | None, retry_after: float | None) -> RateLimitedDaily:
+    """``per_day`` None: the server said the day is spent (other clients share the limit)."""
     if retry_after is None:
         when = "it resets within 24 hours"
     else:
         at = datetime.now(UTC) + timedelta(seconds=retry_after)
         when = f"it resets in about {describe_wait(retry_after)} (~{at:%Y-%m-%d %H:%M} UTC)"
-    return RateLimitedDaily(
-        f"{key}: the daily API limit ({per_day} calls) is spent; {when}",
-        retry_after=retry_after,
-    )
+    spent = (f"the daily API limit ({per_day} calls) is spent" if per_day is not None
+             else "the daily API limit is spent (the ERP says so; other syncs and apps of the "
+                  "organisation share it)")
+    return RateLimitedDaily(f"{key}: {spent}; {when}", retry_after=retry_after)
 
 
 class _Window:
@@ -261,7 +262,7 @@ class Pacer:
     def _check_day(self, now: float) -> None:
         if self._day_reset_at is not None:
             if now < self._day_reset_at:
-                raise _daily_error(self.key, self.limits.per_day, self._day_reset_at - now)
+                raise _daily_error(self.key, None, self._day_reset_at - now)
             self._day_reset_at = None
         wait = self._day.wait(now, self.limits.per_day)
         if wait > 0:
