@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
@@ -119,7 +120,8 @@ def sync(
         int, typer.Option(min=1, max=16, help="Tenants synced at once (each has its own limits).")
     ] = 2,
 ) -> None:
-    """Sync customers, invoices, credit notes and payments into the store (incremental).
+    """Sync customers, invoices, credit notes, payments, overpayments and prepayments into the
+    store (incremental).
 
     Each page is committed with its cursor, so an interrupted sync resumes where it stopped.
     A tenant whose daily API budget runs out stops with status rate_limited_daily and
@@ -136,6 +138,64 @@ def sync(
         err_console.print(f"[red]{r.tenant_name}: {r.status}: {r.error}[/]")
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    tenants: Annotated[
+        list[str] | None, typer.Argument(help="Tenant ids or names (default: all connected).")
+    ] = None,
+    writeback: Annotated[bool, typer.Option(
+        "--writeback/--no-writeback", help="Also write the segments back into the ERP.")
+    ] = True,
+    rules: Annotated[
+        str | None, typer.Option(help="Rules file or preset name (default: the configured "
+                                      "ARCONNECT_RULES_FILE, else the shipped default).")
+    ] = None,
+) -> None:
+    """Sync, segment and write back every tenant: what a scheduled job runs (cron, a timer).
+
+    Each step runs only when the one before it succeeded, and one tenant's failure does not
+    stop the others. A write-back plan that needs an approval stops at "plan ready" (approval
+    on, or a move of more than ARCONNECT_WRITEBACK_APPROVAL_SHARE of the customers); approve it
+    with `arconnect writeback TENANT --approve ID` and the next run applies it. A plan the
+    day's call budget cut short resumes on the next run.
+
+    Exit code: 0 when everything is done, 3 when a plan waits for an approval, 1 on a failure.
+    """
+    from arconnect.services import run_tenants
+
+    with RichSyncProgress.create() as bars:
+        results = run_tenants(_db(), tenants, writeback=writeback, rules=_rules(rules),
+                              progress=RichSyncProgress(bars))
+    table = Table(title="Run", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("tenant", "sync", "read", "customers", "changed", "write-back", "calls"):
+        table.add_column(col, no_wrap=col != "tenant", justify="right" if col in (
+            "read", "customers", "changed", "calls") else "left")
+    for r in results:
+        style = {"plan ready": "yellow", "failed": "red", "skipped": "red",
+                 "partial": "yellow"}.get(r.writeback, "green")
+        table.add_row(
+            r.tenant.name, r.sync.status if r.sync else "—",
+            f"{sum(r.sync.records.values()):,}" if r.sync else "—",
+            f"{r.customers:,}", f"{r.changes:,}", f"[{style}]{r.writeback}[/]",
+            f"{r.write_calls:,}")
+    console.print(table)
+    for r in results:
+        if r.writeback == "plan ready":
+            console.print(f"{r.tenant.name}: plan [bold]{r.plan_id}[/] waits for an approval "
+                          f"({r.approval_reason}): review it with `arconnect writeback "
+                          f"{r.tenant.name} --plan {r.plan_id}`, approve it with `arconnect "
+                          f"writeback {r.tenant.name} --approve {r.plan_id}`")
+        elif r.plan_id:
+            console.print(f"{r.tenant.name}: plan {r.plan_id} {r.writeback} "
+                          f"(`arconnect audit {r.tenant.name} --plan {r.plan_id}`)")
+        for line in r.errors:
+            err_console.print(f"[red]{escape(r.tenant.name)}: {escape(line)}[/]", soft_wrap=True)
+    if any(not r.ok for r in results):
+        raise typer.Exit(1)
+    if any(r.writeback == "plan ready" for r in results):
+        raise typer.Exit(3)
 
 
 @tenants_app.command("list")
@@ -482,8 +542,10 @@ def writeback(
     """Put segments, credit limits and terms into the ERP: preview, approve, apply.
 
     Without --apply it prints the plan (customer, from ─▶ to, reason) and stores it with an
-    id. `--apply` makes a fresh plan and applies it, unless it needs an approval (approval on,
-    or it moves more than ARCONNECT_WRITEBACK_APPROVAL_SHARE of the customers): then it stops
+    id (a plan identical to the one already waiting keeps its id); `--plan ID` alone shows a
+    stored plan. `--apply` makes a fresh plan and applies it, unless it needs an approval
+    (approval on, or it moves more than ARCONNECT_WRITEBACK_APPROVAL_SHARE of the customers):
+    then it stops
     at "plan ready" — apply that plan with `--apply --plan ID` (which approves it). A stored
     plan is checked against the ERP before it runs; if the ERP changed, it is refused as stale.
     """
@@ -514,8 +576,12 @@ def writeback(
                 plan = wb.plan_remove_all(ctx)
             else:
                 plan = wb.build_plan(ctx)
-            wb.save_plan(db, plan)
-            fresh = True
+            waiting = wb.ready_plan(db, t) if plan.kind == "segments" else None
+            if waiting is not None and wb.same_plan(waiting, plan):
+                plan, fresh = waiting, False  # unchanged: the id someone may approve stays
+            else:
+                wb.save_plan(db, plan)
+                fresh = True
     for table in writeback_tables(plan, show=show):
         console.print(table)
     if not apply or dry_run:

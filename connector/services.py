@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -181,3 +182,113 @@ def writeback_context(db: Engine, tenant: Tenant, *, rules: Any = None,
 
     return Context(db, tenant, client_for(db, tenant, settings), outbound, rules,
                    XeroWriter(outbound.batch_size), settings, refresh)
+
+
+# -- a whole run: what a scheduled job does ---------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    """One tenant's run: sync, segments, then write-back (each step only when the one before
+    it succeeded).
+
+    ``writeback`` is one of: ``off`` (not asked), ``skipped`` (an earlier step failed),
+    ``nothing to write``, ``plan ready`` (waits for an approval: ``plan_id``), ``applied``,
+    ``partial`` (the day's budget ran out; the next run resumes), ``failed``.
+    """
+
+    tenant: Tenant
+    sync: SyncResult | None = None
+    customers: int = 0
+    changes: int = 0
+    writeback: str = "off"
+    plan_id: str | None = None
+    approval_reason: str | None = None
+    write_calls: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def run_tenants(
+    db: Engine,
+    keys: Sequence[str] | None = None,
+    *,
+    writeback: bool = True,
+    rules: Any = None,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+) -> list[RunResult]:
+    """Sync, segment and write back each tenant (all connected ones when ``keys`` is empty):
+    the unit a scheduled job runs.
+
+    A write-back plan that needs an approval (``ARCONNECT_WRITEBACK_APPROVAL``, or a move of
+    more than ``ARCONNECT_WRITEBACK_APPROVAL_SHARE`` of the customers) stops at "plan ready";
+    while it waits, later runs report the same plan as long as it still says the same thing.
+    An approved or partly applied plan is applied (re-checked against the ERP) before a new
+    one is made. One tenant's failure does not stop the others.
+    """
+    from arconnect.segmenter.rules import load_rules
+    from arconnect.segmenter.service import segment_tenant
+
+    settings = settings or get_settings()
+    rules = rules or load_rules(settings.rules_file or "default")
+    syncs = {r.tenant_id: r for r in sync_tenants(db, keys, progress=progress,
+                                                  settings=settings)}
+    out = []
+    for tenant in find_tenants(db, keys):
+        if tenant.id is None or tenant.id not in syncs:
+            continue  # not synced: disconnected
+        result = RunResult(tenant, syncs[tenant.id])
+        out.append(result)
+        if not result.sync or not result.sync.ok:
+            result.errors.append(f"sync {result.sync.status if result.sync else 'missing'}: "
+                                 f"{result.sync.error if result.sync else ''}".rstrip(": "))
+            result.writeback = "skipped" if writeback else "off"
+            continue
+        try:
+            run = segment_tenant(db, tenant, rules=rules)
+        except ArconnectError as err:
+            result.errors.append(f"segment: {err}")
+            result.writeback = "skipped" if writeback else "off"
+            continue
+        result.customers, result.changes = len(run.results), run.changes
+        if writeback:
+            _run_writeback(db, tenant, rules, settings, result)
+    return out
+
+
+def _run_writeback(db: Engine, tenant: Tenant, rules: Any, settings: Settings,
+                   result: RunResult) -> None:
+    from arconnect.writeback import service as wb
+
+    try:
+        ctx = writeback_context(db, tenant, rules=rules, settings=settings)
+        plan = wb.pending_plan(db, tenant)
+        fresh = False
+        if plan is None:
+            plan = wb.build_plan(ctx)
+            if not plan.ops:
+                result.writeback = "nothing to write"
+                return
+            waiting = wb.ready_plan(db, tenant)
+            if waiting is not None and wb.same_plan(waiting, plan):
+                plan = waiting  # the one the approver may be looking at stays the one to approve
+            else:
+                wb.save_plan(db, plan)
+                fresh = True
+        result.plan_id = plan.id
+        if plan.needs_approval and plan.approved_by is None:
+            result.writeback, result.approval_reason = "plan ready", plan.approval_reason
+            return
+        applied = wb.apply_plan(ctx, plan, fresh=fresh)
+    except ArconnectError as err:
+        result.writeback = "failed"
+        result.errors.append(f"write-back: {err}")
+        return
+    result.write_calls = applied.write_calls
+    result.writeback = {"applied_with_errors": "applied"}.get(applied.status, applied.status)
+    result.errors.extend(f"write-back: {e}" for e in applied.errors
+                         if applied.status != "partial")

@@ -432,6 +432,25 @@ def pending_plan(db: Engine, tenant: Tenant) -> Plan | None:
     return load_plan(db, tenant, row[0]) if row else None
 
 
+def ready_plan(db: Engine, tenant: Tenant) -> Plan | None:
+    """The tenant's newest segments plan that was made but neither approved nor applied."""
+    with db.connect() as conn:
+        row = conn.execute(select(_PLAN.c.id).where(
+            _PLAN.c.tenant_id == tenant.id, _PLAN.c.kind == "segments",
+            _PLAN.c.status == "ready").order_by(_PLAN.c.created_at.desc())).first()
+    return load_plan(db, tenant, row[0]) if row else None
+
+
+def same_plan(a: Plan, b: Plan) -> bool:
+    """Whether two plans would make the same changes (same operations, same values) under
+    the same approval requirement."""
+    def key(plan: Plan) -> list[str]:
+        return sorted(json.dumps([op["action"], op["customer"], op["slot"], op["before"],
+                                  op["after"]], sort_keys=True, default=str)
+                      for op in plan.ops)
+    return a.needs_approval == b.needs_approval and key(a) == key(b)
+
+
 def approve_plan(db: Engine, tenant: Tenant, plan_id: str, by: str | None = None) -> Plan:
     """Approve plan ``plan_id`` (it runs on the next apply, re-validated against the ERP)."""
     plan = load_plan(db, tenant, plan_id)

@@ -1,0 +1,75 @@
+"""`arconnect run`: sync ─▶ segment ─▶ write-back per tenant, as a scheduled job runs it."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from arconnect.cli import app
+from arconnect.segmenter.service import lock_customer
+from arconnect.services import run_tenants
+from arconnect.settings import Settings
+from arconnect.writeback import service as wb
+from tests.writeback.helpers import XeroEnv, sandbox_groups
+from tests.writeback.test_writeback import desired
+
+
+def at_rest(env: XeroEnv) -> None:
+    groups = sandbox_groups(env)
+    for cid, group in desired(env).items():
+        assert cid in groups[group]
+        assert sum(cid in m for n, m in groups.items() if n.startswith("AR: ")) == 1
+
+
+def test_a_large_first_plan_waits_for_its_approval_then_runs(wb_env: XeroEnv) -> None:
+    (first,) = run_tenants(wb_env.db)
+    assert first.sync is not None and first.sync.ok and first.customers > 0
+    assert first.writeback == "plan ready" and first.plan_id and first.write_calls == 0
+    assert "more than 20%" in (first.approval_reason or "")
+    assert not [n for n in sandbox_groups(wb_env) if n.startswith("AR: ")]
+    # the next scheduled run waits on the same plan: the id the approver has stays valid
+    (again,) = run_tenants(wb_env.db)
+    assert (again.writeback, again.plan_id) == ("plan ready", first.plan_id)
+    wb.approve_plan(wb_env.db, wb_env.tenant, first.plan_id, "controller")
+    (approved,) = run_tenants(wb_env.db)
+    assert approved.writeback == "applied" and approved.plan_id == first.plan_id, approved.errors
+    assert approved.write_calls > 0
+    at_rest(wb_env)
+    (quiet,) = run_tenants(wb_env.db)
+    assert quiet.writeback == "nothing to write" and quiet.write_calls == 0 and quiet.ok
+
+
+def test_with_approval_on_every_plan_stops_at_plan_ready(wb_env: XeroEnv) -> None:
+    (first,) = run_tenants(wb_env.db)
+    wb.approve_plan(wb_env.db, wb_env.tenant, str(first.plan_id), "controller")
+    assert run_tenants(wb_env.db)[0].writeback == "applied"
+    groups = sandbox_groups(wb_env)
+    source = max((n for n in groups if n.startswith("AR: ")), key=lambda n: len(groups[n]))
+    target = next(n for n in ("AR: At risk", "AR: Reliable") if n != source)
+    lock_customer(wb_env.db, wb_env.tenant, sorted(groups[source])[0],
+                  segment=target.removeprefix("AR: "))
+    strict = Settings(writeback_approval=True)
+    (small,) = run_tenants(wb_env.db, settings=strict)
+    assert small.writeback == "plan ready" and small.changes == 1
+    assert sandbox_groups(wb_env) == groups  # nothing written
+    # without the setting the same small move goes straight through
+    (through,) = run_tenants(wb_env.db)
+    assert through.writeback == "applied" and through.write_calls > 0
+    at_rest(wb_env)
+
+
+def test_cli_run_exit_codes(wb_env: XeroEnv) -> None:
+    runner = CliRunner()
+    ready = runner.invoke(app, ["run"])
+    assert ready.exit_code == 3, ready.output
+    said = " ".join(ready.output.split())
+    assert "waits for an approval" in said
+    plan_id = said.split("--approve ")[-1].split("`")[0].strip()
+    shown = runner.invoke(app, ["writeback", wb_env.tenant.name, "--plan", plan_id])
+    assert shown.exit_code == 0 and plan_id in shown.output
+    approve = runner.invoke(app, ["writeback", wb_env.tenant.name, "--approve", plan_id])
+    assert approve.exit_code == 0, approve.output
+    done = runner.invoke(app, ["run"])
+    assert done.exit_code == 0, done.output
+    assert "applied" in done.output and plan_id[:12] in done.output
+    no_wb = runner.invoke(app, ["run", "--no-writeback"])
+    assert no_wb.exit_code == 0 and "off" in no_wb.output
