@@ -8,6 +8,7 @@ from arconnect.cli import app
 from arconnect.segmenter.service import lock_customer
 from arconnect.services import run_tenants
 from arconnect.settings import Settings
+from arconnect.store.models import Tenant
 from arconnect.writeback import service as wb
 from tests.writeback.helpers import XeroEnv, sandbox_groups
 from tests.writeback.test_writeback import desired
@@ -73,3 +74,17 @@ def test_cli_run_exit_codes(wb_env: XeroEnv) -> None:
     assert "applied" in done.output and plan_id[:12] in done.output
     no_wb = runner.invoke(app, ["run", "--no-writeback"])
     assert no_wb.exit_code == 0 and "off" in no_wb.output
+
+
+def test_one_tenants_failure_does_not_stop_the_others(two_orgs: tuple[XeroEnv, Tenant]) -> None:
+    env, other = two_orgs
+    env.sandbox.faults.malformed(1, path_contains="Invoices")  # the first tenant's next page
+    results = {r.tenant.id: r for r in run_tenants(env.db)}
+    failed, fine = results[env.tenant.id], results[other.id]
+    assert failed.sync is not None and failed.sync.status == "failed"
+    assert failed.writeback == "skipped" and not failed.ok
+    assert any("sync failed" in e for e in failed.errors)
+    assert fine.ok and fine.writeback == "plan ready" and fine.plan_id
+    # the next run, the fault gone, catches the first tenant up
+    again = {r.tenant.id: r for r in run_tenants(env.db)}
+    assert again[env.tenant.id].ok and again[env.tenant.id].writeback == "plan ready"
