@@ -113,7 +113,8 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
             "Run the sandbox yourself and connect to it: arconnect sandbox serve xero --help\n"
             "Connect a real organisation: arconnect tenants connect xero --help\n"
             "Write-back: arconnect writeback --help · arconnect drift --help · "
-            "arconnect audit --help",
+            "arconnect audit --help\n"
+            "Sync, segment and write back on a schedule (cron, a timer): arconnect run --help",
             title="done",
         ))
         return full + incremental
