@@ -910,7 +910,8 @@ def audit_rows(db: Engine, tenant: Tenant, *, plan_id: str | None = None,
 def plans(db: Engine, tenant: Tenant, limit: int = 20) -> list[dict[str, Any]]:
     with db.connect() as conn:
         rows = conn.execute(select(_PLAN.c.id, _PLAN.c.kind, _PLAN.c.status,
-                                   _PLAN.c.created_at, _PLAN.c.approved_by, _PLAN.c.summary)
+                                   _PLAN.c.created_at, _PLAN.c.needs_approval,
+                                   _PLAN.c.approved_by, _PLAN.c.summary)
                             .where(_PLAN.c.tenant_id == tenant.id)
                             .order_by(_PLAN.c.created_at.desc()).limit(limit)).mappings().all()
     return [dict(r) for r in rows]

@@ -65,6 +65,8 @@ def test_cli_run_exit_codes(wb_env: XeroEnv) -> None:
     said = " ".join(ready.output.split())
     assert "waits for an approval" in said
     plan_id = said.split("--approve ")[-1].split("`")[0].strip()
+    listed = runner.invoke(app, ["tenants", "list"], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0 and f"{plan_id} ready (needs approval)" in listed.output
     shown = runner.invoke(app, ["writeback", wb_env.tenant.name, "--plan", plan_id])
     assert shown.exit_code == 0 and plan_id in shown.output
     approve = runner.invoke(app, ["writeback", wb_env.tenant.name, "--approve", plan_id])
