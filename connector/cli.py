@@ -202,7 +202,6 @@ def run(
 def tenants_list() -> None:
     """The connected organisations, their status and last sync."""
     from arconnect.services import find_tenants
-    from arconnect.writeback import service as wb
 
     table = Table(title="Tenants", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("id", "platform", "name", "ERP id", "currency", "status", "last sync",
@@ -212,18 +211,24 @@ def tenants_list() -> None:
     for t in find_tenants(db):
         status = t.status if not t.status_detail else f"{t.status}: {t.status_detail}"
         style = "green" if t.status == "active" else "red"
-        last = next(iter(wb.plans(db, t, limit=1)), None)
-        plan = "—" if last is None else (
-            f"{last['id']} {last['status']}"
-            + (" (needs approval)" if last["status"] == "ready" and last.get("needs_approval")
-               and not last.get("approved_by") else ""))
         table.add_row(
             str(t.id), t.platform, t.name, t.external_id, t.base_currency or "",
             f"[{style}]{status}[/]",
             t.last_sync_at.strftime("%Y-%m-%d %H:%M UTC") if t.last_sync_at else "never",
-            plan,
+            last_plan_text(db, t),
         )
     console.print(table)
+
+
+def last_plan_text(db: Engine, tenant: Tenant) -> str:
+    """The tenant's newest write-back plan in a few words (``tenants list``)."""
+    from arconnect.writeback import service as wb
+
+    last = next(iter(wb.plans(db, tenant, limit=1)), None)
+    if last is None:
+        return "—"
+    waiting = last["status"] == "ready" and last["needs_approval"] and not last["approved_by"]
+    return f"{last['id']} {last['status']}" + (" (needs approval)" if waiting else "")
 
 
 @tenants_app.command("add")

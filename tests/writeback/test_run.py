@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from arconnect.cli import app
+from arconnect.cli import app, last_plan_text
 from arconnect.segmenter.service import lock_customer
 from arconnect.services import run_tenants
 from arconnect.settings import Settings
@@ -65,8 +65,9 @@ def test_cli_run_exit_codes(wb_env: XeroEnv) -> None:
     said = " ".join(ready.output.split())
     assert "waits for an approval" in said
     plan_id = said.split("--approve ")[-1].split("`")[0].strip()
-    listed = runner.invoke(app, ["tenants", "list"], env={"COLUMNS": "200"})
-    assert listed.exit_code == 0 and f"{plan_id} ready (needs approval)" in listed.output
+    listed = runner.invoke(app, ["tenants", "list"])
+    assert listed.exit_code == 0 and "Tenants" in listed.output
+    assert last_plan_text(wb_env.db, wb_env.tenant) == f"{plan_id} ready (needs approval)"
     shown = runner.invoke(app, ["writeback", wb_env.tenant.name, "--plan", plan_id])
     assert shown.exit_code == 0 and plan_id in shown.output
     approve = runner.invoke(app, ["writeback", wb_env.tenant.name, "--approve", plan_id])
