@@ -326,3 +326,48 @@ def test_cli_preview_approval_apply_and_audit(wb_env: XeroEnv) -> None:
     assert rows and all(r["plan_id"] == plan_id and r["approved_by"] == "cfo" for r in rows)
     drift = runner.invoke(app, ["drift", name])
     assert drift.exit_code == 0 and "drift (0)" in drift.output
+
+
+def test_every_kind_of_group_slot_lands(wb_env: XeroEnv, tmp_path: Any) -> None:
+    # A consultant turns on the optional slots: a risk-tag group, a credit-hold group and
+    # limit-band groups beside the segment groups. Each customer ends up in exactly the group
+    # of each slot its assignment picks (or in none of that slot's), and a rerun writes nothing.
+    mappings = tmp_path / "maps"
+    mappings.mkdir()
+    text_ = (Path(xero_mapping.__file__).parent / "xero.yaml").read_text()
+    for line in ("# - slot: risk", "#   value: tag:risk", '#   name: "AR risk: {tag}"',
+                 "# - slot: hold", "#   value: credit_hold", '#   name: "AR: Credit hold"',
+                 "# - slot: limit", "#   value: limit_band", "#   bands: [1000, 5000, 25000]",
+                 '#   name: "AR limit {band}"'):
+        assert line in text_
+        text_ = text_.replace(line, line.replace("# ", "", 1))
+    (mappings / "xero.yaml").write_text(text_)
+    settings = {"mappings_dir": str(mappings)}
+    ctx = context(wb_env, **settings)
+    slots = {s.slot: s for s in ctx.outbound.groups}
+    assert set(slots) == {"segment", "risk", "hold", "limit"}
+    result = apply_all(wb_env, **settings)
+    assert result.status == "applied", result.errors
+    groups = sandbox_groups(wb_env)
+    t = SegmentAssignment.__table__  # type: ignore[attr-defined]
+    with wb_env.db.connect() as conn:
+        rows = conn.execute(select(t.c.customer_external_id, t.c.segment, t.c.tags,
+                                   t.c.credit_hold, t.c.credit_limit).where(
+            t.c.tenant_id == wb_env.tenant.id)).mappings().all()
+        archived = {r[0] for r in conn.execute(text(
+            "SELECT external_id FROM customer WHERE is_archived"))}
+    dims = ctx.tag_dimension
+    seen_hold = seen_band = seen_risk = 0
+    for row in rows:
+        cid = str(row["customer_external_id"]).lower()
+        if row["customer_external_id"] in archived:
+            continue
+        for slot in slots.values():
+            want = slot.group_for(dict(row), dims)
+            mine = [n for n in slot.names.values() if cid in groups.get(n, set())]
+            assert mine == ([want] if want else []), (slot.slot, cid, mine, want)
+            seen_hold += slot.slot == "hold" and want is not None
+            seen_band += slot.slot == "limit" and want is not None
+            seen_risk += slot.slot == "risk" and want is not None
+    assert seen_hold and seen_band and seen_risk  # every slot placed someone
+    assert apply_all(wb_env, **settings).write_calls == 0
