@@ -711,8 +711,9 @@ def audit(
                       r["customer_external_id"] or "", r["operation"], r["target"] or "",
                       _show_value((r["before"] or {}).get("value")),
                       _show_value((r["after"] or {}).get("value")), r["status"],
-                      str(resp.get("status", "")) + (f" {resp['error']}" if resp.get("error")
-                                                     else ""),
+                      ("no call" if resp and resp.get("call") is None and "op" in resp
+                       else str(resp.get("status", "")))
+                      + (f" {resp['error']}" if resp.get("error") else ""),
                       r["reason"] or "")
     console.print(table)
 

@@ -610,6 +610,8 @@ def apply_plan(ctx: Context, plan: Plan, *, approved_by: str | None = None,
         int(ctx.settings.xero_day_limit * ctx.settings.writeback_daily_share)
         - calls_today(ctx.db, ctx.tenant), 0)
     total_calls = sum(len(u.calls) for u in units)
+    _record_local(ctx, plan, [i for i in todo if plan.ops[i]["action"] in LOCAL_ACTIONS],
+                  result)
     try:
         for unit in units:
             if len(unit.calls) > allowed:
@@ -640,6 +642,29 @@ def apply_plan(ctx: Context, plan: Plan, *, approved_by: str | None = None,
     if plan.kind == "remove_all" and status == "applied":
         _forget_all(ctx)
     return result
+
+
+# Operations that need no call to the ERP: only what arconnect manages changes.
+LOCAL_ACTIONS = ("terms.release",)
+
+
+def _record_local(ctx: Context, plan: Plan, ops: list[int], result: ApplyResult) -> None:
+    """Audit and record the operations that change nothing in the ERP (one transaction)."""
+    if not ops:
+        return
+    now = _now()
+    with ctx.db.begin() as conn:
+        conn.execute(_LOG.insert(), [dict(
+            tenant_id=ctx.tenant.id, plan_id=plan.id,
+            customer_external_id=plan.ops[i]["customer"], operation=plan.ops[i]["action"],
+            target=plan.ops[i]["slot"], before={"value": plan.ops[i]["before"]},
+            after={"value": plan.ops[i]["after"]}, reason=plan.ops[i]["reason"],
+            approved_by=plan.approved_by, status="ok",
+            response={"op": i, "status": None, "call": None, "path": None, "group": None,
+                      "final": True, "error": None},
+            created_at=now, call_id=None) for i in ops])
+        _record_states(conn, ctx, [plan.ops[i] for i in ops], now)
+    result.done += len(ops)
 
 
 def _key(plan: Plan, call: Call) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 
 from arconnect import mappings as xero_mapping
 from arconnect.errors import WritebackRefused
+from arconnect.sandbox.xero.wire import dotnet_date
 from arconnect.segmenter.service import lock_customer, segment_tenant
 from arconnect.store.models import SegmentAssignment
 from arconnect.writeback import service as wb
@@ -371,3 +372,46 @@ def test_every_kind_of_group_slot_lands(wb_env: XeroEnv, tmp_path: Any) -> None:
             seen_risk += slot.slot == "risk" and want is not None
     assert seen_hold and seen_band and seen_risk  # every slot placed someone
     assert apply_all(wb_env, **settings).write_calls == 0
+
+
+def test_terms_come_back_when_a_customer_leaves_the_terms_policy(wb_env: XeroEnv) -> None:
+    # Chronic late customers get net 15. A customer put there gets those terms; when it leaves,
+    # the terms it had before come back (or, had it none, Xero's API cannot clear them: they are
+    # left and no longer managed). Either way nothing is written again afterwards.
+    apply_all(wb_env)
+    contacts = {str(k).lower(): c for k, c in wb_env.org.contacts.items()}
+    t = SegmentAssignment.__table__  # type: ignore[attr-defined]
+    with wb_env.db.connect() as conn:
+        rows = conn.execute(select(t.c.customer_external_id, t.c.segment).where(
+            t.c.tenant_id == wb_env.tenant.id)).all()
+    with_own, without = [c for c, s in rows if s != "Chronic late"
+                         and (contacts[str(c).lower()].get("PaymentTerms") or {}).get("Sales")][:2]
+    # someone clears the second one's own terms in Xero's UI (the API cannot)
+    record = contacts[str(without).lower()]
+    record["PaymentTerms"] = {k: v for k, v in record["PaymentTerms"].items() if k != "Sales"}
+    record["UpdatedDateUTC"] = dotnet_date(wb_env.sandbox.clock.now())
+    wb_env.org.contacts.touch(record["ContactID"])
+    own = dict(contacts[str(with_own).lower()]["PaymentTerms"]["Sales"])
+    for cid in (with_own, without):
+        lock_customer(wb_env.db, wb_env.tenant, cid, segment="Chronic late")
+    segment_tenant(wb_env.db, wb_env.tenant)
+    assert apply_all(wb_env).status == "applied"
+    for cid in (with_own, without):
+        assert contacts[str(cid).lower()]["PaymentTerms"]["Sales"] == {
+            "Day": 15, "Type": "DAYSAFTERBILLDATE"}
+    for cid in (with_own, without):
+        lock_customer(wb_env.db, wb_env.tenant, cid, segment="Reliable")
+    segment_tenant(wb_env.db, wb_env.tenant)
+    plan = wb.build_plan(context(wb_env))
+    terms_ops = {op["customer"]: op for op in plan.ops if op["slot"] == "terms"}
+    assert terms_ops[with_own]["action"] == "terms.set" and terms_ops[with_own]["after"] == own
+    assert terms_ops[without]["action"] == "terms.release"
+    wb.save_plan(wb_env.db, plan)
+    assert wb.apply_plan(context(wb_env), plan, approved_by="tester",
+                         fresh=True).status == "applied"
+    assert contacts[str(with_own).lower()]["PaymentTerms"]["Sales"] == own
+    assert contacts[str(without).lower()]["PaymentTerms"]["Sales"] == {
+        "Day": 15, "Type": "DAYSAFTERBILLDATE"}  # left as they are, no longer ours
+    after = wb.build_plan(context(wb_env))
+    assert not [op for op in after.ops if op["customer"] in (with_own, without)]
+    assert apply_all(wb_env).write_calls == 0
