@@ -296,19 +296,17 @@ def build_plan(ctx: Context, *, erp: ErpState | None = None,
                 continue
             now = erp.slot_groups(slot, c.id)
             state = states.get((c.id, name))
-            if now == ([desired] if desired else []):
+            if now == ([desired] if desired else []) or _held(state, locked):
                 continue
             written = state.get("value") if state else None
             force = bool(state and state.get("force"))
-            if state is not None and now != ([written] if written else []) and not force:
-                if state.get("held"):
-                    continue
-                if not (out.enforce and not locked):
-                    drift.append(Drift(c.id, c.name, name, written, now, desired, locked))
-                    continue
+            by_hand = state is not None and now != ([written] if written else [])
+            if by_hand and not force and not (out.enforce and not locked):
+                drift.append(Drift(c.id, c.name, name, written, now, desired, locked))
+                continue
             before = now[0] if len(now) == 1 else (", ".join(now) or None)
             reason = _reason(c, f"{slot.slot}: {desired or 'none'}")
-            if force or (state is not None and now != ([written] if written else [])):
+            if force or by_hand:
                 reason = f"Overwrites a change made in the ERP ({before or 'none'}); {reason}"
             ops.append(_op("group.set", c, name, before, desired, reason, remove=now))
             if desired and desired not in erp.groups:
@@ -322,10 +320,10 @@ def build_plan(ctx: Context, *, erp: ErpState | None = None,
                 desired_terms, managed = _desired_terms(ctx, c, state)
             else:
                 desired_terms, managed = desired_override.get((c.id, "terms")), take
-            if managed and desired_terms != c.terms:
+            if managed and desired_terms != c.terms and not _held(state, locked):
                 written = state.get("value") if state else None
                 if state is not None and c.terms != written and not state.get("force"):
-                    if not state.get("held") and not (out.enforce and not locked):
+                    if not (out.enforce and not locked):
                         drift.append(Drift(c.id, c.name, "terms", written, c.terms,
                                            desired_terms, locked))
                     continue
@@ -363,6 +361,12 @@ def build_plan(ctx: Context, *, erp: ErpState | None = None,
         plan.approval_reason = (f"it moves {moved:,} of {assigned:,} customers ({share:.0%}), "
                                 f"more than {ctx.settings.writeback_approval_share:.0%}")
     return plan
+
+
+def _held(state: dict[str, Any] | None, locked: bool) -> bool:
+    """An adopted ERP value (``arconnect drift --adopt``) is kept while the customer stays
+    locked; unlocking the customer hands the slot back to the segments."""
+    return bool(state and state.get("held") and not state.get("force") and locked)
 
 
 def _require_groups(ctx: Context, erp: ErpState, needed: set[str]) -> None:
@@ -783,29 +787,35 @@ def adopt_drift(ctx: Context, drift: Drift) -> None:
     segment slot) and remember the value as ours, so no plan overwrites it."""
     from arconnect.segmenter.service import lock_customer
 
+    segment = None
     if drift.slot.startswith("group:"):
         slot = next(s for s in ctx.outbound.groups if f"group:{s.slot}" == drift.slot)
         if slot.source == "segment" and len(drift.now) == 1:
             segment = slot.value_of(drift.now[0])
-            if segment:
-                lock_customer(ctx.db, ctx.tenant, drift.customer, segment=segment,
-                              rules=ctx.rules)
         now_value: Any = drift.now[0] if len(drift.now) == 1 else None
     else:
         now_value = drift.now
-    _put_state(ctx, drift.customer, drift.slot, {"value": now_value, "held": True})
+    # Held while locked: to the ERP's segment for the segment slot, else where it is now.
+    lock_customer(ctx.db, ctx.tenant, drift.customer, segment=segment, rules=ctx.rules)
+    _put_state(ctx, drift.customer, drift.slot,
+               {**_state_of(ctx, drift), "value": now_value, "held": True})
     _audit_local(ctx, drift, "drift.adopt")
 
 
 def overwrite_drift(ctx: Context, drift: Drift) -> None:
     """Mark the slot so the next plan writes the segments' value over the ERP's."""
+    _put_state(ctx, drift.customer, drift.slot, {**_state_of(ctx, drift), "force": True})
+    _audit_local(ctx, drift, "drift.overwrite")
+
+
+def _state_of(ctx: Context, drift: Drift) -> dict[str, Any]:
+    """What is recorded for the drifted slot (the contact's own terms among it)."""
     with ctx.db.connect() as conn:
         old = conn.execute(select(_STATE.c.value).where(
             _STATE.c.tenant_id == ctx.tenant.id,
             _STATE.c.customer_external_id == drift.customer,
             _STATE.c.target == drift.slot)).scalar_one_or_none()
-    _put_state(ctx, drift.customer, drift.slot, {**(old or {}), "force": True})
-    _audit_local(ctx, drift, "drift.overwrite")
+    return dict(old or {})
 
 
 def _put_state(ctx: Context, customer: str, slot: str, value: dict[str, Any]) -> None:

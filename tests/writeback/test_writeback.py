@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from arconnect import mappings as xero_mapping
 from arconnect.errors import WritebackRefused
 from arconnect.sandbox.xero.wire import dotnet_date
-from arconnect.segmenter.service import lock_customer, segment_tenant
+from arconnect.segmenter.service import lock_customer, segment_tenant, unlock_customer
 from arconnect.store.models import SegmentAssignment
 from arconnect.writeback import service as wb
 from tests.writeback.helpers import XeroEnv, context, sandbox_groups
@@ -415,3 +415,54 @@ def test_terms_come_back_when_a_customer_leaves_the_terms_policy(wb_env: XeroEnv
     after = wb.build_plan(context(wb_env))
     assert not [op for op in after.ops if op["customer"] in (with_own, without)]
     assert apply_all(wb_env).write_calls == 0
+
+
+def test_terms_changed_by_hand_are_drift(wb_env: XeroEnv) -> None:
+    apply_all(wb_env)
+    t = SegmentAssignment.__table__  # type: ignore[attr-defined]
+    with wb_env.db.connect() as conn:
+        cid = str(conn.execute(select(t.c.customer_external_id).where(
+            t.c.segment != "Chronic late").order_by(t.c.customer_external_id)).first()[0]).lower()
+    contact = next(c for k, c in wb_env.org.contacts.items() if str(k).lower() == cid)
+    original = dict(contact["PaymentTerms"]["Sales"])  # the contact's own terms
+    lock_customer(wb_env.db, wb_env.tenant, cid, segment="Chronic late")
+    segment_tenant(wb_env.db, wb_env.tenant)
+    apply_all(wb_env)
+    net15 = {"Day": 15, "Type": "DAYSAFTERBILLDATE"}
+    assert contact["PaymentTerms"]["Sales"] == net15
+    ctx = context(wb_env)
+    by_hand(ctx, "POST", "Contacts", {"Contacts": [{
+        "ContactID": contact["ContactID"],
+        "PaymentTerms": {"Sales": {"Day": 30, "Type": "DAYSAFTERBILLDATE"}}}]})
+    plan = wb.build_plan(context(wb_env))
+    (found,) = [d for d in plan.drift if d.customer.lower() == cid]
+    assert found.slot == "terms" and found.now["Day"] == 30 and found.desired == net15
+    assert not [op for op in plan.ops if op["customer"].lower() == cid and op["slot"] == "terms"]
+    wb.overwrite_drift(context(wb_env), found)
+    assert apply_all(wb_env).status == "applied"
+    assert contact["PaymentTerms"]["Sales"] == net15
+    # changed by hand again, and this time the ERP's value is kept
+    by_hand(ctx, "POST", "Contacts", {"Contacts": [{
+        "ContactID": contact["ContactID"],
+        "PaymentTerms": {"Sales": {"Day": 45, "Type": "DAYSAFTERBILLDATE"}}}]})
+    (again,) = [d for d in wb.build_plan(context(wb_env)).drift if d.customer.lower() == cid]
+    wb.adopt_drift(context(wb_env), again)
+    after = wb.build_plan(context(wb_env))
+    assert not [d for d in after.drift if d.customer.lower() == cid]
+    assert not [op for op in after.ops if (op["customer"] or "").lower() == cid
+                and op["slot"] == "terms"]
+    assert apply_all(wb_env).write_calls == 0
+    assert contact["PaymentTerms"]["Sales"]["Day"] == 45
+    # unlocking the customer hands its terms back to the segments: out of the policy, its
+    # own terms (from before arconnect wrote any) come back
+    unlock_customer(wb_env.db, wb_env.tenant, cid)
+    segment_tenant(wb_env.db, wb_env.tenant)
+    back = wb.build_plan(context(wb_env))
+    (op,) = [op for op in back.ops if (op["customer"] or "").lower() == cid
+             and op["slot"] == "terms"]
+    t = SegmentAssignment.__table__  # type: ignore[attr-defined]
+    with wb_env.db.connect() as conn:
+        segment = conn.execute(select(t.c.segment).where(
+            func.lower(t.c.customer_external_id) == cid)).scalar_one()
+    want = net15 if segment == "Chronic late" else original
+    assert op["action"] == "terms.set" and op["after"] == want
