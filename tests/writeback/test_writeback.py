@@ -466,3 +466,21 @@ def test_terms_changed_by_hand_are_drift(wb_env: XeroEnv) -> None:
             func.lower(t.c.customer_external_id) == cid)).scalar_one()
     want = net15 if segment == "Chronic late" else original
     assert op["action"] == "terms.set" and op["after"] == want
+
+
+def test_a_group_deleted_by_hand_is_drift_until_overwritten(wb_env: XeroEnv) -> None:
+    apply_all(wb_env)
+    ctx = context(wb_env)
+    groups = sandbox_groups(wb_env)
+    victim = max((n for n in groups if n.startswith("AR: ")), key=lambda n: len(groups[n]))
+    members = groups[victim]
+    by_hand(ctx, "POST", f"ContactGroups/{group_id(ctx, victim)}",
+            {"ContactGroups": [{"Status": "DELETED"}]})
+    plan = wb.build_plan(context(wb_env))
+    assert {d.customer.lower() for d in plan.drift} == members
+    assert not [op for op in plan.ops if op["action"] == "group.create"]
+    for d in plan.drift:
+        wb.overwrite_drift(context(wb_env), d)
+    assert apply_all(wb_env).status == "applied"
+    assert sandbox_groups(wb_env)[victim] == members
+    assert apply_all(wb_env).write_calls == 0
