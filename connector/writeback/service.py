@@ -546,7 +546,7 @@ def _refill(ctx: Context, plan: Plan, erp: ErpState, slots: dict[str, GroupSlot]
     with ctx.db.connect() as conn:
         for operation, target, response in conn.execute(
                 select(_LOG.c.operation, _LOG.c.target, _LOG.c.response).where(
-                    _LOG.c.plan_id == plan.id, _LOG.c.status == "ok")):
+                    _LOG.c.plan_id == plan.id, _LOG.c.status.in_(("ok", "pending")))):
             if operation == "group.clear":
                 cleared.add(str(target))
             elif response and response.get("call") == "group.clear" and response.get("group"):
@@ -624,6 +624,8 @@ def apply_plan(ctx: Context, plan: Plan, *, approved_by: str | None = None,
                 break
             for call in unit.calls:
                 ctx.writer.resolve(call, group_ids)
+                if call.label == "group.clear":
+                    _log_clear_intent(ctx, plan, call)
                 ok = _send(ctx, plan, call, group_ids, result)
                 allowed -= 1
                 if progress:
@@ -669,6 +671,17 @@ def _record_local(ctx: Context, plan: Plan, ops: list[int], result: ApplyResult)
             created_at=now, call_id=None) for i in ops])
         _record_states(conn, ctx, [plan.ops[i] for i in ops], now)
     result.done += len(ops)
+
+
+def _log_clear_intent(ctx: Context, plan: Plan, call: Call) -> None:
+    """Write ahead, before a group is cleared: if the run dies between the clear and re-adding
+    who stays, the next run knows to put them back (committed before the call is sent)."""
+    with ctx.db.begin() as conn:
+        conn.execute(_LOG.insert().values(
+            tenant_id=ctx.tenant.id, plan_id=plan.id, operation="group.clear",
+            target=call.group, status="pending", approved_by=plan.approved_by,
+            reason="About to clear the group and add back who stays",
+            response={"path": call.path}, created_at=_now(), call_id=_key(plan, call)))
 
 
 def _key(plan: Plan, call: Call) -> str:

@@ -203,3 +203,49 @@ def test_xeros_day_limit_running_out_mid_apply_resumes_the_next_day(
             assert set(notes(env).values()) == {1}
     finally:
         set_clock(None)
+
+
+def test_a_run_killed_between_clearing_a_group_and_refilling_it_puts_members_back(
+        wb_env: XeroEnv) -> None:
+    # Most of a group's members leave: clearing it and re-adding who stays is the cheaper way.
+    # A run dying right after the clear must not leave the stayers out on resume.
+    env = wb_env
+    assert apply_all(env).status == "applied"
+    groups = sandbox_groups(env)
+    source = max((n for n in groups if n.startswith("AR: ")), key=lambda n: len(groups[n]))
+    members = sorted(groups[source])
+    assert len(members) >= 4
+    stayer, movers = members[0], members[1:]
+    target = next(n for n in ("AR: At risk", "AR: Chronic late", "AR: Reliable")
+                  if n != source)
+    for cid in movers:
+        lock_customer(env.db, env.tenant, cid, segment=target.removeprefix("AR: "))
+    segment_tenant(env.db, env.tenant)
+    ctx = context(env)
+    plan = wb.build_plan(ctx)
+    wb.save_plan(env.db, plan)
+    real = ctx.client.request
+    cleared: list[str] = []
+
+    def dying(method: str, path: str, **kw: Any) -> Any:
+        resp = real(method, path, **kw)
+        if method == "DELETE" and path.rstrip("/").endswith("/Contacts"):
+            cleared.append(path)
+            raise Killed  # the group is empty in Xero; we die before re-adding anyone
+        return resp
+
+    ctx.client.request = dying  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        wb.apply_plan(ctx, plan, approved_by="tester", fresh=True)
+    assert cleared, "the writer did not choose to clear the group"
+    assert stayer not in sandbox_groups(env)[source]
+    pending = wb.pending_plan(env.db, env.tenant)
+    assert pending is not None and pending.id == plan.id
+    assert wb.apply_plan(context(env), pending).status == "applied"
+    groups = sandbox_groups(env)
+    assert groups[source] == {stayer}
+    assert set(movers) <= groups[target]
+    for cid, group in desired(env).items():
+        assert sum(cid in m for n, m in groups.items() if n.startswith("AR: ")) == 1, cid
+        assert cid in groups[group]
+    assert apply_all(env).write_calls == 0
