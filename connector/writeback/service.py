@@ -43,6 +43,7 @@ from arconnect.adapters.xero.writer import GROUP_LIMIT, Call, XeroWriter
 from arconnect.errors import ArconnectError, NotFoundError, RateLimitedDaily, WritebackRefused
 from arconnect.segmenter.rules import Rules
 from arconnect.settings import Settings
+from arconnect.store.locks import LockBusy, tenant_lock
 from arconnect.store.models import (
     Customer,
     SegmentAssignment,
@@ -575,9 +576,26 @@ def apply_plan(ctx: Context, plan: Plan, *, approved_by: str | None = None,
                progress: Callable[[int, int], None] | None = None) -> ApplyResult:
     """Carry out ``plan`` (fresh: just made against the ERP as it is; else re-validated).
 
+    One apply per tenant at a time, across processes (:func:`arconnect.store.locks.tenant_lock`;
+    a killed apply releases it with its process).
+
     Raises:
-        WritebackRefused: the plan needs approval and has none, or is stale.
+        WritebackRefused: the plan needs approval and has none, or is stale, or another apply
+            of the tenant is running.
     """
+    try:
+        with tenant_lock(ctx.db, "writeback", _tenant_id(ctx)):
+            return _apply_plan(ctx, plan, approved_by=approved_by, fresh=fresh, budget=budget,
+                               progress=progress)
+    except LockBusy:
+        raise WritebackRefused(
+            f"another write-back of {ctx.tenant.name} is running (a scheduled run or another "
+            "`--apply`); nothing was written — run it again when that one ends") from None
+
+
+def _apply_plan(ctx: Context, plan: Plan, *, approved_by: str | None,
+                fresh: bool, budget: int | None,
+                progress: Callable[[int, int], None] | None) -> ApplyResult:
     if plan.status in ("applied", "stale", "superseded", "failed"):
         raise WritebackRefused(f"plan {plan.id} is {plan.status}; make a new one with "
                                "`arconnect writeback TENANT --dry-run`")

@@ -484,3 +484,17 @@ def test_a_group_deleted_by_hand_is_drift_until_overwritten(wb_env: XeroEnv) -> 
     assert apply_all(wb_env).status == "applied"
     assert sandbox_groups(wb_env)[victim] == members
     assert apply_all(wb_env).write_calls == 0
+
+
+def test_one_apply_per_tenant_at_a_time(wb_env: XeroEnv) -> None:
+    from arconnect.store.locks import tenant_lock
+
+    ctx = context(wb_env)
+    plan = wb.build_plan(ctx)
+    wb.save_plan(wb_env.db, plan)
+    assert wb_env.tenant.id is not None
+    with tenant_lock(wb_env.db, "writeback", wb_env.tenant.id):  # another apply is running
+        with pytest.raises(WritebackRefused, match="another write-back of Acme Wholesale"):
+            wb.apply_plan(ctx, plan, approved_by="tester", fresh=True)
+        assert not [n for n in sandbox_groups(wb_env) if n.startswith("AR: ")]
+    assert wb.apply_plan(ctx, plan, approved_by="tester", fresh=True).status == "applied"
