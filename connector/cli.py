@@ -133,9 +133,12 @@ def sync(
         results = sync_tenants(_db(), tenants, full=full, reconcile=reconcile,
                                progress=RichSyncProgress(bars), workers=workers)
     console.print(sync_table(results))
-    failed = [r for r in results if not r.ok]
+    for r in results:
+        if r.status == "busy":  # another process is on it: nothing wrong
+            err_console.print(f"[yellow]{escape(r.tenant_name)}: {escape(r.error or '')}[/]")
+    failed = [r for r in results if not r.ok and r.status != "busy"]
     for r in failed:
-        err_console.print(f"[red]{r.tenant_name}: {r.status}: {r.error}[/]")
+        err_console.print(f"[red]{escape(r.tenant_name)}: {r.status}: {escape(r.error or '')}[/]")
     if failed:
         raise typer.Exit(1)
 
@@ -190,6 +193,9 @@ def run(
         elif r.plan_id:
             console.print(f"{r.tenant.name}: plan {r.plan_id} {r.writeback} "
                           f"(`arconnect audit {r.tenant.name} --plan {r.plan_id}`)")
+        for line in r.notes:
+            err_console.print(f"[yellow]{escape(r.tenant.name)}: {escape(line)}[/]",
+                              soft_wrap=True)
         for line in r.errors:
             err_console.print(f"[red]{escape(r.tenant.name)}: {escape(line)}[/]", soft_wrap=True)
     if any(not r.ok for r in results):

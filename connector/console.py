@@ -70,6 +70,7 @@ STATUS_STYLE = {
     "rate_limited_daily": "yellow",
     "reconnect_required": "red",
     "failed": "red",
+    "busy": "yellow",
 }
 
 

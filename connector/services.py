@@ -206,6 +206,7 @@ class RunResult:
     approval_reason: str | None = None
     write_calls: int = 0
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # nothing wrong, worth saying
 
     @property
     def ok(self) -> bool:
@@ -243,6 +244,11 @@ def run_tenants(
             continue  # not synced: disconnected
         result = RunResult(tenant, syncs[tenant.id])
         out.append(result)
+        if result.sync is not None and result.sync.status == "busy":
+            # another process is syncing it (an overlapping run): it will carry on from there
+            result.notes.append(f"skipped: {result.sync.error}")
+            result.writeback = "skipped" if writeback else "off"
+            continue
         if not result.sync or not result.sync.ok:
             result.errors.append(f"sync {result.sync.status if result.sync else 'missing'}: "
                                  f"{result.sync.error if result.sync else ''}".rstrip(": "))

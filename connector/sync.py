@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, Table, select, text, update
 from arconnect.adapters.base import Adapter, Cursor, HttpClient, Page, Reconciling, TenantInfo
 from arconnect.errors import ArconnectError, PageError, RateLimitedDaily, ReconnectRequired
 from arconnect.mapping import Mapping, RecordError
+from arconnect.store.locks import LockBusy, tenant_lock
 from arconnect.store.models import SQLModel, SyncCursor, SyncRun, Tenant
 from arconnect.store.upsert import upsert
 
@@ -107,13 +108,26 @@ class SyncEngine:
         documents refer to but no contact read delivered are fetched by id on every run.
 
         Returns a result whose ``status`` is ``ok``, ``rate_limited_daily`` (the daily budget
-        ran out; the run stops and resumes from its cursors next time), ``reconnect_required``
-        or ``failed`` (``error`` says why, naming tenant, entity and page). Never raises for
+        ran out; the run stops and resumes from its cursors next time), ``reconnect_required``,
+        ``failed`` (``error`` says why, naming tenant, entity and page) or ``busy`` (another
+        sync of the tenant is running, in any process: this one does nothing). Never raises for
         those; other exceptions are bugs and propagate.
 
         ``entities`` limits the run to some entities (write-back refreshes only contacts
         before it plans); the documents' missing customers are then not fetched.
         """
+        assert tenant.id is not None
+        try:
+            with tenant_lock(self.db, "sync", tenant.id):
+                return self._run(tenant, full, reconcile, entities)
+        except LockBusy:
+            return SyncResult(tenant.id, tenant.name, 0, status="busy",
+                              error=f"another sync of {tenant.name} is running (a scheduled "
+                                    "run, a write-back's refresh or another command); this "
+                                    "one read nothing")
+
+    def _run(self, tenant: Tenant, full: bool, reconcile: bool,
+             entities: Sequence[str] | None) -> SyncResult:
         assert tenant.id is not None
         started = time.monotonic()
         run_id = self._start_run(tenant, full)

@@ -207,20 +207,43 @@ def test_access_token_expiring_mid_sync_is_refreshed(xero_env: XeroEnv) -> None:
     assert_store_equals_truth(env.db, env.tenant.id, env.org)
 
 
-def test_two_processes_on_one_grant_keep_the_rotated_token(xero_env: XeroEnv) -> None:
+def test_two_processes_on_one_grant_keep_the_rotated_token(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
+    # One grant reaching two organisations, each synced by its own process at the same moment
+    # (one sync per tenant at a time is the rule; the grant's token is shared): both must
+    # refresh the expired token at once, and the rotated refresh token must survive.
+    orgs = [OrgSpec(name="Acme Wholesale", customers=20, invoices=200, payments=150),
+            OrgSpec(name="Acme Retail", customers=15, invoices=150, payments=100)]
+    with sandbox_env(monkeypatch, sqlite_url, orgs=orgs) as env:
+        env.sandbox.faults.expire_tokens()  # both processes must refresh at once
+        tenants = find_tenants(env.db)
+        assert len(tenants) == 2
+        procs = [subprocess.Popen([sys.executable, "-m", "arconnect.cli", "sync", str(t.id)],
+                                  env=os.environ.copy(), stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT) for t in tenants]
+        outputs = [p.communicate(timeout=120)[0].decode() for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], outputs
+        # Long after the grace period, the stored refresh token must still work.
+        env.sandbox.clock.advance(3 * 3600)
+        env.sandbox.faults.expire_tokens()
+        results = sync_tenants(env.db)
+        assert all(r.ok for r in results), [r.error for r in results]
+        for tenant in tenants:
+            org = next(o for o in env.sandbox.orgs if o.tenant_id == tenant.external_id)
+            assert_store_equals_truth(env.db, tenant.id, org)
+
+
+def test_one_sync_per_tenant_at_a_time(xero_env: XeroEnv) -> None:
+    from arconnect.store.locks import tenant_lock
+
     env = xero_env
-    env.sandbox.faults.expire_tokens()  # both processes must refresh at once
-    cmd = [sys.executable, "-m", "arconnect.cli", "sync", str(env.tenant.id)]
-    procs = [subprocess.Popen(cmd, env=os.environ.copy(), stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT) for _ in range(2)]
-    outputs = [p.communicate(timeout=120)[0].decode() for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outputs
-    # Long after the grace period, the stored refresh token must still work.
-    env.sandbox.clock.advance(3 * 3600)
-    env.sandbox.faults.expire_tokens()
-    result = _sync(env)
-    assert result.ok, result.error
-    assert_store_equals_truth(env.db, env.tenant.id, env.org)
+    assert env.tenant.id is not None
+    with tenant_lock(env.db, "sync", env.tenant.id):  # another process is syncing it
+        busy = _sync(env)
+        assert busy.status == "busy" and "another sync" in (busy.error or "")
+        assert stored(env.db, env.tenant.id)["document"] == {}
+    assert _sync(env).ok
 
 
 def test_revoked_grant_ends_as_reconnect_required(xero_env: XeroEnv) -> None:

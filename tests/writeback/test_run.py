@@ -91,3 +91,14 @@ def test_one_tenants_failure_does_not_stop_the_others(two_orgs: tuple[XeroEnv, T
     # the next run, the fault gone, catches the first tenant up
     again = {r.tenant.id: r for r in run_tenants(env.db)}
     assert again[env.tenant.id].ok and again[env.tenant.id].writeback == "plan ready"
+
+
+def test_an_overlapping_run_skips_the_tenant_being_synced(wb_env: XeroEnv) -> None:
+    from arconnect.store.locks import tenant_lock
+
+    assert wb_env.tenant.id is not None
+    with tenant_lock(wb_env.db, "sync", wb_env.tenant.id):  # an earlier run is still syncing
+        (skipped,) = run_tenants(wb_env.db)
+    assert skipped.ok and skipped.writeback == "skipped" and skipped.plan_id is None
+    assert skipped.notes and "another sync" in skipped.notes[0]
+    assert not [n for n in sandbox_groups(wb_env) if n.startswith("AR: ")]
