@@ -42,8 +42,12 @@ def tenant_lock(db: Engine, name: str, tenant_id: int) -> Iterator[None]:
     """
     if db.dialect.name == "postgresql":
         with db.connect() as conn:
+            # Advisory locks are database-wide: the schema is part of the key, so stores in
+            # different schemas of one database (tenant ids from 1 in each) never collide.
+            schema = conn.execute(text("SELECT current_schema()")).scalar()
+            key = _key(f"{name}:{schema}")
             got = conn.execute(text("SELECT pg_try_advisory_lock(:k, :t)"),
-                               {"k": _key(name), "t": tenant_id}).scalar()
+                               {"k": key, "t": tenant_id}).scalar()
             conn.commit()
             if not got:
                 raise LockBusy(name)
@@ -51,7 +55,7 @@ def tenant_lock(db: Engine, name: str, tenant_id: int) -> Iterator[None]:
                 yield
             finally:
                 conn.execute(text("SELECT pg_advisory_unlock(:k, :t)"),
-                             {"k": _key(name), "t": tenant_id})
+                             {"k": key, "t": tenant_id})
                 conn.commit()
         return
     path = db.url.database

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select, text
+
 from arconnect.segmenter.service import segment_tenant
 from arconnect.services import sync_tenants, writeback_context
+from arconnect.store.models import SegmentAssignment
 from tests.sync.conftest import XeroEnv
 
-__all__ = ["XeroEnv", "context", "prepare", "sandbox_groups"]
+__all__ = ["XeroEnv", "assert_segment_groups", "context", "desired", "prepare",
+           "sandbox_groups"]
 
 
 def prepare(env: XeroEnv) -> None:
@@ -32,3 +36,24 @@ def context(env: XeroEnv, **settings: Any) -> Any:
 
     return writeback_context(env.db, env.tenant,
                              settings=Settings(**settings) if settings else None)
+
+
+def desired(env: XeroEnv) -> dict[str, str]:
+    """ContactID -> the segment group it should be in (archived customers left out)."""
+    t = SegmentAssignment.__table__  # type: ignore[attr-defined]
+    with env.db.connect() as conn:
+        rows = conn.execute(select(t.c.customer_external_id, t.c.segment).where(
+            t.c.tenant_id == env.tenant.id)).all()
+        archived = {r[0] for r in conn.execute(text(
+            "SELECT external_id FROM customer WHERE is_archived"))}
+    return {str(c).lower(): f"AR: {s}" for c, s in rows if c not in archived}
+
+
+def assert_segment_groups(env: XeroEnv) -> dict[str, set[str]]:
+    """Every active customer is in its segment's group and in no other ``AR:`` group;
+    returns the sandbox's groups."""
+    groups = sandbox_groups(env)
+    for cid, group in desired(env).items():
+        assert cid in groups[group], (cid, group)
+        assert sum(cid in m for n, m in groups.items() if n.startswith("AR: ")) == 1, cid
+    return groups

@@ -10,15 +10,7 @@ from arconnect.services import run_tenants
 from arconnect.settings import Settings
 from arconnect.store.models import Tenant
 from arconnect.writeback import service as wb
-from tests.writeback.helpers import XeroEnv, sandbox_groups
-from tests.writeback.test_writeback import desired
-
-
-def at_rest(env: XeroEnv) -> None:
-    groups = sandbox_groups(env)
-    for cid, group in desired(env).items():
-        assert cid in groups[group]
-        assert sum(cid in m for n, m in groups.items() if n.startswith("AR: ")) == 1
+from tests.writeback.helpers import XeroEnv, assert_segment_groups, sandbox_groups
 
 
 def test_a_large_first_plan_waits_for_its_approval_then_runs(wb_env: XeroEnv) -> None:
@@ -34,7 +26,7 @@ def test_a_large_first_plan_waits_for_its_approval_then_runs(wb_env: XeroEnv) ->
     (approved,) = run_tenants(wb_env.db)
     assert approved.writeback == "applied" and approved.plan_id == first.plan_id, approved.errors
     assert approved.write_calls > 0
-    at_rest(wb_env)
+    assert_segment_groups(wb_env)
     (quiet,) = run_tenants(wb_env.db)
     assert quiet.writeback == "nothing to write" and quiet.write_calls == 0 and quiet.ok
 
@@ -55,7 +47,7 @@ def test_with_approval_on_every_plan_stops_at_plan_ready(wb_env: XeroEnv) -> Non
     # without the setting the same small move goes straight through
     (through,) = run_tenants(wb_env.db)
     assert through.writeback == "applied" and through.write_calls > 0
-    at_rest(wb_env)
+    assert_segment_groups(wb_env)
 
 
 def test_cli_run_exit_codes(wb_env: XeroEnv) -> None:
