@@ -7,10 +7,12 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
+from sqlalchemy import create_engine, text
 
-from arconnect.store.db import get_engine
+from arconnect.store.db import dispose_engines, get_engine
 from arconnect.store.locks import LockBusy, tenant_lock
 
 HOLDER = """
@@ -48,3 +50,22 @@ def test_one_holder_at_a_time_and_a_killed_holder_lets_go(db_url: str) -> None:
         except LockBusy:
             time.sleep(0.05)
     pytest.fail("the lock of a killed holder was never released")
+
+
+def test_stores_in_two_postgresql_schemas_lock_apart(pg_url: str) -> None:
+    # Advisory locks are database-wide; two stores (schemas) of one database both number
+    # their tenants from 1 and must not block each other.
+    base, _, _ = pg_url.partition("?")
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        other = get_engine(f"{base}?options=-csearch_path%3D{schema}")
+        with tenant_lock(get_engine(pg_url), "writeback", 1), tenant_lock(other, "writeback", 1):
+            pass
+    finally:
+        dispose_engines()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
