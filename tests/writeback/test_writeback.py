@@ -485,3 +485,26 @@ def test_one_apply_per_tenant_at_a_time(wb_env: XeroEnv) -> None:
             wb.apply_plan(ctx, plan, approved_by="tester", fresh=True)
         assert not [n for n in sandbox_groups(wb_env) if n.startswith("AR: ")]
     assert wb.apply_plan(ctx, plan, approved_by="tester", fresh=True).status == "applied"
+
+
+def test_removing_a_contact_already_out_of_the_group_counts_as_done(wb_env: XeroEnv) -> None:
+    # Between planning and applying someone takes a moving customer out of its old group: the
+    # removal is refused (400) and the group is read to confirm the contact is out.
+    apply_all(wb_env)
+    groups = sandbox_groups(wb_env)
+    source = max((n for n in groups if n.startswith("AR: ")), key=lambda n: len(groups[n]))
+    target = next(n for n in ("AR: At risk", "AR: Reliable") if n != source)
+    cid = sorted(groups[source])[0]
+    lock_customer(wb_env.db, wb_env.tenant, cid, segment=target.removeprefix("AR: "))
+    segment_tenant(wb_env.db, wb_env.tenant)
+    ctx = context(wb_env)
+    plan = wb.build_plan(ctx)
+    wb.save_plan(wb_env.db, plan)
+    gid = group_id(ctx, source)
+    by_hand(ctx, "DELETE", f"ContactGroups/{gid}/Contacts/{cid}")
+    reads = wb_env.sandbox.stats[wb_env.tenant.external_id].paths
+    before = reads.get(f"GET /api.xro/2.0/ContactGroups/{gid}", 0)
+    result = wb.apply_plan(ctx, plan, approved_by="tester", fresh=True)
+    assert result.status == "applied" and not result.failed, result.errors
+    assert reads.get(f"GET /api.xro/2.0/ContactGroups/{gid}", 0) == before + 1
+    assert_segment_groups(wb_env)
