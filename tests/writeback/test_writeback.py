@@ -508,3 +508,24 @@ def test_removing_a_contact_already_out_of_the_group_counts_as_done(wb_env: Xero
     assert result.status == "applied" and not result.failed, result.errors
     assert reads.get(f"GET /api.xro/2.0/ContactGroups/{gid}", 0) == before + 1
     assert_segment_groups(wb_env)
+
+
+def test_remove_all_with_an_archived_contact_in_our_group(wb_env: XeroEnv) -> None:
+    # A customer is archived in Xero after write-back placed it: its group still holds it.
+    # Removing everything must still empty and delete our groups.
+    own = {n: m for n, m in sandbox_groups(wb_env).items() if not n.startswith("AR: ")}
+    apply_all(wb_env)
+    groups = sandbox_groups(wb_env)
+    placed = {cid for n, m in groups.items() if n.startswith("AR: ") for cid in m}
+    idle = next(cid for cid in sorted(placed) if not any(
+        wb_env.org.invoices[i]["Status"] == "AUTHORISED"
+        for i in wb_env.org.contact_docs.get(next(
+            k for k in wb_env.org.contacts if str(k).lower() == cid), ())))
+    ctx = context(wb_env)
+    by_hand(ctx, "POST", f"Contacts/{idle}", {"Contacts": [{"ContactStatus": "ARCHIVED"}]})
+    remove = wb.plan_remove_all(context(wb_env))
+    wb.save_plan(wb_env.db, remove)
+    result = wb.apply_plan(context(wb_env), remove, approved_by="tester", fresh=True)
+    assert result.status == "applied", result.errors
+    assert sandbox_groups(wb_env) == own
+    assert not wb.has_written(wb_env.db, wb_env.tenant)
