@@ -188,11 +188,11 @@ def run(
         if r.writeback == "plan ready":
             console.print(f"{r.tenant.name}: plan [bold]{r.plan_id}[/] waits for an approval "
                           f"({r.approval_reason}): review it with `arconnect writeback "
-                          f"{r.tenant.name} --plan {r.plan_id}`, approve it with `arconnect "
-                          f"writeback {r.tenant.name} --approve {r.plan_id}`")
+                          f"{r.tenant.arg} --plan {r.plan_id}`, approve it with `arconnect "
+                          f"writeback {r.tenant.arg} --approve {r.plan_id}`")
         elif r.plan_id:
             console.print(f"{r.tenant.name}: plan {r.plan_id} {r.writeback} "
-                          f"(`arconnect audit {r.tenant.name} --plan {r.plan_id}`)")
+                          f"(`arconnect audit {r.tenant.arg} --plan {r.plan_id}`)")
         for line in r.notes:
             err_console.print(f"[yellow]{escape(r.tenant.name)}: {escape(line)}[/]",
                               soft_wrap=True)
@@ -370,11 +370,11 @@ def _remove_all_before_disconnect(db: Engine, t: Tenant, who: str) -> None:
         raise ArconnectError(
             f"{t.name}: the day's write budget ran out with {result.remaining} calls of plan "
             f"{plan.id} left; {t.name} stays connected. Run `arconnect tenants disconnect "
-            f"{t.name}` again tomorrow: it resumes.")
+            f"{t.arg}` again tomorrow: it resumes.")
     if result.failed:
         raise ArconnectError(
             f"{t.name}: {result.failed} removals failed (listed above); {t.name} stays "
-            f"connected. Fix them and run `arconnect tenants disconnect {t.name}` again.")
+            f"connected. Fix them and run `arconnect tenants disconnect {t.arg}` again.")
     console.print(f"removed what write-back put in {t.name} ({result.write_calls} calls)")
 
 
@@ -578,7 +578,7 @@ def writeback(
     if approve:
         plan = wb.approve_plan(db, t, approve, by)
         console.print(f"plan {plan.id} approved by {plan.approved_by}; the next "
-                      f"`arconnect writeback {t.name} --apply` applies it")
+                      f"`arconnect writeback {t.arg} --apply` applies it")
         return
     ctx = writeback_context(db, t, rules=_rules(None))
     if plan_id:
@@ -605,13 +605,13 @@ def writeback(
     for table in writeback_tables(plan, show=show):
         console.print(table)
     if not apply or dry_run:
-        hint = (f"apply it with `arconnect writeback {t.name} --apply --plan {plan.id}`"
+        hint = (f"apply it with `arconnect writeback {t.arg} --apply --plan {plan.id}`"
                 if plan.ops else "nothing to write")
         console.print(f"plan [bold]{plan.id}[/] ({len(plan.ops)} operations): {hint}")
         return
     if plan.needs_approval and plan.approved_by is None and not plan_id:
         console.print(f"plan [bold]{plan.id}[/] is ready and needs an approval "
-                      f"({plan.approval_reason}); apply it with `arconnect writeback {t.name} "
+                      f"({plan.approval_reason}); apply it with `arconnect writeback {t.arg} "
                       f"--apply --plan {plan.id}`")
         raise typer.Exit(3)
     from arconnect.console import progress_bar

@@ -11,6 +11,7 @@ migrations must agree (a test compares them).
 
 from __future__ import annotations
 
+import shlex
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -75,6 +76,12 @@ class Tenant(SQLModel, table=True):
     created_at: datetime
     updated_at: datetime
     last_sync_at: datetime | None = None
+
+    @property
+    def arg(self) -> str:
+        """The tenant as a shell argument in the commands arconnect prints (quoted when its
+        name has spaces or brackets, as ``Demo Company (NZ)`` does)."""
+        return shlex.quote(self.name)
 
 
 class Customer(SQLModel, table=True):

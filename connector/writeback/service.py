@@ -604,7 +604,7 @@ def _apply_plan(ctx: Context, plan: Plan, *, approved_by: str | None,
     if plan.needs_approval and plan.approved_by is None:
         raise WritebackRefused(
             f"plan {plan.id} needs an approval ({plan.approval_reason}): review it with "
-            f"`arconnect writeback {ctx.tenant.name} --dry-run`, then apply it with "
+            f"`arconnect writeback {ctx.tenant.arg} --dry-run`, then apply it with "
             f"`--apply --plan {plan.id}`. Nothing was written.")
     done = _done_ops(ctx.db, plan)
     todo = [i for i in range(len(plan.ops)) if i not in done]
