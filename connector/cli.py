@@ -682,7 +682,8 @@ def _show_value(value: object) -> str:
 def audit(
     tenant: Annotated[str, typer.Argument(help="Tenant id or name.")],
     plan_id: Annotated[str | None, typer.Option("--plan", help="One plan (run) only.")] = None,
-    customer: Annotated[str | None, typer.Option(help="One customer (its ERP id).")] = None,
+    customer: Annotated[str | None, typer.Option(help="One customer (its name or ERP id).")
+                        ] = None,
     limit: Annotated[int, typer.Option(help="Rows to show, newest first.")] = 50,
     format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
 ) -> None:
@@ -714,7 +715,8 @@ def audit(
     for r in rows:
         resp = r["response"] or {}
         table.add_row(f"{r['created_at']:%Y-%m-%d %H:%M:%S}", r["plan_id"] or "",
-                      r["customer_external_id"] or "", r["operation"], r["target"] or "",
+                      r["customer_name"] or r["customer_external_id"] or "", r["operation"],
+                      r["target"] or "",
                       _show_value((r["before"] or {}).get("value")),
                       _show_value((r["after"] or {}).get("value")), r["status"],
                       ("no call" if resp and resp.get("call") is None and "op" in resp

@@ -970,12 +970,16 @@ def audit_rows(db: Engine, tenant: Tenant, *, plan_id: str | None = None,
                customer: str | None = None, since: datetime | None = None,
                limit: int = 200) -> list[dict[str, Any]]:
     """The audit trail, newest first: one row per operation with before, after, reason, plan,
-    approver, time and the ERP's answer."""
-    query = select(_LOG).where(_LOG.c.tenant_id == tenant.id)
+    approver, time and the ERP's answer (and the customer's name, ``customer_name``).
+    ``customer`` is the customer's ERP id or its name."""
+    query = select(_LOG, _C.c.name.label("customer_name")).select_from(_LOG.outerjoin(
+        _C, (_C.c.tenant_id == _LOG.c.tenant_id)
+        & (_C.c.external_id == _LOG.c.customer_external_id))).where(
+        _LOG.c.tenant_id == tenant.id)
     if plan_id:
         query = query.where(_LOG.c.plan_id == plan_id)
     if customer:
-        query = query.where(_LOG.c.customer_external_id == customer)
+        query = query.where((_LOG.c.customer_external_id == customer) | (_C.c.name == customer))
     if since:
         query = query.where(_LOG.c.created_at >= since)
     with db.connect() as conn:

@@ -312,6 +312,12 @@ def test_cli_preview_approval_apply_and_audit(wb_env: XeroEnv) -> None:
     audit = runner.invoke(app, ["audit", name, "--format", "json"])
     rows = json.loads(audit.output)
     assert rows and all(r["plan_id"] == plan_id and r["approved_by"] == "cfo" for r in rows)
+    named = [r for r in rows if r["customer_external_id"]]
+    assert named and all(r["customer_name"] for r in named)  # who, in words
+    one = runner.invoke(app, ["audit", name, "--customer", named[0]["customer_name"],
+                              "--format", "json"])
+    assert {r["customer_external_id"] for r in json.loads(one.output)} == {
+        named[0]["customer_external_id"]}
     drift = runner.invoke(app, ["drift", name])
     assert drift.exit_code == 0 and "drift (0)" in drift.output
 
