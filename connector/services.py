@@ -277,6 +277,7 @@ def _run_writeback(db: Engine, tenant: Tenant, rules: Any, settings: Settings,
         if plan is None:
             plan = wb.build_plan(ctx)
             if not plan.ops:
+                wb.supersede_ready(db, tenant)
                 result.writeback = "nothing to write"
                 return
             waiting = wb.ready_plan(db, tenant)

@@ -405,14 +405,24 @@ def save_plan(db: Engine, plan: Plan) -> None:
     now = _now()
     with db.begin() as conn:
         if plan.kind == "segments":  # an older plan that never ran is superseded
-            conn.execute(update(_PLAN).where(
-                _PLAN.c.tenant_id == plan.tenant.id, _PLAN.c.kind == "segments",
-                _PLAN.c.status.in_(("ready",))).values(status="superseded", updated_at=now))
+            _supersede(conn, plan.tenant, now)
         conn.execute(_PLAN.insert().values(
             id=plan.id, tenant_id=plan.tenant.id, kind=plan.kind, status=plan.status,
             created_at=now, updated_at=now, needs_approval=plan.needs_approval,
             approval_reason=plan.approval_reason, approved_by=plan.approved_by,
             rollback_of=plan.rollback_of, ops=plan.ops, summary=plan.summary))
+
+
+def _supersede(conn: Any, tenant: Tenant, now: datetime) -> None:
+    conn.execute(update(_PLAN).where(
+        _PLAN.c.tenant_id == tenant.id, _PLAN.c.kind == "segments",
+        _PLAN.c.status == "ready").values(status="superseded", updated_at=now))
+
+
+def supersede_ready(db: Engine, tenant: Tenant) -> None:
+    """Nothing is left to write: a plan still waiting for its approval is moot."""
+    with db.begin() as conn:
+        _supersede(conn, tenant, _now())
 
 
 def load_plan(db: Engine, tenant: Tenant, plan_id: str) -> Plan:

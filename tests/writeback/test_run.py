@@ -94,3 +94,23 @@ def test_an_overlapping_run_skips_the_tenant_being_synced(wb_env: XeroEnv) -> No
     assert skipped.ok and skipped.writeback == "skipped" and skipped.plan_id is None
     assert skipped.notes and "another sync" in skipped.notes[0]
     assert not [n for n in sandbox_groups(wb_env) if n.startswith("AR: ")]
+
+
+def test_a_waiting_plan_that_became_moot_is_superseded(wb_env: XeroEnv) -> None:
+    from arconnect.segmenter.service import unlock_customer
+
+    (first,) = run_tenants(wb_env.db)
+    wb.approve_plan(wb_env.db, wb_env.tenant, str(first.plan_id), "controller")
+    assert run_tenants(wb_env.db)[0].writeback == "applied"
+    groups = sandbox_groups(wb_env)
+    source = max((n for n in groups if n.startswith("AR: ")), key=lambda n: len(groups[n]))
+    target = next(n for n in ("AR: At risk", "AR: Reliable") if n != source)
+    cid = sorted(groups[source])[0]
+    lock_customer(wb_env.db, wb_env.tenant, cid, segment=target.removeprefix("AR: "))
+    strict = Settings(writeback_approval=True)
+    (waiting,) = run_tenants(wb_env.db, settings=strict)
+    assert waiting.writeback == "plan ready"
+    unlock_customer(wb_env.db, wb_env.tenant, cid)  # the consultant changes their mind
+    (quiet,) = run_tenants(wb_env.db, settings=strict)
+    assert quiet.writeback == "nothing to write"
+    assert last_plan_text(wb_env.db, wb_env.tenant) == f"{waiting.plan_id} superseded"
