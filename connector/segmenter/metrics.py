@@ -43,6 +43,8 @@ Assumptions (documented here because the rules depend on them):
   (JD Edwards' paid-only average lets a non-payer look good).
 * Unapplied credit: remaining credit (Xero ``RemainingCredit``) of AUTHORISED credit notes,
   overpayments and prepayments: money or credit the customer holds that no invoice used yet.
+  ``net_exposure`` = open balance − unapplied credit, floored at zero (what the customer would
+  still owe if its credit were applied).
   Their allocations to invoices count towards the invoices' paid dates like any other.
 * Rounding: ratios are divided in Python from the exact integer sums and rounded with
   ``round(x, 4)``; ``late_share`` and the day figures are None without paid invoices (or zero
@@ -75,7 +77,7 @@ METRIC_KEYS: tuple[str, ...] = (
     "invoice_count", "paid_invoice_count", "avg_days_to_pay", "avg_days_to_pay_weighted",
     "days_late_weighted", "days_late_weighted_paid", "late_share", "open_balance",
     "overdue_balance", "aging_current", "aging_1_30", "aging_31_60", "aging_61_90",
-    "aging_91_plus", "oldest_overdue_days", "unapplied_credit", "turnover_12m",
+    "aging_91_plus", "oldest_overdue_days", "unapplied_credit", "net_exposure", "turnover_12m",
     "avg_monthly_sales", "first_invoice_date", "tenure_days", "days_since_last_payment", "trend",
     "credit_note_ratio", "terms_days", "delivery_mode", "payment_method_mix",
 )
@@ -354,7 +356,8 @@ def empty_metrics(
         "days_late_weighted_paid": None, "late_share": None, "open_balance": _ZERO,
         "overdue_balance": _ZERO, "aging_current": _ZERO, "aging_1_30": _ZERO,
         "aging_31_60": _ZERO, "aging_61_90": _ZERO, "aging_91_plus": _ZERO,
-        "oldest_overdue_days": 0, "unapplied_credit": _ZERO, "turnover_12m": _ZERO,
+        "oldest_overdue_days": 0, "unapplied_credit": _ZERO, "net_exposure": _ZERO,
+        "turnover_12m": _ZERO,
         "avg_monthly_sales": _ZERO, "first_invoice_date": None, "tenure_days": None,
         "days_since_last_payment": None, "trend": None, "credit_note_ratio": 0.0,
         "terms_days": terms_days, "delivery_mode": delivery_mode, "payment_method_mix": {},
@@ -425,6 +428,8 @@ def _document_metrics(row: Sequence[Any], run_date: date) -> dict[str, Any]:
         "aging_91_plus": _money(a91),
         "oldest_overdue_days": int(oldest or 0),
         "unapplied_credit": _money(unapplied),
+        # what the customer owes once the credit it holds is used (never below zero)
+        "net_exposure": _money(max(int(open_bal or 0) - int(unapplied or 0), 0)),
         "turnover_12m": _money(turnover_c),
         "avg_monthly_sales": (Decimal(turnover_c) / 1200).quantize(_CENT, ROUND_HALF_UP),
         "first_invoice_date": first_date.isoformat() if first_date else None,

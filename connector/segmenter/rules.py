@@ -57,8 +57,8 @@ __all__ = [
     "shipped_presets",
 ]
 
-# The numeric metrics of the metrics contract (docs: /work/notes/metrics_contract.md) a rule may
-# name, with the words reasons use for them.
+# The numeric metrics of the metrics contract (docs/segments.md §1; arconnect.segmenter.metrics)
+# a rule may name, with the words reasons use for them.
 METRICS: dict[str, str] = {
     "invoice_count": "invoices",
     "paid_invoice_count": "paid invoices",
@@ -76,6 +76,7 @@ METRICS: dict[str, str] = {
     "aging_91_plus": "amount 91+ days past due",
     "oldest_overdue_days": "days past due of the oldest open item",
     "unapplied_credit": "unapplied credit",
+    "net_exposure": "open balance net of unapplied credit",
     "turnover_12m": "turnover over 12 months",
     "avg_monthly_sales": "average monthly sales",
     "tenure_days": "days since the first invoice",
@@ -93,7 +94,7 @@ DERIVED = {
 _OVER_PAID = {"avg_days_to_pay", "avg_days_to_pay_weighted", "days_late_weighted_paid",
               "late_share"}
 _MONEY = {"open_balance", "overdue_balance", "aging_current", "aging_1_30", "aging_31_60",
-          "aging_61_90", "aging_91_plus", "unapplied_credit", "turnover_12m",
+          "aging_61_90", "aging_91_plus", "unapplied_credit", "net_exposure", "turnover_12m",
           "avg_monthly_sales"}
 _OPS = {"gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "eq": "=", "ne": "≠"}
 _FORMULA_OPS = {"add": "+", "sub": "-", "mul": "×", "div": "/", "min": "min", "max": "max"}

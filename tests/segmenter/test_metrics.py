@@ -185,6 +185,8 @@ def reference(h: History, run: date, window_days: int = 365,
             "oldest_overdue_days": max(((run - due(d)).days for d in overdue), default=0),
             "unapplied_credit": cents(sum(d.amount_due_base for d in held
                                           if d.status == "AUTHORISED")),
+            "net_exposure": cents(max(sum(d.amount_due_base for d in open_items) - sum(
+                d.amount_due_base for d in held if d.status == "AUTHORISED"), 0)),
             "turnover_12m": cents(turnover),
             "avg_monthly_sales": (Decimal(turnover) / 1200).quantize(Decimal("0.01"),
                                                                       "ROUND_HALF_UP"),
@@ -411,6 +413,7 @@ WORKED_A = {
     "aging_91_plus": Decimal("0.00"),
     "oldest_overdue_days": 30,
     "unapplied_credit": Decimal("100.00"),
+    "net_exposure": Decimal("600.00"),  # 700 owed − 100 of credit held
     "turnover_12m": Decimal("4700.00"),
     "avg_monthly_sales": Decimal("391.67"),  # 4700 / 12 = 391.666…
     "first_invoice_date": "2026-01-01",

@@ -42,7 +42,8 @@ def metrics(**over: Any) -> dict[str, Any]:
         "days_late_weighted_paid": -5.0, "late_share": 0.0, "open_balance": D("500.00"),
         "overdue_balance": D("0.00"), "aging_current": D("500.00"), "aging_1_30": D("0.00"),
         "aging_31_60": D("0.00"), "aging_61_90": D("0.00"), "aging_91_plus": D("0.00"),
-        "oldest_overdue_days": 0, "unapplied_credit": D("0.00"), "turnover_12m": D("48000.00"),
+        "oldest_overdue_days": 0, "unapplied_credit": D("0.00"), "net_exposure": D("500.00"),
+        "turnover_12m": D("48000.00"),
         "avg_monthly_sales": D("4000.00"), "first_invoice_date": "2024-01-01",
         "tenure_days": 400, "days_since_last_payment": 5, "trend": 0.0,
         "credit_note_ratio": 0.0, "terms_days": 30, "delivery_mode": None,
@@ -324,6 +325,21 @@ def test_diff_counts_moves(rules: Rules, tmp_path: Path) -> None:
     assert diff(rules, lenient, customers, {}, TODAY) == {("Occasionally late", "Reliable"): 2}
     full = diff(rules, lenient, customers, {}, TODAY, include_unchanged=True)
     assert full[("Reliable", "Reliable")] == 1 and sum(full.values()) == 4
+
+
+def test_exposure_net_of_credit(rules: Rules, tmp_path: Path) -> None:
+    # A consultant nets the credit a customer holds (overpayments, deposits, credit notes)
+    # against what it owes: the exposure dimension names net_exposure instead.
+    text = Path(rules.source).read_text().replace("    metric: open_balance\n",
+                                                  "    metric: net_exposure\n", 1)
+    assert "metric: net_exposure" in text
+    (tmp_path / "net.yaml").write_text(text)
+    net = load_rules(tmp_path / "net.yaml")
+    owes = {"open_balance": D("3000.00"), "unapplied_credit": D("2500.00"),
+            "net_exposure": D("500.00")}
+    assert "high_exposure" in run(rules, **owes).tags
+    netted = run(net, **owes)
+    assert "low_exposure" in netted.tags
 
 
 # -- presets -----------------------------------------------------------------------------------
