@@ -155,6 +155,9 @@ def run(
         str | None, typer.Option(help="Rules file or preset name (default: the configured "
                                       "ARCONNECT_RULES_FILE, else the shipped default).")
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=16, help="Tenants synced at once (each has its own limits).")
+    ] = 2,
 ) -> None:
     """Sync, segment and write back every tenant: what a scheduled job runs (cron, a timer).
 
@@ -170,7 +173,7 @@ def run(
 
     with RichSyncProgress.create() as bars:
         results = run_tenants(_db(), tenants, writeback=writeback, rules=_rules(rules),
-                              progress=RichSyncProgress(bars))
+                              progress=RichSyncProgress(bars), workers=workers)
     table = Table(title="Run", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("tenant", "sync", "read", "customers", "changed", "write-back", "calls"):
         table.add_column(col, no_wrap=col != "tenant", justify="right" if col in (

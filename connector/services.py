@@ -221,6 +221,7 @@ def run_tenants(
     rules: Any = None,
     settings: Settings | None = None,
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> list[RunResult]:
     """Sync, segment and write back each tenant (all connected ones when ``keys`` is empty):
     the unit a scheduled job runs.
@@ -229,7 +230,8 @@ def run_tenants(
     more than ``ARCONNECT_WRITEBACK_APPROVAL_SHARE`` of the customers) stops at "plan ready";
     while it waits, later runs report the same plan as long as it still says the same thing.
     An approved or partly applied plan is applied (re-checked against the ERP) before a new
-    one is made. One tenant's failure does not stop the others.
+    one is made. One tenant's failure does not stop the others. ``workers`` tenants sync at
+    once (each has its own limits); segments and write-backs then run one tenant after another.
     """
     from arconnect.segmenter.rules import load_rules
     from arconnect.segmenter.service import segment_tenant
@@ -237,7 +239,7 @@ def run_tenants(
     settings = settings or get_settings()
     rules = rules or load_rules(settings.rules_file or "default")
     syncs = {r.tenant_id: r for r in sync_tenants(db, keys, progress=progress,
-                                                  settings=settings)}
+                                                  settings=settings, workers=workers)}
     out = []
     for tenant in find_tenants(db, keys):
         if tenant.id is None or tenant.id not in syncs:
