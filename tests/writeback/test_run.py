@@ -31,15 +31,22 @@ def test_a_large_first_plan_waits_for_its_approval_then_runs(wb_env: XeroEnv) ->
     assert quiet.writeback == "nothing to write" and quiet.write_calls == 0 and quiet.ok
 
 
-def test_with_approval_on_every_plan_stops_at_plan_ready(wb_env: XeroEnv) -> None:
-    (first,) = run_tenants(wb_env.db)
-    wb.approve_plan(wb_env.db, wb_env.tenant, str(first.plan_id), "controller")
-    assert run_tenants(wb_env.db)[0].writeback == "applied"
-    groups = sandbox_groups(wb_env)
+def settle_then_move_one(env: XeroEnv) -> tuple[str, dict[str, set[str]]]:
+    """Approve and apply the first plan, then lock one customer into another segment; returns
+    that customer and the groups before the move."""
+    (first,) = run_tenants(env.db)
+    wb.approve_plan(env.db, env.tenant, str(first.plan_id), "controller")
+    assert run_tenants(env.db)[0].writeback == "applied"
+    groups = sandbox_groups(env)
     source = max((n for n in groups if n.startswith("AR: ")), key=lambda n: len(groups[n]))
     target = next(n for n in ("AR: At risk", "AR: Reliable") if n != source)
-    lock_customer(wb_env.db, wb_env.tenant, sorted(groups[source])[0],
-                  segment=target.removeprefix("AR: "))
+    cid = sorted(groups[source])[0]
+    lock_customer(env.db, env.tenant, cid, segment=target.removeprefix("AR: "))
+    return cid, groups
+
+
+def test_with_approval_on_every_plan_stops_at_plan_ready(wb_env: XeroEnv) -> None:
+    _, groups = settle_then_move_one(wb_env)
     strict = Settings(writeback_approval=True)
     (small,) = run_tenants(wb_env.db, settings=strict)
     assert small.writeback == "plan ready" and small.changes == 1
@@ -99,14 +106,7 @@ def test_an_overlapping_run_skips_the_tenant_being_synced(wb_env: XeroEnv) -> No
 def test_a_waiting_plan_that_became_moot_is_superseded(wb_env: XeroEnv) -> None:
     from arconnect.segmenter.service import unlock_customer
 
-    (first,) = run_tenants(wb_env.db)
-    wb.approve_plan(wb_env.db, wb_env.tenant, str(first.plan_id), "controller")
-    assert run_tenants(wb_env.db)[0].writeback == "applied"
-    groups = sandbox_groups(wb_env)
-    source = max((n for n in groups if n.startswith("AR: ")), key=lambda n: len(groups[n]))
-    target = next(n for n in ("AR: At risk", "AR: Reliable") if n != source)
-    cid = sorted(groups[source])[0]
-    lock_customer(wb_env.db, wb_env.tenant, cid, segment=target.removeprefix("AR: "))
+    cid, _ = settle_then_move_one(wb_env)
     strict = Settings(writeback_approval=True)
     (waiting,) = run_tenants(wb_env.db, settings=strict)
     assert waiting.writeback == "plan ready"
