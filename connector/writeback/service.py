@@ -688,17 +688,23 @@ def _record_local(ctx: Context, plan: Plan, ops: list[int], result: ApplyResult)
         return
     now = _now()
     with ctx.db.begin() as conn:
-        conn.execute(_LOG.insert(), [dict(
-            tenant_id=ctx.tenant.id, plan_id=plan.id,
-            customer_external_id=plan.ops[i]["customer"], operation=plan.ops[i]["action"],
-            target=plan.ops[i]["slot"], before={"value": plan.ops[i]["before"]},
-            after={"value": plan.ops[i]["after"]}, reason=plan.ops[i]["reason"],
-            approved_by=plan.approved_by, status="ok",
-            response={"op": i, "status": None, "call": None, "path": None, "group": None,
-                      "final": True, "error": None},
-            created_at=now, call_id=None) for i in ops])
+        conn.execute(_LOG.insert(), [_op_row(ctx, plan, i, True, now, None, {
+            "status": None, "call": None, "path": None, "group": None, "final": True,
+            "error": None}) for i in ops])
         _record_states(conn, ctx, [plan.ops[i] for i in ops], now)
     result.done += len(ops)
+
+
+def _op_row(ctx: Context, plan: Plan, i: int, ok: bool, now: datetime, call_id: str | None,
+            response: dict[str, Any]) -> dict[str, Any]:
+    """The audit row of operation ``i`` of ``plan`` (``response``: how the ERP answered)."""
+    op = plan.ops[i]
+    return dict(
+        tenant_id=ctx.tenant.id, plan_id=plan.id, customer_external_id=op["customer"],
+        operation=op["action"], target=op["after"] if op["slot"] == "object" else op["slot"],
+        before={"value": op["before"]}, after={"value": op["after"]}, reason=op["reason"],
+        approved_by=plan.approved_by, status="ok" if ok else "error",
+        response={"op": i, **response}, created_at=now, call_id=call_id)
 
 
 def _log_clear_intent(ctx: Context, plan: Plan, call: Call) -> None:
@@ -758,15 +764,9 @@ def _send(ctx: Context, plan: Plan, call: Call, group_ids: dict[str, str],
             op = plan.ops[i]
             final = not (op["action"] == "group.set" and op["after"]
                          and call.label != "group.add")
-            logs.append(dict(
-                tenant_id=ctx.tenant.id, plan_id=plan.id, customer_external_id=op["customer"],
-                operation=op["action"], target=op["slot"] if op["slot"] != "object"
-                else op["after"], before={"value": op["before"]}, after={"value": op["after"]},
-                reason=op["reason"], approved_by=plan.approved_by,
-                status="ok" if ok else "error",
-                response={"op": i, "status": status, "call": call.label, "path": call.path,
-                          "group": call.group, "final": final, "error": message},
-                created_at=now, call_id=key))
+            logs.append(_op_row(ctx, plan, i, ok, now, key, {
+                "status": status, "call": call.label, "path": call.path, "group": call.group,
+                "final": final, "error": message}))
             if ok and op["customer"] and final:
                 states.append(op)
         if logs:
