@@ -214,7 +214,7 @@ def tenants_list() -> None:
 
     table = Table(title="Tenants", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("id", "platform", "name", "ERP id", "currency", "status", "last sync",
-                "last write-back plan"):
+                "write-back plan"):
         table.add_column(col, overflow="fold")  # ids are to be copied: never cut them
     db = _db()
     for t in find_tenants(db):
