@@ -11,8 +11,8 @@ from arconnect.services import sync_tenants, writeback_context
 from arconnect.store.models import SegmentAssignment
 from tests.sync.conftest import XeroEnv
 
-__all__ = ["XeroEnv", "assert_segment_groups", "context", "desired", "prepare",
-           "sandbox_groups"]
+__all__ = ["XeroEnv", "assert_segment_groups", "context", "desired", "largest_group",
+           "prepare", "sandbox_groups"]
 
 
 def prepare(env: XeroEnv) -> None:
@@ -57,3 +57,8 @@ def assert_segment_groups(env: XeroEnv) -> dict[str, set[str]]:
         assert cid in groups[group], (cid, group)
         assert sum(cid in m for n, m in groups.items() if n.startswith("AR: ")) == 1, cid
     return groups
+
+
+def largest_group(groups: dict[str, set[str]]) -> str:
+    """Our (``AR:``) group with the most members."""
+    return max((n for n in groups if n.startswith("AR: ")), key=lambda n: len(groups[n]))

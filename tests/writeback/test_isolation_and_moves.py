@@ -15,7 +15,7 @@ from arconnect.services import sync_tenants, writeback_context
 from arconnect.store.models import Tenant
 from arconnect.writeback import service as wb
 from tests.sync.conftest import XeroEnv, sandbox_env
-from tests.writeback.helpers import assert_segment_groups, context, sandbox_groups
+from tests.writeback.helpers import assert_segment_groups, context, largest_group, sandbox_groups
 from tests.writeback.test_writeback import Killed, apply_all, notes
 
 WRITES = ("PUT", "POST", "DELETE")
@@ -74,7 +74,7 @@ def test_a_run_cut_between_leaving_the_old_group_and_joining_the_new_completes(
     env = wb_env
     assert apply_all(env).status == "applied"
     groups = sandbox_groups(env)
-    source = max((n for n in groups if n.startswith("AR: ")), key=lambda n: len(groups[n]))
+    source = largest_group(groups)
     target = next(n for n in ("AR: At risk", "AR: Chronic late", "AR: Reliable")
                   if n != source)
     movers = sorted(groups[source])[:2]
@@ -203,7 +203,7 @@ def test_a_run_killed_between_clearing_a_group_and_refilling_it_puts_members_bac
     env = wb_env
     assert apply_all(env).status == "applied"
     groups = sandbox_groups(env)
-    source = max((n for n in groups if n.startswith("AR: ")), key=lambda n: len(groups[n]))
+    source = largest_group(groups)
     members = sorted(groups[source])
     assert len(members) >= 4
     stayer, movers = members[0], members[1:]

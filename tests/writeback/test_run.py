@@ -10,7 +10,7 @@ from arconnect.services import run_tenants
 from arconnect.settings import Settings
 from arconnect.store.models import Tenant
 from arconnect.writeback import service as wb
-from tests.writeback.helpers import XeroEnv, assert_segment_groups, sandbox_groups
+from tests.writeback.helpers import XeroEnv, assert_segment_groups, largest_group, sandbox_groups
 
 
 def test_a_large_first_plan_waits_for_its_approval_then_runs(wb_env: XeroEnv) -> None:
@@ -38,7 +38,7 @@ def settle_then_move_one(env: XeroEnv) -> tuple[str, dict[str, set[str]]]:
     wb.approve_plan(env.db, env.tenant, str(first.plan_id), "controller")
     assert run_tenants(env.db)[0].writeback == "applied"
     groups = sandbox_groups(env)
-    source = max((n for n in groups if n.startswith("AR: ")), key=lambda n: len(groups[n]))
+    source = largest_group(groups)
     target = next(n for n in ("AR: At risk", "AR: Reliable") if n != source)
     cid = sorted(groups[source])[0]
     lock_customer(env.db, env.tenant, cid, segment=target.removeprefix("AR: "))

@@ -19,6 +19,7 @@ from tests.writeback.helpers import (
     XeroEnv,
     assert_segment_groups,
     context,
+    largest_group,
     sandbox_groups,
 )
 
@@ -132,7 +133,7 @@ def test_drift_is_reported_left_alone_adopted_or_overwritten(wb_env: XeroEnv) ->
     apply_all(wb_env)
     ctx = context(wb_env)
     groups = sandbox_groups(wb_env)
-    source = max((n for n in groups if n.startswith("AR: ")), key=lambda n: len(groups[n]))
+    source = largest_group(groups)
     target = next(n for n in ("AR: Reliable", "AR: At risk", "AR: New") if n != source)
     moved = sorted(groups[source])[:2]
     for cid in moved:  # someone moves two customers by hand in Xero
@@ -172,7 +173,7 @@ def test_enforce_overwrites_drift_but_not_for_a_locked_customer(
     apply_all(wb_env)
     ctx = context(wb_env)
     groups = sandbox_groups(wb_env)
-    source = max((n for n in groups if n.startswith("AR: ")), key=lambda n: len(groups[n]))
+    source = largest_group(groups)
     a, b = sorted(groups[source])[:2]
     for cid in (a, b):
         by_hand(ctx, "DELETE", f"ContactGroups/{group_id(ctx, source)}/Contacts/{cid}")
@@ -498,7 +499,7 @@ def test_removing_a_contact_already_out_of_the_group_counts_as_done(wb_env: Xero
     # removal is refused (400) and the group is read to confirm the contact is out.
     apply_all(wb_env)
     groups = sandbox_groups(wb_env)
-    source = max((n for n in groups if n.startswith("AR: ")), key=lambda n: len(groups[n]))
+    source = largest_group(groups)
     target = next(n for n in ("AR: At risk", "AR: Reliable") if n != source)
     cid = sorted(groups[source])[0]
     lock_customer(wb_env.db, wb_env.tenant, cid, segment=target.removeprefix("AR: "))
