@@ -34,6 +34,10 @@ __all__ = [
 
 Loc = tuple[Any, ...]
 
+# The most values a file may hold once its aliases are expanded (the shipped mappings and rules
+# hold under 1,000): beyond it, a file is refused before it is expanded.
+MAX_NODES = 100_000
+
 try:  # the C loader keeps node marks too, and is faster
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
@@ -109,6 +113,7 @@ def load_yaml_with_lines(
     """
     loader = _Loader(text)
     try:
+        _check_size(text, label)
         node = loader.get_single_node()
         if node is None:
             raise MappingError(f"{label}:1: the file is empty; {empty_hint}")
@@ -132,6 +137,62 @@ def load_yaml_with_lines(
         raise MappingError(f"{label}:1: YAML error: {err}") from None
     finally:
         loader.dispose()
+
+
+def _check_size(text: str, label: str) -> None:
+    """Refuse a file whose aliases expand it beyond :data:`MAX_NODES` values.
+
+    An alias (``*name``) repeats its anchor's whole value; aliases of aliases multiply, so a
+    few lines can stand for billions of values ("billion laughs") and every later pass over the
+    data would take minutes and gigabytes. The expanded size is counted on the parser's events
+    (each anchor's size once, an alias adds it), in time proportional to the text.
+
+    Raises:
+        MappingError: ``label:line`` of the alias that blows the file up (or that stands inside
+            the value it names), and the fix.
+    """
+    if "*" not in text:  # no alias: nothing can expand
+        return
+    sizes: dict[str, int] = {}
+    # One entry per open collection: [values so far, its anchor, its line].
+    stack: list[list[Any]] = []
+    total = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        line = event.start_mark.line + 1 if event.start_mark is not None else 1
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor not in sizes and any(open_[1] == event.anchor for open_ in stack):
+                start = next(o[2] for o in stack if o[1] == event.anchor)
+                raise MappingError(
+                    f"{label}:{line}: the YAML alias *{event.anchor} stands inside the value it "
+                    f"names (&{event.anchor} on line {start}), which would repeat it forever; "
+                    "remove it"
+                )
+            size = sizes.get(str(event.anchor), 1)  # an unknown alias: the parser says so later
+        elif isinstance(event, yaml.ScalarEvent):
+            size = 1
+        elif isinstance(event, yaml.CollectionStartEvent):
+            stack.append([1, event.anchor, line])
+            continue
+        elif isinstance(event, yaml.CollectionEndEvent):
+            size, anchor, _ = stack.pop()
+            if anchor is not None:
+                sizes[anchor] = size
+            # Its values were counted into ``total`` as they came.
+            if stack:
+                stack[-1][0] += size
+            continue
+        else:
+            continue
+        if isinstance(event, yaml.ScalarEvent) and event.anchor is not None:
+            sizes[event.anchor] = 1
+        total += size
+        if stack:
+            stack[-1][0] += size
+        if total > MAX_NODES:
+            raise MappingError(
+                f"{label}:{line}: YAML aliases (*name) expand this file to more than "
+                f"{MAX_NODES:,} values; write the values out or use fewer aliases of aliases"
+            )
 
 
 def _walk(
