@@ -84,7 +84,9 @@ def validation_error(elements: list[Record]) -> ApiError:
 
 
 def query_error(message: str) -> ApiError:
-    """400 for an unparsable ``where``/``order`` (body shape assumed)."""
+    """400 QueryParseException for an unparsable ``where``/``order``: ``{"ErrorNumber": 16,
+    "Type": "QueryParseException", "Message": …}`` (the form reports quote, e.g.
+    waynerobinson/xeroizer #454)."""
     return ApiError(400, {"ErrorNumber": 16, "Type": "QueryParseException",
                           "Message": message})
 
@@ -100,6 +102,11 @@ class Entity:
     id_field: str
     status_field: str
     number_field: str | None = None
+
+    @property
+    def model(self) -> str:
+        """The Xero model of one record (``Contacts`` → ``Contact``), as ``where`` names it."""
+        return self.key[:-1]
 
 
 CONTACTS = Entity("Contacts", "ContactID", "ContactStatus")
@@ -282,7 +289,7 @@ class AccountingApi:
             key.append(("search", needle))
         where = q.get("where")
         if where:
-            preds.append(parse_where(where))
+            preds.append(parse_where(where, entity.model))
             key.append(("where", where))
         return tuple(key), preds
 
@@ -496,7 +503,7 @@ class AccountingApi:
         groups = [g for g in org.contact_groups.values() if g["Status"] == "ACTIVE"]
         where = req.query.get("where")
         if where:
-            pred = parse_where(where)
+            pred = parse_where(where, "ContactGroup")
             groups = [g for g in groups if pred(g)]
         order = req.query.get("order")
         if order:
