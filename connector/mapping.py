@@ -18,7 +18,8 @@ A mapping file (``mappings/xero.yaml``) declares, per entity the adapter fetches
 Field forms: ``col: Path.To.Field`` or ``col: {path, transform, required, default, allowed,
 <transform arguments>}``, ``{const: value}``, ``{context: base_currency}`` (``tenant_id``,
 ``synced_at``, ``base_currency``: values the engine passes). ``tenant_id`` and ``synced_at`` are
-filled from the context in every row that does not name them. Paths are dotted keys, ``[*]``
+filled from the context in every row, and only from there: a mapping that names either column is
+refused (it could write rows into another tenant). Paths are dotted keys, ``[*]``
 after a list field (``ContactGroups[*].Name`` gives a list), ``[0]`` for one element, and
 ``^.Field`` for the parent record inside ``each:``. Conditions are structured YAML (``{path,
 equals|not_equals|in|not_in|missing}``, ``{all: [...]}``, ``{any: [...]}``, ``{not: {...}}``);
@@ -67,8 +68,11 @@ __all__ = [
 
 # The values the engine passes in ``context`` (``{context: name}`` fields).
 CONTEXT_KEYS = ("tenant_id", "synced_at", "base_currency")
-# Filled from the context in every row that does not map them itself.
+# Filled from the context in every row, by the engine only: a mapping naming one is refused
+# (a mapping that set tenant_id would write into another tenant).
 AUTO_CONTEXT = ("tenant_id", "synced_at")
+_AUTO_WHAT = {"tenant_id": "the tenant being synced or imported",
+              "synced_at": "the time the row is stored"}
 # The tables a mapping may fill (the engine upserts exactly these).
 TABLES: dict[str, type[SQLModel]] = {
     "customer": Customer,
@@ -820,6 +824,12 @@ class _Compiler:
                                f"{', '.join(columns)}")
                 failed = True
                 continue
+            if name in AUTO_CONTEXT:
+                # A mapping that set tenant_id could land rows in another organisation's data.
+                self.add(floc, f"column {name} is filled by arconnect ({_AUTO_WHAT[name]}); a "
+                               "mapping cannot set it: remove this line")
+                failed = True
+                continue
             fn = self.field(col, spec, floc, in_each, row.table)
             source = spec.get("path") if isinstance(spec, dict) else spec
             if isinstance(source, str):
@@ -829,7 +839,7 @@ class _Compiler:
             else:
                 fields.append((name, fn))
         for name in AUTO_CONTEXT:
-            if name in columns and name not in row.fields:
+            if name in columns:
                 fn = self._context_field(columns[name], name, loc, row.table)
                 assert fn is not None
                 fields.append((name, fn))
