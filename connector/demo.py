@@ -82,6 +82,7 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
         # listener ─▶ code exchange ─▶ /connections ─▶ one tenant per organisation.
         with CallbackServer("127.0.0.1", 0) as listener:
             request = begin_xero_connect(settings, listener.redirect_uri)
+            listener.expect_state(request.state)
             requests.get(request.url, timeout=30)  # follows the consent redirect to us
             code, state = listener.wait(timeout=30)
             tenants = complete_xero_connect(db, request, code, state, listener.redirect_uri,
