@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -393,7 +394,6 @@ def _connect_xero(
             "credentials) first"
         )
     request = begin_xero_connect(settings, redirect_uri)
-    listener.expect_state(request.state)  # the browser hears "Connected" only for this state
     if interactive:
         console.print(f"Open this address to connect Xero:\n[link]{request.url}[/link]")
     code, state = listener.wait()
@@ -418,8 +418,9 @@ def mappings_check(
 ) -> None:
     """Validate mapping files; errors name file:line and the fix."""
     from arconnect.mapping import check_mapping
+    from arconnect.services import mapping_source
 
-    sources: list[Path | str] = list(files) if files else ["xero"]
+    sources: list[Path | str] = list(files) if files else [mapping_source("xero")]
     for source in sources:
         rows = check_mapping(source)
         table = Table(title=f"{source}: valid", title_justify="left")
@@ -514,12 +515,28 @@ def export(
 
     if format not in ("json", "csv"):
         raise ArconnectError(f"--format {format!r}: use json or csv")
+    if output is not None and not output.parent.is_dir():  # before anything is read
+        raise ArconnectError(f"--output {output}: the folder {output.parent} does not exist; "
+                             "create it or give another path")
     text = export_text(export_rows(_db(), _tenant(tenant)), format)
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        _write_whole(output, text)
         err_console.print(f"wrote {output}")
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all: a temporary file beside it, renamed
+    over it, so a failed write (a full disk, no permission) never leaves half a file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as err:
+        temporary.unlink(missing_ok=True)
+        raise ArconnectError(f"--output {path}: cannot write it ({err.strerror}); check the "
+                             "path and its permissions") from None
 
 
 @app.command()

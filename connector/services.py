@@ -31,13 +31,33 @@ PLATFORMS = ("xero",)
 
 def mapping_for(platform: str, settings: Settings | None = None) -> Mapping:
     """The inbound mapping of ``platform``: ``$ARCONNECT_MAPPINGS_DIR/<platform>.yaml`` when
-    that file exists, else the one shipped with arconnect."""
+    that file exists, else the one shipped with arconnect.
+
+    Raises:
+        ConfigError: ``ARCONNECT_MAPPINGS_DIR`` names no folder (a mistyped path would
+            otherwise run the shipped mapping without a word).
+        MappingError: the mapping is invalid (``file:line``).
+    """
+    return load_mapping(mapping_source(platform, settings))
+
+
+def mapping_source(platform: str, settings: Settings | None = None) -> str | Path:
+    """Where the inbound mapping of ``platform`` comes from: the file
+    ``$ARCONNECT_MAPPINGS_DIR/<platform>.yaml`` when it exists, else the shipped name.
+
+    Raises:
+        ConfigError: as :func:`mapping_for`.
+    """
     settings = settings or get_settings()
     if settings.mappings_dir:
-        custom = Path(settings.mappings_dir) / f"{platform}.yaml"
+        folder = Path(settings.mappings_dir).expanduser()
+        if not folder.is_dir():
+            raise ConfigError(f"ARCONNECT_MAPPINGS_DIR: {settings.mappings_dir} is not a "
+                              "folder; fix the path, or unset it to use the shipped mappings")
+        custom = folder / f"{platform}.yaml"
         if custom.exists():
-            return load_mapping(custom)
-    return load_mapping(platform)
+            return custom
+    return platform
 
 
 def xero_limits(settings: Settings) -> Limits:
@@ -106,9 +126,12 @@ def sync_tenants(
     else:
         tenants = [t for t in tenants if t.status != STATUS_DISCONNECTED]
     adapter = XeroAdapter(settings.sync_overlap_seconds, settings.xero_page_size)
+    # Loaded once, before any tenant runs: a bad mapping (or mappings folder) stops nothing
+    # half-way.
+    mappings = {p: mapping_for(p, settings) for p in dict.fromkeys(t.platform for t in tenants)}
 
     def run(tenant: Tenant) -> SyncResult:
-        engine = SyncEngine(db, adapter, mapping_for(tenant.platform, settings),
+        engine = SyncEngine(db, adapter, mappings[tenant.platform],
                             lambda t: client_for(db, t, settings), progress)
         return engine.run(tenant, full=full, reconcile=reconcile)
 

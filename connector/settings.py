@@ -16,6 +16,7 @@ from arconnect.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///./arconnect.db"
 _URL_SCHEMES = ("sqlite", "postgresql", "postgres")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -87,6 +88,14 @@ class Settings(BaseSettings):
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value[len("postgresql://") :]
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in _LOG_LEVELS:
+            raise ValueError(f"unknown level {value!r}; use one of {', '.join(_LOG_LEVELS)}")
+        return level
 
     def secret_key_list(self) -> list[str]:
         """The configured encryption keys, newest first; empty when none is set."""

@@ -7,6 +7,8 @@ and where, that no traceback is shown, and that nothing was written.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -14,8 +16,12 @@ from pathlib import Path
 
 import pytest
 
+import arconnect.mapping
+import arconnect.segmenter.rules
 from arconnect.cli import main
 from arconnect.settings import get_settings
+
+assert arconnect.mapping and arconnect.segmenter.rules  # imported up front: timings are fair
 
 
 @dataclass
@@ -96,3 +102,74 @@ def test_the_shipped_csv_mapping_keeps_its_aliases(capsys: pytest.CaptureFixture
     shipped = Path(__file__).parent.parent / "mappings" / "csv_ibm.yaml"
     ran = run_cli(capsys, "mappings", "check", str(shipped))
     assert ran.code == 0, ran.err
+
+
+# -- settings ------------------------------------------------------------------------------------
+
+
+def test_an_unknown_log_level_is_one_line() -> None:
+    # A subprocess: the level reaches logging.basicConfig only in a process with no handlers.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCONNECT_")}
+    env["ARCONNECT_LOG_LEVEL"] = "bogus"
+    out = subprocess.run([sys.executable, "-m", "arconnect.cli", "tenants", "list"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    ran = Ran(out.returncode, out.stdout, out.stderr)
+    assert_one_line_error(ran, "ARCONNECT_LOG_LEVEL: unknown level 'bogus'; use one of DEBUG, "
+                               "INFO, WARNING, ERROR, CRITICAL")
+
+
+def test_a_sqlite_store_in_a_missing_folder_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "nonexistent" / "dir"
+    monkeypatch.setenv("ARCONNECT_DATABASE_URL", f"sqlite:///{missing}/x.db")
+    ran = run_cli(capsys, "tenants", "list")
+    assert_one_line_error(ran, f"ARCONNECT_DATABASE_URL: the folder {missing} does not exist; "
+                               "create it or point the URL at a file in an existing folder")
+    assert not (tmp_path / "nonexistent").exists()  # no folder made behind the user's back
+
+
+def test_a_missing_mappings_folder_is_an_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARCONNECT_MAPPINGS_DIR", str(tmp_path / "mapings"))
+    ran = run_cli(capsys, "mappings", "check")
+    assert_one_line_error(ran, f"ARCONNECT_MAPPINGS_DIR: {tmp_path / 'mapings'} is not a folder; "
+                               "fix the path, or unset it to use the shipped mappings")
+    # An existing folder's xero.yaml is the mapping checked (and used).
+    (tmp_path / "maps").mkdir()
+    (tmp_path / "maps" / "xero.yaml").write_text("entities: {}\n")
+    monkeypatch.setenv("ARCONNECT_MAPPINGS_DIR", str(tmp_path / "maps"))
+    ran = run_cli(capsys, "mappings", "check")
+    assert_one_line_error(ran, f"{tmp_path / 'maps' / 'xero.yaml'}:1: entities is empty")
+
+
+# -- export --------------------------------------------------------------------------------------
+
+
+def test_export_to_a_missing_folder_writes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from arconnect.csv_import import import_csv
+
+    url = f"sqlite:///{tmp_path}/store.db"
+    monkeypatch.setenv("ARCONNECT_DATABASE_URL", url)
+    export = tmp_path / "ar.csv"
+    export.write_text(IBM_HEADER + "\n" + IBM_ROW + "\n")
+    import_csv(url, export, "csv_ibm", "Sample")
+    target = tmp_path / "missing" / "dir" / "out.csv"
+    ran = run_cli(capsys, "export", "Sample", "-o", str(target))
+    assert_one_line_error(ran, f"--output {target}: the folder {target.parent} does not exist; "
+                               "create it or give another path")
+    assert not (tmp_path / "missing").exists()
+    # A path that cannot be written (here: a folder) is one line too, and leaves no file.
+    ran = run_cli(capsys, "export", "Sample", "-o", str(tmp_path))
+    assert_one_line_error(ran, f"--output {tmp_path}: cannot write it")
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    ran = run_cli(capsys, "export", "Sample", "-o", str(tmp_path / "out.json"))
+    assert ran.code == 0 and (tmp_path / "out.json").read_text().startswith("[")
+
+
+IBM_HEADER = ("countryCode,customerID,PaperlessDate,invoiceNumber,InvoiceDate,DueDate,"
+              "InvoiceAmount,Disputed,SettledDate,PaperlessBill,DaysToSettle,DaysLate")
+IBM_ROW = "391,0379-NEVHP,4/6/2013,0000611365,1/2/2013,2/1/2013,55.94,No,1/15/2013,Paper,13,0"

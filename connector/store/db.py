@@ -59,9 +59,16 @@ def create_store_engine(url: str) -> Engine:
     """A new engine for ``url`` (no migrations run); ConfigError for an unusable URL."""
     try:
         if url.startswith("sqlite"):
-            path = url.split("///", 1)[1] if "///" in url else ""
+            path = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
             if path and path != ":memory:":
-                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                # A folder is never created: a mistyped path would silently start an empty
+                # store (and a full re-sync) somewhere unexpected.
+                folder = Path(path).expanduser().parent
+                if not folder.is_dir():
+                    raise ConfigError(
+                        f"ARCONNECT_DATABASE_URL: the folder {folder} does not exist; create it "
+                        "or point the URL at a file in an existing folder"
+                    )
             engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                                    json_serializer=json_dumps,
                                    json_deserializer=orjson.loads)
