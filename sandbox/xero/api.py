@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arconnect.sandbox.xero import records as R
+from arconnect.sandbox.xero import validate as V
 from arconnect.sandbox.xero.clock import SandboxClock
 from arconnect.sandbox.xero.model import Org, Record, SandboxConfig, Table
 from arconnect.sandbox.xero.mutate import Changes, Stamper
@@ -371,12 +372,18 @@ class AccountingApi:
         self._corrupt_first(items, entity, corrupt)
         return self.envelope(entity.key, items, None, corrupt)
 
-    def _find(self, table: Table, entity: Entity, ident: str) -> str:
+    @staticmethod
+    def _lookup(table: Table, ident: str) -> str | None:
+        """The key of the record with id ``ident`` (any case), or None."""
         if ident in table:
             return ident
         lowered = ident.lower()
-        if lowered in table:
-            return lowered
+        return lowered if lowered in table else None
+
+    def _find(self, table: Table, entity: Entity, ident: str) -> str:
+        found = self._lookup(table, ident)
+        if found is not None:
+            return found
         if entity.number_field:
             for key, rec in table.items():
                 if rec.get(entity.number_field) == ident:
@@ -411,11 +418,13 @@ class AccountingApi:
         out = []
         with org.lock:
             key = self._find(org.contacts, CONTACTS, contact_id)
-            for entry in body.get("HistoryRecords", []):
+            entries = body.get("HistoryRecords", [])
+            # the batch is checked before any note of it is saved
+            if any(not str(e.get("Details", "")) for e in entries):
+                raise validation_error([{"Details": "", "ValidationErrors": [
+                    {"Message": "Details cannot be empty"}]}])
+            for entry in entries:
                 details = str(entry.get("Details", ""))
-                if not details:
-                    raise validation_error([{"Details": "", "ValidationErrors": [
-                        {"Message": "Details cannot be empty"}]}])
                 rec = R.history_record(now, "Note", details, user="API")
                 org.history.setdefault(key, []).append(rec)
                 out.append(render({"DateUTCString": rec["DateUTCString"],
@@ -425,28 +434,53 @@ class AccountingApi:
 
     def update_contacts(self, org: Org, contact_id: str | None, req: Request) -> Response:
         """``POST /Contacts[/{id}]``: update Name, EmailAddress, AccountNumber, PaymentTerms,
-        ContactStatus of existing contacts (the fields write-back uses)."""
+        ContactStatus of existing contacts (the fields write-back uses).
+
+        The whole batch is validated before anything is saved. By default one refused element
+        refuses the batch (400 ValidationException listing the refused elements);
+        ``summarizeErrors=false`` (``POST /Contacts`` only, as in the spec) saves the valid
+        ones and answers 200 with every element, the refused ones carrying their errors.
+        """
         body = self._json_body(req)
-        out = []
+        summarized = contact_id is not None or \
+            req.query.get("summarizeerrors", "true").lower() != "false"
         with org.lock:
-            changes = Changes(org, Stamper(self.clock), _rng())
+            names = {str(c["Name"]).casefold(): k for k, c in org.contacts.items()
+                     if c.get("ContactStatus") == "ACTIVE"}
+            checked: list[tuple[str | None, Record, list[str]]] = []
             for patch in body.get("Contacts", []):
                 ident = contact_id or patch.get("ContactID")
                 if not ident:
-                    raise validation_error([{**patch, "ValidationErrors": [
-                        {"Message": "Creating contacts is not emulated; give a ContactID"}]}])
-                key = self._find(org.contacts, CONTACTS, str(ident))
-                contact = org.contacts[key]
-                for name in ("Name", "EmailAddress", "AccountNumber", "ContactStatus",
-                             "FirstName", "LastName"):
-                    if name in patch:
-                        contact[name] = patch[name]
-                if "PaymentTerms" in patch:
-                    terms = dict(contact.get("PaymentTerms", {}))
-                    terms.update(patch["PaymentTerms"] or {})
-                    contact["PaymentTerms"] = terms
-                changes.touch_contact(key)
-                out.append(org.contacts.json(key))
+                    checked.append((None, dict(patch), [
+                        "Creating contacts is not emulated; give a ContactID"]))
+                    continue
+                if contact_id is not None:
+                    key = self._find(org.contacts, CONTACTS, str(ident))  # 404 as in the path
+                else:
+                    found = self._lookup(org.contacts, str(ident))
+                    if found is None:
+                        checked.append((None, dict(patch), [V.NOT_FOUND]))
+                        continue
+                    key = found
+                after, errors = V.contact_update(org.contacts[key], patch, names, key)
+                if not errors and after.get("ContactStatus") == "ACTIVE":
+                    names[str(after["Name"]).casefold()] = key
+                checked.append((key, after, errors))
+            if summarized and any(errors for _, _, errors in checked):
+                raise validation_error([V.refused(after, errors, True)
+                                        for _, after, errors in checked if errors])
+            changes = Changes(org, Stamper(self.clock), _rng())
+            out = []
+            for saved, after, errors in checked:
+                if errors or saved is None:
+                    out.append(render(V.refused(after, errors, False)).encode())
+                    continue
+                contact = org.contacts[saved]
+                for name in (*V.CONTACT_FIELDS, "PaymentTerms"):
+                    if name in after:
+                        contact[name] = after[name]
+                changes.touch_contact(saved)
+                out.append(org.contacts.json(saved))
         return self.envelope("Contacts", out)
 
     def update_payment(self, org: Org, payment_id: str, req: Request) -> Response:
@@ -521,18 +555,14 @@ class AccountingApi:
         body = self._json_body(req)
         wanted = body.get("ContactGroups") or []
         active = [g for g in org.contact_groups.values() if g["Status"] == "ACTIVE"]
-        names = {g["Name"].lower() for g in active}
+        names = {str(g["Name"]).casefold() for g in active}
         errors = []
         for g in wanted:
-            name = str(g.get("Name", "")).strip()
-            message = None
-            if not name:
-                message = "Contact Group Name is mandatory"
-            elif len(active) + len(wanted) > GROUP_LIMIT:
+            name = str(g.get("Name") or "").strip()
+            message = V.group_name(name, names)
+            if message is None and len(active) + len(wanted) > GROUP_LIMIT:
                 message = "You’ve reached the limit of 100 contact groups."
-            elif name.lower() in names:
-                message = "You cannot create a contact group with the same name as an " \
-                          "existing contact group."
+            names.add(name.casefold())  # two of one name in a batch: the second is refused
             if message:
                 errors.append({"ContactGroupID": "00000000-0000-0000-0000-000000000000",
                                "Name": name, "Contacts": [], "HasValidationErrors": True,
@@ -553,8 +583,19 @@ class AccountingApi:
         body = self._json_body(req)
         patch = (body.get("ContactGroups") or [body])[0]
         group = org.contact_groups[key]
-        if "Name" in patch:
-            group["Name"] = str(patch["Name"]).strip()
+        # a rename is held to the rules of a new group's name; Status is ACTIVE or DELETED
+        taken = {str(g["Name"]).casefold() for k, g in org.contact_groups.items()
+                 if g["Status"] == "ACTIVE" and k != key}
+        name = str(patch.get("Name") or "").strip() if "Name" in patch else group["Name"]
+        message = V.group_name(name, taken) if "Name" in patch else None
+        if message is None and patch.get("Status", "ACTIVE") not in V.GROUP_STATUSES:
+            message = f"'{patch['Status']}' is not a valid contact group Status; use ACTIVE " \
+                      "or DELETED."
+        if message:
+            raise validation_error([{"ContactGroupID": key, "Name": name, "Contacts": [],
+                                     "HasValidationErrors": True,
+                                     "ValidationErrors": [{"Message": message}]}])
+        group["Name"] = name
         if patch.get("Status") == "DELETED":
             self._clear_members(org, key)
             group["Status"] = "DELETED"
@@ -568,10 +609,18 @@ class AccountingApi:
         if org.contact_groups[key]["Status"] != "ACTIVE":
             raise validation_error([{"ContactGroupID": key, "ValidationErrors": [
                 {"Message": "The contact group is deleted"}]}])
+        wanted = [(c, self._lookup(org.contacts, str(c.get("ContactID") or "")))
+                  for c in body.get("Contacts", [])]
+        # the batch is checked before anyone in it is added: an unknown contact adds no one
+        unknown = [{"ContactID": str(c.get("ContactID") or ""), "HasValidationErrors": True,
+                    "ValidationErrors": [{"Message": V.NOT_FOUND}]}
+                   for c, cid in wanted if cid is None]
+        if unknown:
+            raise validation_error(unknown)
         out = []
         members = org.group_members.setdefault(key, {})
-        for c in body.get("Contacts", []):
-            cid = self._find(org.contacts, CONTACTS, str(c.get("ContactID", "")))
+        for _, found in wanted:
+            cid = str(found)
             if cid not in members:
                 members[cid] = None
                 self._sync_contact_groups(org, cid)
