@@ -394,6 +394,7 @@ def _connect_xero(
             "credentials) first"
         )
     request = begin_xero_connect(settings, redirect_uri)
+    listener.expect_state(request.state)  # the browser hears "Connected" only for this state
     if interactive:
         console.print(f"Open this address to connect Xero:\n[link]{request.url}[/link]")
     code, state = listener.wait()
