@@ -42,6 +42,7 @@ class Call:
     label: str
     ops: list[int] = field(default_factory=list)
     group: str | None = None  # the group name, when the call targets one
+    params: dict[str, str] | None = None  # query parameters
 
 
 @dataclass
@@ -134,8 +135,13 @@ class XeroWriter:
         for chunk in _chunks(terms, b):
             contacts = [{"ContactID": ops[i]["customer"],
                          "PaymentTerms": {"Sales": ops[i]["after"]}} for i in chunk]
+            # summarizeErrors=false: Xero saves the contacts it accepts and answers 200 with
+            # ValidationErrors on the ones it refuses, instead of refusing all 50 for one
+            # (https://developer.xero.com/documentation/api/accounting/requests-and-responses
+            # #validation-errors)
             units.append(Unit([Call("POST", "Contacts", {"Contacts": contacts}, "terms.set",
-                                    list(chunk))], float(ops[chunk[0]]["priority"])))
+                                    list(chunk), params={"summarizeErrors": "false"})],
+                              float(ops[chunk[0]]["priority"])))
         for i, op in enumerate(ops):
             if op["action"] == "note.add":
                 units.append(Unit([Call("PUT", f"Contacts/{op['customer']}/History",
@@ -193,8 +199,31 @@ class XeroWriter:
 
     @staticmethod
     def created_groups(body: Mapping[str, Any]) -> dict[str, str]:
-        """Name -> id of the groups a ``PUT /ContactGroups`` created."""
-        return {str(g["Name"]): str(g["ContactGroupID"]) for g in body.get("ContactGroups", [])}
+        """Name -> id of the groups a ``PUT /ContactGroups`` created (not those it refused)."""
+        return {str(g["Name"]): str(g["ContactGroupID"]) for g in body.get("ContactGroups", [])
+                if isinstance(g, dict) and _refusal(g) is None}
+
+    @staticmethod
+    def refused_elements(call: Call, body: Mapping[str, Any]) -> dict[str, str]:
+        """The elements of a successful (2xx) answer that Xero nevertheless refused: key ->
+        Xero's message.
+
+        With ``summarizeErrors=false`` Xero answers 200 and marks each element it did not
+        save with ``StatusAttributeString: "ERROR"`` and its ``ValidationErrors``; other
+        writes echo their elements with a ``ValidationErrors`` list too. The key is what the
+        call's operations are known by: the element's ContactID (lower case), else its group
+        Name, else that of the element sent in the same position; ``"*"`` when none of these
+        tells which it was.
+        """
+        sent = _elements(call.body)
+        out: dict[str, str] = {}
+        for i, element in enumerate(_elements(body)):
+            message = _refusal(element)
+            if message is None:
+                continue
+            key = _element_key(element) or (_element_key(sent[i]) if i < len(sent) else None)
+            out[key or "*"] = message
+        return out
 
     @staticmethod
     def min_calls(group_changes: Mapping[str, tuple[int, int, int]], terms: int, notes: int,
@@ -204,6 +233,35 @@ class XeroWriter:
         total = sum(min(r + math.ceil(a / b), 1 + math.ceil(m / b))
                     for r, a, m in group_changes.values())
         return total + math.ceil(terms / b) + notes
+
+
+def _elements(body: Any) -> list[dict[str, Any]]:
+    """The list of elements of a request or response body (``{"Contacts": [...]}``)."""
+    if not isinstance(body, Mapping):
+        return []
+    for value in body.values():
+        if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            return list(value)
+    return []
+
+
+def _refusal(element: Mapping[str, Any]) -> str | None:
+    """Xero's message when it refused ``element``, else None."""
+    errors = element.get("ValidationErrors") or []
+    if not errors and element.get("StatusAttributeString") != "ERROR" \
+            and element.get("HasValidationErrors") is not True:
+        return None
+    messages = [str(e.get("Message")) for e in errors if isinstance(e, dict)]
+    return "; ".join(dict.fromkeys(messages)) or "refused without a message"
+
+
+def _element_key(element: Mapping[str, Any]) -> str | None:
+    zero = "00000000-0000-0000-0000-000000000000"
+    contact = element.get("ContactID")
+    if contact and str(contact) != zero:
+        return str(contact).lower()
+    name = element.get("Name")
+    return str(name) if name else None
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[list[Any]]:

@@ -730,7 +730,7 @@ def _send(ctx: Context, plan: Plan, call: Call, group_ids: dict[str, str],
     key = _key(plan, call)
     headers = {"Idempotency-Key": key} if call.method in ("PUT", "POST") else None
     response = ctx.client.request(call.method, ctx.writer.full_path(call.path), json=call.body,
-                                  headers=headers)
+                                  headers=headers, params=call.params)
     result.write_calls += 1
     status = response.status_code
     try:
@@ -742,6 +742,9 @@ def _send(ctx: Context, plan: Plan, call: Call, group_ids: dict[str, str],
     ok = status < 300 or (call.label == "group.remove" and status in (400, 404)
                           and _not_a_member(ctx, call))
     message = None if ok else _error_text(body, response.text)
+    # A 200 can still refuse some of its elements (summarizeErrors=false): those operations
+    # failed, with Xero's message, and are retried by the next plan; the rest are done.
+    refused = _refused_ops(ctx, plan, call, body) if status < 300 else {}
     if ok and call.label == "group.create":
         created = ctx.writer.created_groups(body)
         group_ids.update(created)
@@ -753,31 +756,64 @@ def _send(ctx: Context, plan: Plan, call: Call, group_ids: dict[str, str],
                     conn.execute(_OBJ.insert().values(
                         tenant_id=ctx.tenant.id, kind=GROUP, external_id=gid, name=name,
                         created_at=now))
+        stray = refused.get(None)  # refused elements no operation of the call stands for
         if not call.ops:
             conn.execute(_LOG.insert().values(
                 tenant_id=ctx.tenant.id, plan_id=plan.id, operation=call.label,
-                target=call.group, status="ok" if ok else "error", approved_by=plan.approved_by,
-                response={"status": status, "path": call.path, "error": message},
+                target=call.group, status="ok" if ok and not stray else "error",
+                approved_by=plan.approved_by,
+                response={"status": status, "path": call.path, "error": message or stray},
                 created_at=now, call_id=key))
         logs, states = [], []
         for i in call.ops:
             op = plan.ops[i]
             final = not (op["action"] == "group.set" and op["after"]
                          and call.label != "group.add")
-            logs.append(_op_row(ctx, plan, i, ok, now, key, {
+            done = ok and i not in refused
+            logs.append(_op_row(ctx, plan, i, done, now, key, {
                 "status": status, "call": call.label, "path": call.path, "group": call.group,
-                "final": final, "error": message}))
-            if ok and op["customer"] and final:
+                "final": final, "error": refused.get(i, message)}))
+            if done and op["customer"] and final:
                 states.append(op)
         if logs:
             conn.execute(_LOG.insert(), logs)
         _record_states(conn, ctx, states, now)
     if ok:
-        result.done += len(call.ops)
+        failed = [i for i in call.ops if i in refused]
+        result.done += len(call.ops) - len(failed)
+        result.failed += len(failed) + (1 if stray else 0)
+        for i in failed:
+            op = plan.ops[i]
+            who = op["name"] or op["customer"] or op["after"]
+            result.errors.append(f"{call.method} {call.path}: {who}: {refused[i]}")
+        if stray:
+            result.errors.append(f"{call.method} {call.path}: {stray}")
     else:
         result.failed += len(call.ops) or 1
         result.errors.append(f"{call.method} {call.path}: HTTP {status}: {message}")
     return ok
+
+
+def _refused_ops(ctx: Context, plan: Plan, call: Call, body: Any) -> dict[int | None, str]:
+    """Operations of ``call`` whose elements a successful answer refused: op index -> Xero's
+    message; key None for refused elements no operation stands for (a member added back)."""
+    refused = ctx.writer.refused_elements(call, body) if isinstance(body, dict) else {}
+    if not refused:
+        return {}
+    out: dict[int | None, str] = {}
+    known = set()
+    for i in call.ops:
+        op = plan.ops[i]
+        name = str(op["after"] if op["action"] == "group.create" else op["customer"] or "")
+        name = name if op["action"] == "group.create" else name.lower()
+        known.add(name)
+        message = refused.get(name) or refused.get("*")
+        if message:
+            out[i] = message
+    others = [f"{k}: {m}" for k, m in refused.items() if k != "*" and k not in known]
+    if others or ("*" in refused and not call.ops):
+        out[None] = "; ".join(others or [refused["*"]])
+    return out
 
 
 def _not_a_member(ctx: Context, call: Call) -> bool:
