@@ -2,7 +2,7 @@
 # default command). Settings come from ARCONNECT_* environment variables.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY connector connector
 COPY adapters adapters
 COPY mappings mappings

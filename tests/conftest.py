@@ -26,6 +26,19 @@ PG_URL = os.environ.get(
 REDIS_URL = os.environ.get("ARCONNECT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Say at once when the editable install lacks files added since it was made: the tests
+    importing them would fail with a bare ModuleNotFoundError."""
+    from tests.installcheck import REINSTALL, not_installed
+
+    missing = not_installed()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if missing and reporter is not None:
+        reporter.write_line(f"arconnect's editable install lacks files added since it was "
+                            f"made ({', '.join(missing[:3])}): install again: {REINSTALL}",
+                            yellow=True, bold=True)
+
+
 def _unreachable(what: str, url: str, probe: Callable[[], object]) -> str | None:
     """None when ``probe`` succeeds, else why ``what`` at ``url`` cannot be used."""
     try:
