@@ -62,6 +62,7 @@ __all__ = [
     "MappingError",
     "RecordError",
     "RowMapping",
+    "SourceField",
     "check_mapping",
     "load_mapping",
 ]
@@ -486,6 +487,30 @@ def _text(err: Exception) -> str:
 
 
 @dataclass(frozen=True)
+class SourceField:
+    """One top-level field of the raw record that a mapping reads, and where.
+
+    A file import checks these against the file's header before reading a row: a field read by
+    a required column must be there, a missing optional one is worth a warning.
+
+    Attributes:
+        name: the record's field (the first step of the path).
+        line: the mapping line that reads it.
+        column: what it fills (``document.total``; ``document.skip_if``...).
+        required: every record must hold it (a required column without a default).
+        transform: the transform applied to it, if any.
+        args: that transform's arguments (``{"format": "%m/%d/%Y"}``).
+    """
+
+    name: str
+    line: int
+    column: str
+    required: bool = False
+    transform: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Mapping:
     """A validated, compiled mapping file.
 
@@ -493,6 +518,7 @@ class Mapping:
         source: where it was loaded from (the file, or ``arconnect.mappings/<name>.yaml``).
         platform: the ``platform:`` it declares, if any.
         entities: entity name ─▶ compiled mapping, in file order.
+        fields: every top-level record field the mapping reads, in file order.
     """
 
     source: str
@@ -500,6 +526,7 @@ class Mapping:
     entities: dict[str, EntityMapping]
     outbound_data: Any = None
     marks: dict[_Loc, int] = field(default_factory=dict)
+    fields: tuple[SourceField, ...] = ()
 
     def outbound(self, rules: Any) -> Any:
         """The compiled ``outbound:`` section (:class:`arconnect.writeback.outbound.Outbound`)
@@ -528,6 +555,7 @@ class Mapping:
 class _Compiler:
     def __init__(self, label: str, marks: dict[_Loc, int]) -> None:
         self.problems = _Problems(label, marks)
+        self.fields: list[SourceField] = []
 
     def add(self, loc: _Loc, message: str) -> None:
         self.problems.add(loc, message)
@@ -859,11 +887,83 @@ class _Compiler:
             row.skip_if is not None and skip is None
         ):
             return None
+        self._note_fields(row, loc, columns)
         return RowMapping(
             table=row.table, columns=tuple(c for c, _ in fields), each=row.each,
             has_skip_if=skip is not None, line=self.problems.line(loc),
             _fields=tuple(fields), _each=each, _skip=skip, _sources=sources,
         )
+
+    def _note_fields(self, row: _RowModel, loc: _Loc, columns: dict[str, _Column]) -> None:
+        """Record the record fields a compiled row reads (:attr:`Mapping.fields`).
+
+        Inside ``each:`` a path reads the list item, not the record: only ``^.`` paths and the
+        ``each:`` path itself name record fields there.
+        """
+        in_each = row.each is not None
+
+        def note(path: Any, at: _Loc, column: str, required: bool = False,
+                 transform: str | None = None, args: dict[str, Any] | None = None) -> None:
+            if not isinstance(path, str):
+                return
+            try:
+                up, steps = _steps(path)
+            except PathSyntaxError:
+                return
+            if in_each and not up:
+                return
+            self.fields.append(SourceField(steps[0][0], self.problems.line(at), column,
+                                           required, transform, dict(args or {})))
+
+        def note_condition(cond: Any, at: _Loc) -> None:
+            if not isinstance(cond, dict):
+                return
+            note(cond.get("path"), (*at, "path"), f"{row.table}.skip_if")
+            for key in ("all", "any"):
+                for i, sub in enumerate(cond.get(key) or ()):
+                    note_condition(sub, (*at, key, i))
+            if "not" in cond:
+                note_condition(cond["not"], (*at, "not"))
+
+        if row.each is not None:
+            in_each = False
+            note(row.each, (*loc, "each"), f"{row.table}.each")
+            in_each = True
+        if row.skip_if is not None:
+            note_condition(row.skip_if, (*loc, "skip_if"))
+        for name, spec in row.fields.items():
+            at: _Loc = (*loc, "fields", name)
+            column = f"{row.table}.{name}"
+            if isinstance(spec, str):
+                note(spec, at, column, required=not columns[name].nullable)
+                continue
+            if not isinstance(spec, dict):
+                continue
+            transform = spec.get("transform")
+            known = TRANSFORMS.get(transform) if isinstance(transform, str) else None
+            args = {k: v for k, v in spec.items() if k not in FIELD_KEYS}
+            # A transform that handles a missing value (if_present...) always gives one.
+            required = ((spec.get("required") is True or not columns[name].nullable)
+                        and "default" not in spec
+                        and not (known is not None and known.handles_none))
+            note(spec.get("path"), at, column, required, transform, args)
+            path_args = known.path_args if known is not None else ()
+            if transform == "object":  # its paths are compiled by the transform itself
+                path_args = ("paths",)
+            for arg in path_args:
+                value = spec.get(arg)
+                items = value.items() if isinstance(value, dict) else enumerate(
+                    value if isinstance(value, list) else [value])
+                for key, item in items:
+                    where = (*at, arg, key) if isinstance(value, dict | list) else (*at, arg)
+                    what = f"{column} ({arg}.{key})" if isinstance(value, dict) else (
+                        f"{column} ({arg})")
+                    if isinstance(item, dict):  # object: {path: P, transform: T, ...}
+                        inner = {k: v for k, v in item.items() if k not in ("path", "transform")}
+                        note(item.get("path"), where, what, transform=item.get("transform"),
+                             args=inner)
+                    else:
+                        note(item, where, what)
 
     def entity(self, name: str, model: _EntityModel, loc: _Loc) -> EntityMapping | None:
         rows: list[RowMapping] = []
@@ -986,7 +1086,8 @@ def _compile(data: Any, marks: dict[_Loc, int], duplicates: list[tuple[int, str]
         if entity is not None:
             entities[name] = entity
     compiler.problems.raise_if_any()
-    return Mapping(label, model.platform, entities, model.outbound, marks)
+    return Mapping(label, model.platform, entities, model.outbound, marks,
+                   tuple(compiler.fields))
 
 
 _SHAPE_KEYS = {

@@ -13,7 +13,7 @@ The adapter never touches the store and never decides what a value means: it han
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -107,7 +107,21 @@ class CsvAdapter:
         last = batch[-1][LINE_KEY] if batch else None
         yield Page(batch, {"line": last}, number, done=True)
 
-    def records(self) -> Iterator[Record]:
+    def read_header(self) -> list[str]:
+        """The header's column names, checked (no blank or repeated name), read before any
+        row is used; :attr:`header` holds them afterwards.
+
+        Raises:
+            CsvFileError: as :meth:`fetch`.
+        """
+        rows = self.records()
+        try:
+            next(rows, None)
+        finally:
+            rows.close()
+        return list(self.header)
+
+    def records(self) -> Generator[Record, None, None]:
         """Yield one raw record per data row (blank lines are skipped).
 
         Each record maps the header's names to the cell text, stripped, with ``None`` for an
