@@ -55,7 +55,7 @@ def _disk_error() -> OperationalError:
 
 # -- a page's rows and its cursor are one transaction ------------------------------------------
 
-@pytest.mark.parametrize("xero_env", [{"page_size": 50}], indirect=True)
+@pytest.mark.parametrize("xero_env", [{"page_size": 100}], indirect=True)
 @pytest.mark.parametrize("fails", ["rows", "cursor"])
 def test_a_database_failing_mid_page_loses_nothing(
     xero_env: XeroEnv, monkeypatch: pytest.MonkeyPatch, fails: str
