@@ -822,12 +822,37 @@ def import_csv_cmd(
     strict: Annotated[bool, typer.Option("--strict", help="Any bad row: import nothing.")
                       ] = False,
     currency: Annotated[str, typer.Option(help="The file's (base) currency.")] = "USD",
+    format: Annotated[str, typer.Option(
+        "--format", "-f", metavar="table|json",
+        help="table, or json: one JSON document on stdout, messages on stderr.")] = "table",
 ) -> None:
     """Load an AR history export (customers, invoices, settled dates) to tune rules before
-    connecting a live ERP. Bad rows are listed with their line numbers."""
+    connecting a live ERP.
+
+    The file's header is checked against the mapping first. Bad rows (a bad date or amount,
+    an invoice listed twice...) are listed with their line numbers and the others imported;
+    then the exit code is 1. With --strict any bad row means nothing is imported (exit 2).
+    With --format json stdout holds one object: file, tenant, rows_read, imported, rejected,
+    rejects (line, problem) and warnings.
+    """
+    import json
+
     from arconnect.csv_import import import_csv
 
+    if format not in ("table", "json"):
+        raise ArconnectError(f"--format {format!r}: use table or json. Nothing was done")
     result = import_csv(_db(), file, mapping, tenant, strict=strict, base_currency=currency)
+    if format == "json":
+        sys.stdout.write(json.dumps({
+            "file": str(file), "tenant": {"id": result.tenant_id, "name": tenant.strip()},
+            "rows_read": result.rows_read, "imported": result.imported,
+            "rejected": len(result.rejects),
+            "rejects": [{"line": r.line, "problem": r.problem} for r in result.rejects],
+            "warnings": result.warnings,
+        }, indent=2, ensure_ascii=False) + "\n")
+        if result.rejects:
+            raise typer.Exit(1)
+        return
     table = Table(title=f"{file}: {result.rows_read:,} rows read", title_justify="left")
     table.add_column("table")
     table.add_column("rows", justify="right")
@@ -838,6 +863,14 @@ def import_csv_cmd(
         err_console.print(f"[yellow]rejected[/] {file}:{reject}", soft_wrap=True)
     if len(result.rejects) > 50:
         err_console.print(f"… and {len(result.rejects) - 50} more rejected rows")
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning[/] {escape(warning)}", soft_wrap=True)
+    if result.rejects:
+        err_console.print(
+            f"[bold red]{len(result.rejects):,} of {result.rows_read:,} rows rejected[/] (the "
+            "others were imported): fix them and import the file again (importing again "
+            "updates the same rows)", soft_wrap=True)
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -173,3 +173,68 @@ def test_export_to_a_missing_folder_writes_nothing(
 IBM_HEADER = ("countryCode,customerID,PaperlessDate,invoiceNumber,InvoiceDate,DueDate,"
               "InvoiceAmount,Disputed,SettledDate,PaperlessBill,DaysToSettle,DaysLate")
 IBM_ROW = "391,0379-NEVHP,4/6/2013,0000611365,1/2/2013,2/1/2013,55.94,No,1/15/2013,Paper,13,0"
+
+
+# -- import csv ----------------------------------------------------------------------------------
+
+
+def _store_counts(url: str) -> tuple[int, int]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return (conn.execute(text("SELECT count(*) FROM tenant")).scalar_one(),
+                    conn.execute(text("SELECT count(*) FROM document")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_import_refusals_are_one_line_and_write_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path}/store.db"
+    monkeypatch.setenv("ARCONNECT_DATABASE_URL", url)
+    data = tmp_path / "ar.csv"
+    data.write_text(IBM_HEADER.replace("InvoiceAmount", "InvoiceAmnt") + "\n" + IBM_ROW + "\n")
+    ran = run_cli(capsys, "import", "csv", str(data), "--mapping", "csv_ibm", "--tenant", "A")
+    assert_one_line_error(ran, f"{data}:1: no column 'InvoiceAmount' (mapping ",
+                          "did you mean 'InvoiceAmnt'?", "(nothing was imported)")
+    assert _store_counts(url) == (0, 0)
+    # A mapping that names tenant_id (rows into another tenant) is refused at load.
+    data.write_text(IBM_HEADER + "\n" + IBM_ROW + "\n")
+    hostile = tmp_path / "hostile.yaml"
+    shipped = Path(__file__).parent.parent / "mappings" / "csv_ibm.yaml"
+    hostile.write_text(shipped.read_text().replace(
+        "          external_id: invoiceNumber\n",
+        "          external_id: invoiceNumber\n          tenant_id: {const: 1}\n", 1))
+    ran = run_cli(capsys, "import", "csv", str(data), "--mapping", str(hostile), "--tenant", "X")
+    assert_one_line_error(ran, f"{hostile}:", "column tenant_id is filled by arconnect")
+    assert _store_counts(url) == (0, 0)
+
+
+def test_an_import_with_rejected_rows_exits_non_zero_and_says_how_many(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    monkeypatch.setenv("ARCONNECT_DATABASE_URL", f"sqlite:///{tmp_path}/store.db")
+    data = tmp_path / "ar.csv"
+    rows = [IBM_ROW, IBM_ROW.replace("0000611365", "0000611366").replace("55.94", "-1"),
+            IBM_ROW.replace("0000611365", "0000611367")]
+    data.write_text("\n".join([IBM_HEADER, *rows]) + "\n")
+    args = ("import", "csv", str(data), "--mapping", "csv_ibm", "--tenant", "A")
+    ran = run_cli(capsys, *args)
+    assert ran.code == 1 and "Traceback" not in ran.err
+    assert f"rejected {data}:line 3: document.total: -1.00 is negative" in ran.said
+    assert ran.said.endswith("1 of 3 rows rejected (the others were imported): fix them and "
+                             "import the file again (importing again updates the same rows)")
+    ran = run_cli(capsys, *args, "--format", "json")
+    assert ran.code == 1 and ran.err == ""
+    doc = json.loads(ran.out)
+    assert doc["rows_read"] == 3 and doc["rejected"] == 1 and doc["warnings"] == []
+    assert doc["imported"] == {"customer": 1, "document": 2, "allocation": 2}
+    assert doc["rejects"] == [{"line": 3, "problem": doc["rejects"][0]["problem"]}]
+    data.write_text("\n".join([IBM_HEADER, rows[0], rows[2]]) + "\n")
+    ran = run_cli(capsys, *args)
+    assert ran.code == 0 and "rejected" not in ran.err

@@ -158,8 +158,9 @@ def test_import_segment_export_lock_and_rules(tmp_path: object) -> None:
                   "--strict", **env)
     assert strict.returncode == 2 and "line 42" in strict.stderr  # nothing imported
     loaded = _run("import", "csv", data, "--mapping", "csv_ibm", "--tenant", "Sample", **env)
-    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.returncode == 1, loaded.stderr  # imported, but one row was rejected
     assert "line 42" in loaded.stderr and "document" in loaded.stdout
+    assert "1 of 41 rows rejected" in loaded.stderr
     seg = _run("segment", "Sample", **env)
     assert seg.returncode == 0, seg.stderr
     assert "segments" in seg.stdout and "customers" in seg.stdout
