@@ -38,10 +38,22 @@ def org_specs(count: int, customers: int, invoices: int, payments: int | None) -
     return specs
 
 
+def _wait_forever() -> None:
+    """Block the foreground until Ctrl-C (KeyboardInterrupt)."""
+    threading.Event().wait()
+
+
 @serve_app.command("xero")
 def serve_xero(
     port: Annotated[int, typer.Option(help="Port (0 = any free port).")] = 8765,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(
+        help="Address to listen on (loopback only, unless --allow-remote).")] = "127.0.0.1",
+    allow_remote: Annotated[bool, typer.Option(
+        "--allow-remote", help="Allow a non-loopback --host: anyone who reaches it can read "
+                               "the client secret and mint tokens.")] = False,
+    allowed_host: Annotated[list[str] | None, typer.Option(
+        "--allowed-host", help="Another name clients may use in the Host header "
+                               "(repeatable; loopback names always work).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic companies.")] = 7,
     customers: Annotated[int, typer.Option(help="Customers per organisation.")] = 200,
     invoices: Annotated[int, typer.Option(help="Sales invoices per organisation.")] = 4000,
@@ -60,8 +72,18 @@ def serve_xero(
     client_secret: Annotated[str, typer.Option(help="The app's client secret.")] = "demo-secret",
 ) -> None:
     """Serve the Xero emulator (login, identity and API on one port) until Ctrl-C."""
-    from arconnect.sandbox.xero.server import XeroSandbox
+    from arconnect.sandbox.xero.server import XeroSandbox, is_loopback
 
+    if not is_loopback(host):
+        if not allow_remote:
+            typer.echo(f"error: --host {host} is not a loopback address and the sandbox's "
+                       "control API is unauthenticated (it shows the client secret and mints "
+                       "tokens); use --host 127.0.0.1, or add --allow-remote to expose it on "
+                       "purpose", err=True)
+            raise typer.Exit(2)
+        typer.echo(f"WARNING: serving on {host} with --allow-remote: anyone who can reach this "
+                   "port can read the client secret, mint tokens and change the data through "
+                   "/_sandbox/; use it on a trusted network only", err=True)
     config = SandboxConfig(
         seed=seed, orgs=org_specs(orgs, customers, invoices, payments), client_id=client_id,
         client_secret=client_secret, auto_approve=auto_approve, strict_limits=not relaxed,
@@ -69,7 +91,8 @@ def serve_xero(
         start=datetime.now(UTC).replace(microsecond=0))
     typer.echo("generating organisations…", err=True)
     sandbox = XeroSandbox(config)
-    url = sandbox.start(host=host, port=port)
+    url = sandbox.start(host=host, port=port, allow_remote=allow_remote,
+                        allowed_hosts=allowed_host or ())
     typer.echo(f"Xero sandbox listening on {url}")
     typer.echo(f"  ARCONNECT_XERO_API_URL={url}")
     typer.echo(f"  ARCONNECT_XERO_IDENTITY_URL={url}")
@@ -85,7 +108,7 @@ def serve_xero(
                    f"{len(org.payments)} payments")
     typer.echo(f"  control API:   {url}/_sandbox/state   (Ctrl-C to stop)")
     try:
-        threading.Event().wait()
+        _wait_forever()
     except KeyboardInterrupt:
         typer.echo("stopping", err=True)
     finally:

@@ -16,10 +16,13 @@ from __future__ import annotations
 import base64
 import gc
 import html
+import ipaddress
 import json
+import socket
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -53,6 +56,46 @@ def _problem(status: int, title: str, detail: str) -> Response:
     # connected (XeroAPI/xero-node #432, NangoHQ/nango #203). Not in the spec.
     return _json(status, {"Type": None, "Title": title, "Status": status, "Detail": detail,
                           "Instance": str(uuid.uuid4()), "Extensions": {}})
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+class RemoteRefused(ValueError):
+    """The sandbox was asked to listen beyond loopback without ``allow_remote``."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback address literals (``127.0.0.0/8``, ``::1``)."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_names(host: str, allow_remote: bool, extra: Sequence[str]) -> frozenset[str]:
+    """The names a request's ``Host`` header may carry for a server bound to ``host``."""
+    names = set(LOOPBACK_NAMES) | {h.strip().strip("[]").lower() for h in extra if h.strip()}
+    bound = host.strip().strip("[]").lower()
+    if bound in ("", "0.0.0.0", "::"):
+        if allow_remote:  # all interfaces: the machine's own names reach it too
+            names.update({socket.gethostname().lower(), socket.getfqdn().lower()})
+    else:
+        names.add(bound)
+    return frozenset(names)
+
+
+def _host_of(header: str) -> str:
+    """The name in a ``Host`` header, without the port (``[::1]:80`` -> ``::1``)."""
+    value = header.strip().lower()
+    if value.startswith("["):
+        return value[1:].split("]", 1)[0]
+    if value.count(":") == 1:
+        return value.split(":", 1)[0]
+    return value
 
 
 def _utc_text(moment: datetime) -> str:
@@ -97,14 +140,32 @@ class XeroSandbox:
         self.api = AccountingApi(cfg, self.clock)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._allowed_hosts: frozenset[str] = LOOPBACK_NAMES
         self._consent = Template(
             resources.files("arconnect.sandbox.xero").joinpath("consent.html").read_text())
 
     # ---- lifecycle --------------------------------------------------------------------------
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on ``host:port`` (0 = a free port) in a background thread; returns the URL."""
+    def start(self, host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False,
+              allowed_hosts: Sequence[str] = ()) -> str:
+        """Serve on ``host:port`` (0 = a free port) in a background thread; returns the URL.
+
+        The control API is unauthenticated (it shows the client secret and mints grants), so
+        a ``host`` other than a loopback address is refused unless ``allow_remote``. Every
+        request's ``Host`` header must name the loopback names, the bound address or one of
+        ``allowed_hosts`` (with ``allow_remote`` on all interfaces, also this machine's name):
+        a page on another site that rebinds its DNS name to this address is answered 421.
+
+        Raises:
+            RemoteRefused: ``host`` is not loopback and ``allow_remote`` is False.
+        """
         if self._server is not None:
             raise RuntimeError("the sandbox is already running")
+        if not allow_remote and not is_loopback(host):
+            raise RemoteRefused(
+                f"refusing to serve on {host!r}: the sandbox's control API is unauthenticated "
+                "(it shows the client secret and mints tokens); use 127.0.0.1, or pass "
+                "--allow-remote (allow_remote=True) to expose it on purpose")
+        self._allowed_hosts = _host_names(host, allow_remote, allowed_hosts)
         server = _Server((host, port), _Handler)
         server.sandbox = self
         self._server = server
@@ -213,6 +274,14 @@ class XeroSandbox:
     # ---- request handling (called by the handler threads) ----------------------------------
     def handle(self, req: Request) -> Response:
         """Answer one HTTP request."""
+        host = req.headers.get("Host")
+        if host is None or _host_of(host) not in self._allowed_hosts:
+            # DNS-rebinding protection: a page on another site whose name now resolves to this
+            # address sends its own name in Host. 421 Misdirected Request (RFC 9110 §15.5.20).
+            return Response(421, (
+                f"Host {host!r} is not a name this sandbox answers to "
+                f"({', '.join(sorted(self._allowed_hosts))}); connect through one of those, or "
+                "start it with --allowed-host NAME\n").encode(), content_type="text/plain")
         path = req.path.lower()
         if path.startswith("/_sandbox/"):
             return self._control(req)
@@ -395,6 +464,13 @@ class XeroSandbox:
     # ---- control API ------------------------------------------------------------------------
     def _control(self, req: Request) -> Response:
         name = req.path.lower().rstrip("/").split("/")[-1]
+        if req.method not in ("GET", "HEAD"):
+            # A browser page on any site may POST text/plain or a form here without a CORS
+            # preflight; a JSON content type cannot be sent cross-site without one.
+            media = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            if media != "application/json":
+                return _json(415, {"error": f"{req.method} {req.path} needs Content-Type: "
+                                            f"application/json (got {media or 'none'!r})"})
         try:
             body = json.loads(req.body or b"{}")
         except ValueError:

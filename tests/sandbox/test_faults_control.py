@@ -91,7 +91,7 @@ def test_control_api_over_http(make_sb: Any) -> None:
     assert stats[c.tenant_id]["calls"] == 2
     assert stats[c.tenant_id]["paths"] == {"GET /api.xro/2.0/Organisation": 1,
                                            "GET /api.xro/2.0/Invoices": 1}
-    assert requests.post(f"{base}/stats/reset", timeout=10).json() == {"reset": True}
+    assert requests.post(f"{base}/stats/reset", json={}, timeout=10).json() == {"reset": True}
     assert requests.get(f"{base}/stats", timeout=10).json() == {}
     narrow = requests.post(f"{base}/grants", json={"tenant_ids": [c.tenant_id]},
                            timeout=10).json()
@@ -100,7 +100,7 @@ def test_control_api_over_http(make_sb: Any) -> None:
     assert unknown.status_code == 400
     requests.post(f"{base}/faults", json={"fault": "expire_tokens"}, timeout=10)
     assert c.get("Organisation").status_code == 401
-    assert requests.post(f"{base}/revoke", timeout=10).json() == {"revoked": True}
+    assert requests.post(f"{base}/revoke", json={}, timeout=10).json() == {"revoked": True}
     r = requests.post(f"{sb.url}/connect/token", timeout=10, data={
         "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
         "client_id": sb.config.client_id, "client_secret": sb.config.client_secret})
