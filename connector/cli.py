@@ -17,14 +17,22 @@ from typing import Annotated
 import typer
 from rich import box
 from rich.logging import RichHandler
-from rich.markup import escape
-from rich.table import Table
 from sqlalchemy import Engine
 
 from arconnect import __version__
 from arconnect.callback import CallbackServer
-from arconnect.console import RichSyncProgress, console, err_console, sync_table
+from arconnect.console import (
+    DataTable,
+    RichSyncProgress,
+    clean,
+    console,
+    err_console,
+    plain,
+    safe,
+    sync_table,
+)
 from arconnect.errors import ArconnectError, NotFoundError
+from arconnect.jsonout import FORMAT_HELP, check_format, print_json, tenant_ref
 from arconnect.segmenter.rules import Rules
 from arconnect.settings import Settings
 from arconnect.store.models import Tenant
@@ -136,10 +144,10 @@ def sync(
     console.print(sync_table(results))
     for r in results:
         if r.status == "busy":  # another process is on it: nothing wrong
-            err_console.print(f"[yellow]{escape(r.tenant_name)}: {escape(r.error or '')}[/]")
+            err_console.print(f"[yellow]{safe(r.tenant_name)}: {safe(r.error)}[/]")
     failed = [r for r in results if not r.ok and r.status != "busy"]
     for r in failed:
-        err_console.print(f"[red]{escape(r.tenant_name)}: {r.status}: {escape(r.error or '')}[/]")
+        err_console.print(f"[red]{safe(r.tenant_name)}: {r.status}: {safe(r.error)}[/]")
     if failed:
         raise typer.Exit(1)
 
@@ -175,7 +183,7 @@ def run(
     with RichSyncProgress.create() as bars:
         results = run_tenants(_db(), tenants, writeback=writeback, rules=_rules(rules),
                               progress=RichSyncProgress(bars), workers=workers)
-    table = Table(title="Run", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = DataTable(title="Run", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("tenant", "sync", "read", "customers", "changed", "write-back", "calls"):
         table.add_column(col, no_wrap=col != "tenant", justify="right" if col in (
             "read", "customers", "changed", "calls") else "left")
@@ -185,23 +193,23 @@ def run(
         table.add_row(
             r.tenant.name, r.sync.status if r.sync else "—",
             f"{sum(r.sync.records.values()):,}" if r.sync else "—",
-            f"{r.customers:,}", f"{r.changes:,}", f"[{style}]{r.writeback}[/]",
+            f"{r.customers:,}", f"{r.changes:,}", plain(r.writeback, style),
             f"{r.write_calls:,}")
     console.print(table)
     for r in results:
         if r.writeback == "plan ready":
-            console.print(f"{r.tenant.name}: plan [bold]{r.plan_id}[/] waits for an approval "
-                          f"({r.approval_reason}): review it with `arconnect writeback "
-                          f"{r.tenant.arg} --plan {r.plan_id}`, approve it with `arconnect "
-                          f"writeback {r.tenant.arg} --approve {r.plan_id}`")
+            console.print(f"{safe(r.tenant.name)}: plan [bold]{r.plan_id}[/] waits for an "
+                          f"approval ({safe(r.approval_reason)}): review it with `arconnect "
+                          f"writeback {safe(r.tenant.arg)} --plan {r.plan_id}`, approve it with "
+                          f"`arconnect writeback {safe(r.tenant.arg)} --approve {r.plan_id}`")
         elif r.plan_id:
-            console.print(f"{r.tenant.name}: plan {r.plan_id} {r.writeback} "
-                          f"(`arconnect audit {r.tenant.arg} --plan {r.plan_id}`)")
+            console.print(f"{safe(r.tenant.name)}: plan {r.plan_id} {r.writeback} "
+                          f"(`arconnect audit {safe(r.tenant.arg)} --plan {r.plan_id}`)")
         for line in r.notes:
-            err_console.print(f"[yellow]{escape(r.tenant.name)}: {escape(line)}[/]",
+            err_console.print(f"[yellow]{safe(r.tenant.name)}: {safe(line)}[/]",
                               soft_wrap=True)
         for line in r.errors:
-            err_console.print(f"[red]{escape(r.tenant.name)}: {escape(line)}[/]", soft_wrap=True)
+            err_console.print(f"[red]{safe(r.tenant.name)}: {safe(line)}[/]", soft_wrap=True)
     if any(not r.ok for r in results):
         raise typer.Exit(1)
     if any(r.writeback == "plan ready" for r in results):
@@ -209,36 +217,53 @@ def run(
 
 
 @tenants_app.command("list")
-def tenants_list() -> None:
+def tenants_list(
+    format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "table",
+) -> None:
     """The connected organisations, their status and last sync."""
     from arconnect.services import find_tenants
 
-    table = Table(title="Tenants", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    as_json = check_format(format)
+    db = _db()
+    if as_json:
+        print_json([{**tenant_ref(t), "base_currency": t.base_currency, "status": t.status,
+                     "status_detail": t.status_detail, "last_sync_at": t.last_sync_at,
+                     "writeback_plan": last_plan(db, t)} for t in find_tenants(db)])
+        return
+    table = DataTable(title="Tenants", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("id", "platform", "name", "ERP id", "currency", "status", "last sync",
                 "write-back plan"):
         table.add_column(col, overflow="fold")  # ids are to be copied: never cut them
-    db = _db()
     for t in find_tenants(db):
         status = t.status if not t.status_detail else f"{t.status}: {t.status_detail}"
         style = "green" if t.status == "active" else "red"
         table.add_row(
             str(t.id), t.platform, t.name, t.external_id, t.base_currency or "",
-            f"[{style}]{status}[/]",
+            plain(status, style),
             t.last_sync_at.strftime("%Y-%m-%d %H:%M UTC") if t.last_sync_at else "never",
             last_plan_text(db, t),
         )
     console.print(table)
 
 
-def last_plan_text(db: Engine, tenant: Tenant) -> str:
-    """The tenant's newest write-back plan in a few words (``tenants list``)."""
+def last_plan(db: Engine, tenant: Tenant) -> dict[str, object] | None:
+    """The tenant's newest write-back plan: id, status and whether it waits for an approval."""
     from arconnect.writeback import service as wb
 
     last = next(iter(wb.plans(db, tenant, limit=1)), None)
     if last is None:
-        return "—"
+        return None
     waiting = last["status"] == "ready" and last["needs_approval"] and not last["approved_by"]
-    return f"{last['id']} {last['status']}" + (" (needs approval)" if waiting else "")
+    return {"id": last["id"], "status": last["status"], "needs_approval": bool(waiting)}
+
+
+def last_plan_text(db: Engine, tenant: Tenant) -> str:
+    """The tenant's newest write-back plan in a few words (``tenants list``)."""
+    last = last_plan(db, tenant)
+    if last is None:
+        return "—"
+    return f"{last['id']} {last['status']}" + (" (needs approval)" if last["needs_approval"]
+                                               else "")
 
 
 @tenants_app.command("add")
@@ -265,7 +290,8 @@ def tenants_add(
         tenant_id=tenant_id, vault=get_vault(),
     )
     for t in added:
-        console.print(f"[green]connected[/] {t.name} ({t.external_id}) as tenant {t.id}")
+        console.print(f"[green]connected[/] {safe(t.name)} ({safe(t.external_id)}) as tenant "
+                      f"{t.id}")
 
 
 @tenants_app.command("connect")
@@ -289,7 +315,8 @@ def tenants_connect(
         redirect_uri = listener.redirect_uri.replace("127.0.0.1", "localhost")
         added = _connect_xero(settings, redirect_uri, listener, interactive=True)
     for t in added:
-        console.print(f"[green]connected[/] {t.name} ({t.external_id}) as tenant {t.id}")
+        console.print(f"[green]connected[/] {safe(t.name)} ({safe(t.external_id)}) as tenant "
+                      f"{t.id}")
 
 
 @tenants_app.command("disconnect")
@@ -322,7 +349,7 @@ def tenants_disconnect(
     t = _tenant(tenant)
     who = by or getpass.getuser()
     if t.status == STATUS_DISCONNECTED:
-        console.print(f"{t.name} is already disconnected ({t.status_detail})")
+        console.print(f"{safe(t.name)} is already disconnected ({safe(t.status_detail)})")
         return
     interactive = sys.stdin.isatty()
     if wb.has_written(db, t):
@@ -333,18 +360,18 @@ def tenants_disconnect(
                     f"--remove-writeback to remove them before disconnecting, or "
                     f"--keep-writeback to leave them in the ERP. Nothing was changed.")
             remove_writeback = typer.confirm(
-                f"arconnect wrote contact groups or terms into {t.name}. Remove them before "
-                f"disconnecting? (History notes stay)", default=True)
+                f"arconnect wrote contact groups or terms into {clean(t.name)}. Remove them "
+                f"before disconnecting? (History notes stay)", default=True)
         if remove_writeback:
             _remove_all_before_disconnect(db, t, who)
     if not yes:
         if not interactive:
             raise ArconnectError(f"disconnecting {t.name} needs a confirmation: pass --yes. "
                                  f"Nothing was changed.")
-        typer.confirm(f"Disconnect {t.name} ({t.external_id})?", abort=True)
+        typer.confirm(f"Disconnect {clean(t.name)} ({clean(t.external_id)})?", abort=True)
     done = disconnect_tenant(db, t, get_vault(), by=who)
-    console.print(f"[green]disconnected[/] {t.name}: {done}. Its synced data, segments and "
-                  f"audit trail stay in the store.")
+    console.print(f"[green]disconnected[/] {safe(t.name)}: {safe(done)}. Its synced data, "
+                  f"segments and audit trail stay in the store.")
 
 
 def _remove_all_before_disconnect(db: Engine, t: Tenant, who: str) -> None:
@@ -369,7 +396,7 @@ def _remove_all_before_disconnect(db: Engine, t: Tenant, who: str) -> None:
                                progress=lambda n, total: bar.update(task, completed=n,
                                                                     total=total))
     for line in result.errors[:10]:
-        err_console.print(f"  {escape(line)}")
+        err_console.print(f"  {safe(line)}")
     if result.status == "partial":
         raise ArconnectError(
             f"{t.name}: the day's write budget ran out with {result.remaining} calls of plan "
@@ -379,7 +406,8 @@ def _remove_all_before_disconnect(db: Engine, t: Tenant, who: str) -> None:
         raise ArconnectError(
             f"{t.name}: {result.failed} removals failed (listed above); {t.name} stays "
             f"connected. Fix them and run `arconnect tenants disconnect {t.arg}` again.")
-    console.print(f"removed what write-back put in {t.name} ({result.write_calls} calls)")
+    console.print(f"removed what write-back put in {safe(t.name)} ({result.write_calls} "
+                  f"calls)")
 
 
 def _connect_xero(
@@ -424,7 +452,7 @@ def mappings_check(
     sources: list[Path | str] = list(files) if files else [mapping_source("xero")]
     for source in sources:
         rows = check_mapping(source)
-        table = Table(title=f"{source}: valid", title_justify="left")
+        table = DataTable(title=f"{source}: valid")
         columns = list(rows[0].keys()) if rows else ["entity"]
         for col in columns:
             table.add_column(str(col))
@@ -482,21 +510,32 @@ def segment(
                        ] = False,
     show: Annotated[int, typer.Option(help="Customers to list per tenant (0: summary only).")
                     ] = 15,
+    format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "table",
 ) -> None:
     """Compute payment metrics, segment tags, credit limits and terms for every customer.
 
     Writes one assignment per customer (with its metrics and reasons) and a history row for
     every change; prints the customers whose segment changed and a per-segment summary.
+    With --format json: a list with one object per tenant (its segments and every customer
+    whose segment changed).
     """
     from arconnect.console import segment_tables
+    from arconnect.jsonout import segment_doc
     from arconnect.segmenter.service import segment_tenant
     from arconnect.services import find_tenants
 
+    as_json = check_format(format)
     ruleset = _rules(rules)
+    docs = []
     for tenant in find_tenants(_db(), tenants):
         run = segment_tenant(_db(), tenant, rules=ruleset, dry_run=dry_run)
+        if as_json:
+            docs.append(segment_doc(run, dry_run=dry_run))
+            continue
         for table in segment_tables(run, show=show):
             console.print(table)
+    if as_json:
+        print_json(docs)
 
 
 @app.command()
@@ -556,7 +595,7 @@ def lock(
 
     held = lock_customer(_db(), _tenant(tenant), customer, segment=segment_name,
                          until=until.date() if until else None, rules=_rules(None))
-    console.print(f"{customer} locked to [bold]{held}[/]"
+    console.print(f"{safe(customer)} locked to [bold]{safe(held)}[/]"
                   + (f" until {until.date()}" if until else " until unlocked"))
 
 
@@ -599,8 +638,8 @@ def writeback(
     t = _tenant(tenant)
     if approve:
         plan = wb.approve_plan(db, t, approve, by)
-        console.print(f"plan {plan.id} approved by {plan.approved_by}; the next "
-                      f"`arconnect writeback {t.arg} --apply` applies it")
+        console.print(f"plan {plan.id} approved by {safe(plan.approved_by)}; the next "
+                      f"`arconnect writeback {safe(t.arg)} --apply` applies it")
         return
     ctx = writeback_context(db, t, rules=_rules(None))
     if plan_id:
@@ -627,14 +666,14 @@ def writeback(
     for table in writeback_tables(plan, show=show):
         console.print(table)
     if not apply or dry_run:
-        hint = (f"apply it with `arconnect writeback {t.arg} --apply --plan {plan.id}`"
+        hint = (f"apply it with `arconnect writeback {safe(t.arg)} --apply --plan {plan.id}`"
                 if plan.ops else "nothing to write")
         console.print(f"plan [bold]{plan.id}[/] ({len(plan.ops)} operations): {hint}")
         return
     if plan.needs_approval and plan.approved_by is None and not plan_id:
         console.print(f"plan [bold]{plan.id}[/] is ready and needs an approval "
-                      f"({plan.approval_reason}); apply it with `arconnect writeback {t.arg} "
-                      f"--apply --plan {plan.id}`")
+                      f"({safe(plan.approval_reason)}); apply it with `arconnect writeback "
+                      f"{safe(t.arg)} --apply --plan {plan.id}`")
         raise typer.Exit(3)
     from arconnect.console import progress_bar
 
@@ -650,7 +689,7 @@ def writeback(
                   + (f"; {result.remaining} calls left for the next run (day budget)"
                      if result.remaining else ""))
     for line in result.errors[:10]:
-        err_console.print(f"  {line}")
+        err_console.print(f"  {safe(line)}")
     if result.status == "failed":
         raise typer.Exit(1)
 
@@ -664,6 +703,7 @@ def drift(
     overwrite: Annotated[list[str] | None, typer.Option(
         "--overwrite", help="Write the segments' value over the ERP's next run (id or `all`).")
     ] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "table",
 ) -> None:
     """List values someone changed by hand in the ERP since arconnect wrote them.
 
@@ -673,25 +713,40 @@ def drift(
     from arconnect.services import writeback_context
     from arconnect.writeback import service as wb
 
+    as_json = check_format(format)
     t = _tenant(tenant)
     ctx = writeback_context(_db(), t, rules=_rules(None))
     found = wb.build_plan(ctx).drift
-    table = Table(title=f"{t.name}: drift ({len(found)})", title_justify="left")
-    for col in ("customer", "slot", "we wrote", "ERP has now", "segments want", "locked"):
-        table.add_column(col)
-    for d in found:
-        table.add_row(d.name or d.customer, d.slot, _show_value(d.written), _show_value(d.now),
-                      _show_value(d.desired), "yes" if d.locked else "")
-    console.print(table)
+    # Every customer named must have drift before anything is adopted or overwritten.
+    actions = []
     for keys, action, verb in ((adopt, wb.adopt_drift, "adopted"),
-                               (overwrite, wb.overwrite_drift, "marked for overwrite")):
+                               (overwrite, wb.overwrite_drift, "overwritten")):
         for key in keys or []:
             chosen = [d for d in found if key == "all" or key in (d.customer, d.name)]
             if not chosen:
-                raise NotFoundError(f"tenant {t.name}: no drift for customer {key!r}")
-            for d in chosen:
-                action(ctx, d)
-                console.print(f"{d.name or d.customer} {d.slot}: {verb}")
+                raise NotFoundError(f"tenant {t.name}: no drift for customer {key!r}; nothing "
+                                    f"was adopted or overwritten")
+            actions += [(action, verb, d) for d in chosen]
+    if not as_json:
+        table = DataTable(title=f"{t.name}: drift ({len(found)})")
+        for col in ("customer", "slot", "we wrote", "ERP has now", "segments want", "locked"):
+            table.add_column(col, overflow="fold")
+        for d in found:
+            table.add_row(d.name or d.customer, d.slot, _show_value(d.written),
+                          _show_value(d.now), _show_value(d.desired), "yes" if d.locked else "")
+        console.print(table)
+    done: dict[str, list[dict[str, object]]] = {"adopted": [], "overwritten": []}
+    for action, verb, d in actions:
+        action(ctx, d)
+        done[verb].append({"customer_id": d.customer, "name": d.name, "slot": d.slot})
+        if not as_json:
+            console.print(f"{safe(d.name or d.customer)} {d.slot}: "
+                          + ("adopted" if verb == "adopted" else "marked for overwrite"))
+    if as_json:
+        print_json({"tenant": tenant_ref(t), "drift": [
+            {"customer_id": d.customer, "name": d.name, "slot": d.slot, "we_wrote": d.written,
+             "erp_has_now": d.now, "segments_want": d.desired, "locked": d.locked}
+            for d in found], **done})
 
 
 def _show_value(value: object) -> str:
@@ -722,7 +777,7 @@ def audit(
         return
     if format != "table":
         raise ArconnectError(f"--format {format!r}: use table or json")
-    plans = Table(title=f"{t.name}: write-back plans", title_justify="left")
+    plans = DataTable(title=f"{t.name}: write-back plans", box=box.SIMPLE_HEAD)
     for col in ("plan", "kind", "status", "created", "approved by", "operations"):
         plans.add_column(col)
     for p in wb.plans(_db(), t):
@@ -730,20 +785,22 @@ def audit(
         plans.add_row(p["id"], p["kind"], p["status"], f"{p['created_at']:%Y-%m-%d %H:%M}",
                       p["approved_by"] or "", ", ".join(f"{k} {v}" for k, v in ops.items()))
     console.print(plans)
-    table = Table(title=f"audit (newest {len(rows)})", title_justify="left")
-    for col in ("time", "plan", "customer", "operation", "target", "before", "after", "status",
-                "ERP", "reason"):
-        table.add_column(col, overflow="fold")
+    # Seven columns (operation and target, before ─▶ after, status and the ERP's answer share
+    # one each): ten did not fit an 80-column terminal.
+    table = DataTable(title=f"audit (newest {len(rows)})", box=box.SIMPLE_HEAD)
+    for col in ("time", "plan", "customer", "operation", "change", "status (ERP)", "reason"):
+        table.add_column(col)
     for r in rows:
         resp = r["response"] or {}
+        answer = (("no call" if resp and resp.get("call") is None and "op" in resp
+                   else str(resp.get("status", "")))
+                  + (f" {resp['error']}" if resp.get("error") else "")).strip()
         table.add_row(f"{r['created_at']:%Y-%m-%d %H:%M:%S}", r["plan_id"] or "",
-                      r["customer_name"] or r["customer_external_id"] or "", r["operation"],
-                      r["target"] or "",
-                      _show_value((r["before"] or {}).get("value")),
-                      _show_value((r["after"] or {}).get("value")), r["status"],
-                      ("no call" if resp and resp.get("call") is None and "op" in resp
-                       else str(resp.get("status", "")))
-                      + (f" {resp['error']}" if resp.get("error") else ""),
+                      r["customer_name"] or r["customer_external_id"] or "",
+                      f"{r['operation']} {r['target'] or ''}".strip(),
+                      f"{_show_value((r['before'] or {}).get('value'))} ─▶ "
+                      f"{_show_value((r['after'] or {}).get('value'))}",
+                      f"{r['status']} ({answer})" if answer else r["status"],
                       r["reason"] or "")
     console.print(table)
 
@@ -757,7 +814,7 @@ def unlock(
     from arconnect.segmenter.service import unlock_customer
 
     unlock_customer(_db(), _tenant(tenant), customer)
-    console.print(f"{customer} unlocked")
+    console.print(f"{safe(customer)} unlocked")
 
 
 @rules_app.command("check")
@@ -775,7 +832,7 @@ def rules_check(
 
     source = file or get_settings().rules_file or "default"
     rows = check_rules(source)
-    table = Table(title=f"{source}: valid — segments in decision order", title_justify="left")
+    table = DataTable(title=f"{source}: valid — segments in decision order")
     for col in ("segment", "when", "credit limit", "terms", "hold", "default", "line"):
         table.add_column(col)
     for r in rows:
@@ -792,26 +849,38 @@ def rules_diff_cmd(
     tenants: Annotated[
         list[str] | None, typer.Argument(help="Tenant ids or names (default: all).")
     ] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "table",
 ) -> None:
     """How many customers a changed rule set would move, and to where (nothing is written)."""
     from arconnect.segmenter.service import rules_diff
     from arconnect.services import find_tenants
 
+    as_json = check_format(format)
     new = _rules(file)
     current = _rules(None)
+    docs = []
     for tenant in find_tenants(_db(), tenants):
         moves = rules_diff(_db(), tenant, new, current_rules=current)
         total = sum(moves.values())
         moved = {k: v for k, v in moves.items() if k[0] != k[1]}
-        table = Table(title=f"{tenant.name}: {sum(moved.values()):,} of {total:,} customers "
-                      f"would move ({current.name} ─▶ {new.name})", title_justify="left")
+        if as_json:
+            docs.append({"tenant": tenant_ref(tenant), "current_rules": current.name,
+                         "new_rules": new.name, "customers": total,
+                         "moving": sum(moved.values()),
+                         "moves": [{"from": before, "to": after, "customers": n}
+                                   for (before, after), n in sorted(moves.items(),
+                                                                    key=lambda kv: -kv[1])]})
+            continue
+        table = DataTable(title=f"{tenant.name}: {sum(moved.values()):,} of {total:,} "
+                          f"customers would move ({current.name} ─▶ {new.name})")
         for col in ("from", "to", "customers"):
             table.add_column(col, justify="right" if col == "customers" else "left")
         for (before, after), n in sorted(moves.items(), key=lambda kv: -kv[1]):
             style = "" if before == after else "bold"
-            table.add_row(before, after if before != after else "(stays)", f"[{style}]{n:,}[/]"
-                          if style else f"{n:,}")
+            table.add_row(before, after if before != after else "(stays)", plain(f"{n:,}", style))
         console.print(table)
+    if as_json:
+        print_json(docs)
 
 
 @import_app.command("csv")
@@ -853,18 +922,18 @@ def import_csv_cmd(
         if result.rejects:
             raise typer.Exit(1)
         return
-    table = Table(title=f"{file}: {result.rows_read:,} rows read", title_justify="left")
+    table = DataTable(title=f"{file}: {result.rows_read:,} rows read")
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, n in result.imported.items():
         table.add_row(name, f"{n:,}")
     console.print(table)
     for reject in result.rejects[:50]:
-        err_console.print(f"[yellow]rejected[/] {file}:{reject}", soft_wrap=True)
+        err_console.print(f"[yellow]rejected[/] {safe(file)}:{safe(reject)}", soft_wrap=True)
     if len(result.rejects) > 50:
         err_console.print(f"… and {len(result.rejects) - 50} more rejected rows")
     for warning in result.warnings:
-        err_console.print(f"[yellow]warning[/] {escape(warning)}", soft_wrap=True)
+        err_console.print(f"[yellow]warning[/] {safe(warning)}", soft_wrap=True)
     if result.rejects:
         err_console.print(
             f"[bold red]{len(result.rejects):,} of {result.rows_read:,} rows rejected[/] (the "
@@ -878,7 +947,7 @@ def main() -> None:
     try:
         app()
     except ArconnectError as err:
-        err_console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {safe(err)}", soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")

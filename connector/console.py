@@ -1,12 +1,21 @@
-"""Rich rendering shared by the CLI commands: progress bars and summary tables."""
+"""Rich rendering shared by the CLI commands: progress bars and summary tables.
+
+Names and every other value that comes from an ERP, a CSV file or the store are data, never
+markup: they reach the terminal through :func:`plain`, :func:`safe` or a :class:`DataTable`,
+which show ``[bold]`` as typed and drop control characters (an escape sequence in a contact's
+name must not clear or restyle the admin's terminal).
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from rich import box
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderableType
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -16,15 +25,99 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 
 from arconnect.adapters.base import Page
 from arconnect.segmenter.service import SegmentRun
 from arconnect.sync import Progress as SyncProgress
 from arconnect.sync import SyncResult
 
-console = Console()
-err_console = Console(stderr=True)
+# No ``:emoji:`` codes: a customer called ":fire: Sales" keeps its colons.
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
+
+# Line breaks and tabs in a value: shown as one space.
+_BREAKS = re.compile("[\t\n\r\v\f]+")
+# Other C0 controls (ESC starts terminal escape sequences, BEL rings), DEL, the C1 controls
+# (0x9b is a one-byte CSI to some terminals) and the Unicode bidirectional overrides and
+# isolates, which make a terminal show text in another order than it is stored
+# (CVE-2021-42574, https://trojansource.codes).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(value: object) -> str:
+    """A data value as one line of text a terminal shows as is: line breaks and tabs become a
+    space, other control characters are removed; ``None`` is empty. Markup is left in (see
+    :func:`plain` and :func:`safe`)."""
+    if value is None:
+        return ""
+    return _CONTROLS.sub("", _BREAKS.sub(" ", str(value)))
+
+
+def plain(value: object, style: str = "") -> Text:
+    """A data value as rich ``Text``: control characters removed, ``[...]`` shown as typed."""
+    return Text(clean(value), style=style)
+
+
+def safe(value: object) -> str:
+    """A data value to put inside a markup string (``f"[green]connected[/] {safe(name)}"``):
+    control characters removed and markup escaped."""
+    return escape(clean(value))
+
+
+def _annotation(text: str | Text | None, style: str) -> str | Text | None:
+    return plain(text, style) if isinstance(text, str) else text
+
+
+class DataTable(Table):
+    """A table of data values.
+
+    Its title, caption, headers and ``str`` cells are plain text (:func:`plain`): markup in a
+    customer's or a tenant's name is shown as typed, control characters never reach the
+    terminal. Pass a ``Text`` to style a cell. No column is squeezed below its header's longest
+    word, so at 80 columns a header folds between words instead of being cut mid-word, and a
+    value too long for its column folds onto the next line rather than being cut short.
+    """
+
+    def __init__(self, *headers: Column | str, title: str | Text | None = None,
+                 caption: str | Text | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("title_justify", "left")
+        super().__init__(*headers, title=_annotation(title, "table.title"),
+                         caption=_annotation(caption, "table.caption"), **kwargs)
+
+    def add_column(self, header: RenderableType = "", footer: RenderableType = "", *,
+                   min_width: int | None = None, overflow: Any = "fold",
+                   **kwargs: Any) -> None:
+        """A column; a ``str`` header is plain text and sets the column's minimum width. A
+        value too long for its column folds onto the next line (an id is never cut short)."""
+        if isinstance(header, str):
+            longest = max((cell_len(word) for word in clean(header).split()), default=0)
+            min_width = max(min_width or 0, longest) or None
+            header = plain(header)
+        super().add_column(header, footer, min_width=min_width, overflow=overflow, **kwargs)
+
+    def add_row(self, *renderables: RenderableType | None, style: Any = None,
+                end_section: bool = False) -> None:
+        """A row; ``str`` cells are plain text (:func:`plain`)."""
+        super().add_row(*(plain(c) if isinstance(c, str) else c for c in renderables),
+                        style=style, end_section=end_section)
+
+    def _calculate_column_widths(self, console: Console, options: ConsoleOptions) -> list[int]:
+        # When even the columns' minimums do not fit, rich's last resort narrows every column
+        # by the same amount, headers included, and the minimum widths set above then push the
+        # table past the terminal's edge. Take the excess from the columns with the most room
+        # above their minimum instead: their values fold onto more lines.
+        widths = list(super()._calculate_column_widths(console, options))
+        floors = [(column.min_width or 0) + self._get_padding_width(i)
+                  for i, column in enumerate(self.columns)]
+        for _ in range(sum(widths) - options.max_width):
+            room, i = max((width - floor, i)
+                          for i, (width, floor) in enumerate(zip(widths, floors, strict=True)))
+            if room <= 0:
+                break
+            widths[i] -= 1
+        return widths
 
 
 class RichSyncProgress(SyncProgress):
@@ -37,7 +130,8 @@ class RichSyncProgress(SyncProgress):
     @classmethod
     def create(cls, console_: Console | None = None) -> Progress:
         return Progress(
-            TextColumn("[bold]{task.description:<34}"),
+            # the description holds a tenant's name: plain text, not markup
+            TextColumn("{task.description:<34}", style="bold", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[pages]} pages"),
@@ -48,7 +142,7 @@ class RichSyncProgress(SyncProgress):
 
     def entity_started(self, tenant: str, entity: str) -> None:
         self._tasks[(tenant, entity)] = self.bars.add_task(
-            f"{tenant[:20]} · {entity}", total=None, pages=0
+            f"{clean(tenant)[:20]} · {entity}", total=None, pages=0
         )
 
     def page_done(self, tenant: str, entity: str, page: Page, stored: int) -> None:
@@ -88,9 +182,8 @@ def sync_table(
         title: the table's title.
         labels: the first column per row (default: the tenant's name).
     """
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-                  collapse_padding=True)
-    table.add_column("sync" if labels else "tenant", no_wrap=True)
+    table = DataTable(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("sync" if labels else "tenant", overflow="fold")
     for col in ("contacts", "invoices", "credits", "payments", "calls", "429s", "secs"):
         table.add_column(col, justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
@@ -105,7 +198,7 @@ def sync_table(
             f"{r.api_calls:,}",
             f"{r.http_429s:,}",
             f"{r.seconds:.1f}",
-            f"[{style}]{r.status}[/]",
+            plain(r.status, style),
         )
     return table
 
@@ -114,12 +207,12 @@ def segment_tables(run: SegmentRun, show: int = 15) -> list[Table]:
     """A segment run as tables: customers that changed (up to ``show``) and a per-segment
     summary with open and overdue balance and total credit limit."""
     currency = run.tenant.base_currency or ""
-    tables = []
+    tables: list[Table] = []
     changed = [r for r in run.results if r.changed]
     if show and changed:
-        t = Table(title=f"{run.tenant.name}: {len(changed):,} of {len(run.results):,} customers "
-                  f"changed ({run.rules_name}, as of {run.run_date})", title_justify="left",
-                  box=box.SIMPLE_HEAD)
+        t = DataTable(title=f"{run.tenant.name}: {len(changed):,} of {len(run.results):,} "
+                      f"customers changed ({run.rules_name}, as of {run.run_date})",
+                      box=box.SIMPLE_HEAD)
         for col in ("customer", "from", "to", "limit", "why"):
             t.add_column(col, overflow="fold")
         biggest = sorted(changed, key=lambda r: -(r.metrics.get("open_balance") or 0))
@@ -129,8 +222,8 @@ def segment_tables(run: SegmentRun, show: int = 15) -> list[Table]:
                       f"{a.credit_limit:,.0f}" if a.credit_limit is not None else "—",
                       a.reasons[1] if len(a.reasons) > 1 else (a.reasons or [""])[0])
         tables.append(t)
-    s = Table(title=f"{run.tenant.name}: segments ({run.seconds:.1f} s)", title_justify="left",
-              box=box.SIMPLE_HEAD)
+    s = DataTable(title=f"{run.tenant.name}: segments ({run.seconds:.1f} s)",
+                  box=box.SIMPLE_HEAD)
     for col in ("segment", "customers", f"open {currency}", f"overdue {currency}",
                 f"credit limits {currency}"):
         s.add_column(col, justify="left" if col == "segment" else "right")
@@ -168,7 +261,7 @@ def writeback_tables(plan: Any, show: int = 25) -> list[Table]:
     title = (f"{plan.tenant.name}: write-back plan {plan.id} ({plan.kind}, {plan.status}"
              + (f", needs approval: {plan.approval_reason}" if plan.needs_approval
                 and not plan.approved_by else "") + ")")
-    ops = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    ops = DataTable(title=title, box=box.SIMPLE_HEAD)
     for col in ("customer", "what", "from", "", "to", "reason"):
         ops.add_column(col, overflow="fold")
     for op in plan.ops[:show]:
@@ -176,7 +269,7 @@ def writeback_tables(plan: Any, show: int = 25) -> list[Table]:
                     show_value(op["before"]), "─▶", show_value(op["after"]), op["reason"])
     if len(plan.ops) > show:
         ops.caption = f"{len(plan.ops) - show:,} more operations (--show N)"
-    summary = Table(title="summary", title_justify="left", box=box.SIMPLE_HEAD)
+    summary = DataTable(title="summary", box=box.SIMPLE_HEAD)
     summary.add_column("operation")
     summary.add_column("count", justify="right")
     counts: dict[str, int] = {}
@@ -192,10 +285,10 @@ def writeback_tables(plan: Any, show: int = 25) -> list[Table]:
             moves[pair] = moves.get(pair, 0) + 1
     for (a, b), n in sorted(moves.items(), key=lambda kv: -kv[1])[:10]:
         summary.add_row(f"  {a} ─▶ {b}", f"{n:,}")
-    tables = [ops, summary] if show else [summary]
+    tables: list[Table] = [ops, summary] if show else [summary]
     if plan.drift:
-        drift = Table(title=f"drift left alone ({len(plan.drift)}; see `arconnect drift`)",
-                      title_justify="left", box=box.SIMPLE_HEAD)
+        drift = DataTable(title=f"drift left alone ({len(plan.drift)}; see `arconnect drift`)",
+                          box=box.SIMPLE_HEAD)
         for col in ("customer", "slot", "we wrote", "ERP has now"):
             drift.add_column(col)
         for d in plan.drift[:show or 10]:

@@ -20,7 +20,7 @@ from rich.panel import Panel
 from rich.table import Table
 from sqlalchemy import Engine
 
-from arconnect.console import RichSyncProgress, console, sync_table
+from arconnect.console import DataTable, RichSyncProgress, console, safe, sync_table
 from arconnect.settings import get_settings
 from arconnect.store.models import Tenant
 from arconnect.sync import SyncResult
@@ -88,13 +88,14 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
             tenants = complete_xero_connect(db, request, code, state, listener.redirect_uri,
                                             get_vault(allow_demo=True))
         for t in tenants:
-            console.print(f"connected [bold]{t.name}[/] ({t.external_id}) through OAuth")
+            console.print(f"connected [bold]{safe(t.name)}[/] ({safe(t.external_id)}) through "
+                          "OAuth")
 
         console.rule("full sync")
         full = _sync(db, sync_tenants, full=True)
         changes = sandbox.mutate(tenants[0].external_id, n=max(20, invoices // 100), seed=7)
         console.rule("incremental sync")
-        console.print(f"meanwhile in Xero: {changes}")
+        console.print(f"meanwhile in Xero: {safe(changes)}")
         incremental = _sync(db, sync_tenants, full=False)
         console.print(sync_table(
             full + incremental, title=f"Summary: {tenants[0].name}",
@@ -142,14 +143,14 @@ def _writeback(db: Engine, tenant: Tenant) -> None:
     for table in writeback_tables(plan, show=8):
         console.print(table)
     if plan.needs_approval:
-        console.print(f"plan {plan.id} needs an approval ({plan.approval_reason}); the demo "
-                      "approves it as [bold]demo[/]")
+        console.print(f"plan {plan.id} needs an approval ({safe(plan.approval_reason)}); the "
+                      "demo approves it as [bold]demo[/]")
     result = wb.apply_plan(ctx, plan, approved_by="demo", fresh=True, budget=DEMO_WRITE_CALLS)
     console.print(f"applied: {result.done} operations in {result.write_calls} write calls"
                   + (f"; {result.remaining} calls wait for the next run (budget)"
                      if result.remaining else ""))
     groups = ctx.writer.read_groups(ctx.client)
-    table = Table(title=f"{tenant.name}: contact groups in Xero now", title_justify="left")
+    table = DataTable(title=f"{tenant.name}: contact groups in Xero now")
     table.add_column("group")
     table.add_column("members", justify="right")
     table.add_column("owner")
@@ -173,8 +174,7 @@ def _sync(db, sync_tenants, *, full: bool) -> list[SyncResult]:  # type: ignore[
 def _store_table(db: Engine, tenants: list[Tenant]) -> Table:
     from arconnect.services import store_summary
 
-    table = Table(title="In the store", title_justify="left", box=box.SIMPLE_HEAD,
-                  pad_edge=False)
+    table = DataTable(title="In the store", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("")
     for tenant in tenants:
         table.add_column(tenant.name, justify="right")

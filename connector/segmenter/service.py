@@ -16,6 +16,7 @@ import io
 import json
 import multiprocessing as mp
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -418,11 +419,45 @@ def export_rows(db: Engine, tenant: Tenant) -> list[dict[str, Any]]:
     return out
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (``=HYPERLINK(...)`` in a
+# customer's name would be a link in the consultant's Excel): OWASP's advice is a leading single
+# quote, which shows the text as typed (https://owasp.org/www-community/attacks/CSV_Injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Control characters other than tab and line breaks (which CSV quotes): an escape sequence in a
+# name would clear the terminal of whoever prints the file.
+_CSV_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# JSON escapes C0 controls itself; DEL, the C1 controls (0x9b is a one-byte CSI to some
+# terminals) and the bidirectional overrides are escaped too, so that printing the export to
+# a terminal is safe. Each is still the same character to a JSON reader.
+_JSON_CONTROLS = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell: control characters other than tab and line breaks are removed, and text that
+    a spreadsheet would run as a formula gets a leading ``'``.
+
+    Only text is changed: amounts and counts are written as numbers (a negative balance stays
+    ``-12.5``), and a number is never a formula.
+    """
+    if not isinstance(value, str):
+        return value
+    value = _CSV_CONTROLS.sub("", value)
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def json_text(doc: Any, **kwargs: Any) -> str:
+    """``doc`` as JSON (``json.dumps`` arguments), non-ASCII text kept as is but every control
+    character escaped (``\\u001b``, ``\\u009b``): safe to print to a terminal."""
+    text = json.dumps(doc, ensure_ascii=False, **kwargs)
+    return _JSON_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def export_text(rows: Iterable[dict[str, Any]], fmt: str) -> str:
-    """``rows`` from :func:`export_rows` as JSON (a list) or CSV (metrics as columns)."""
+    """``rows`` from :func:`export_rows` as JSON (a list) or CSV (metrics as columns; text that
+    a spreadsheet would run as a formula is neutralised, see :func:`_csv_cell`)."""
     rows = list(rows)
     if fmt == "json":
-        return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+        return json_text(rows, indent=2) + "\n"
     buf = io.StringIO()
     metric_keys = list(EXPORT_METRICS) + sorted(
         {k for r in rows for k in r["metrics"] if k not in EXPORT_METRICS})
@@ -430,10 +465,10 @@ def export_text(rows: Iterable[dict[str, Any]], fmt: str) -> str:
     writer.writerow(["customer_id", "name", "segment", "tags", "credit_limit", "terms_days",
                      "credit_hold", "locked", "reasons", *metric_keys])
     for r in rows:
-        writer.writerow([
+        writer.writerow([_csv_cell(value) for value in (
             r["customer_id"], r["name"], r["segment"], ";".join(r["tags"]), r["credit_limit"],
             r["terms_days"], r["credit_hold"], r["locked"], " | ".join(r["reasons"]),
             *(json.dumps(r["metrics"].get(k)) if isinstance(r["metrics"].get(k), dict)
               else r["metrics"].get(k) for k in metric_keys),
-        ])
+        )])
     return buf.getvalue()

@@ -1,0 +1,84 @@
+"""``--format json``: what the CLI's tables hold, as one JSON document for scripts.
+
+A command given ``--format json`` writes exactly one JSON document to stdout and nothing else
+(progress and messages go to stderr), so ``arconnect segment --format json | jq`` works.
+Values are the data as stored — names exactly as the ERP holds them (control characters
+escaped as ``\u001b``), amounts as numbers, times in ISO 8601.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from arconnect.errors import ArconnectError
+from arconnect.segmenter.service import SegmentRun, json_text
+from arconnect.store.models import Tenant
+from arconnect.sync import SyncResult
+
+FORMATS = ("table", "json")
+FORMAT_HELP = "table, or json: one JSON document on stdout, messages on stderr."
+
+
+def check_format(value: str) -> bool:
+    """True for ``json``, False for ``table``; anything else is a user error (checked before
+    a command does anything)."""
+    if value not in FORMATS:
+        raise ArconnectError(f"--format {value!r}: use table or json. Nothing was done")
+    return value == "json"
+
+
+def _default(value: object) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, set | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dumps(doc: object) -> str:
+    """``doc`` as indented JSON (Decimal as a number, dates and times as ISO text; control
+    characters escaped, see :func:`arconnect.segmenter.service.json_text`)."""
+    return json_text(doc, default=_default, indent=2)
+
+
+def print_json(doc: object) -> None:
+    """Write ``doc`` to stdout as the command's one JSON document."""
+    sys.stdout.write(dumps(doc) + "\n")
+    sys.stdout.flush()
+
+
+def tenant_ref(tenant: Tenant) -> dict[str, Any]:
+    """A tenant as JSON documents name it."""
+    return {"id": tenant.id, "name": tenant.name, "platform": tenant.platform,
+            "external_id": tenant.external_id}
+
+
+def sync_doc(result: SyncResult) -> dict[str, Any]:
+    """One tenant's sync: status, records read per entity, API calls, 429s, seconds, error."""
+    return {"status": result.status, "records": dict(result.records), "pages": result.pages,
+            "api_calls": result.api_calls, "http_429s": result.http_429s,
+            "seconds": round(result.seconds, 3), "error": result.error}
+
+
+def segment_doc(run: SegmentRun, *, dry_run: bool) -> dict[str, Any]:
+    """A segment run: the per-segment summary and every customer whose segment changed."""
+    return {
+        "tenant": tenant_ref(run.tenant), "rules": run.rules_name, "run_date": run.run_date,
+        "dry_run": dry_run, "seconds": round(run.seconds, 3), "currency":
+        run.tenant.base_currency, "customers": len(run.results), "changed": run.changes,
+        "segments": [{"segment": name, "customers": v["customers"], "open": v["open"],
+                      "overdue": v["overdue"], "credit_limits": v["limit"]}
+                     for name, v in run.by_segment().items()],
+        "changes": [{"customer_id": r.customer_id, "name": r.name,
+                     "from": r.previous_segment, "to": r.assignment.segment,
+                     "credit_limit": r.assignment.credit_limit,
+                     "terms_days": r.assignment.terms_days,
+                     "credit_hold": r.assignment.credit_hold,
+                     "reasons": list(r.assignment.reasons)}
+                    for r in run.results if r.changed],
+    }
