@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from string import Template
@@ -537,6 +538,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Quiet: the sandbox serves benchmarks at thousands of requests a second."""
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header from the sandbox clock, the clock ``UpdatedDateUTC`` stamps
+        come from, as at Xero (RFC 9110 §6.6.1: the origin server's clock). Clients compare the
+        two: the Xero adapter tells edits made since a pass began by it."""
+        if timestamp is None:
+            return formatdate(self.server.sandbox.clock.now().timestamp(), usegmt=True)
+        return super().date_time_string(timestamp)
 
     def _dispatch(self) -> None:
         split = urlsplit(self.path)
