@@ -17,7 +17,6 @@ from arconnect.segmenter.service import export_text
 from arconnect.services import writeback_context
 from tests.clitools import (
     HOSTILE_CUSTOMERS,
-    HOSTILE_TENANT,
     SHOWN_CUSTOMERS,
     SHOWN_TENANT,
     Run,
