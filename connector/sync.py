@@ -367,20 +367,24 @@ def _prefetch(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
     q: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def offer(item: Any) -> bool:
+        """Queue ``item`` unless the consumer has gone (it stopped reading: a failed page)."""
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for page in pages:
-                while not stop.is_set():
-                    try:
-                        q.put(page, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer(page):
                     return
-            q.put(_DONE)
+            offer(_DONE)
         except BaseException as err:  # handed to the consumer, which re-raises it
-            q.put(err)
+            offer(err)
 
     worker = threading.Thread(target=produce, name="sync-prefetch", daemon=True)
     worker.start()
