@@ -8,7 +8,8 @@ message on one line (no traceback) and exits with status 2. Anything else is a b
     ├── MappingError                a mapping or rules file that does not validate (file:line)
     ├── NotFoundError               a tenant, grant or record that does not exist
     ├── AuthError                   OAuth went wrong (state mismatch, denied consent, bad client)
-    │   └── ReconnectRequired       the grant is dead (``invalid_grant``): reconnect the org
+    │   ├── ReconnectRequired       the grant is dead (``invalid_grant``): reconnect the org
+    │   └── ScopeMissing            the ERP refused a call the grant has no scope for
     ├── RateLimitedDaily            the tenant's daily API budget is spent: the run stops
     ├── UpstreamError               the ERP kept failing after retries (5xx, timeouts)
     └── PageError                   a page could not be read or mapped (tenant, entity, page)
@@ -39,6 +40,19 @@ class AuthError(ArconnectError):
 
 class ReconnectRequired(AuthError):
     """The grant's refresh token was refused (``invalid_grant``); an admin must reconnect."""
+
+
+class ScopeMissing(AuthError):
+    """The ERP refused a call because the grant lacks a scope it needs; a token refresh does
+    not help, reconnecting with the scope does.
+
+    Attributes:
+        scopes: the scopes any one of which would allow the call (empty when unknown).
+    """
+
+    def __init__(self, message: str, scopes: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.scopes = scopes
 
 
 class RateLimitedDaily(ArconnectError):

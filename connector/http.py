@@ -8,7 +8,9 @@ status-to-action table :data:`STATUS_ACTIONS` (in the manner of Airbyte's error 
     ======================  =======================================================
     2xx, 3xx, other 4xx     RETURN: the adapter decides what the response means
     401                     REFRESH: refresh the token once (passing the stale one),
-                            retry once; a second 401 raises AuthError
+                            retry once; a second 401 raises AuthError. A 401 the
+                            platform's ``explain_401`` recognises as one no new token
+                            cures (a missing scope) raises its error at once
     429 + problem ``day``   DAILY_LIMIT: raise RateLimitedDaily at once, no retry
     other 429               RATE_LIMITED: wait ``Retry-After`` clock seconds, retry
                             (at most :data:`MAX_RATE_LIMIT_WAITS` times per request)
@@ -41,7 +43,13 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from arconnect import __version__
 from arconnect.clock import Clock, get_clock
-from arconnect.errors import AuthError, ConfigError, RateLimitedDaily, UpstreamError
+from arconnect.errors import (
+    ArconnectError,
+    AuthError,
+    ConfigError,
+    RateLimitedDaily,
+    UpstreamError,
+)
 from arconnect.pacing import Pacing, describe_wait
 
 log = logging.getLogger(__name__)
@@ -50,6 +58,12 @@ USER_AGENT = f"arconnect/{__version__}"
 BACKOFF_BASE = 0.5  # clock seconds before the first retry at most (full jitter: 0..base)
 BACKOFF_CAP = 30.0  # clock seconds: the longest single backoff
 MAX_RATE_LIMIT_WAITS = 20  # 429 waits per request; they do not use up max_attempts
+
+
+Explain401 = Callable[[str, str, requests.Response], ArconnectError | None]
+"""``(method, path, response) -> error``: the error to raise for a 401 that refreshing the token
+cannot cure (Xero's ``AuthorizationUnsuccessful``: the grant lacks a scope), or None when a
+refresh may help (an expired or revoked token)."""
 
 
 class TokenProvider(Protocol):
@@ -175,6 +189,8 @@ class ApiClient:
             timeouts; then UpstreamError.
         on_response: called with every response received (including retried ones).
         session: the session to send with; :func:`make_session` sized for the pacer when None.
+        explain_401: the platform's reading of a 401 (:data:`Explain401`); without it every
+            401 is treated as a stale token.
 
     The client owns authentication, pacing and retries; it never interprets a body. Stats
     (``calls``, ``http_429s``, ``retries``, ``refreshes``) count for the client's lifetime and
@@ -193,6 +209,7 @@ class ApiClient:
         max_attempts: int = 6,
         on_response: Callable[[requests.Response], None] | None = None,
         session: requests.Session | None = None,
+        explain_401: Explain401 | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._tokens = token_provider
@@ -202,6 +219,7 @@ class ApiClient:
         self.timeout = timeout
         self.max_attempts = max(int(max_attempts), 1)
         self._on_response = on_response
+        self._explain_401 = explain_401
         self._session = session or make_session(pacer.limits.concurrency)
         self._stats_lock = threading.Lock()
         self._calls = 0
@@ -257,7 +275,8 @@ class ApiClient:
 
         Raises:
             ConfigError: the base URL is not a usable http(s) URL.
-            AuthError: the server refused a freshly refreshed token (401 twice).
+            AuthError: the server refused a freshly refreshed token (401 twice), or
+                ``explain_401``'s error for a 401 no refresh cures (no refresh is tried).
             ReconnectRequired: the token refresh was refused (from the token provider).
             RateLimitedDaily: the tenant's daily limit is spent (429 ``day``, or the pacer's).
             UpstreamError: 5xx / connection failures outlasted ``max_attempts``, or 429s
@@ -364,6 +383,11 @@ class ApiClient:
         status = response.status_code
         if action is Action.RETURN:
             return response
+        if action is Action.REFRESH and self._explain_401 is not None:
+            refusal = self._explain_401(method, path, response)
+            if refusal is not None:  # no token would do better: neither refresh nor retry
+                response.close()
+                raise refusal
         response.close()
         if status == 429:
             self._count("_http_429s")

@@ -12,12 +12,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
 from arconnect.adapters.base import TenantInfo
 from arconnect.adapters.xero import XeroAdapter
+from arconnect.adapters.xero.scopes import scope_refusal
 from arconnect.auth.service import get_tenant, list_tenants
-from arconnect.auth.tokens import STATUS_DISCONNECTED, TokenManager
+from arconnect.auth.tokens import STATUS_DISCONNECTED, TokenManager, credential_table
 from arconnect.errors import ArconnectError, ConfigError
 from arconnect.http import ApiClient
 from arconnect.mapping import Mapping, load_mapping
@@ -79,6 +80,15 @@ def client_for(db: Engine, tenant: Tenant, settings: Settings | None = None) -> 
         raise ConfigError(f"tenant {tenant.name} has no stored grant; add it again")
     tokens = TokenManager.for_credential(db, tenant.credential_id)
     info = TenantInfo(tenant.external_id, tenant.name)
+    credential_id = tenant.credential_id
+
+    def granted_scopes() -> str | None:  # read only when Xero refuses a call for a scope
+        cred = credential_table()
+        with db.connect() as conn:
+            scope: str | None = conn.execute(
+                select(cred.c.scope).where(cred.c.id == credential_id)).scalar_one_or_none()
+        return scope
+
     return ApiClient(
         settings.xero_api_url.rstrip("/"),
         token_provider=tokens,
@@ -86,6 +96,7 @@ def client_for(db: Engine, tenant: Tenant, settings: Settings | None = None) -> 
         pacer=get_pacer(f"xero:{tenant.external_id}", xero_limits(settings)),
         timeout=settings.http_timeout,
         max_attempts=settings.http_max_attempts,
+        explain_401=scope_refusal(tenant.name, settings.xero_scopes, granted_scopes),
     )
 
 

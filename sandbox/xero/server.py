@@ -31,6 +31,7 @@ from string import Template
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from arconnect.sandbox.xero import scopes
 from arconnect.sandbox.xero.api import AccountingApi, Request, Response
 from arconnect.sandbox.xero.clock import SandboxClock
 from arconnect.sandbox.xero.faults import Faults
@@ -235,12 +236,17 @@ class XeroSandbox:
         """The organisation with ``tenant_id`` (KeyError if unknown)."""
         return self._by_id[tenant_id]
 
-    def create_grant(self, tenant_ids: list[str] | None = None) -> dict[str, Any]:
+    def create_grant(self, tenant_ids: list[str] | None = None,
+                     scope: str | None = None) -> dict[str, Any]:
         """A token set for a new grant reaching ``tenant_ids`` (default: every org), without
-        the browser flow."""
+        the browser flow. ``scope`` (space-separated) defaults to ``offline_access
+        accounting.contacts accounting.transactions accounting.settings``, which allows every
+        call the sandbox serves."""
         for t in tenant_ids or []:
             self.org(t)
-        return self.identity.create_grant(tenant_ids)
+        if scope is None:
+            return self.identity.create_grant(tenant_ids)
+        return self.identity.create_grant(tenant_ids, scope=scope)
 
     def mutate(self, tenant_id: str | None = None, n: int = 50, seed: int = 1,
                same_second: bool = False) -> MutationSummary:
@@ -325,6 +331,10 @@ class XeroSandbox:
                 c.tenant_id for c in grant.connections}:
             # Missing or unconnected tenant: 403 AuthenticationUnsuccessful (see _problem)
             return _problem(403, "Forbidden", "AuthenticationUnsuccessful")
+        if scopes.missing(grant.scope, req.method, req.path):
+            # The token lacks every scope that allows this call (sandbox/xero/scopes.py).
+            # Refused before the limits, like the other authorisation failures (assumed).
+            return _problem(401, "Unauthorized", "AuthorizationUnsuccessful")
         verdict = self.limits.admit(tenant)
         key = f"{req.method} {urlsplit(req.path).path}"
         self.stats.record(tenant, key, verdict.problem)
@@ -489,7 +499,8 @@ class XeroSandbox:
                                       int(body.get("seed", 1)), bool(body.get("same_second")))
                 return _json(200, summary.as_dict())
             if name == "grants" and req.method == "POST":
-                return _json(200, self.create_grant(body.get("tenant_ids")))
+                return _json(200, self.create_grant(body.get("tenant_ids"),
+                                                    body.get("scope")))
             if name == "stats" and req.method == "GET":
                 return _json(200, self.stats.as_dict())
             if name == "reset" and req.method == "POST":
