@@ -131,6 +131,9 @@ def test_killed_sync_resumes_without_loss_or_duplicates(xero_env: XeroEnv) -> No
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
+        # Xero changes while nothing runs: paid and edited records move to the end of the
+        # order, shifting unchanged ones onto pages the killed run already read
+        env.sandbox.mutate(env.tenant.external_id, n=40, seed=wait_rows)
     assert kills >= 2, "the sync finished before it could be killed"
     with env.db.connect() as conn:  # the killed runs never finished
         unfinished = conn.execute(text("SELECT count(*) FROM sync_run WHERE status IN "
