@@ -40,9 +40,10 @@ from arconnect.sandbox.xero.identity import Grant, Identity, OAuthError
 from arconnect.sandbox.xero.limits import RateLimiter, Stats
 from arconnect.sandbox.xero.model import Org, SandboxConfig
 from arconnect.sandbox.xero.mutate import MutationSummary, mutate
-from arconnect.sandbox.xero.wire import render
+from arconnect.sandbox.xero.wire import render, xml_of
 
 JSON = "application/json; charset=utf-8"
+XML = "text/xml; charset=utf-8"
 
 
 def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
@@ -98,6 +99,19 @@ def _host_of(header: str) -> str:
     if value.count(":") == 1:
         return value.split(":", 1)[0]
     return value
+
+
+def _as_xml(resp: Response) -> Response:
+    """``resp`` with its JSON body rendered as Xero's XML (a new object: idempotent replays
+    keep the JSON one); bodies that are not JSON objects (none, text, a corrupted-body fault)
+    are left as they are."""
+    if not resp.body or not resp.content_type.startswith("application/json"):
+        return resp
+    try:
+        body = xml_of(resp.body)
+    except ValueError:
+        return resp
+    return Response(resp.status, body, dict(resp.headers), content_type=XML)
 
 
 def _utc_text(moment: datetime) -> str:
@@ -351,14 +365,11 @@ class XeroSandbox:
             burst = self.faults.take("5xx", req.path)
             if burst is not None:
                 resp = Response(burst.status, b"Service Unavailable", content_type="text/plain")
-            elif "application/json" not in (req.headers.get("Accept") or "").lower():
-                # Xero answers XML unless asked for JSON (erp-apis.md §1); the sandbox only
-                # speaks JSON, so a missing Accept header is a loud 406 instead.
-                resp = Response(406, b"The sandbox only serves application/json; send "
-                                     b"Accept: application/json", content_type="text/plain")
             else:
                 bad = self.faults.take("malformed", req.path) if req.method == "GET" else None
                 resp = self.api.handle(self.org(tenant), req, bad.malformed if bad else None)
+                if "application/json" not in (req.headers.get("Accept") or "").lower():
+                    resp = _as_xml(resp)  # Xero's default (wire.xml_of); a 204 stays empty
         finally:
             self.limits.release(tenant)
         resp.headers.update(verdict.headers)

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from random import Random
 from typing import Any
+from xml.sax.saxutils import escape as xml_escape
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CENT = Decimal("0.01")
@@ -99,3 +100,85 @@ def envelope_head(now: datetime, provider: str, rng_id: str) -> str:
         f'{{"Id":"{rng_id}","Status":"OK","ProviderName":{json.dumps(provider)},'
         f'"DateTimeUTC":"{dotnet_date(now, offset=False)}"'
     )
+
+
+# ---- XML -----------------------------------------------------------------------------------
+# Xero answers XML unless the request asks for JSON (``Accept: application/json``; the
+# official SDKs always do, some clients never do):
+# https://developer.xero.com/documentation/api/accounting/requests-and-responses . The shape
+# follows XML responses recorded from the API (waynerobinson/xeroizer
+# test/stub_responses/currencies.xml, organisation.xml, contact.xml, api_exception.xml): a
+# ``<Response>`` root with the envelope's elements, each list a wrapper of singular elements
+# (``<Currencies><Currency>…``), ``true``/``false``, ``xsi:nil`` for nulls, an empty list or
+# object as an empty element, dates as ``2011-11-18T23:31:54.467``, the envelope's
+# ``DateTimeUTC`` with seven fraction digits and ``Z``; errors an ``<ApiException>`` root.
+XML_NAMESPACES = ('xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                  'xmlns:xsd="http://www.w3.org/2001/XMLSchema"')
+# List elements whose item name is not the list's name without its plural ending.
+XML_ITEM_NAMES = {"Tracking": "TrackingCategory", "Elements": "DataContractBase"}
+
+
+def _xml_item_name(name: str) -> str:
+    if name in XML_ITEM_NAMES:
+        return XML_ITEM_NAMES[name]
+    if name.endswith("ies"):
+        return name[:-3] + "y"
+    if name.endswith(("sses", "xes")):
+        return name[:-2]
+    return name[:-1] if name.endswith("s") else name
+
+
+def _xml_scalar(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    text = str(value)
+    match = _DOTNET.match(text) if text.startswith("/Date(") else None
+    if match:
+        moment = EPOCH + timedelta(milliseconds=int(match.group(1)))
+        if key == "DateTimeUTC":
+            return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}0Z"
+        out = moment.strftime("%Y-%m-%dT%H:%M:%S")
+        return out + f".{moment.microsecond // 1000:03d}".rstrip("0").rstrip(".")
+    return xml_escape(text)
+
+
+def _xml_element(key: str, value: Any, indent: str, out: list[str]) -> None:
+    if value is None:
+        out.append(f'{indent}<{key} xsi:nil="true" />')
+    elif isinstance(value, dict):
+        if not value:
+            out.append(f"{indent}<{key} />")
+            return
+        out.append(f"{indent}<{key}>")
+        for k, v in value.items():
+            _xml_element(k, v, indent + "  ", out)
+        out.append(f"{indent}</{key}>")
+    elif isinstance(value, list):
+        if not value:
+            out.append(f"{indent}<{key} />")
+            return
+        out.append(f"{indent}<{key}>")
+        for item in value:
+            _xml_element(_xml_item_name(key), item, indent + "  ", out)
+        out.append(f"{indent}</{key}>")
+    else:
+        out.append(f"{indent}<{key}>{_xml_scalar(key, value)}</{key}>")
+
+
+def xml_of(body: bytes) -> bytes:
+    """The XML rendering of a JSON API body (an envelope, or an error with ``ErrorNumber``).
+
+    Raises:
+        ValueError: ``body`` is not a JSON object.
+    """
+    obj = json.loads(body, parse_float=Decimal)
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    root = "ApiException" if "ErrorNumber" in obj else "Response"
+    out = [f"<{root} {XML_NAMESPACES}>"]
+    for key, value in obj.items():
+        _xml_element(key, value, "  ", out)
+    out.append(f"</{root}>")
+    return "\n".join(out).encode()

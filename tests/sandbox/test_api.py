@@ -191,11 +191,6 @@ def test_organisation_and_currencies(client: Client) -> None:
     assert codes[0] == "NZD" and {"AUD", "USD", "GBP"} <= set(codes)
 
 
-def test_accept_json_required(client: Client) -> None:
-    r = client.get("Invoices", {"page": 1}, Accept="application/xml")
-    assert r.status_code == 406
-
-
 def test_tenant_header_required(client: Client) -> None:
     headers = client.headers()
     del headers["xero-tenant-id"]
