@@ -23,12 +23,12 @@ from arconnect import __version__
 from arconnect.callback import CallbackServer
 from arconnect.console import (
     DataTable,
-    RichSyncProgress,
     clean,
     console,
     err_console,
     plain,
     safe,
+    sync_progress,
     sync_table,
 )
 from arconnect.errors import ArconnectError, NotFoundError
@@ -96,18 +96,25 @@ def _root(
 
 @app.command()
 def demo(
-    customers: Annotated[int, typer.Option(help="Customers in the demo company.")] = 300,
-    invoices: Annotated[int, typer.Option(help="Sales invoices in the demo company.")] = 6000,
+    customers: Annotated[int, typer.Option(metavar="N", help="Customers in the demo company.")
+                         ] = 300,
+    invoices: Annotated[int, typer.Option(metavar="N", help="Sales invoices in the demo company.")
+                        ] = 6000,
     database: Annotated[
         str | None,
-        typer.Option(help="Store URL (default: a fresh ./arconnect-demo.db)."),
+        typer.Option(metavar="URL", help="Store URL (default: ARCONNECT_DATABASE_URL, else "
+                                         "./arconnect-demo.db): empty, or an earlier demo's."),
     ] = None,
 ) -> None:
     """Run the product end to end on the local Xero sandbox and SQLite.
 
     Starts the sandbox on a free port, connects its demo organisation through the real OAuth
     flow (consent auto-approved), runs a full sync, changes the company a little, runs an
-    incremental sync, and prints what was read and what it cost.
+    incremental sync, and prints what was read and what it cost; then segments, previews the
+    write-back and applies it within a small call budget.
+
+    Every demo starts from an empty store: what an earlier demo left there is removed first
+    (it says so), and a store holding any organisation the demo did not connect is refused.
     """
     from arconnect.demo import run_demo
 
@@ -138,9 +145,9 @@ def sync(
     """
     from arconnect.services import sync_tenants
 
-    with RichSyncProgress.create() as bars:
+    with sync_progress() as progress:
         results = sync_tenants(_db(), tenants, full=full, reconcile=reconcile,
-                               progress=RichSyncProgress(bars), workers=workers)
+                               progress=progress, workers=workers)
     console.print(sync_table(results))
     for r in results:
         if r.status == "busy":  # another process is on it: nothing wrong
@@ -180,9 +187,10 @@ def run(
     """
     from arconnect.services import run_tenants
 
-    with RichSyncProgress.create() as bars:
+    with sync_progress() as progress:
         results = run_tenants(_db(), tenants, writeback=writeback, rules=_rules(rules),
-                              progress=RichSyncProgress(bars), workers=workers)
+                              progress=progress, workers=workers,
+                              writeback_progress=lambda t: progress.writes(t.name))
     table = DataTable(title="Run", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("tenant", "sync", "read", "customers", "changed", "write-back", "calls"):
         table.add_column(col, no_wrap=col != "tenant", justify="right" if col in (
@@ -376,7 +384,7 @@ def tenants_disconnect(
 
 def _remove_all_before_disconnect(db: Engine, t: Tenant, who: str) -> None:
     """Apply (or resume) a remove-all plan; stop the disconnect unless it completed."""
-    from arconnect.console import progress_bar, writeback_tables
+    from arconnect.console import write_progress, writeback_tables
     from arconnect.services import writeback_context
     from arconnect.writeback import service as wb
 
@@ -390,11 +398,8 @@ def _remove_all_before_disconnect(db: Engine, t: Tenant, who: str) -> None:
         wb.save_plan(db, plan)
     for table in writeback_tables(plan, show=10):
         console.print(table)
-    with progress_bar("removing") as bar:
-        task = bar.add_task("write calls", total=None)
-        result = wb.apply_plan(ctx, plan, approved_by=who, fresh=fresh,
-                               progress=lambda n, total: bar.update(task, completed=n,
-                                                                    total=total))
+    with write_progress("remove-all") as report:
+        result = wb.apply_plan(ctx, plan, approved_by=who, fresh=fresh, progress=report)
     for line in result.errors[:10]:
         err_console.print(f"  {safe(line)}")
     if result.status == "partial":
@@ -675,14 +680,11 @@ def writeback(
                       f"({safe(plan.approval_reason)}); apply it with `arconnect writeback "
                       f"{safe(t.arg)} --apply --plan {plan.id}`")
         raise typer.Exit(3)
-    from arconnect.console import progress_bar
+    from arconnect.console import write_progress
 
-    with progress_bar("writing") as bar:
-        task = bar.add_task("write calls", total=None)
+    with write_progress() as report:
         result = wb.apply_plan(ctx, plan, approved_by=(by or getpass.getuser()) if plan_id
-                               else None, fresh=fresh,
-                               progress=lambda n, total: bar.update(task, completed=n,
-                                                                    total=total))
+                               else None, fresh=fresh, progress=report)
     console.print(f"plan {plan.id}: {result.status}: {result.done} operations written in "
                   f"{result.write_calls} calls" + (f", {result.failed} failed" if result.failed
                                                    else "")

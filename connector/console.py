@@ -9,7 +9,10 @@ name must not clear or restyle the admin's terminal).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from rich import box
@@ -29,6 +32,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from arconnect.adapters.base import Page
+from arconnect.clock import Clock, get_clock
 from arconnect.segmenter.service import SegmentRun
 from arconnect.sync import Progress as SyncProgress
 from arconnect.sync import SyncResult
@@ -134,7 +138,7 @@ class RichSyncProgress(SyncProgress):
             TextColumn("{task.description:<34}", style="bold", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[pages]} pages"),
+            TextColumn("{task.fields[unit]}"),
             TimeElapsedColumn(),
             console=console_ or console,
             transient=False,
@@ -142,14 +146,14 @@ class RichSyncProgress(SyncProgress):
 
     def entity_started(self, tenant: str, entity: str) -> None:
         self._tasks[(tenant, entity)] = self.bars.add_task(
-            f"{clean(tenant)[:20]} · {entity}", total=None, pages=0
+            f"{clean(tenant)[:20]} · {entity}", total=None, pages=0, unit="0 pages"
         )
 
     def page_done(self, tenant: str, entity: str, page: Page, stored: int) -> None:
         task = self._tasks[(tenant, entity)]
-        fields = self.bars.tasks[task].fields
+        pages = self.bars.tasks[task].fields.get("pages", 0) + 1
         total = page.item_count if page.item_count is not None else None
-        self.bars.update(task, advance=stored, pages=fields.get("pages", 0) + 1)
+        self.bars.update(task, advance=stored, pages=pages, unit=f"{pages} pages")
         if total is not None and self.bars.tasks[task].total is None:
             self.bars.update(task, total=max(total, stored))
 
@@ -157,6 +161,149 @@ class RichSyncProgress(SyncProgress):
         task = self._tasks[(tenant, entity)]
         done = self.bars.tasks[task].completed
         self.bars.update(task, total=done, completed=done)
+
+    @contextmanager
+    def writes(self, label: str) -> Iterator[Callable[[int, int], None]]:
+        """A write-back's progress as one more bar among the sync's (``arconnect run``: one
+        live display at a time); yields the ``(calls made, calls planned)`` callback."""
+        task = self.bars.add_task(f"{clean(label)[:20]} · write-back", total=None, pages=0,
+                                  unit="calls")
+        yield lambda n, total: self.bars.update(task, completed=n, total=total)
+
+
+@dataclass
+class _Every:
+    """When a plain progress line is due: ``steps`` more steps or ``seconds`` more clock
+    seconds since the last line, whichever comes first."""
+
+    steps: int
+    seconds: float
+    clock: Clock
+    _step: int = 0
+    _at: float | None = None
+
+    def due(self, step: int) -> bool:
+        now = self.clock.monotonic()
+        if self._at is None:
+            self._at = now
+        if step - self._step >= self.steps or now - self._at >= self.seconds:
+            self._step, self._at = step, now
+            return True
+        return False
+
+
+@dataclass
+class _EntityLines:
+    every: _Every
+    pages: int = 0
+    records: int = 0
+    total: int | None = None
+
+
+class PlainSyncProgress(SyncProgress):
+    """Sync progress as plain lines, for output nobody watches live (cron, CI, container logs),
+    where bars would show nothing until the very end.
+
+    Per tenant and entity: ``Demo Company (NZ) · invoices: page 12, 11,000 of 100,000 records``
+    every ``pages`` pages or ``seconds`` clock seconds (whichever comes first), and one line
+    when the entity is done. Safe to call from the threads that sync tenants in parallel.
+
+    Args:
+        out: where the lines go.
+        pages: a line at least every this many pages.
+        seconds: ... or after this many clock seconds (:mod:`arconnect.clock`).
+        clock: the clock (default: the process-wide one).
+    """
+
+    def __init__(self, out: Console, *, pages: int = 10, seconds: float = 10.0,
+                 clock: Clock | None = None) -> None:
+        self.out = out
+        self.pages = pages
+        self.seconds = seconds
+        self.clock = clock or get_clock()
+        self._lock = threading.Lock()
+        self._entities: dict[tuple[str, str], _EntityLines] = {}
+
+    def entity_started(self, tenant: str, entity: str) -> None:
+        with self._lock:
+            self._entities[(tenant, entity)] = _EntityLines(
+                _Every(self.pages, self.seconds, self.clock))
+
+    def page_done(self, tenant: str, entity: str, page: Page, stored: int) -> None:
+        with self._lock:
+            state = self._entities[(tenant, entity)]
+            state.pages += 1
+            state.records += stored
+            if state.total is None and page.item_count is not None:
+                state.total = max(page.item_count, stored)
+            if state.every.due(state.pages):
+                of = f" of {state.total:,}" if state.total is not None else ""
+                _line(self.out, f"{clean(tenant)} · {entity}: page {state.pages:,}, "
+                                f"{state.records:,}{of} records")
+
+    def entity_done(self, tenant: str, entity: str, records: int) -> None:
+        with self._lock:
+            state = self._entities.pop((tenant, entity), None)
+            pages = state.pages if state else 0
+            _line(self.out, f"{clean(tenant)} · {entity}: done, {_count(records, 'record')} "
+                            f"in {_count(pages, 'page')}")
+
+    @contextmanager
+    def writes(self, label: str) -> Iterator[Callable[[int, int], None]]:
+        """A write-back's progress as plain lines (see :func:`write_progress`)."""
+        yield _write_lines(self.out, f"{label} · write-back", clock=self.clock)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _line(out: Console, text: str) -> None:
+    """One plain progress line: no markup, no highlighting, never wrapped (a log line)."""
+    out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _write_lines(out: Console, label: str, *, calls: int = 50, seconds: float = 10.0,
+                 clock: Clock | None = None) -> Callable[[int, int], None]:
+    """A ``(calls made, calls planned)`` callback printing ``write-back: 150/1,227 calls, 12%``
+    every ``calls`` calls or ``seconds`` clock seconds, and when the last call is made."""
+    every = _Every(calls, seconds, clock or get_clock())
+
+    def report(done: int, total: int) -> None:
+        if done >= total or every.due(done):
+            share = f", {done / total:.0%}" if total else ""
+            _line(out, f"{clean(label)}: {done:,}/{total:,} calls{share}")
+
+    return report
+
+
+@contextmanager
+def sync_progress(out: Console | None = None) -> Iterator[RichSyncProgress | PlainSyncProgress]:
+    """The progress of syncs on ``out`` (default: stderr, so that stdout holds only the
+    command's result): live bars on a terminal, plain lines otherwise (see
+    :class:`PlainSyncProgress`)."""
+    out = out or err_console
+    if out.is_terminal:
+        with RichSyncProgress.create(out) as bars:
+            yield RichSyncProgress(bars)
+    else:
+        yield PlainSyncProgress(out)
+
+
+@contextmanager
+def write_progress(label: str = "write-back", out: Console | None = None
+                   ) -> Iterator[Callable[[int, int], None]]:
+    """The progress of a write-back on ``out`` (default: stderr): a bar with the time left on a
+    terminal, otherwise a plain line (``write-back: 150/1,227 calls, 12%``) every 50 calls or
+    10 s and one when the last call is made. Yields the ``(calls made, calls planned)``
+    callback :func:`arconnect.writeback.service.apply_plan` takes."""
+    out = out or err_console
+    if not out.is_terminal:
+        yield _write_lines(out, label)
+        return
+    with progress_bar(out) as bar:
+        task = bar.add_task(clean(label), total=None)
+        yield lambda n, total: bar.update(task, completed=n, total=total)
 
 
 STATUS_STYLE = {
@@ -234,12 +381,13 @@ def segment_tables(run: SegmentRun, show: int = 15) -> list[Table]:
     return tables
 
 
-def progress_bar(label: str) -> Progress:
-    """A plain progress bar (write-back calls and the like)."""
+def progress_bar(out: Console | None = None) -> Progress:
+    """A progress bar with the time left (write-back calls and the like) on ``out`` (default:
+    stderr); each task's description is its label, shown as plain text."""
     # At Xero's 60 calls a minute a large write-back takes a while: show what is left.
-    return Progress(TextColumn(f"[bold]{label:<12}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                    console=err_console, transient=True)
+    return Progress(TextColumn("{task.description:<12}", style="bold", markup=False),
+                    BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"),
+                    TimeRemainingColumn(), console=out or err_console, transient=True)
 
 
 def show_value(value: object, none: str = "—") -> str:

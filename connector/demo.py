@@ -12,15 +12,24 @@ from __future__ import annotations
 import os
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import requests
 from rich import box
 from rich.panel import Panel
 from rich.table import Table
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, func, select
+from sqlmodel import col
 
-from arconnect.console import DataTable, RichSyncProgress, console, safe, sync_table
+from arconnect.console import (
+    DataTable,
+    clean,
+    console,
+    safe,
+    sync_progress,
+    sync_table,
+    write_progress,
+)
+from arconnect.errors import ArconnectError
 from arconnect.settings import get_settings
 from arconnect.store.models import Tenant
 from arconnect.sync import SyncResult
@@ -42,13 +51,10 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
     from arconnect.services import find_tenants, sync_tenants
     from arconnect.store.db import dispose_engines, get_engine
 
-    if database_url is None and not os.environ.get("ARCONNECT_DATABASE_URL"):
-        for suffix in ("", "-wal", "-shm"):
-            Path(DEMO_DB + suffix).unlink(missing_ok=True)
-        database_url = f"sqlite:///./{DEMO_DB}"
-    database_url = database_url or os.environ["ARCONNECT_DATABASE_URL"]
-
+    database_url = (database_url or os.environ.get("ARCONNECT_DATABASE_URL")
+                    or f"sqlite:///./{DEMO_DB}")
     console.rule("[bold]arconnect demo")
+    start_fresh(get_engine(database_url))
     config = SandboxConfig(
         seed=42,
         orgs=[OrgSpec(name="Demo Company (NZ)", base_currency="NZD",
@@ -125,6 +131,47 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
         dispose_engines()
 
 
+def start_fresh(db: Engine) -> None:
+    """Empty the demo's store of what an earlier demo left, so that no number mixes two demo
+    companies (each run generates its company anew, of the size asked for).
+
+    Owns the rule that the demo only ever writes into a store of its own: one that is empty or
+    holds nothing but organisations connected through the demo's sandbox app. Their rows go,
+    in one transaction; the schema stays.
+
+    Raises:
+        ArconnectError: the store holds an organisation the demo did not connect (a real one,
+            or an import): nothing is changed.
+    """
+    from arconnect.store.models import Credential, Customer, SQLModel
+
+    shown = db.url.render_as_string(hide_password=True)
+    with db.connect() as conn:
+        rows = conn.execute(select(col(Tenant.id), col(Tenant.name), col(Credential.client_id))
+                            .outerjoin(Credential, col(Tenant.credential_id) == Credential.id)
+                            ).all()
+    others = [name for _, name, client in rows if client != DEMO_CLIENT_ID]
+    if others:
+        listed = ", ".join(repr(clean(n)) for n in others[:3]) + (", …" if others[3:] else "")
+        raise ArconnectError(
+            f"the store {shown} holds organisations the demo did not connect ({listed}); the "
+            f"demo runs only on a store of its own: leave out --database and "
+            f"ARCONNECT_DATABASE_URL (it then uses ./{DEMO_DB}) or name an empty database. "
+            f"Nothing was changed.")
+    ids = [tenant_id for tenant_id, _, _ in rows]
+    with db.begin() as conn:
+        earlier = conn.execute(select(func.count()).select_from(Customer).where(
+            col(Customer.tenant_id).in_(ids))).scalar_one()
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            if "tenant_id" in table.c:
+                conn.execute(delete(table).where(table.c.tenant_id.in_(ids)))
+        conn.execute(delete(Tenant).where(col(Tenant.id).in_(ids)))
+        conn.execute(delete(Credential).where(col(Credential.client_id) == DEMO_CLIENT_ID))
+    if ids:
+        console.print(f"removed an earlier demo ({earlier:,} contacts) from {safe(shown)}: "
+                      "every demo starts from an empty store", soft_wrap=True)
+
+
 # The demo's write-back spends at most this many calls (the sandbox keeps Xero's 60 a
 # minute); the rest of the plan — mostly one History note per credit limit — waits for the
 # next run, as a plan over the day's budget does.
@@ -134,7 +181,7 @@ DEMO_WRITE_CALLS = 30
 def _writeback(db: Engine, tenant: Tenant) -> None:
     """Preview the write-back plan, approve it, apply it, show the groups Xero now has."""
     from arconnect.console import writeback_tables
-    from arconnect.services import writeback_context
+    from arconnect.services import store_summary, writeback_context
     from arconnect.writeback import service as wb
 
     ctx = writeback_context(db, tenant)
@@ -142,10 +189,17 @@ def _writeback(db: Engine, tenant: Tenant) -> None:
     wb.save_plan(db, plan)
     for table in writeback_tables(plan, show=8):
         console.print(table)
+    counts = store_summary(db, tenant)
+    if counts["archived"]:
+        console.print(f"{counts['archived']:,} of the {counts['customers']:,} customers are "
+                      "archived in Xero: segmented, but write-back leaves archived contacts "
+                      f"alone, so at most {counts['customers'] - counts['archived']:,} can move")
     if plan.needs_approval:
         console.print(f"plan {plan.id} needs an approval ({safe(plan.approval_reason)}); the "
                       "demo approves it as [bold]demo[/]")
-    result = wb.apply_plan(ctx, plan, approved_by="demo", fresh=True, budget=DEMO_WRITE_CALLS)
+    with write_progress(out=console) as report:
+        result = wb.apply_plan(ctx, plan, approved_by="demo", fresh=True,
+                               budget=DEMO_WRITE_CALLS, progress=report)
     console.print(f"applied: {result.done} operations in {result.write_calls} write calls"
                   + (f"; {result.remaining} calls wait for the next run (budget)"
                      if result.remaining else ""))
@@ -163,9 +217,8 @@ def _writeback(db: Engine, tenant: Tenant) -> None:
 
 def _sync(db, sync_tenants, *, full: bool) -> list[SyncResult]:  # type: ignore[no-untyped-def]
     started = time.monotonic()
-    with RichSyncProgress.create() as bars:
-        results: list[SyncResult] = sync_tenants(db, None, full=full,
-                                                 progress=RichSyncProgress(bars))
+    with sync_progress(console) as progress:
+        results: list[SyncResult] = sync_tenants(db, None, full=full, progress=progress)
     console.print(f"{'full' if full else 'incremental'} sync: "
                   f"{time.monotonic() - started:.1f} s")
     return results
@@ -179,7 +232,12 @@ def _store_table(db: Engine, tenants: list[Tenant]) -> Table:
     for tenant in tenants:
         table.add_column(tenant.name, justify="right")
     summaries = [store_summary(db, t) for t in tenants]
-    rows = [("customers", "customers", False), ("invoices", "invoices", False),
+    # The customers every later step counts (segments, write-back), and the two kinds whose
+    # treatment differs: archived ones are never written back, and contacts with nothing
+    # invoiced yet are kept (and segmented) because they may become customers.
+    rows = [("customers", "customers", False), ("  of them archived", "archived", False),
+            ("  of them nothing invoiced yet", "not_invoiced", False),
+            ("invoices", "invoices", False),
             ("open invoices", "open_invoices", False), ("open balance", "open_balance", True),
             ("overdue balance", "overdue_balance", True), ("credit notes", "credit_notes", False),
             ("overpayments, prepayments", "cash_credits", False),

@@ -5,8 +5,9 @@ Thin edges stay thin: each command is one call here, so every front end behaves 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -155,15 +156,27 @@ def sync_tenants(
 def store_summary(db: Engine, tenant: Tenant) -> dict[str, Any]:
     """What the store holds for ``tenant``: customers, documents, open and overdue balance.
 
-    Customers are contacts flagged as customers or with sales documents, merged ones left out
-    (their history belongs to the survivor). Balances are in the base currency.
+    Customers are counted as the segmenter counts them (:func:`arconnect.segmenter.metrics.
+    compute_metrics`), so that every step of a run speaks of the same customers: every
+    customer row (the mapping keeps contacts that are customers or may become one) except
+    merged ones, whose history belongs to the survivor, and sub-customers rolled up into their
+    parent. Of them, ``archived`` are archived in the ERP (segmented, never written back) and
+    ``not_invoiced`` are neither flagged as customers nor have a sales document yet. Balances
+    are in the base currency.
     """
+    customers = (
+        "FROM customer c WHERE c.tenant_id = :t AND c.merged_into_external_id IS NULL"
+        " AND NOT (c.parent_external_id IS NOT NULL AND c.parent_external_id <> c.external_id"
+        "   AND EXISTS (SELECT 1 FROM customer p WHERE p.tenant_id = c.tenant_id"
+        "   AND p.external_id = c.parent_external_id))"
+    )
     sql = text(
         "SELECT"
-        " (SELECT count(*) FROM customer c WHERE c.tenant_id = :t"
-        "   AND (c.merged_into_external_id IS NULL OR c.merged_into_external_id = '')"
-        "   AND (c.is_customer OR EXISTS (SELECT 1 FROM document d WHERE d.tenant_id = :t"
-        "        AND d.customer_external_id = c.external_id))) AS customers,"
+        f" (SELECT count(*) {customers}) AS customers,"
+        f" (SELECT count(*) {customers} AND c.is_archived) AS archived,"
+        f" (SELECT count(*) {customers} AND NOT coalesce(c.is_customer, false)"
+        "   AND NOT EXISTS (SELECT 1 FROM document d WHERE d.tenant_id = :t"
+        "   AND d.customer_external_id = c.external_id)) AS not_invoiced,"
         " (SELECT count(*) FROM document WHERE tenant_id = :t AND kind = 'invoice')"
         "   AS invoices,"
         " (SELECT count(*) FROM document WHERE tenant_id = :t AND kind = 'invoice'"
@@ -247,6 +260,11 @@ class RunResult:
         return not self.errors
 
 
+# A tenant's write-back progress: the context it runs in, which yields the ``(calls made,
+# calls planned)`` callback :func:`arconnect.writeback.service.apply_plan` reports to.
+WritebackProgress = Callable[[Tenant], AbstractContextManager[Callable[[int, int], None] | None]]
+
+
 def run_tenants(
     db: Engine,
     keys: Sequence[str] | None = None,
@@ -256,6 +274,7 @@ def run_tenants(
     settings: Settings | None = None,
     progress: Progress | None = None,
     workers: int = 1,
+    writeback_progress: WritebackProgress | None = None,
 ) -> list[RunResult]:
     """Sync, segment and write back each tenant (all connected ones when ``keys`` is empty):
     the unit a scheduled job runs.
@@ -266,6 +285,7 @@ def run_tenants(
     An approved or partly applied plan is applied (re-checked against the ERP) before a new
     one is made. One tenant's failure does not stop the others. ``workers`` tenants sync at
     once (each has its own limits); segments and write-backs then run one tenant after another.
+    ``writeback_progress`` shows how each tenant's write-back advances.
     """
     from arconnect.segmenter.rules import load_rules
     from arconnect.segmenter.service import segment_tenant
@@ -298,12 +318,12 @@ def run_tenants(
             continue
         result.customers, result.changes = len(run.results), run.changes
         if writeback:
-            _run_writeback(db, tenant, rules, settings, result)
+            _run_writeback(db, tenant, rules, settings, result, writeback_progress)
     return out
 
 
 def _run_writeback(db: Engine, tenant: Tenant, rules: Any, settings: Settings,
-                   result: RunResult) -> None:
+                   result: RunResult, report: WritebackProgress | None = None) -> None:
     from arconnect.writeback import service as wb
 
     try:
@@ -326,7 +346,8 @@ def _run_writeback(db: Engine, tenant: Tenant, rules: Any, settings: Settings,
         if plan.needs_approval and plan.approved_by is None:
             result.writeback, result.approval_reason = "plan ready", plan.approval_reason
             return
-        applied = wb.apply_plan(ctx, plan, fresh=fresh)
+        with report(tenant) if report else nullcontext(None) as progress:
+            applied = wb.apply_plan(ctx, plan, fresh=fresh, progress=progress)
     except ArconnectError as err:
         result.writeback = "failed"
         result.errors.append(f"write-back: {err}")

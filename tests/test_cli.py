@@ -118,22 +118,6 @@ def test_secrets_rotate_moves_tokens_to_the_new_key(tmp_path: object) -> None:
         sandbox.stop()
 
 
-def test_demo_runs_end_to_end(tmp_path: object) -> None:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ARCONNECT_")}
-    full_env.update(ARCONNECT_DEMO_KEY_FILE=f"{tmp_path}/demo.key", COLUMNS="120")
-    out = subprocess.run([sys.executable, "-m", "arconnect.cli", "demo", "--customers", "20",
-                          "--invoices", "150"], env=full_env, cwd=str(tmp_path),
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stdout + out.stderr
-    text_out = out.stdout
-    assert "through OAuth" in text_out
-    assert "full" in text_out and "incremental" in text_out
-    assert len([line for line in text_out.splitlines()
-                if line.strip().startswith(("full", "incremental")) and " ok" in line]) == 2
-    assert "In the store" in text_out and "customers" in text_out
-    assert os.path.exists(f"{tmp_path}/arconnect-demo.db")
-
-
 def _ibm_csv(path: str) -> None:
     lines = ["countryCode,customerID,PaperlessDate,invoiceNumber,InvoiceDate,DueDate,"
              "InvoiceAmount,Disputed,SettledDate,PaperlessBill,DaysToSettle,DaysLate"]
