@@ -13,14 +13,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 API_PREFIX = "/api.xro/2.0"
-MAX_PAGE_SIZE = 1000  # raised from 100 to 1,000 on 1 July 2024 (erp-apis.md §1.2, [X-PAGE])
+# Raised from 100 to 1,000 on 1 July 2024: default 100, maximum 1,000, larger values clamped to
+# 1,000 (section "Retrieving paged resources" of
+# https://developer.xero.com/documentation/api/accounting/requests-and-responses;
+# Xero's announcement quoted in https://github.com/calcinai/xero-php/issues/915).
+MAX_PAGE_SIZE = 1000
 
 # Every receivable document status; DELETED and VOIDED are asked for explicitly because whether
-# a plain list returns DELETED invoices is not documented (erp-apis.md §1.2, "Deleted / voided").
+# a plain list returns DELETED invoices is not documented; Xero's own example asks for them with
+# `Statuses=DELETED,VOIDED` (section "Retrieving a filtered set of resources" of
+# https://developer.xero.com/documentation/api/accounting/requests-and-responses).
 DOCUMENT_STATUSES = "DRAFT,SUBMITTED,AUTHORISED,PAID,VOIDED,DELETED"
 # What is still owed: the reconcile sweep re-reads these in full.
 OPEN_STATUSES = "SUBMITTED,AUTHORISED"
-# ids per `IDs=` request: URLs of about 52 GUIDs are reported to work (erp-apis.md, [X-PAGE-IDS]).
+# ids per `IDs=` request: Xero recommends batches of 40 (section "Retrieving a filtered set of
+# resources" of https://developer.xero.com/documentation/api/accounting/requests-and-responses);
+# URLs of about 52 GUIDs are reported to work (https://github.com/XeroAPI/Xero-Java/pull/331).
 IDS_PER_REQUEST = 40
 # How often a pass is read again when records slipped between its pages (edits during paging);
 # a busier organisation than that is caught by the next run's overlap and the reconcile sweep.
@@ -53,7 +61,9 @@ class Endpoint:
 CONTACTS = Endpoint("contacts", "Contacts", "Contacts", "ContactID",
                     params={"includeArchived": "true"})
 # https://developer.xero.com/documentation/api/accounting/invoices
-# Sales invoices only (bills are ACCPAY); Statuses rather than an OR-chain in `where` (X-EFF).
+# Sales invoices only (bills are ACCPAY); Statuses rather than an OR-chain in `where`, which a
+# large organisation refuses as "not filtering Invoices efficiently"
+# (https://github.com/freakboy3742/pyxero/issues/373).
 INVOICES = Endpoint("invoices", "Invoices", "Invoices", "InvoiceID",
                     params={"where": 'Type=="ACCREC"', "Statuses": DOCUMENT_STATUSES})
 # https://developer.xero.com/documentation/api/accounting/creditnotes

@@ -79,7 +79,8 @@ class XeroAdapter:
     @staticmethod
     def headers(tenant: TenantInfo) -> dict[str, str]:
         """Headers every Accounting API call carries (JSON; the org it is for)."""
-        # JSON must be asked for: Xero answers XML by default (erp-apis.md §1, [X-RR]).
+        # JSON must be asked for: Xero answers XML by default (section "JSON responses and date
+        # formats" of https://developer.xero.com/documentation/api/accounting/requests-and-responses).
         return {"Accept": "application/json", "xero-tenant-id": tenant.external_id}
 
     # https://developer.xero.com/documentation/api/accounting/organisation
@@ -146,7 +147,9 @@ class XeroAdapter:
 
         Used to fill in customers whose documents arrived without them: Xero derives
         ``IsCustomer`` from transactions without bumping the contact's ``UpdatedDateUTC``
-        (erp-apis.md §1.2, [X-RR]), so an incremental read can miss such a contact.
+        (section "Retrieving modified resources" of
+        https://developer.xero.com/documentation/api/accounting/requests-and-responses),
+        so an incremental read can miss such a contact.
         """
         endpoint = ENDPOINTS[entity]
         for n, start in enumerate(range(0, len(ids), IDS_PER_REQUEST), 1):
@@ -162,7 +165,8 @@ class XeroAdapter:
 
         Some changes never bump ``UpdatedDateUTC`` — a DueDate edited on a partly paid invoice,
         SentToContact — so a periodic full read of what is still open catches them
-        (erp-apis.md §1.2, [X-RR]).
+        (section "Retrieving modified resources" of
+        https://developer.xero.com/documentation/api/accounting/requests-and-responses).
         """
         endpoint = ENDPOINTS[entity]
         params = {**endpoint.params, "Statuses": OPEN_STATUSES}

@@ -5,15 +5,19 @@ Xero's Accounting API writes dates the Microsoft .NET way: ``"/Date(143943435679
 an optional offset saying which local time the instant belongs to. Dates before 1970 are negative
 (``/Date(-80006400000+0000)/``). Newer fields carry ISO strings as well (``DateString``
 ``"2018-10-20T00:00:00"``, ``UpdatedDateUTCString`` ``"2018-11-02T16:31:30Z"``).
-https://developer.xero.com/documentation/api/accounting/requests-and-responses#json-dates
+Section "JSON responses and date formats" of
+https://developer.xero.com/documentation/api/accounting/requests-and-responses
 
-Known traps this module avoids (reference/peers.md, §"Xero /Date(…)/ parsing"):
+Known traps this module avoids, each reported against another Xero client:
 
-- negative epochs were rejected by a ``\\d+`` pattern (singer-io/tap-xero#68);
-- an over-eager parser turned the account code ``"272"`` into the year 272 (tap-xero#69), so
-  only the two exact shapes above are dates — everything else is returned unchanged;
-- dates shifted by a day through local-time conversion (Xero-NetStandard#269): the *local* date
-  is taken in the value's own offset, never in this machine's time zone.
+- negative epochs were rejected by a ``\\d+`` pattern
+  (https://github.com/singer-io/tap-xero/issues/68);
+- an over-eager parser turned the account code ``"272"`` into the year 272
+  (https://github.com/singer-io/tap-xero/issues/69), so only the two exact shapes above are
+  dates — everything else is returned unchanged;
+- dates shifted by a day through local-time conversion
+  (https://github.com/XeroAPI/Xero-NetStandard/issues/269): the *local* date is taken in the
+  value's own offset, never in this machine's time zone.
 
 These are pure functions: no I/O, no clock, no global state.
 """

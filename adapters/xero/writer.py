@@ -1,7 +1,8 @@
 """Xero write-back: contact groups, payment terms and History notes.
 
 Reads what the organisation holds now (its contact groups and the members of ours) and turns
-the planner's operations into the fewest API calls (erp-apis.md §1.3):
+the planner's operations into the fewest API calls (the calls are documented at
+https://developer.xero.com/documentation/api/accounting/contactgroups):
 
 * groups are created together in one ``PUT /ContactGroups``;
 * members are added in batches, ``PUT /ContactGroups/{id}/Contacts``;
@@ -28,7 +29,8 @@ from arconnect.adapters.base import HttpClient
 from arconnect.adapters.xero._common import API_PREFIX
 from arconnect.errors import ArconnectError
 
-# An organisation holds at most 100 contact groups, its own included (erp-apis.md §1.3).
+# An organisation holds at most 100 contact groups, its own included ("You can't create more than
+# 100 contact groups", https://developer.xero.com/documentation/api/accounting/contactgroups#post-contactgroups).
 GROUP_LIMIT = 100
 
 
