@@ -42,7 +42,7 @@ app = typer.Typer(
     help="Accounts-receivable segmentation connector for Xero, QuickBooks Online and NetSuite.\n\n"
     "Start with `arconnect demo` (everything runs locally against the bundled sandbox).",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
 )
 tenants_app = typer.Typer(help="Connect organisations and list them.", no_args_is_help=True)
@@ -124,7 +124,8 @@ def demo(
 @app.command()
 def sync(
     tenants: Annotated[
-        list[str] | None, typer.Argument(help="Tenant ids or names (default: all).")
+        list[str] | None,
+        typer.Argument(metavar="TENANT", help="Tenant ids or names (default: all)."),
     ] = None,
     full: Annotated[bool, typer.Option("--full", help="Ignore cursors; read everything.")] = False,
     reconcile: Annotated[
@@ -133,7 +134,8 @@ def sync(
                      "does not timestamp, such as a due date on a partly paid invoice)."),
     ] = False,
     workers: Annotated[
-        int, typer.Option(min=1, max=16, help="Tenants synced at once (each has its own limits).")
+        int, typer.Option(min=1, max=16, metavar="N",
+                          help="Tenants synced at once (each has its own limits).")
     ] = 2,
 ) -> None:
     """Sync customers, invoices, credit notes, payments, overpayments and prepayments into the
@@ -162,17 +164,20 @@ def sync(
 @app.command()
 def run(
     tenants: Annotated[
-        list[str] | None, typer.Argument(help="Tenant ids or names (default: all connected).")
+        list[str] | None,
+        typer.Argument(metavar="TENANT", help="Tenant ids or names (default: all connected)."),
     ] = None,
     writeback: Annotated[bool, typer.Option(
         "--writeback/--no-writeback", help="Also write the segments back into the ERP.")
     ] = True,
     rules: Annotated[
-        str | None, typer.Option(help="Rules file or preset name (default: the configured "
+        str | None, typer.Option(metavar="FILE|PRESET",
+                                 help="Rules file or preset name (default: the configured "
                                       "ARCONNECT_RULES_FILE, else the shipped default).")
     ] = None,
     workers: Annotated[
-        int, typer.Option(min=1, max=16, help="Tenants synced at once (each has its own limits).")
+        int, typer.Option(min=1, max=16, metavar="N",
+                          help="Tenants synced at once (each has its own limits).")
     ] = 2,
 ) -> None:
     """Sync, segment and write back every tenant: what a scheduled job runs (cron, a timer).
@@ -180,7 +185,7 @@ def run(
     Each step runs only when the one before it succeeded, and one tenant's failure does not
     stop the others. A write-back plan that needs an approval stops at "plan ready" (approval
     on, or a move of more than ARCONNECT_WRITEBACK_APPROVAL_SHARE of the customers); approve it
-    with `arconnect writeback TENANT --approve ID` and the next run applies it. A plan the
+    with `arconnect writeback TENANT --approve PLAN` and the next run applies it. A plan the
     day's call budget cut short resumes on the next run.
 
     Exit code: 0 when everything is done, 3 when a plan waits for an approval, 1 on a failure.
@@ -226,7 +231,8 @@ def run(
 
 @tenants_app.command("list")
 def tenants_list(
-    format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "table",
+    format: Annotated[str, typer.Option("--format", "-f", metavar="table|json",
+                                        help=FORMAT_HELP)] = "table",
 ) -> None:
     """The connected organisations, their status and last sync."""
     from arconnect.services import find_tenants
@@ -276,12 +282,15 @@ def last_plan_text(db: Engine, tenant: Tenant) -> str:
 
 @tenants_app.command("add")
 def tenants_add(
-    platform: Annotated[str, typer.Argument(help="Platform: xero.")],
-    client_id: Annotated[str, typer.Option(help="The app's OAuth client id.")],
-    client_secret: Annotated[str, typer.Option(help="The app's OAuth client secret.")],
-    refresh_token: Annotated[str, typer.Option(help="A refresh token of the grant.")],
+    platform: Annotated[str, typer.Argument(metavar="PLATFORM", help="Platform: xero.")],
+    client_id: Annotated[str, typer.Option(metavar="ID", help="The app's OAuth client id.")],
+    client_secret: Annotated[str, typer.Option(metavar="SECRET",
+                                               help="The app's OAuth client secret.")],
+    refresh_token: Annotated[str, typer.Option(metavar="TOKEN",
+                                               help="A refresh token of the grant.")],
     tenant_id: Annotated[
-        str | None, typer.Option(help="Only this organisation (default: every one it reaches).")
+        str | None, typer.Option(metavar="ID", help="Only this organisation (default: every "
+                                                    "one it reaches).")
     ] = None,
 ) -> None:
     """Add a grant headlessly from a refresh token (it is rotated at once and stored encrypted).
@@ -304,8 +313,9 @@ def tenants_add(
 
 @tenants_app.command("connect")
 def tenants_connect(
-    platform: Annotated[str, typer.Argument(help="Platform: xero.")],
-    port: Annotated[int, typer.Option(help="Local port of the redirect listener.")] = 8765,
+    platform: Annotated[str, typer.Argument(metavar="PLATFORM", help="Platform: xero.")],
+    port: Annotated[int, typer.Option(metavar="PORT",
+                                      help="Local port of the redirect listener.")] = 8765,
 ) -> None:
     """Connect organisations through the browser (OAuth with PKCE).
 
@@ -329,7 +339,7 @@ def tenants_connect(
 
 @tenants_app.command("disconnect")
 def tenants_disconnect(
-    tenant: Annotated[str, typer.Argument(help="Tenant id or name.")],
+    tenant: Annotated[str, typer.Argument(metavar="TENANT", help="Tenant id or name.")],
     remove_writeback: Annotated[bool | None, typer.Option(
         "--remove-writeback/--keep-writeback",
         help="Remove what write-back put in the ERP first (our groups and memberships, the "
@@ -337,8 +347,8 @@ def tenants_disconnect(
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")
                    ] = False,
-    by: Annotated[str | None, typer.Option("--by", help="Who disconnects (default: your user "
-                                                       "name); recorded.")] = None,
+    by: Annotated[str | None, typer.Option("--by", metavar="NAME", help="Who disconnects "
+                                           "(default: your user name); recorded.")] = None,
 ) -> None:
     """Disconnect an organisation.
 
@@ -447,7 +457,8 @@ def db_upgrade() -> None:
 def mappings_check(
     files: Annotated[
         list[Path] | None,
-        typer.Argument(help="Mapping files (default: the shipped or configured xero mapping)."),
+        typer.Argument(metavar="FILE",
+                       help="Mapping files (default: the shipped or configured xero mapping)."),
     ] = None,
 ) -> None:
     """Validate mapping files; errors name file:line and the fix."""
@@ -505,17 +516,20 @@ def _rules(source: str | None) -> Rules:
 @app.command()
 def segment(
     tenants: Annotated[
-        list[str] | None, typer.Argument(help="Tenant ids or names (default: all).")
+        list[str] | None,
+        typer.Argument(metavar="TENANT", help="Tenant ids or names (default: all)."),
     ] = None,
     rules: Annotated[
-        str | None, typer.Option(help="Rules file or preset name (default: the configured "
+        str | None, typer.Option(metavar="FILE|PRESET",
+                                 help="Rules file or preset name (default: the configured "
                                       "ARCONNECT_RULES_FILE, else the shipped default).")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Compute and show; write nothing.")
                        ] = False,
-    show: Annotated[int, typer.Option(help="Customers to list per tenant (0: summary only).")
-                    ] = 15,
-    format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "table",
+    show: Annotated[int, typer.Option(metavar="N", help="Customers to list per tenant (0: "
+                                                       "summary only).")] = 15,
+    format: Annotated[str, typer.Option("--format", "-f", metavar="table|json",
+                                        help=FORMAT_HELP)] = "table",
 ) -> None:
     """Compute payment metrics, segment tags, credit limits and terms for every customer.
 
@@ -545,10 +559,12 @@ def segment(
 
 @app.command()
 def export(
-    tenant: Annotated[str, typer.Argument(help="Tenant id or name (`arconnect tenants list`).")],
-    format: Annotated[str, typer.Option("--format", "-f", help="json or csv.")] = "json",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default: stdout).")
-                      ] = None,
+    tenant: Annotated[str, typer.Argument(metavar="TENANT",
+                                          help="Tenant id or name (`arconnect tenants list`).")],
+    format: Annotated[str, typer.Option("--format", "-f", metavar="json|csv", help="json or csv.")
+                      ] = "json",
+    output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE",
+                                                help="File (default: stdout).")] = None,
 ) -> None:
     """Export every customer's segment, tags, credit limit, terms, hold, reasons and metrics.
 
@@ -586,13 +602,16 @@ def _write_whole(path: Path, text: str) -> None:
 
 @app.command()
 def lock(
-    tenant: Annotated[str, typer.Argument(help="Tenant id or name.")],
-    customer: Annotated[str, typer.Argument(help="Customer id, name or number.")],
+    tenant: Annotated[str, typer.Argument(metavar="TENANT", help="Tenant id or name.")],
+    customer: Annotated[str, typer.Argument(metavar="CUSTOMER",
+                                            help="Customer id, name or number.")],
     segment_name: Annotated[
-        str | None, typer.Option("--segment", help="Hold in this segment (default: current).")
+        str | None, typer.Option("--segment", metavar="SEGMENT",
+                                 help="Hold in this segment (default: current).")
     ] = None,
     until: Annotated[
-        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day of the lock.")
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
+                                      help="Last day of the lock.")
     ] = None,
 ) -> None:
     """Hold a customer in a segment whatever the rules say (until a date, or until unlocked)."""
@@ -606,34 +625,35 @@ def lock(
 
 @app.command()
 def writeback(
-    tenant: Annotated[str, typer.Argument(help="Tenant id or name.")],
+    tenant: Annotated[str, typer.Argument(metavar="TENANT", help="Tenant id or name.")],
     apply: Annotated[bool, typer.Option("--apply", help="Write to the ERP (default: preview).")
                      ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; write nothing "
                                                             "(the default).")] = False,
-    plan_id: Annotated[str | None, typer.Option("--plan", help="Apply (and so approve) this "
-                                                              "stored plan.")] = None,
-    approve: Annotated[str | None, typer.Option("--approve", help="Approve a stored plan for "
-                                                                 "the next run.")] = None,
-    by: Annotated[str | None, typer.Option("--by", help="Who approves (default: your user "
-                                                       "name).")] = None,
-    rollback: Annotated[str | None, typer.Option("--rollback", help="Plan the way back to "
-                                                                   "before this run (plan id)."
-                                                 )] = None,
+    plan_id: Annotated[str | None, typer.Option("--plan", metavar="PLAN", help="Show a stored "
+                                                "plan; with --apply, apply (and so approve) "
+                                                "it.")] = None,
+    approve: Annotated[str | None, typer.Option("--approve", metavar="PLAN", help="Approve a "
+                                                "stored plan for the next run.")] = None,
+    by: Annotated[str | None, typer.Option("--by", metavar="NAME", help="Who approves "
+                                           "(default: your user name).")] = None,
+    rollback: Annotated[str | None, typer.Option("--rollback", metavar="PLAN", help="Plan the "
+                                                 "way back to before this plan ran.")] = None,
     remove_all: Annotated[bool, typer.Option("--remove-all", help="Plan removing our groups "
                                                                   "and terms from the ERP.")
                           ] = False,
-    show: Annotated[int, typer.Option(help="Operations to list (0: summary only).")] = 25,
+    show: Annotated[int, typer.Option(metavar="N", help="Operations to list (0: summary only).")
+                    ] = 25,
 ) -> None:
     """Put segments, credit limits and terms into the ERP: preview, approve, apply.
 
     Without --apply it prints the plan (customer, from ─▶ to, reason) and stores it with an
-    id (a plan identical to the one already waiting keeps its id); `--plan ID` alone shows a
-    stored plan. `--apply` makes a fresh plan and applies it, unless it needs an approval
+    id (a plan identical to the one already waiting keeps its id); `--plan PLAN` alone shows
+    a stored plan. `--apply` makes a fresh plan and applies it, unless it needs an approval
     (approval on, or it moves more than ARCONNECT_WRITEBACK_APPROVAL_SHARE of the customers):
-    then it stops
-    at "plan ready" — apply that plan with `--apply --plan ID` (which approves it). A stored
-    plan is checked against the ERP before it runs; if the ERP changed, it is refused as stale.
+    then it stops at "plan ready" — apply that plan with `--apply --plan PLAN` (which approves
+    it). A stored plan is checked against the ERP before it runs; if the ERP changed, it is
+    refused as stale.
     """
     from arconnect.console import writeback_tables
     from arconnect.services import writeback_context
@@ -698,14 +718,17 @@ def writeback(
 
 @app.command()
 def drift(
-    tenant: Annotated[str, typer.Argument(help="Tenant id or name.")],
+    tenant: Annotated[str, typer.Argument(metavar="TENANT", help="Tenant id or name.")],
     adopt: Annotated[list[str] | None, typer.Option(
-        "--adopt", help="Keep the ERP's value for this customer (id or `all`); locks it.")
+        "--adopt", metavar="CUSTOMER",
+        help="Keep the ERP's value for this customer (id or `all`); locks it.")
     ] = None,
     overwrite: Annotated[list[str] | None, typer.Option(
-        "--overwrite", help="Write the segments' value over the ERP's next run (id or `all`).")
+        "--overwrite", metavar="CUSTOMER",
+        help="Write the segments' value over the ERP's next run (id or `all`).")
     ] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "table",
+    format: Annotated[str, typer.Option("--format", "-f", metavar="table|json",
+                                        help=FORMAT_HELP)] = "table",
 ) -> None:
     """List values someone changed by hand in the ERP since arconnect wrote them.
 
@@ -759,12 +782,15 @@ def _show_value(value: object) -> str:
 
 @app.command()
 def audit(
-    tenant: Annotated[str, typer.Argument(help="Tenant id or name.")],
-    plan_id: Annotated[str | None, typer.Option("--plan", help="One plan (run) only.")] = None,
-    customer: Annotated[str | None, typer.Option(help="One customer (its name or ERP id).")
+    tenant: Annotated[str, typer.Argument(metavar="TENANT", help="Tenant id or name.")],
+    plan_id: Annotated[str | None, typer.Option("--plan", metavar="PLAN",
+                                                help="One plan (run) only.")] = None,
+    customer: Annotated[str | None, typer.Option(metavar="CUSTOMER",
+                                                 help="One customer (its name or ERP id).")
                         ] = None,
-    limit: Annotated[int, typer.Option(help="Rows to show, newest first.")] = 50,
-    format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    limit: Annotated[int, typer.Option(metavar="N", help="Rows to show, newest first.")] = 50,
+    format: Annotated[str, typer.Option("--format", "-f", metavar="table|json",
+                                        help="table or json.")] = "table",
 ) -> None:
     """The write-back audit trail: every operation with customer, before, after, reason, plan,
     approver, time and the ERP's answer; and the recent plans."""
@@ -809,8 +835,9 @@ def audit(
 
 @app.command()
 def unlock(
-    tenant: Annotated[str, typer.Argument(help="Tenant id or name.")],
-    customer: Annotated[str, typer.Argument(help="Customer id, name or number.")],
+    tenant: Annotated[str, typer.Argument(metavar="TENANT", help="Tenant id or name.")],
+    customer: Annotated[str, typer.Argument(metavar="CUSTOMER",
+                                            help="Customer id, name or number.")],
 ) -> None:
     """Release a manual lock; the next `arconnect segment` applies the rules again."""
     from arconnect.segmenter.service import unlock_customer
@@ -821,7 +848,8 @@ def unlock(
 
 @rules_app.command("check")
 def rules_check(
-    file: Annotated[str | None, typer.Argument(help="Rules file or preset (default: the "
+    file: Annotated[str | None, typer.Argument(metavar="FILE|PRESET",
+                                               help="Rules file or preset (default: the "
                                                     "configured or shipped rules).")] = None,
 ) -> None:
     """Validate a rules file; errors name file:line and the fix. Shows the decision list.
@@ -847,11 +875,14 @@ def rules_check(
 
 @rules_app.command("diff")
 def rules_diff_cmd(
-    file: Annotated[str, typer.Argument(help="The changed rules file (or a preset name).")],
+    file: Annotated[str, typer.Argument(metavar="FILE|PRESET",
+                                        help="The changed rules file (or a preset name).")],
     tenants: Annotated[
-        list[str] | None, typer.Argument(help="Tenant ids or names (default: all).")
+        list[str] | None,
+        typer.Argument(metavar="TENANT", help="Tenant ids or names (default: all)."),
     ] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "table",
+    format: Annotated[str, typer.Option("--format", "-f", metavar="table|json",
+                                        help=FORMAT_HELP)] = "table",
 ) -> None:
     """How many customers a changed rule set would move, and to where (nothing is written)."""
     from arconnect.segmenter.service import rules_diff
@@ -887,12 +918,15 @@ def rules_diff_cmd(
 
 @import_app.command("csv")
 def import_csv_cmd(
-    file: Annotated[Path, typer.Argument(help="The CSV file.")],
-    mapping: Annotated[str, typer.Option(help="Mapping YAML (or a shipped one: csv_ibm).")],
-    tenant: Annotated[str, typer.Option(help="Tenant name to import into (created if new).")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The CSV file.")],
+    mapping: Annotated[str, typer.Option(metavar="FILE|NAME",
+                                         help="Mapping YAML (or a shipped one: csv_ibm).")],
+    tenant: Annotated[str, typer.Option(metavar="NAME",
+                                        help="Tenant name to import into (created if new).")],
     strict: Annotated[bool, typer.Option("--strict", help="Any bad row: import nothing.")
                       ] = False,
-    currency: Annotated[str, typer.Option(help="The file's (base) currency.")] = "USD",
+    currency: Annotated[str, typer.Option(metavar="CODE", help="The file's (base) currency.")
+                        ] = "USD",
     format: Annotated[str, typer.Option(
         "--format", "-f", metavar="table|json",
         help="table, or json: one JSON document on stdout, messages on stderr.")] = "table",

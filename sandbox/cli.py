@@ -45,31 +45,37 @@ def _wait_forever() -> None:
 
 @serve_app.command("xero")
 def serve_xero(
-    port: Annotated[int, typer.Option(help="Port (0 = any free port).")] = 8765,
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port (0 = any free port).")] = 8765,
     host: Annotated[str, typer.Option(
+        metavar="HOST",
         help="Address to listen on (loopback only, unless --allow-remote).")] = "127.0.0.1",
     allow_remote: Annotated[bool, typer.Option(
         "--allow-remote", help="Allow a non-loopback --host: anyone who reaches it can read "
                                "the client secret and mint tokens.")] = False,
     allowed_host: Annotated[list[str] | None, typer.Option(
-        "--allowed-host", help="Another name clients may use in the Host header "
+        "--allowed-host", metavar="HOST", help="Another name clients may use in the Host header "
                                "(repeatable; loopback names always work).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic companies.")] = 7,
-    customers: Annotated[int, typer.Option(help="Customers per organisation.")] = 200,
-    invoices: Annotated[int, typer.Option(help="Sales invoices per organisation.")] = 4000,
+    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the synthetic companies.")] = 7,
+    customers: Annotated[int, typer.Option(metavar="N", help="Customers per organisation.")
+                         ] = 200,
+    invoices: Annotated[int, typer.Option(metavar="N", help="Sales invoices per organisation.")
+                        ] = 4000,
     payments: Annotated[int | None, typer.Option(
-        help="Most payments per organisation (default 80 % of invoices).")] = None,
-    orgs: Annotated[int, typer.Option(help="Organisations reachable by one grant.")] = 1,
+        metavar="N", help="Most payments per organisation (default 80 % of invoices).")] = None,
+    orgs: Annotated[int, typer.Option(metavar="N", help="Organisations reachable by one grant.")
+                    ] = 1,
     relaxed: Annotated[bool, typer.Option(
         "--relaxed", help="Count calls but never answer 429.")] = False,
     starter: Annotated[bool, typer.Option(
         "--starter", help="Xero's Starter tier: 1,000 calls per org per day.")] = False,
     time_scale: Annotated[float, typer.Option(
-        help="Sandbox seconds per real second (60: a Xero minute per second).")] = 1.0,
+        metavar="X", help="Sandbox seconds per real second (60: a Xero minute per second).")] = 1.0,
     auto_approve: Annotated[bool, typer.Option(
         "--auto-approve/--consent", help="Skip or show the consent page.")] = True,
-    client_id: Annotated[str, typer.Option(help="The app's client id.")] = "arconnect-demo",
-    client_secret: Annotated[str, typer.Option(help="The app's client secret.")] = "demo-secret",
+    client_id: Annotated[str, typer.Option(metavar="ID", help="The app's client id.")
+                         ] = "arconnect-demo",
+    client_secret: Annotated[str, typer.Option(metavar="SECRET", help="The app's client secret.")
+                             ] = "demo-secret",
 ) -> None:
     """Serve the Xero emulator (login, identity and API on one port) until Ctrl-C."""
     from arconnect.sandbox.xero.server import XeroSandbox, is_loopback
