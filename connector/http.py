@@ -95,7 +95,7 @@ STATUS_ACTIONS: tuple[tuple[range, Action], ...] = (
     (range(500, 600), Action.BACKOFF),
 )
 # A 429's X-Rate-Limit-Problem header refines RATE_LIMITED. Xero names the limit hit
-# (https://developer.xero.com/documentation/guides/oauth2/limits/, erp-apis.md §1.4): only the
+# (https://developer.xero.com/documentation/guides/oauth2/limits/#api-rate-limits): only the
 # daily one is worth stopping for — the others reset within a minute.
 RATE_LIMIT_PROBLEMS: Mapping[str, Action] = {"day": Action.DAILY_LIMIT}
 # Send failures that are worth another try (the request may not have reached the server).

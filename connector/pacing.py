@@ -1,7 +1,7 @@
 """Proactive pacing: our own traffic never causes a 429.
 
-A pacer guards one tenant's calls with four limits (Xero's, by default, erp-apis.md §1.4 and
-https://developer.xero.com/documentation/guides/oauth2/limits/):
+A pacer guards one tenant's calls with four limits (Xero's by default,
+https://developer.xero.com/documentation/guides/oauth2/limits/#api-rate-limits):
 
 - a **sliding** minute window: never more than ``per_minute`` calls in any 60 clock-seconds.
   The server counts in *fixed* windows that reset at a time we do not know; a sliding window

@@ -36,8 +36,10 @@ class Settings(BaseSettings):
     xero_client_id: str | None = None
     xero_client_secret: str | None = None
     xero_redirect_uri: str = "http://localhost:8765/callback/xero"
-    # Apps created since 2 March 2026 must ask for Xero's granular scopes (erp-apis.md §1.1,
-    # [X-SCOPES]); an older app may set the broad `accounting.transactions.read` instead.
+    # Apps created since 2 March 2026 must ask for Xero's granular scopes
+    # (https://developer.xero.com/faq/granular-scopes; the list per endpoint:
+    # https://developer.xero.com/documentation/guides/oauth2/scopes/); an older app may set the
+    # broad `accounting.transactions.read` instead.
     xero_scopes: str = (
         "openid profile email offline_access accounting.contacts accounting.invoices.read "
         "accounting.payments.read accounting.settings.read"
