@@ -6,24 +6,30 @@ rows. Sums run on integer cents (SQLite stores ``Numeric`` as a float; summing c
 exact) and ratios are divided in Python from those exact sums, so SQLite and PostgreSQL agree to
 the cent and, for day figures, to the last of the 4 decimals.
 
-Formula sources (the AR domain reference beside the checkout, ``../shared/reference/ar-domain.md``
-§1, which cites the vendors' documentation):
+Formula sources (the vendors' public documentation):
 
 * ``avg_days_to_pay`` — Average Days to Pay: mean(paid date − invoice date) over invoices paid in
-  full in the window (Microsoft Dynamics GP ``AverageDaysToPay``; Tesorio "Average Days
-  Collected").
+  full in the window (Microsoft Dynamics GP ``SalesAmounts.AverageDaysToPay``,
+  https://learn.microsoft.com/en-us/previous-versions/dynamicsgp/developer/cc533976(v=msdn.10);
+  Tesorio "Average Days Collected",
+  https://help.tesorio.com/en/articles/12730170-customer-score-vs-average-days-collected).
 * ``avg_days_to_pay_weighted`` — Weighted Average Days Paid: Σ(amount × (paid − invoice date)) /
-  Σ amount (Oracle Advanced Collections metrics).
+  Σ amount (Oracle Advanced Collections, appendix "Metrics",
+  https://docs.oracle.com/cd/E18727_01/doc.121/e13452/T387641T387664.htm).
 * ``days_late_weighted`` — Upflow's Average Payment Delay: Σ(amount × (paid date − due date)) /
   Σ amount, open overdue invoices counted with the run date as paid date and their amount due
-  (docs.upflow.io "Your customer's average payment delay"); negative values allowed.
+  ("Your customer's average payment delay",
+  https://docs.upflow.io/en-us/core-entities/customers/your-customers-average-payment-delay);
+  negative values allowed.
 * ``days_late_weighted_paid`` — Weighted Average Days Late over closed items (Oracle Advanced
-  Collections WADL; JD Edwards "Average Days Late" is the same idea over receipts).
-* ``late_share`` — % of invoices paid late (JD Edwards A/R statistics, F03B16).
+  Collections WADL, same appendix; JD Edwards "Average Days Late" is the same idea over receipts).
+* ``late_share`` — % of invoices paid late (JD Edwards A/R statistics, F03B16: "Understanding
+  Accounts Receivable Statistics",
+  https://docs.oracle.com/en/applications/jd-edwards/financials/9.2/eoaar/understanding-accounts-receivable-statistics.html).
 * aging buckets — current, 1–30, 31–60, 61–90, 91+ days past the due date (NetSuite customer
   ``aging``..``aging4``; CRF "aged on actual due date").
 * ``turnover_12m``, ``first_invoice_date``/``tenure_days``, ``credit_note_ratio``,
-  ``payment_method_mix`` — per-customer statistics listed in §1.5 (JD Edwards A/R statistics).
+  ``payment_method_mix`` — per-customer statistics (JD Edwards A/R statistics, as above).
 * ``trend`` — the Upflow delay over items due in the last 90 days minus the same over items due
   earlier in the window (issue 3: "weighted days late over the last 90 days minus the same over the
   window before").
