@@ -296,17 +296,45 @@ def contact_balances(org: Org, contact_id: str, today_ms: int) -> Record:
             "AccountsPayable": {"Outstanding": pay_out, "Overdue": pay_over}}
 
 
+def set_balances(contact: Record, balances: Record) -> None:
+    """Put ``Balances`` on a contact only when something is outstanding, as Xero does.
+
+    In the recorded live ``GET /Contacts`` (63 contacts) only the 17 with an amount
+    outstanding, receivable or payable, carry ``Balances``; the others — customers among them,
+    such as Hamilton Smith Ltd in ``tests/fixtures/xero_recorded/contacts.json`` — have no key.
+    When it comes back it takes its place after ``DefaultCurrency`` (the recorded key order).
+    """
+    if not (balances["AccountsReceivable"]["Outstanding"]
+            or balances["AccountsPayable"]["Outstanding"]):
+        contact.pop("Balances", None)
+        return
+    if "Balances" in contact:
+        contact["Balances"] = balances
+        return
+    items = list(contact.items())
+    after = "DefaultCurrency" if "DefaultCurrency" in contact else None
+    contact.clear()
+    for key, value in items:
+        if key in ("PaymentTerms", "ContactPersons") and "Balances" not in contact:
+            contact["Balances"] = balances
+        contact[key] = value
+        if key == after:
+            contact["Balances"] = balances
+    contact.setdefault("Balances", balances)
+
+
 def refresh_contact(org: Org, contact_id: str, today_ms: int) -> None:
     """Recompute Balances/IsCustomer/IsSupplier of a contact without bumping UpdatedDateUTC.
 
     Xero: "Contact fields pulled from other sources such as Balances, IsSupplier, and
-    isCustomer" do not change ``UpdatedDateUTC`` (erp-apis.md §1.2, [X-RR]).
+    isCustomer" do not change ``UpdatedDateUTC``
+    (https://developer.xero.com/documentation/api/accounting/requests-and-responses).
     """
     contact = org.contacts[contact_id]
     kinds = {org.invoices[i]["Type"] for i in org.contact_docs.get(contact_id, ())}
     contact["IsSupplier"] = "ACCPAY" in kinds
     contact["IsCustomer"] = "ACCREC" in kinds
-    contact["Balances"] = contact_balances(org, contact_id, today_ms)
+    set_balances(contact, contact_balances(org, contact_id, today_ms))
     org.contacts.touch(contact_id)
 
 

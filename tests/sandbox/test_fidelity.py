@@ -397,8 +397,10 @@ def test_sdk_reads(sdk: Any, sb: XeroSandbox) -> None:
     assert len(contacts.contacts) == len(org.contacts)
     merged = [x for x in contacts.contacts if x.merged_to_contact_id]
     assert merged and merged[0].contact_status == "ARCHIVED"
+    # Balances only on contacts with something outstanding (as in the recorded responses)
     assert all(Decimal(str(x.balances.accounts_receivable.outstanding)) >= 0
-               for x in contacts.contacts)
+               for x in contacts.contacts if x.balances is not None)
+    assert any(x.balances is None for x in contacts.contacts)
     payments = api.get_payments(tid, page=1, page_size=1000)
     assert {p.status for p in payments.payments} == {"AUTHORISED", "DELETED"}
     assert all(Decimal(str(p.amount)) > 0 and p.invoice.invoice_id for p in payments.payments)

@@ -78,7 +78,8 @@ def test_realistic_company(shared_sb: XeroSandbox) -> None:
         owed = sum((org.invoices[i]["AmountDue"] for i in org.contact_docs.get(c["ContactID"], ())
                     if org.invoices[i]["Status"] == "AUTHORISED"
                     and org.invoices[i]["Type"] == "ACCREC"), Decimal(0))
-        assert c["Balances"]["AccountsReceivable"]["Outstanding"] == owed
+        balances = c.get("Balances")  # only on contacts with something outstanding
+        assert (balances["AccountsReceivable"]["Outstanding"] if balances else 0) == owed
 
 
 def test_archetypes_pay_differently() -> None:

@@ -148,6 +148,9 @@ def test_default_scopes_cover_every_call_of_sync_and_write_back(
         with scoped_env(monkeypatch, sqlite_url, DEFAULT_SCOPES, org) as env:
             [result] = sync_tenants(env.db)
             assert result.status == "ok", result.error
+            # every customer stored, those Xero sends without Balances (nothing owed) too
+            assert any(c["IsCustomer"] and "Balances" not in c
+                       for c in env.org.contacts.values())
             assert_store_equals_truth(env.db, env.tenant.id, env.org)
             segment_tenant(env.db, env.tenant)
             ctx = context(env)
