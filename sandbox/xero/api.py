@@ -121,8 +121,10 @@ PAGED = {e.key.lower(): e for e in (CONTACTS, INVOICES, CREDIT_NOTES, PAYMENTS, 
 
 
 def _summary_invoice(rec: Record) -> Record:
-    # Without paging Xero leaves line items out (erp-apis.md §1.2: "line items included when
-    # paging"); summaryOnly drops them too. Shown as an empty list like Xero's embedded
+    # Without paging Xero leaves line items out ("paged results will have extra detail (e.g. line
+    # items)", section "Retrieving paged resources" of
+    # https://developer.xero.com/documentation/api/accounting/requests-and-responses);
+    # summaryOnly drops them too. Shown as an empty list like Xero's embedded
     # invoices (assumed: the exact form of the omission is not recorded).
     out = dict(rec)
     out["LineItems"] = []
@@ -342,8 +344,10 @@ class AccountingApi:
                     size = int(size_text) if size_text else DEFAULT_PAGE_SIZE
                 except ValueError as err:
                     raise query_error("page and pageSize must be integers") from err
-                # pageSize: up to 1,000 since July 2024 (erp-apis.md §1.2); larger values are
-                # clamped to 1,000 and non-positive ones fall back to 100 (assumed).
+                # pageSize: up to 1,000 since July 2024, larger values clamped to 1,000 (section
+                # "Retrieving paged resources" of
+                # https://developer.xero.com/documentation/api/accounting/requests-and-responses);
+                # non-positive ones fall back to 100 (assumed).
                 size = DEFAULT_PAGE_SIZE if size < 1 else min(size, MAX_PAGE_SIZE)
                 total = len(ids)
                 pagination = {"page": page, "pageSize": size,
@@ -497,7 +501,7 @@ class AccountingApi:
             item = org.payments.json(key)
         return self.envelope("Payments", [item])
 
-    # ---- contact groups (erp-apis.md §1.3) ------------------------------------------------
+    # ---- contact groups (https://developer.xero.com/documentation/api/accounting/contactgroups)
     def groups(self, org: Org, req: Request, parts: list[str], corrupt: str | None) -> Response:
         """``/ContactGroups`` and its members."""
         m = req.method
@@ -533,7 +537,8 @@ class AccountingApi:
             raise ApiError(404, NOT_FOUND)
 
     def _list_groups(self, org: Org, req: Request) -> Response:
-        # Only ACTIVE groups come back (erp-apis.md §1.3); members only on GET by id.
+        # Only ACTIVE groups come back; members only on GET by id
+        # (https://developer.xero.com/documentation/api/accounting/contactgroups#get-contactgroups).
         groups = [g for g in org.contact_groups.values() if g["Status"] == "ACTIVE"]
         where = req.query.get("where")
         if where:
@@ -646,8 +651,9 @@ class AccountingApi:
 
     def _sync_contact_groups(self, org: Org, cid: str) -> None:
         # Membership shows in Contact.ContactGroups, in the order the groups were created.
-        # Whether it bumps the contact's UpdatedDateUTC is unverified (erp-apis.md §1.3); here
-        # it does not. Each group's members are a dict, so this costs one look-up per group.
+        # Whether it bumps the contact's UpdatedDateUTC is not documented (Xero's contact-group
+        # page does not say: https://developer.xero.com/documentation/api/accounting/contactgroups);
+        # here it does not. Each group's members are a dict, so this costs one look-up per group.
         contact = org.contacts[cid]
         contact["ContactGroups"] = [
             R.group_ref(org.contact_groups[g]) for g, members in org.group_members.items()

@@ -1,9 +1,10 @@
 """Xero's OAuth 2.0 as the sandbox plays it: codes, grants, rotating refresh tokens.
 
-Facts (erp-apis.md §1.1): codes are single use and live 5 minutes; access tokens live 30
-minutes (``expires_in`` 1800); every refresh returns a new refresh token and the used one may be
-retried for a 30-minute grace; unused refresh tokens lapse after 60 days; one grant reaches
-several organisations (its connections). Access and refresh tokens here are opaque random
+Facts (https://developer.xero.com/documentation/guides/oauth2/auth-flow/ and
+https://developer.xero.com/faq/oauth2): codes are single use and live 5 minutes; access tokens
+live 30 minutes (``expires_in`` 1800); every refresh returns a new refresh token and the used one
+may be retried for a 30-minute grace; unused refresh tokens lapse after 60 days; one grant
+reaches several organisations (its connections). Access and refresh tokens here are opaque random
 strings — real access tokens are RS256 JWTs; clients must not look inside either. The optional
 ``id_token`` is an HS256 JWT signed with the client secret (real Xero signs RS256).
 """
@@ -125,7 +126,7 @@ class Identity:
 
     # ---- authorize ------------------------------------------------------------------------
     def redirect_allowed(self, uri: str) -> bool:
-        """Xero: https only, except localhost; no wildcards (erp-apis.md §1.1)."""
+        """Xero: https only, except localhost; no wildcards (https://developer.xero.com/faq/oauth2)."""
         if self.redirect_uris is not None:
             return uri in self.redirect_uris
         loopback = ("http://localhost", "http://127.0.0.1", "http://[::1]")

@@ -1,10 +1,11 @@
 """Xero's API rate limits, per organisation and per app, on the sandbox clock.
 
-erp-apis.md §1.4: per tenant 5 concurrent calls, 60 per minute and 5,000 per day (1,000 on the
-Starter tier); 10,000 per minute across the app. Windows are fixed (not rolling) and each
-tenant's resets at its own time: here a window opens with the first call after the previous
-one closed. Over a limit: 429, ``X-Rate-Limit-Problem`` names it and, for minute and day limits,
-``Retry-After`` says when the window reopens. Every API response carries the remaining counts.
+Xero's limits (https://developer.xero.com/documentation/guides/oauth2/limits/#api-rate-limits):
+per tenant 5 concurrent calls, 60 per minute and 5,000 per day (1,000 on the Starter tier);
+10,000 per minute across the app. Windows are fixed (not rolling) and each tenant's resets at
+its own time: here a window opens with the first call after the previous one closed. Over a
+limit: 429, ``X-Rate-Limit-Problem`` names it and, for minute and day limits, ``Retry-After``
+says when the window reopens. Every API response carries the remaining counts.
 """
 
 from __future__ import annotations
