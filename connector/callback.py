@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import html
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -94,6 +95,11 @@ class CallbackServer:
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True)
 
+    @property
+    def port(self) -> int:
+        """The port the listener is bound to (the one picked when asked for 0)."""
+        return int(self._server.server_address[1])
+
     def expect_state(self, state: str) -> None:
         """The ``state`` of the consent request this listener waits for (set it before the
         browser is sent to the consent page)."""
@@ -132,3 +138,11 @@ class CallbackServer:
         if self._expected_state is not None and not self._state_ok:
             raise AuthError(STATE_MISMATCH)
         return self._params["code"], self._params.get("state", "")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (to suggest one; it may be taken by the time it is
+    used)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])

@@ -6,17 +6,22 @@ red line and exit with status 2; a traceback means a bug.
 
 from __future__ import annotations
 
+import errno
 import getpass
 import logging
 import os
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
 import typer
 from rich import box
+from rich.console import Console
 from rich.logging import RichHandler
+from rich.style import Style
+from rich.text import Text
 from sqlalchemy import Engine
 
 from arconnect import __version__
@@ -36,6 +41,9 @@ from arconnect.jsonout import FORMAT_HELP, check_format, print_json, tenant_ref
 from arconnect.segmenter.rules import Rules
 from arconnect.settings import Settings
 from arconnect.store.models import Tenant
+
+if TYPE_CHECKING:
+    from arconnect.auth.vault import TokenVault
 
 app = typer.Typer(
     name="arconnect",
@@ -87,11 +95,13 @@ def _root(
     if version:
         console.print(f"arconnect {__version__}")
         raise typer.Exit()
+    from arconnect.redact import RedactSecrets
     from arconnect.settings import get_settings
 
     level = "DEBUG" if verbose else get_settings().log_level.upper()
-    logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]",
-                        handlers=[RichHandler(console=err_console, show_path=False)])
+    handler = RichHandler(console=err_console, show_path=False)
+    handler.addFilter(RedactSecrets())  # request lines carry OAuth codes: never log them
+    logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]", handlers=[handler])
 
 
 @app.command()
@@ -280,14 +290,25 @@ def last_plan_text(db: Engine, tenant: Tenant) -> str:
                                                else "")
 
 
+_SECRET_HELP = ("`-` reads it from stdin (a prompt that does not echo on a terminal); a "
+                "value given here is visible to other users in `ps` and kept in shell history")
+
+
 @tenants_app.command("add")
 def tenants_add(
+    ctx: typer.Context,
     platform: Annotated[str, typer.Argument(metavar="PLATFORM", help="Platform: xero.")],
-    client_id: Annotated[str, typer.Option(metavar="ID", help="The app's OAuth client id.")],
-    client_secret: Annotated[str, typer.Option(metavar="SECRET",
-                                               help="The app's OAuth client secret.")],
-    refresh_token: Annotated[str, typer.Option(metavar="TOKEN",
-                                               help="A refresh token of the grant.")],
+    client_id: Annotated[str | None, typer.Option(
+        envvar="ARCONNECT_XERO_CLIENT_ID", metavar="ID",
+        help="The app's OAuth client id (default: ARCONNECT_XERO_CLIENT_ID).")] = None,
+    client_secret: Annotated[str | None, typer.Option(
+        envvar="ARCONNECT_XERO_CLIENT_SECRET", metavar="SECRET",
+        help="The app's OAuth client secret (default: ARCONNECT_XERO_CLIENT_SECRET); "
+             + _SECRET_HELP + ".")] = None,
+    refresh_token: Annotated[str | None, typer.Option(
+        envvar="ARCONNECT_XERO_REFRESH_TOKEN", metavar="TOKEN",
+        help="A refresh token of the grant (default: ARCONNECT_XERO_REFRESH_TOKEN); "
+             + _SECRET_HELP + ".")] = None,
     tenant_id: Annotated[
         str | None, typer.Option(metavar="ID", help="Only this organisation (default: every "
                                                     "one it reaches).")
@@ -295,17 +316,38 @@ def tenants_add(
 ) -> None:
     """Add a grant headlessly from a refresh token (it is rotated at once and stored encrypted).
 
-    One Xero grant can reach several organisations; each becomes a tenant.
+    One Xero grant can reach several organisations; each becomes a tenant. Give the client
+    secret and the refresh token through the environment (ARCONNECT_XERO_CLIENT_SECRET,
+    ARCONNECT_XERO_REFRESH_TOKEN) or stdin (`--refresh-token -`), not on the command line.
+    The organisations are checked before anything is stored: a wrong --tenant-id stores
+    nothing.
     """
-    from arconnect.auth.service import add_xero_grant
+    from arconnect.auth.service import add_xero_grant, check_vault
     from arconnect.auth.vault import get_vault
+    from arconnect.settings import get_settings
 
     if platform != "xero":
         raise ArconnectError(f"platform {platform!r} is not supported yet; use: xero")
+    settings = get_settings()
+    if client_secret == "-" and refresh_token == "-":
+        raise ArconnectError("--client-secret - and --refresh-token -: only one of them can "
+                             "read stdin; give the client secret through "
+                             "ARCONNECT_XERO_CLIENT_SECRET. Nothing was changed")
+    client_id = client_id or settings.xero_client_id
+    secret = _secret_arg(ctx, "client_secret", client_secret or settings.xero_client_secret,
+                         "ARCONNECT_XERO_CLIENT_SECRET")
+    token = _secret_arg(ctx, "refresh_token", refresh_token, "ARCONNECT_XERO_REFRESH_TOKEN")
+    if not client_id:
+        raise ArconnectError("--client-id is missing: pass your Xero app's client id or set "
+                             "ARCONNECT_XERO_CLIENT_ID. Nothing was changed")
+    vault = get_vault()
+    db = _db()
+    check_vault(db, vault)  # a wrong key fails here, before the refresh token is used up
     added = add_xero_grant(
-        _db(), client_id=client_id, client_secret=client_secret, refresh_token=refresh_token,
-        tenant_id=tenant_id, vault=get_vault(),
+        db, client_id=client_id, client_secret=secret, refresh_token=token,
+        tenant_id=tenant_id, vault=vault,
     )
+    console.print(f"tokens stored encrypted under key {vault.fingerprint}")
     for t in added:
         console.print(f"[green]connected[/] {safe(t.name)} ({safe(t.external_id)}) as tenant "
                       f"{t.id}")
@@ -314,24 +356,39 @@ def tenants_add(
 @tenants_app.command("connect")
 def tenants_connect(
     platform: Annotated[str, typer.Argument(metavar="PLATFORM", help="Platform: xero.")],
-    port: Annotated[int, typer.Option(metavar="PORT",
-                                      help="Local port of the redirect listener.")] = 8765,
+    port: Annotated[int | None, typer.Option(
+        metavar="PORT", help="Local port of the redirect listener (default: the port of "
+             "ARCONNECT_XERO_REDIRECT_URI, 8765). The redirect URI with this port must be "
+             "registered with your Xero app.")] = None,
 ) -> None:
     """Connect organisations through the browser (OAuth with PKCE).
 
-    Prints the consent URL, listens on http://localhost:PORT/callback/xero for the redirect
-    (register that redirect URI with your Xero app), and stores one tenant per organisation.
-    Set ARCONNECT_XERO_CLIENT_ID and ARCONNECT_XERO_CLIENT_SECRET first.
+    Checks the secret key and the store first, prints the consent URL, listens on
+    http://localhost:PORT/callback/xero for the redirect (register exactly that redirect URI
+    with your Xero app), and stores one tenant per organisation. Set ARCONNECT_XERO_CLIENT_ID,
+    ARCONNECT_XERO_CLIENT_SECRET and ARCONNECT_SECRET_KEY first.
     """
-    from arconnect.callback import CallbackServer
+    from arconnect.auth.service import check_vault
+    from arconnect.auth.vault import get_vault
     from arconnect.settings import get_settings
 
     if platform != "xero":
         raise ArconnectError(f"platform {platform!r} is not supported yet; use: xero")
     settings = get_settings()
-    with CallbackServer("127.0.0.1", port) as listener:
-        redirect_uri = listener.redirect_uri.replace("127.0.0.1", "localhost")
-        added = _connect_xero(settings, redirect_uri, listener, interactive=True)
+    host, port, path = _local_redirect(settings, port)
+    if not settings.xero_client_id or not settings.xero_client_secret:
+        raise ArconnectError(
+            "set ARCONNECT_XERO_CLIENT_ID and ARCONNECT_XERO_CLIENT_SECRET (your Xero app's "
+            "credentials, https://developer.xero.com/app/manage) first"
+        )
+    # Everything that can fail locally fails now, before the user consents in the browser.
+    vault = get_vault()
+    db = _db()
+    check_vault(db, vault)
+    with _listen(host, port, path) as listener:
+        redirect_uri = f"http://{host}:{listener.port}{path}"
+        added = _connect_xero(settings, redirect_uri, listener, db, vault)
+    console.print(f"tokens stored encrypted under key {vault.fingerprint}")
     for t in added:
         console.print(f"[green]connected[/] {safe(t.name)} ({safe(t.external_id)}) as tenant "
                       f"{t.id}")
@@ -425,23 +482,77 @@ def _remove_all_before_disconnect(db: Engine, t: Tenant, who: str) -> None:
                   f"calls)")
 
 
-def _connect_xero(
-    settings: Settings, redirect_uri: str, listener: CallbackServer, *, interactive: bool
-) -> list[Tenant]:
+def _connect_xero(settings: Settings, redirect_uri: str, listener: CallbackServer,
+                  db: Engine, vault: TokenVault) -> list[Tenant]:
+    """Print the consent URL, wait for Xero's redirect, store the grant."""
     from arconnect.auth.service import begin_xero_connect, complete_xero_connect
-    from arconnect.auth.vault import get_vault
 
-    if not settings.xero_client_id or not settings.xero_client_secret:
-        raise ArconnectError(
-            "set ARCONNECT_XERO_CLIENT_ID and ARCONNECT_XERO_CLIENT_SECRET (your Xero app's "
-            "credentials) first"
-        )
     request = begin_xero_connect(settings, redirect_uri)
     listener.expect_state(request.state)  # the browser hears "Connected" only for this state
-    if interactive:
-        console.print(f"Open this address to connect Xero:\n[link]{request.url}[/link]")
+    console.print("Open this address to connect Xero (sign in, choose the organisations, "
+                  "allow access):")
+    show_link(console, request.url)
+    console.print(f"waiting for Xero's redirect to {redirect_uri} (Ctrl-C to stop)")
     code, state = listener.wait()
-    return complete_xero_connect(_db(), request, code, state, redirect_uri, get_vault())
+    return complete_xero_connect(db, request, code, state, redirect_uri, vault)
+
+
+def show_link(out: Console, url: str) -> None:
+    """Print ``url`` on one line, never wrapped (it must survive copy and paste whole), and
+    clickable (an OSC 8 terminal hyperlink) when ``out`` is a terminal."""
+    out.print(Text(url, style=Style(link=url)), soft_wrap=True, highlight=False)
+
+
+def _local_redirect(settings: Settings, port: int | None) -> tuple[str, int, str]:
+    """Host, port and path of the local redirect listener: ARCONNECT_XERO_REDIRECT_URI's, the
+    port replaced by ``--port`` when given."""
+    uri = settings.xero_redirect_uri
+    parts = urlsplit(uri)
+    if parts.scheme != "http" or parts.hostname not in ("localhost", "127.0.0.1"):
+        raise ArconnectError(
+            f"ARCONNECT_XERO_REDIRECT_URI is {uri}: `arconnect tenants connect` listens on this "
+            f"machine, so it needs http://localhost:PORT/PATH (registered with your Xero app); "
+            f"unset it for http://localhost:8765/callback/xero")
+    return parts.hostname, (parts.port or 80) if port is None else port, parts.path or "/"
+
+
+def _listen(host: str, port: int, path: str) -> CallbackServer:
+    """The redirect listener on ``port``; a port in use is a one-line error offering one."""
+    from arconnect.callback import CallbackServer, free_port
+
+    try:
+        return CallbackServer("127.0.0.1", port, path)
+    except OSError as err:
+        spare = free_port()
+        why = ("is in use (the Xero sandbox's default port is 8765 too)"
+               if err.errno == errno.EADDRINUSE else f"cannot be used ({err.strerror})")
+        raise ArconnectError(
+            f"port {port} {why}: run `arconnect tenants connect xero --port {spare}` (free "
+            f"now) and register http://{host}:{spare}{path} as a redirect URI of your Xero app "
+            f"(https://developer.xero.com/app/manage; Xero requires an exact match), or free "
+            f"port {port}. Nothing was changed") from None
+
+
+def _secret_arg(ctx: typer.Context, name: str, value: str | None, envvar: str) -> str:
+    """A secret option's value: given, from its environment variable, or read from stdin
+    (``-``). A value typed on the command line works, with a warning (``ps`` shows it)."""
+    option = "--" + name.replace("_", "-")
+    if value == "-":
+        value = (getpass.getpass(f"{option}: ") if sys.stdin.isatty()
+                 else sys.stdin.readline()).strip()
+        if not value:
+            raise ArconnectError(f"{option} -: stdin gave no value; pipe it in or set "
+                                 f"{envvar}. Nothing was changed")
+        return value
+    if not value:
+        raise ArconnectError(f"{option} is missing: set {envvar} or pass `{option} -` to read "
+                             f"it from stdin. Nothing was changed")
+    source = ctx.get_parameter_source(name)  # click's ParameterSource (typer vendors click)
+    if getattr(source, "name", None) == "COMMANDLINE":
+        err_console.print(f"[yellow]warning:[/] {option} on the command line is visible to "
+                          f"other users (ps, shell history): set {envvar} or pass `{option} -`",
+                          soft_wrap=True)
+    return value
 
 
 @db_app.command("upgrade")
@@ -480,22 +591,29 @@ def mappings_check(
 @secrets_app.command("generate")
 def secrets_generate() -> None:
     """Print a new key for ARCONNECT_SECRET_KEY."""
-    from arconnect.auth.vault import generate_key
+    from arconnect.auth.vault import generate_key, key_fingerprint
 
-    console.print(generate_key())
+    key = generate_key()
+    console.print(key, soft_wrap=True)
+    err_console.print(f"fingerprint {key_fingerprint(key)} (how arconnect names this key)")
 
 
 @secrets_app.command("rotate")
 def secrets_rotate() -> None:
     """Re-encrypt every stored token under the newest key.
 
-    Put the new key first in ARCONNECT_SECRET_KEYS (new,old), run this, then drop the old key.
+    Set ARCONNECT_SECRET_KEYS=new,old (and unset ARCONNECT_SECRET_KEY: both set is refused), run
+    this, then keep only the new key. Prints the fingerprint of the key now in use.
     """
     from arconnect.auth.service import rotate_secrets
     from arconnect.auth.vault import get_vault
 
-    done = rotate_secrets(_db(), get_vault())
-    console.print(f"re-encrypted the secrets of {done} grant(s) under the newest key")
+    vault = get_vault()
+    done = rotate_secrets(_db(), vault)
+    older = vault.fingerprints[1:]
+    console.print(f"re-encrypted the secrets of {done} grant(s) under key {vault.fingerprint}"
+                  + (f"; the older key(s) {', '.join(older)} can now be dropped" if older
+                     else " (the only key configured)"))
 
 
 def _tenant(key: str) -> Tenant:

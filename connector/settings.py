@@ -100,11 +100,24 @@ class Settings(BaseSettings):
         return level
 
     def secret_key_list(self) -> list[str]:
-        """The configured encryption keys, newest first; empty when none is set."""
+        """The configured encryption keys, newest first; empty when none is set.
+
+        One of the two variables, never both: ``ARCONNECT_SECRET_KEY`` is the single key,
+        ``ARCONNECT_SECRET_KEYS`` the list used while rotating. With both set, which key
+        encrypts would be a guess (a rotation could silently keep the old key), so it is refused.
+
+        Raises:
+            ConfigError: both variables are set.
+        """
         keys = [k.strip() for k in (self.secret_keys or "").split(",") if k.strip()]
-        if self.secret_key and self.secret_key not in keys:
-            keys.insert(0, self.secret_key)
-        return keys
+        single = (self.secret_key or "").strip()
+        if single and keys:
+            raise ConfigError(
+                "ARCONNECT_SECRET_KEY and ARCONNECT_SECRET_KEYS are both set (environment or "
+                ".env): unset ARCONNECT_SECRET_KEY and list every key in ARCONNECT_SECRET_KEYS, "
+                "newest first (the first one encrypts). Nothing was changed"
+            )
+        return keys or ([single] if single else [])
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -35,16 +35,19 @@ def _oauth(settings: Settings | None, client_id: str, client_secret: str, now: N
     return XeroOAuth(settings or get_settings(), client_id, client_secret, now=now)
 
 
-def _store_grant(
+def _save_grant(
     engine: Engine,
     *,
     client_id: str,
     client_secret: str,
     token: TokenSet,
+    connections: Sequence[dict[str, Any]],
     vault: TokenVault,
     now: Now,
-) -> int:
-    """Insert one credential row with the token set encrypted; committed; returns its id."""
+) -> list[Tenant]:
+    """Store one grant and its organisations in one transaction: a credential row with the
+    token set encrypted, and one tenant per organisation, upserted by ``(platform,
+    external_id)``. Either both are committed or neither (no grant without a tenant)."""
     stamp = now()
     refresh = token.get("refresh_token")
     cred = Credential(
@@ -60,20 +63,11 @@ def _store_grant(
         created_at=stamp,
         updated_at=stamp,
     )
-    with Session(engine, expire_on_commit=False) as session:
-        session.add(cred)
-        session.commit()
-        assert cred.id is not None
-        return int(cred.id)
-
-
-def _upsert_tenants(
-    engine: Engine, credential_id: int, connections: Sequence[dict[str, Any]], now: Now
-) -> list[Tenant]:
-    """One tenant per organisation, upserted by ``(platform, external_id)``; committed."""
-    stamp = now()
     out: list[Tenant] = []
     with Session(engine, expire_on_commit=False) as session:
+        session.add(cred)
+        session.flush()
+        assert cred.id is not None
         for conn in connections:
             external_id = str(conn["tenantId"])
             tenant = session.scalars(
@@ -90,7 +84,7 @@ def _upsert_tenants(
                 )
                 session.add(tenant)
             tenant.name = str(conn.get("tenantName") or tenant.name)
-            tenant.credential_id = credential_id
+            tenant.credential_id = int(cred.id)
             tenant.connection_id = str(conn["id"]) if conn.get("id") else None
             tenant.status = STATUS_ACTIVE
             tenant.status_detail = None
@@ -109,14 +103,24 @@ def _organisations(connections: Sequence[dict[str, Any]]) -> list[dict[str, Any]
     ]
 
 
-def _select(connections: list[dict[str, Any]], tenant_id: str | None) -> list[dict[str, Any]]:
+def _select(connections: list[dict[str, Any]], tenant_id: str | None,
+            retry: str) -> list[dict[str, Any]]:
+    """The organisations to store: every one, or only ``tenant_id``; checked before anything
+    is stored, so a wrong id leaves no grant behind. ``retry`` says how to try again."""
+    if not connections:
+        raise NotFoundError(
+            "the grant reaches no Xero organisation (GET /connections is empty): the user "
+            "must choose at least one organisation on Xero's consent page; nothing was "
+            "stored. Connect again with `arconnect tenants connect xero`"
+        )
     if tenant_id is None:
         return connections
     chosen = [c for c in connections if str(c["tenantId"]) == tenant_id]
     if not chosen:
         reach = ", ".join(f"{c['tenantId']} ({c.get('tenantName', '')})" for c in connections)
         raise NotFoundError(
-            f"the grant does not reach organisation {tenant_id!r}; it reaches: {reach or 'none'}"
+            f"--tenant-id {tenant_id!r}: the grant does not reach that organisation; it "
+            f"reaches: {reach}. Nothing was stored; {retry}"
         )
     return chosen
 
@@ -162,12 +166,37 @@ def add_xero_grant(
             "minutes ago, expired (60 days unused) or was revoked; get a new one, or use "
             "`arconnect tenants connect xero`"
         ) from None
-    credential_id = _store_grant(
-        engine, client_id=client_id, client_secret=client_secret, token=token, vault=vault,
-        now=now,
+    # Which organisations first: a wrong --tenant-id must not leave a stored grant behind.
+    # The given refresh token stays usable for Xero's 30-minute grace period, so the command
+    # can be repeated with the right id (https://developer.xero.com/faq/oauth2).
+    chosen = _select(
+        _organisations(oauth.connections(str(token["access_token"]))), tenant_id,
+        "the same refresh token works again for 30 minutes: rerun with one of these ids, "
+        "or without --tenant-id for all of them",
     )
-    chosen = _select(_organisations(oauth.connections(str(token["access_token"]))), tenant_id)
-    return _upsert_tenants(engine, credential_id, chosen, now)
+    return _save_grant(engine, client_id=client_id, client_secret=client_secret, token=token,
+                       connections=chosen, vault=vault, now=now)
+
+
+def check_vault(engine: Engine, vault: TokenVault) -> None:
+    """Check that ``vault`` opens the grants already stored (one secret of each).
+
+    Run before the consent page opens, so a wrong or changed key is reported before the user
+    is told "Connected" in the browser, not after.
+
+    Raises:
+        ConfigError: a stored grant was encrypted under none of the configured keys.
+    """
+    with Session(engine) as session:
+        rows = session.execute(
+            select(col(Credential.id), col(Credential.client_secret_enc))
+            .where(col(Credential.client_secret_enc).is_not(None))
+        ).all()
+    for credential_id, secret in rows:
+        try:
+            vault.decrypt(secret or "")
+        except ConfigError as err:
+            raise ConfigError(f"stored grant {credential_id}: {err}") from None
 
 
 def begin_xero_connect(
@@ -203,12 +232,10 @@ def complete_xero_connect(
     client_id, client_secret = _app_credentials(settings)
     oauth = _oauth(settings, client_id, client_secret, now)
     token = oauth.exchange_code(request, code, state, redirect_uri)
-    credential_id = _store_grant(
-        engine, client_id=client_id, client_secret=client_secret, token=token, vault=vault,
-        now=now,
-    )
-    connections = _organisations(oauth.connections(str(token["access_token"])))
-    return _upsert_tenants(engine, credential_id, connections, now)
+    connections = _select(_organisations(oauth.connections(str(token["access_token"]))), None,
+                          "connect again")
+    return _save_grant(engine, client_id=client_id, client_secret=client_secret, token=token,
+                       connections=connections, vault=vault, now=now)
 
 
 def _app_credentials(settings: Settings) -> tuple[str, str]:

@@ -1,8 +1,10 @@
 """The token vault: encryption at rest for OAuth tokens and client secrets.
 
-Keys come from ``ARCONNECT_SECRET_KEY`` / ``ARCONNECT_SECRET_KEYS`` (comma-separated, newest
-first). The newest key encrypts; every listed key decrypts, so rotating a key is: put the new key
-first, keep the old one after it, run ``arconnect secrets rotate``, then drop the old key.
+Keys come from ``ARCONNECT_SECRET_KEY`` or ``ARCONNECT_SECRET_KEYS`` (comma-separated, newest
+first; setting both is refused). The newest key encrypts; every listed key decrypts, so rotating a
+key is: put the new key first in ``ARCONNECT_SECRET_KEYS``, keep the old one after it, run
+``arconnect secrets rotate``, then drop the old key. Keys are shown only by their fingerprint
+(:func:`key_fingerprint`).
 
 A key is either a Fernet key (``arconnect secrets generate``) or any passphrase. A passphrase is
 stretched into a Fernet key with HKDF-SHA256 over the fixed application salt :data:`APP_SALT`, so
@@ -19,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Sequence
@@ -52,6 +55,15 @@ def generate_key() -> str:
     return Fernet.generate_key().decode("ascii")
 
 
+def key_fingerprint(key: str) -> str:
+    """A short public name for a configured key: the first 8 hex digits of its SHA-256.
+
+    Lets an operator tell which key is in use without showing it; reproduce it with
+    ``printf %s "$ARCONNECT_SECRET_KEY" | sha256sum | cut -c1-8``.
+    """
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
+
+
 def _is_fernet_key(key: str) -> bool:
     try:
         raw = base64.b64decode(key.encode("ascii"), altchars=b"-_", validate=True)
@@ -83,7 +95,8 @@ class TokenVault:
     Args:
         keys: the configured keys, newest first; the first encrypts, all of them decrypt.
 
-    The vault owns nothing but the keys; it never logs and never puts a secret in an error.
+    The vault owns nothing but the keys; it never logs and never puts a secret in an error
+    (only the keys' fingerprints).
     """
 
     def __init__(self, keys: Sequence[str]) -> None:
@@ -91,6 +104,16 @@ class TokenVault:
         if not usable:
             raise ConfigError(_MISSING_KEY)
         self._fernet = MultiFernet([Fernet(derive_key(k)) for k in usable])
+        self.fingerprints = [key_fingerprint(k) for k in usable]
+
+    @property
+    def fingerprint(self) -> str:
+        """The fingerprint of the key that encrypts (the newest)."""
+        return self.fingerprints[0]
+
+    def _wrong_key(self) -> ConfigError:
+        return ConfigError(f"{_WRONG_KEY} (configured key fingerprints: "
+                           f"{', '.join(self.fingerprints)})")
 
     def encrypt(self, plaintext: str) -> str:
         """``plaintext`` encrypted with the newest key (a url-safe text token)."""
@@ -105,7 +128,7 @@ class TokenVault:
         try:
             return self._fernet.decrypt(ciphertext.encode("ascii")).decode("utf-8")
         except (InvalidToken, UnicodeError):
-            raise ConfigError(_WRONG_KEY) from None
+            raise self._wrong_key() from None
 
     def rotate(self, ciphertext: str) -> str:
         """``ciphertext`` re-encrypted under the newest key (same plaintext).
@@ -116,7 +139,7 @@ class TokenVault:
         try:
             return self._fernet.rotate(ciphertext.encode("ascii")).decode("ascii")
         except (InvalidToken, UnicodeError):
-            raise ConfigError(_WRONG_KEY) from None
+            raise self._wrong_key() from None
 
 
 def demo_key_path() -> Path:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from arconnect.errors import ConfigError
+from arconnect.redact import mask_url, redact
 from arconnect.settings import get_settings
 
 _engines: dict[str, Engine] = {}
@@ -81,7 +82,12 @@ def create_store_engine(url: str) -> Engine:
             engine = create_engine(url, pool_pre_ping=True, json_serializer=json_dumps,
                                    json_deserializer=orjson.loads)
     except (ArgumentError, ImportError) as err:
-        raise ConfigError(f"ARCONNECT_DATABASE_URL: cannot use {url!r}: {err}") from None
+        # Never echo the password: the URL is masked, and so is the driver's message (a URL
+        # that does not parse is quoted in it whole).
+        raise ConfigError(
+            f"ARCONNECT_DATABASE_URL: cannot use {mask_url(url)!r}: {redact(str(err))}; use "
+            "sqlite:///path.db or postgresql+psycopg://user@host/db"
+        ) from None
     return engine
 
 

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from arconnect.auth.service import (
     add_xero_grant,
@@ -17,7 +17,7 @@ from arconnect.auth.service import (
     revoke_grant,
     rotate_secrets,
 )
-from arconnect.auth.tokens import TokenManager
+from arconnect.auth.tokens import TokenManager, credential_table
 from arconnect.auth.vault import TokenVault
 from arconnect.errors import AuthError, ConfigError, NotFoundError, ReconnectRequired
 from arconnect.settings import Settings, load_settings
@@ -120,8 +120,11 @@ def test_add_grant_unknown_organisation_lists_the_reachable_ones(
                        tenant_id="nope", vault=vault, settings=settings)
     assert "'nope'" in str(info.value)
     assert "t-1 (Org A)" in str(info.value) and "t-2 (Org B)" in str(info.value)
-    # the rotated token was stored before the lookup: it is not lost
-    assert vault.decrypt(credential_row(engine, 1)["refresh_token_enc"]) == "rt-1"
+    # the organisations are checked before anything is stored: no orphan grant is left (the
+    # given refresh token stays usable at Xero for 30 minutes, so the command can be rerun)
+    assert list_tenants(engine) == []
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(credential_table())).scalar() == 0
 
 
 @responses.activate
