@@ -225,3 +225,29 @@ def test_an_expired_token_still_refreshes_once(monkeypatch: pytest.MonkeyPatch,
         env.sandbox.faults.expire_tokens()
         r = client.request("GET", "/api.xro/2.0/Organisation", headers=headers)
         assert r.status_code == 200 and client.refreshes == 1
+
+
+def test_write_back_without_the_write_scope_stops_at_the_first_write(
+        monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
+    read_only = DEFAULT_SCOPES.replace("accounting.contacts", "accounting.contacts.read")
+    set_clock(Clock(600.0))
+    try:
+        with scoped_env(monkeypatch, sqlite_url, read_only) as env:
+            [result] = sync_tenants(env.db)
+            assert result.status == "ok", result.error
+            segment_tenant(env.db, env.tenant)
+            ctx = context(env)
+            plan = wb.build_plan(ctx)
+            wb.save_plan(env.db, plan)
+            env.sandbox.stats.reset()
+            with pytest.raises(ScopeMissing, match=(
+                    "^tenant Acme Wholesale: Xero refused PUT ContactGroups: the connection "
+                    "lacks scope accounting.contacts — reconnect with `arconnect tenants "
+                    "connect xero`")):
+                wb.apply_plan(ctx, plan, approved_by="tester", fresh=True)
+            # the refused write was the only call after the plan's own reads: not retried
+            assert ctx.client.refreshes == 0 and ctx.client.retries == 0
+            assert not any(g["Name"].startswith("AR: ")
+                           for g in env.org.contact_groups.values())
+    finally:
+        set_clock(None)
