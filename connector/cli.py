@@ -37,7 +37,7 @@ from arconnect.console import (
     sync_table,
 )
 from arconnect.errors import ArconnectError, NotFoundError
-from arconnect.jsonout import FORMAT_HELP, check_format, print_json, tenant_ref
+from arconnect.jsonout import FORMAT_HELP, check_format, print_json, sync_doc, tenant_ref
 from arconnect.segmenter.rules import Rules
 from arconnect.settings import Settings
 from arconnect.store.models import Tenant
@@ -189,6 +189,8 @@ def run(
         int, typer.Option(min=1, max=16, metavar="N",
                           help="Tenants synced at once (each has its own limits).")
     ] = 2,
+    format: Annotated[str, typer.Option("--format", "-f", metavar="table|json",
+                                        help=FORMAT_HELP)] = "table",
 ) -> None:
     """Sync, segment and write back every tenant: what a scheduled job runs (cron, a timer).
 
@@ -199,35 +201,46 @@ def run(
     day's call budget cut short resumes on the next run.
 
     Exit code: 0 when everything is done, 3 when a plan waits for an approval, 1 on a failure.
+    With --format json the exit code is the same; stdout holds a list with one object per
+    tenant (sync, customers, changed, write-back, plan, calls, errors).
     """
     from arconnect.services import run_tenants
 
+    as_json = check_format(format)
     with sync_progress() as progress:
         results = run_tenants(_db(), tenants, writeback=writeback, rules=_rules(rules),
                               progress=progress, workers=workers,
                               writeback_progress=lambda t: progress.writes(t.name))
-    table = DataTable(title="Run", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("tenant", "sync", "read", "customers", "changed", "write-back", "calls"):
-        table.add_column(col, no_wrap=col != "tenant", justify="right" if col in (
-            "read", "customers", "changed", "calls") else "left")
-    for r in results:
-        style = {"plan ready": "yellow", "failed": "red", "skipped": "red",
-                 "partial": "yellow"}.get(r.writeback, "green")
-        table.add_row(
-            r.tenant.name, r.sync.status if r.sync else "—",
-            f"{sum(r.sync.records.values()):,}" if r.sync else "—",
-            f"{r.customers:,}", f"{r.changes:,}", plain(r.writeback, style),
-            f"{r.write_calls:,}")
-    console.print(table)
+    if as_json:
+        print_json([{"tenant": tenant_ref(r.tenant), "ok": r.ok,
+                     "sync": sync_doc(r.sync) if r.sync else None, "customers": r.customers,
+                     "changed": r.changes, "writeback": r.writeback, "plan_id": r.plan_id,
+                     "approval_reason": r.approval_reason, "write_calls": r.write_calls,
+                     "errors": r.errors, "notes": r.notes} for r in results])
+    else:
+        table = DataTable(title="Run", box=box.SIMPLE_HEAD, pad_edge=False)
+        for col in ("tenant", "sync", "read", "customers", "changed", "write-back", "calls"):
+            table.add_column(col, no_wrap=col != "tenant", justify="right" if col in (
+                "read", "customers", "changed", "calls") else "left")
+        for r in results:
+            style = {"plan ready": "yellow", "failed": "red", "skipped": "red",
+                     "partial": "yellow"}.get(r.writeback, "green")
+            table.add_row(
+                r.tenant.name, r.sync.status if r.sync else "—",
+                f"{sum(r.sync.records.values()):,}" if r.sync else "—",
+                f"{r.customers:,}", f"{r.changes:,}", plain(r.writeback, style),
+                f"{r.write_calls:,}")
+        console.print(table)
+    hints = err_console if as_json else console  # with json, stdout holds the document only
     for r in results:
         if r.writeback == "plan ready":
-            console.print(f"{safe(r.tenant.name)}: plan [bold]{r.plan_id}[/] waits for an "
-                          f"approval ({safe(r.approval_reason)}): review it with `arconnect "
-                          f"writeback {safe(r.tenant.arg)} --plan {r.plan_id}`, approve it with "
-                          f"`arconnect writeback {safe(r.tenant.arg)} --approve {r.plan_id}`")
+            hints.print(f"{safe(r.tenant.name)}: plan [bold]{r.plan_id}[/] waits for an "
+                        f"approval ({safe(r.approval_reason)}): review it with `arconnect "
+                        f"writeback {safe(r.tenant.arg)} --plan {r.plan_id}`, approve it with "
+                        f"`arconnect writeback {safe(r.tenant.arg)} --approve {r.plan_id}`")
         elif r.plan_id:
-            console.print(f"{safe(r.tenant.name)}: plan {r.plan_id} {r.writeback} "
-                          f"(`arconnect audit {safe(r.tenant.arg)} --plan {r.plan_id}`)")
+            hints.print(f"{safe(r.tenant.name)}: plan {r.plan_id} {r.writeback} "
+                        f"(`arconnect audit {safe(r.tenant.arg)} --plan {r.plan_id}`)")
         for line in r.notes:
             err_console.print(f"[yellow]{safe(r.tenant.name)}: {safe(line)}[/]",
                               soft_wrap=True)

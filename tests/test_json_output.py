@@ -78,9 +78,24 @@ def test_json_documents(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> Non
 
 
 @pytest.mark.parametrize("command", [("tenants", "list"), ("segment",), ("rules", "diff",
-                                     "upflow"), ("drift", "1")])
+                                     "upflow"), ("drift", "1"), ("run",)])
 def test_an_unknown_format_is_a_user_error_before_anything_runs(
         command: tuple[str, ...], tmp_path: Path) -> None:
     run = arconnect(*command, "--format", "yaml", code=2)
     assert str(run.result.exception) == "--format 'yaml': use table or json. Nothing was done"
     assert not list(tmp_path.glob("*.db"))  # not even the store was opened
+
+
+def test_run_json_is_the_only_thing_on_stdout(monkeypatch: pytest.MonkeyPatch,
+                                              sqlite_url: str) -> None:
+    with hostile_org(monkeypatch, sqlite_url) as env:
+        # the first plan moves every customer: it waits for an approval (exit code 3)
+        (ran,) = _document("run", code=3)
+        assert ran["tenant"]["name"] == HOSTILE_TENANT and ran["ok"] is True
+        assert ran["sync"]["status"] == "ok" and ran["sync"]["records"]["invoices"] == 80
+        assert ran["customers"] == ran["changed"] == 10
+        assert ran["writeback"] == "plan ready" and ran["plan_id"].startswith("wb-")
+        assert ran["approval_reason"] and ran["errors"] == []
+        (again,) = _document("run", "--no-writeback")
+        assert again["writeback"] == "off" and again["changed"] == 0
+        assert again["sync"]["api_calls"] >= 1 and env.tenant.id == again["tenant"]["id"]
