@@ -84,8 +84,10 @@ def test_hostile_names_in_every_table_and_message(monkeypatch: pytest.MonkeyPatc
         assert "[red]cfo" in audited.cells()
         assert set(SHOWN_CUSTOMERS) <= audited.cells()
 
+        ran = arconnect("run", "--no-writeback")
+        assert SHOWN_TENANT in ran.cells()
         for run in (synced, listed, segmented, diffed, preview, applied, drift, adopted,
-                    audited, arconnect("rules", "check"), arconnect("mappings", "check")):
+                    audited, ran, arconnect("rules", "check"), arconnect("mappings", "check")):
             _shown_safely(run)
 
         # export: JSON keeps every name exactly (escaped); CSV is safe in a spreadsheet
