@@ -715,7 +715,7 @@ def export(
         sys.stdout.write(text)
     else:
         _write_whole(output, text)
-        err_console.print(f"wrote {output}")
+        err_console.print(f"wrote {safe(output)}")
 
 
 def _write_whole(path: Path, text: str) -> None:

@@ -101,6 +101,8 @@ def test_hostile_names_in_every_table_and_message(monkeypatch: pytest.MonkeyPatc
         by_name = {r["name"] for r in rows.values()}
         assert "'" + HOSTILE_CUSTOMERS[4] in by_name and HOSTILE_CUSTOMERS[4] not in by_name
         assert {"Beacon [/] Surveyors", "[bold red]Acme", "evil[2Jname"} <= by_name
+        to_file = arconnect("export", tenant, "--format", "csv", "-o", "[bold]out.csv")
+        assert "wrote [bold]out.csv" in to_file.output  # (the cwd is the test's folder)
 
         # a user error naming the tenant: one clean line, no traceback, nothing changed
         monkeypatch.setattr(sys, "argv", ["arconnect", "tenants", "disconnect", tenant])
