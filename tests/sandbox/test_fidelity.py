@@ -55,10 +55,11 @@ ATTESTED = {
        for s in ("Overpayment", "Prepayment") for k in ("ID", "DateString")},
 }
 
-# Key order of real responses (union over the recorded records, in the order they appear):
-# recorded/xero/xero_invoices.test.json + erp_examples/xero/recorded_demo_GET_Invoices.json,
-# ..._payments / recorded_demo_GET_Payments, recorded_demo_GET_CreditNotes, xero_contacts /
-# recorded_demo_GET_Contacts, xero_list-tenants (connections).
+# Key order of real responses (union over the recorded records, in the order they appear), from
+# Nango's recordings of a Xero demo organisation in https://github.com/NangoHQ/integration-templates:
+# integrations/xero/tests/{invoices,payments,contacts,list-tenants}.test.json (commit 3196dff2) and
+# integrations/xero/mocks/nango/get/proxy/api.xro/2.0/{Invoices,Payments,Contacts}.json (commit
+# 301df375) and .../CreditNotes/... (commit 900799a1); excerpts in tests/fixtures/xero_recorded/.
 ENVELOPE = ["Id", "Status", "ProviderName", "DateTimeUTC", "pagination"]
 INVOICE = ["Type", "InvoiceID", "InvoiceNumber", "Reference", "Payments", "CreditNotes",
            "Prepayments", "Overpayments", "AmountDue", "AmountPaid", "AmountCredited",
@@ -282,7 +283,7 @@ def test_group_limit_error_matches_spec(spec: dict[str, Any], registry: Registry
     assert r.status_code == 400
     body = r.json()
     assert_valid(spec, registry, body, response_schema(spec, "put", "/ContactGroups", "400"))
-    # exactly the spec example createContactGroup 400 (erp_examples)
+    # exactly the spec example createContactGroup 400 (tests/fixtures/xero_accounting.yaml)
     assert body["Type"] == "ValidationException" and body["ErrorNumber"] == 10
     element = body["Elements"][0]
     assert element["ContactGroupID"] == "00000000-0000-0000-0000-000000000000"
