@@ -24,9 +24,10 @@ def test_org_presets() -> None:
 def test_help_lists_the_options() -> None:
     result = CliRunner().invoke(app, ["serve", "xero", "--help"])
     assert result.exit_code == 0
-    for option in ("--port", "--host", "--allow-remote", "--allowed-host", "--seed", "--customers", "--invoices", "--payments",
-                   "--orgs", "--relaxed", "--starter", "--time-scale", "--auto-approve",
-                   "--consent", "--client-id", "--client-secret"):
+    for option in ("--port", "--host", "--allow-remote", "--allowed-host", "--seed",
+                   "--customers", "--invoices", "--payments", "--orgs", "--relaxed",
+                   "--starter", "--time-scale", "--auto-approve", "--consent", "--client-id",
+                   "--client-secret"):
         assert option in result.output, option
 
 
