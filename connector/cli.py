@@ -28,6 +28,7 @@ from arconnect import __version__
 from arconnect.callback import CallbackServer
 from arconnect.console import (
     DataTable,
+    DropControls,
     clean,
     console,
     err_console,
@@ -101,6 +102,7 @@ def _root(
     level = "DEBUG" if verbose else get_settings().log_level.upper()
     handler = RichHandler(console=err_console, show_path=False)
     handler.addFilter(RedactSecrets())  # request lines carry OAuth codes: never log them
+    handler.addFilter(DropControls())  # an error text from Xero is data: no escape sequences
     logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]", handlers=[handler])
 
 

@@ -8,6 +8,7 @@ name must not clear or restyle the admin's terminal).
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -68,6 +69,24 @@ def safe(value: object) -> str:
     """A data value to put inside a markup string (``f"[green]connected[/] {safe(name)}"``):
     control characters removed and markup escaped."""
     return escape(clean(value))
+
+
+# In a log line line breaks and tabs stay (a traceback is several lines); the rest goes.
+_LOG_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+class DropControls(logging.Filter):
+    """A log filter that removes control characters from every record's message: a Xero error
+    text or a name quoted in a log line is data, and an escape sequence in it must not reach
+    the terminal. Line breaks and tabs stay; never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message without its control characters."""
+        message = record.getMessage()
+        shown = _LOG_CONTROLS.sub("", message)
+        if shown != message:
+            record.msg, record.args = shown, None
+        return True
 
 
 def _annotation(text: str | Text | None, style: str) -> str | Text | None:

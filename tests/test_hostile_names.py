@@ -6,10 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 import sys
 
 import pytest
+from rich.console import Console
 
 from arconnect import cli
 from arconnect.console import clean, plain, safe
@@ -133,3 +135,18 @@ def test_csv_export_neutralises_formulas_and_keeps_numbers() -> None:
     assert cells["credit_limit"] == "-12.5" and cells["open_balance"] == "-3.25"
     text = export_text([row], "json")
     assert "\x1b" not in text and json.loads(text)[0]["metrics"]["note"] == "a\x1b[2Jb"
+
+
+def test_log_lines_carry_no_control_characters(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the handler the CLI installs (``arconnect -v``), on a fresh root logger
+    monkeypatch.setattr(logging.root, "handlers", [])
+    monkeypatch.setattr(logging.root, "level", logging.WARNING)
+    cli._root(version=False, verbose=True)
+    (handler,) = logging.root.handlers
+    out = io.StringIO()
+    monkeypatch.setattr(handler, "console", Console(file=out, width=200, color_system=None))
+    logging.getLogger("arconnect.http").warning(
+        "POST %s: %s", "Contacts", "Xero said: evil\x1b[2Jname\x9b31m\nsecond line")
+    shown = out.getvalue()
+    assert "evil[2Jname31m" in shown and "second line" in shown
+    assert "\x1b" not in shown and "\x9b" not in shown
