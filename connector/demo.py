@@ -30,6 +30,7 @@ from arconnect.console import (
     write_progress,
 )
 from arconnect.errors import ArconnectError
+from arconnect.redact import mask_url
 from arconnect.settings import get_settings
 from arconnect.store.models import Tenant
 from arconnect.sync import SyncResult
@@ -117,7 +118,8 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
         for tenant in stored:
             _writeback(db, tenant)
         console.print(Panel.fit(
-            f"The store is kept: ARCONNECT_DATABASE_URL={database_url} arconnect tenants list\n"
+            f"The store is kept: ARCONNECT_DATABASE_URL={safe(mask_url(database_url))} "
+            "arconnect tenants list\n"
             "Run the sandbox yourself and connect to it: arconnect sandbox serve xero --help\n"
             "Connect a real organisation: arconnect tenants connect xero --help\n"
             "Write-back: arconnect writeback --help · arconnect drift --help · "
