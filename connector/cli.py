@@ -1060,9 +1060,8 @@ def import_csv_cmd(
                       ] = False,
     currency: Annotated[str, typer.Option(metavar="CODE", help="The file's (base) currency.")
                         ] = "USD",
-    format: Annotated[str, typer.Option(
-        "--format", "-f", metavar="table|json",
-        help="table, or json: one JSON document on stdout, messages on stderr.")] = "table",
+    format: Annotated[str, typer.Option("--format", "-f", metavar="table|json",
+                                        help=FORMAT_HELP)] = "table",
 ) -> None:
     """Load an AR history export (customers, invoices, settled dates) to tune rules before
     connecting a live ERP.
@@ -1073,21 +1072,18 @@ def import_csv_cmd(
     With --format json stdout holds one object: file, tenant, rows_read, imported, rejected,
     rejects (line, problem) and warnings.
     """
-    import json
-
     from arconnect.csv_import import import_csv
 
-    if format not in ("table", "json"):
-        raise ArconnectError(f"--format {format!r}: use table or json. Nothing was done")
+    as_json = check_format(format)
     result = import_csv(_db(), file, mapping, tenant, strict=strict, base_currency=currency)
-    if format == "json":
-        sys.stdout.write(json.dumps({
+    if as_json:
+        print_json({
             "file": str(file), "tenant": {"id": result.tenant_id, "name": tenant.strip()},
             "rows_read": result.rows_read, "imported": result.imported,
             "rejected": len(result.rejects),
             "rejects": [{"line": r.line, "problem": r.problem} for r in result.rejects],
             "warnings": result.warnings,
-        }, indent=2, ensure_ascii=False) + "\n")
+        })
         if result.rejects:
             raise typer.Exit(1)
         return
