@@ -666,6 +666,12 @@ def _apply_plan(ctx: Context, plan: Plan, *, approved_by: str | None,
         result.status = "partial"
         result.remaining = total_calls - result.write_calls
         result.errors.append(str(err))
+    except ArconnectError as err:
+        # The ERP stopped the apply (a scope the connection lacks, a revoked grant...): what
+        # was written is recorded; the plan is partial, with the reason, and resumes once the
+        # cause is fixed (pending_plan picks it up before a new plan).
+        _set_status(ctx.db, plan, "partial", str(err))
+        raise
     if result.status != "partial" and result.failed:
         result.status = "failed" if not result.done else "applied_with_errors"
     status = {"applied": "applied", "partial": "partial", "failed": "failed",

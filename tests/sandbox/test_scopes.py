@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import text
 
 from arconnect.adapters.base import TenantInfo
 from arconnect.adapters.xero import XeroAdapter
@@ -249,5 +250,13 @@ def test_write_back_without_the_write_scope_stops_at_the_first_write(
             assert ctx.client.refreshes == 0 and ctx.client.retries == 0
             assert not any(g["Name"].startswith("AR: ")
                            for g in env.org.contact_groups.values())
+            # the plan says why it stopped, and is taken up again once reconnected
+            stopped = wb.load_plan(env.db, env.tenant, plan.id)
+            assert stopped.status == "partial"
+            assert wb.pending_plan(env.db, env.tenant).id == plan.id
+            with env.db.connect() as conn:
+                detail = conn.execute(text("SELECT error FROM writeback_plan"
+                                           " WHERE id = :p"), {"p": plan.id}).scalar()
+            assert "lacks scope accounting.contacts" in detail
     finally:
         set_clock(None)
