@@ -16,6 +16,9 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER arconnect
 WORKDIR /home/arconnect
+# The store's folder exists in the image, owned by arconnect: a volume mounted on it takes that
+# ownership (arconnect refuses a SQLite store in a missing folder rather than create one).
+RUN mkdir -p /home/arconnect/data
 ENV ARCONNECT_DATABASE_URL=sqlite:////home/arconnect/data/arconnect.db
 VOLUME ["/home/arconnect/data"]
 ENTRYPOINT ["arconnect"]
