@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import Engine, select
 from arconnect.auth.tokens import credential_table, tenant_table
 from arconnect.auth.vault import TokenVault
 from arconnect.errors import ReconnectRequired
+from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
 
 KEY = "test passphrase for the token vault"
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -94,3 +96,19 @@ class FakeOAuth:
             self.valid.add(f"rt-{n}")
         return {"access_token": f"at-{n}", "refresh_token": f"rt-{n}", "expires_in": 1800,
                 "expires_at": self._now() + timedelta(seconds=1800), "scope": "offline_access"}
+
+
+@contextmanager
+def small_sandbox(name: str, seed: int, customers: int, invoices: int,
+                  payments: int) -> Iterator[XeroSandbox]:
+    """A started Xero sandbox with one small organisation; client ``cid`` / ``secret``,
+    consent approved automatically."""
+    sb = XeroSandbox(SandboxConfig(
+        seed=seed, orgs=[OrgSpec(name=name, customers=customers, invoices=invoices,
+                                 payments=payments)],
+        client_id="cid", client_secret="secret", auto_approve=True))
+    sb.start(host="127.0.0.1", port=0)
+    try:
+        yield sb
+    finally:
+        sb.stop()

@@ -22,9 +22,9 @@ from sqlalchemy import Engine, func, select
 from arconnect import cli
 from arconnect.auth.tokens import credential_table, tenant_table
 from arconnect.auth.vault import TokenVault, generate_key
-from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
+from arconnect.sandbox.xero import XeroSandbox
 from arconnect.store import db
-from tests.auth.helpers import credential_row, store_grant
+from tests.auth.helpers import credential_row, small_sandbox, store_grant
 
 AUTHORIZE = re.compile(r"^https?://\S+/identity/connect/authorize\?\S+$", re.M)
 
@@ -52,14 +52,8 @@ class _TTY(io.StringIO):
 
 @pytest.fixture
 def server() -> Iterator[XeroSandbox]:
-    sb = XeroSandbox(SandboxConfig(
-        seed=3, orgs=[OrgSpec(name="Safe Ltd", customers=3, invoices=6, payments=3)],
-        client_id="cid", client_secret="secret", auto_approve=True))
-    sb.start(host="127.0.0.1", port=0)
-    try:
+    with small_sandbox("Safe Ltd", seed=3, customers=3, invoices=6, payments=3) as sb:
         yield sb
-    finally:
-        sb.stop()
 
 
 @pytest.fixture

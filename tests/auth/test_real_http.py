@@ -18,22 +18,16 @@ from arconnect.auth.tokens import TokenManager
 from arconnect.auth.vault import TokenVault
 from arconnect.auth.xero import XeroOAuth
 from arconnect.errors import ReconnectRequired
-from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
+from arconnect.sandbox.xero import XeroSandbox
 from arconnect.settings import Settings, load_settings
 from arconnect.store import db
-from tests.auth.helpers import KEY, credential_row, tenant_rows
+from tests.auth.helpers import KEY, credential_row, small_sandbox, tenant_rows
 
 
 @pytest.fixture
 def server() -> Iterator[XeroSandbox]:
-    sb = XeroSandbox(SandboxConfig(
-        seed=1, orgs=[OrgSpec(name="A", customers=5, invoices=20, payments=10)],
-        client_id="cid", client_secret="secret", auto_approve=True))
-    sb.start(host="127.0.0.1", port=0)
-    try:
+    with small_sandbox("A", seed=1, customers=5, invoices=20, payments=10) as sb:
         yield sb
-    finally:
-        sb.stop()
 
 
 @pytest.fixture

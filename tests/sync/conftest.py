@@ -10,14 +10,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
 from arconnect.auth.service import add_xero_grant
 from arconnect.auth.vault import get_vault
 from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
 from arconnect.settings import get_settings
 from arconnect.store.db import dispose_engines, get_engine
-from arconnect.store.models import Tenant
+from arconnect.store.models import SyncCursor, Tenant
 
 CLIENT_ID, CLIENT_SECRET = "test-client", "test-secret"
 RECEIVABLE_PAYMENTS = {"ACCRECPAYMENT", "ARCREDITPAYMENT", "AROVERPAYMENTPAYMENT",
@@ -230,6 +230,16 @@ def stored(db: Engine, tenant_id: int) -> dict[str, dict[str, dict[str, Any]]]:
                 assert k not in out[table], f"duplicate {table} row {k}"
                 out[table][k] = dict(r)
     return out
+
+
+def stored_cursor(env: XeroEnv, entity: str) -> Any:
+    """The cursor the store holds for ``entity`` of the environment's tenant (None: none)."""
+    table = SyncCursor.__table__  # type: ignore[attr-defined]
+    with env.db.connect() as conn:
+        return conn.execute(
+            select(table.c.value).where(table.c.tenant_id == env.tenant.id,
+                                        table.c.entity == entity)
+        ).scalar()
 
 
 def assert_store_equals_truth(db: Engine, tenant_id: int, org: Any) -> None:

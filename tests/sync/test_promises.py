@@ -8,14 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 
 from arconnect.adapters.base import Page
 from arconnect.adapters.xero import XeroAdapter
 from arconnect.sandbox.xero.wire import dotnet_date
 from arconnect.services import client_for, mapping_for, sync_tenants
-from arconnect.store.models import SyncCursor
 from arconnect.sync import Progress, SyncEngine
 
 from .conftest import (  # type: ignore[import-not-found]
@@ -23,16 +22,8 @@ from .conftest import (  # type: ignore[import-not-found]
     assert_store_equals_truth,
     sandbox_env,
     stored,
+    stored_cursor,
 )
-
-
-def _cursor(env: XeroEnv, entity: str) -> Any:
-    table = SyncCursor.__table__  # type: ignore[attr-defined]
-    with env.db.connect() as conn:
-        return conn.execute(
-            select(table.c.value).where(table.c.tenant_id == env.tenant.id,
-                                        table.c.entity == entity)
-        ).scalar()
 
 
 class _Committed(Progress):
@@ -96,7 +87,7 @@ def test_a_database_failing_mid_page_loses_nothing(
 
     first_two = seen.pages["invoices"]
     assert len(first_two) == 2
-    assert _cursor(env, "invoices") == first_two[-1].next_cursor
+    assert stored_cursor(env, "invoices") == first_two[-1].next_cursor
     committed = {r["InvoiceID"] for page in first_two for r in page.records}
     documents = set(stored(env.db, env.tenant.id)["document"])
     assert documents == committed, (
@@ -113,7 +104,7 @@ def test_a_database_failing_mid_page_loses_nothing(
 def _late_invoice(env: XeroEnv) -> dict[str, Any]:
     """A new invoice whose UpdatedDateUTC is 30 s older than the newest one the store has read,
     as when Xero commits a transaction after a later one was already visible."""
-    cursor = _cursor(env, "invoices")
+    cursor = stored_cursor(env, "invoices")
     last = datetime.fromisoformat(cursor["last_ts"]).astimezone(UTC)
     org = env.org
     template = next(i for i in org.invoices.values()

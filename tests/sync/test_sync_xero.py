@@ -11,12 +11,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from arconnect.clock import Clock, get_clock, set_clock
 from arconnect.sandbox.xero import OrgSpec
 from arconnect.services import find_tenants, sync_tenants
-from arconnect.store.models import SyncCursor
 from arconnect.sync import Progress, SyncResult
 
 from .conftest import (  # type: ignore[import-not-found]
@@ -24,6 +23,7 @@ from .conftest import (  # type: ignore[import-not-found]
     assert_store_equals_truth,
     sandbox_env,
     stored,
+    stored_cursor,
 )
 
 
@@ -36,14 +36,6 @@ def _tenant_status(env: XeroEnv) -> str:
     [tenant] = find_tenants(env.db, [str(env.tenant.id)])
     return tenant.status
 
-
-def _cursor(env: XeroEnv, entity: str) -> Any:
-    table = SyncCursor.__table__  # type: ignore[attr-defined]
-    with env.db.connect() as conn:
-        return conn.execute(
-            select(table.c.value).where(table.c.tenant_id == env.tenant.id,
-                                        table.c.entity == entity)
-        ).scalar()
 
 
 def test_full_sync_equals_ground_truth(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,7 +53,8 @@ def test_full_sync_equals_ground_truth(db_url: str, monkeypatch: pytest.MonkeyPa
 def test_incremental_sync_picks_up_every_mutation(xero_env: XeroEnv) -> None:
     env = xero_env
     assert _sync(env, full=True).ok
-    before = {e: _cursor(env, e) for e in ("contacts", "invoices", "credit_notes", "payments")}
+    before = {e: stored_cursor(env, e)
+              for e in ("contacts", "invoices", "credit_notes", "payments")}
     env.sandbox.clock.advance(3600)
     env.sandbox.mutate(env.tenant.external_id, n=40, seed=5)
     result = _sync(env)
@@ -271,7 +264,7 @@ def test_malformed_page_fails_the_run_and_changes_nothing(
     assert _sync(env, full=True).ok
     env.sandbox.clock.advance(3600)
     env.sandbox.mutate(env.tenant.external_id, n=30, seed=2)
-    cursor_before = _cursor(env, "invoices")
+    cursor_before = stored_cursor(env, "invoices")
     docs_before = stored(env.db, env.tenant.id)["document"]
     env.sandbox.faults.malformed(1, kind=kind, path_contains="Invoices")
     result = _sync(env)
@@ -279,7 +272,7 @@ def test_malformed_page_fails_the_run_and_changes_nothing(
     assert "entity invoices, page 1" in (result.error or "")
     assert env.tenant.name in (result.error or "")
     assert problem in (result.error or "")
-    assert _cursor(env, "invoices") == cursor_before
+    assert stored_cursor(env, "invoices") == cursor_before
     after = stored(env.db, env.tenant.id)["document"]
     assert {k: v["status"] for k, v in after.items()} == {
         k: v["status"] for k, v in docs_before.items()}

@@ -12,7 +12,7 @@ from arconnect.store.models import SegmentAssignment
 from tests.sync.conftest import XeroEnv
 
 __all__ = ["XeroEnv", "assert_segment_groups", "context", "desired", "largest_group",
-           "prepare", "sandbox_groups"]
+           "notes", "prepare", "sandbox_groups"]
 
 
 def prepare(env: XeroEnv) -> None:
@@ -62,3 +62,13 @@ def assert_segment_groups(env: XeroEnv) -> dict[str, set[str]]:
 def largest_group(groups: dict[str, set[str]]) -> str:
     """Our (``AR:``) group with the most members."""
     return max((n for n in groups if n.startswith("AR: ")), key=lambda n: len(groups[n]))
+
+
+def notes(env: XeroEnv) -> dict[str, int]:
+    """ContactID (lower case) -> History notes the write-back added to the contact."""
+    out: dict[str, int] = {}
+    for cid, entries in env.org.history.items():
+        n = sum(1 for e in entries if "set by arconnect" in str(e.get("Details", "")))
+        if n:
+            out[str(cid).lower()] = n
+    return out

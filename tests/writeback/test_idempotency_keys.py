@@ -9,21 +9,8 @@ import pytest
 
 from arconnect.sandbox.xero.api import Request, Response
 from arconnect.writeback import service as wb
-from tests.writeback.helpers import XeroEnv, assert_segment_groups, context
-
-
-class Killed(BaseException):
-    """The process dies (as a SIGKILL would leave it: nothing after this point runs)."""
-
-
-def _notes(env: XeroEnv) -> dict[str, int]:
-    """ContactID (lower case) -> History notes the write-back added to the contact."""
-    out: dict[str, int] = {}
-    for cid, entries in env.org.history.items():
-        n = sum(1 for e in entries if "set by arconnect" in str(e.get("Details", "")))
-        if n:
-            out[str(cid).lower()] = n
-    return out
+from tests.writeback.helpers import XeroEnv, assert_segment_groups, context, notes
+from tests.writeback.test_writeback import Killed
 
 
 def _apply(env: XeroEnv, plan: wb.Plan | None = None) -> wb.ApplyResult:
@@ -54,13 +41,13 @@ def test_a_run_killed_after_a_history_note_resumes_with_one_note_per_limit(
     ctx.client.request = dying  # type: ignore[method-assign]
     with pytest.raises(Killed):
         wb.apply_plan(ctx, plan, approved_by="tester", fresh=True)
-    assert sum(_notes(wb_env).values()) == 1
+    assert sum(notes(wb_env).values()) == 1
 
     pending = wb.pending_plan(wb_env.db, wb_env.tenant)
     assert pending is not None and pending.id == plan.id
     result = wb.apply_plan(context(wb_env), pending)
     assert result.status == "applied", result.errors
-    assert _notes(wb_env) == dict.fromkeys(limits, 1)
+    assert notes(wb_env) == dict.fromkeys(limits, 1)
     assert_segment_groups(wb_env)
 
 

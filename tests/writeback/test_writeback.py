@@ -20,6 +20,7 @@ from tests.writeback.helpers import (
     assert_segment_groups,
     context,
     largest_group,
+    notes,
     sandbox_groups,
 )
 
@@ -65,16 +66,6 @@ def group_id(ctx: Any, name: str) -> str:
 
 def a_customer_in(env: XeroEnv, group: str) -> str:
     return sorted(sandbox_groups(env)[group])[0]
-
-
-def notes(env: XeroEnv) -> dict[str, int]:
-    """ContactID -> number of History notes written by the API."""
-    out: dict[str, int] = {}
-    for cid, entries in env.org.history.items():
-        n = sum(1 for e in entries if "set by arconnect" in str(e.get("Details", "")))
-        if n:
-            out[str(cid).lower()] = n
-    return out
 
 
 # -- tests --------------------------------------------------------------------------------------
