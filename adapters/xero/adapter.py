@@ -31,6 +31,11 @@ record onto a page read before it, a resumed pass that meets any record edited s
 began (``UpdatedDateUTC`` at or after ``pass_started`` less the overlap) is read again from
 ``pass_from``. Xero's clock is the ``Date`` header of the pass's first reply; without it the
 resumed pass is read again from ``pass_from`` straight away.
+
+The price: a stopped pass in a busy organisation is read twice. A pass that needs more calls than
+one day allows, stopped by the daily limit in an organisation edited every day, would be read
+again from its start every day and never finish; for one entity that takes over 5 million
+records (over a million on Xero's Starter tier), beyond any organisation seen.
 """
 
 from __future__ import annotations
