@@ -34,8 +34,8 @@ resumed pass is read again from ``pass_from`` straight away.
 
 The price: a stopped pass in a busy organisation is read twice. A pass that needs more calls than
 one day allows, stopped by the daily limit in an organisation edited every day, would be read
-again from its start every day and never finish; for one entity that takes over 5 million
-records (over a million on Xero's Starter tier), beyond any organisation seen.
+again from its start every day and never finish: at 1,000 records a call, that takes over 5
+million records of one entity (over a million on Xero's Starter tier of 1,000 calls a day).
 """
 
 from __future__ import annotations
