@@ -6,6 +6,7 @@ never sleeps (the client it is handed does that), and ``fetch`` never persists s
 Cursor (stored by the engine with each committed page)::
 
     {"last_ts": "2026-11-23T09:00:01.123000+00:00", "last_id": "…",   # newest record committed
+     "changed_from": "…",   # a closed pass that began before last_ts: the next one starts here
      # while a pass is open (a stop left it unfinished):
      "pass_from": "2026-11-23T08:59:01+00:00" | None,   # If-Modified-Since the pass began with
      "pass_started": "2026-11-23T09:00:05+00:00" | None, # Xero's clock at the pass's first page
@@ -266,9 +267,12 @@ class _Pass:
     def resume(cls, cursor: Cursor, overlap_seconds: int) -> _Pass:
         """The pass to read next from a stored cursor (see the module docstring)."""
         last_ts, last_id = cursor.get("last_ts"), cursor.get("last_id")
-        if "page" not in cursor:  # no pass open: a new one from the newest committed record
-            since = (cursor_since(datetime.fromisoformat(last_ts), overlap_seconds).isoformat()
-                     if last_ts else None)
+        if "page" not in cursor:
+            # No pass open: a new one from the newest committed record, or from when the last
+            # pass began if that is earlier (see closed_cursor).
+            start = min((datetime.fromisoformat(v) for v in (last_ts, cursor.get("changed_from"))
+                         if v), default=None)
+            since = cursor_since(start, overlap_seconds).isoformat() if start else None
             return cls(last_ts, last_id, since, since)
         # Cursors written before pass_from existed name the pass's start in pass_since.
         pass_from = cursor["pass_from"] if "pass_from" in cursor else cursor.get("pass_since")
@@ -322,8 +326,19 @@ class _Pass:
                 "pass_pos": None, "edited": False}
 
     def closed_cursor(self) -> Cursor:
-        """The cursor after the pass's last page: the next pass starts from ``last_ts``."""
-        return {"last_ts": self.last_ts, "last_id": self.last_id}
+        """The cursor after the pass's last page.
+
+        The next pass starts from ``last_ts``, or from when this pass began if that is earlier
+        (``changed_from``): a record edited while the pass paged moves to the end, and a later
+        move of a record read before it can shift its new version back onto a page already
+        read. Its id was counted, in its old version, so the count cannot tell; its new
+        ``UpdatedDateUTC`` is after the pass began, so the next pass reads it.
+        """
+        cursor: Cursor = {"last_ts": self.last_ts, "last_id": self.last_id}
+        if self.started and self.last_ts and (
+                datetime.fromisoformat(self.started) < datetime.fromisoformat(self.last_ts)):
+            cursor["changed_from"] = self.started
+        return cursor
 
 
 def _server_time(resp: requests.Response) -> str | None:

@@ -44,12 +44,16 @@ class XeroList:
     requests: list[tuple[dict[str, Any], dict[str, str]]] = field(default_factory=list)
 
     def edit(self, record_id: str, seconds: int = 1) -> None:
-        self.now += timedelta(seconds=seconds)
-        self.records[record_id] = self.now
+        self.records[record_id] = self._stamp(seconds)
 
     def create(self, seconds: int = 1) -> None:
-        self.now += timedelta(seconds=seconds)
-        self.records[f"new-{len(self.records):05d}"] = self.now
+        self.records[f"new-{len(self.records):05d}"] = self._stamp(seconds)
+
+    def _stamp(self, seconds: int) -> datetime:
+        # UpdatedDateUTC has millisecond precision: a change made after another is stamped
+        # after it, often within the same second (If-Modified-Since sees only the second)
+        self.now += timedelta(seconds=seconds, milliseconds=1)
+        return self.now
 
     def request(self, method: str, path: str, *, params: Any = None, headers: Any = None,
                 json: Any = None) -> requests.Response:
@@ -171,6 +175,29 @@ def test_stop_before_anything_is_known_of_xeros_clock_reads_the_pass_again() -> 
     assert store.run(adapter, xero)
     store.assert_equals(xero)
     assert xero.requests[0][0]["page"] == 1 and "If-Modified-Since" not in xero.requests[0][1]
+
+
+def test_a_new_version_shifted_back_onto_a_read_page_reaches_the_next_pass() -> None:
+    # After page 2 of 12 invoices: inv-00000 (page 1) is edited and goes to the end; then two
+    # records that its move shifted onto page 2 are edited in turn, and each of their moves
+    # shifts inv-00000's new version one place back, onto page 2. Every id was counted (its
+    # old version), so the pass ends; the next one must start from when this one began.
+    xero, store = XeroList(history(12)), Store()
+    adapter = XeroAdapter(overlap_seconds=0, page_size=6)
+
+    def edits(committed: int) -> None:
+        if committed == 1:
+            xero.create(0)
+            xero.create(0)
+        if committed == 2:
+            xero.edit("inv-00000", 0)
+            xero.edit("new-00012", 0)
+            xero.create(0)
+            xero.edit("new-00013", 1)
+
+    assert store.run(adapter, xero, between_pages=edits)
+    assert store.run(adapter, xero)
+    store.assert_equals(xero)
 
 
 def test_a_busy_organisation_leaves_the_pass_open_for_the_next_run() -> None:
