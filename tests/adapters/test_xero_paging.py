@@ -221,7 +221,8 @@ _changes = st.lists(st.tuples(st.sampled_from(["edit", "create"]), st.integers(0
                               st.integers(0, 2)), max_size=4)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(
     n=st.integers(0, 70),
     same_second=st.sampled_from([1, 3, 12]),
