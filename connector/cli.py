@@ -659,6 +659,10 @@ def segment(
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Compute and show; write nothing.")
                        ] = False,
+    ignore_hysteresis: Annotated[bool, typer.Option(
+        "--ignore-hysteresis", help="With --dry-run: where the rules alone would put each "
+                                    "customer (margins and min_days_in_segment off; locks "
+                                    "hold).")] = False,
     show: Annotated[int, typer.Option(metavar="N", help="Customers to list per tenant (0: "
                                                        "summary only).")] = 15,
     format: Annotated[str, typer.Option("--format", "-f", metavar="table|json",
@@ -669,22 +673,34 @@ def segment(
     Writes one assignment per customer (with its metrics and reasons) and a history row for
     every change; prints the customers whose segment changed and a per-segment summary.
     With --format json: a list with one object per tenant (its segments and every customer
-    whose segment changed).
+    whose segment changed). --dry-run also previews the run against the stored results: who
+    would move, who min_days_in_segment, a margin or a lock holds, and why.
     """
-    from arconnect.console import segment_tables
-    from arconnect.jsonout import segment_doc
+    from arconnect.console import preview_tables, segment_tables
+    from arconnect.jsonout import preview_doc, segment_doc
+    from arconnect.segmenter.preview import preview_run
     from arconnect.segmenter.service import segment_tenant
     from arconnect.services import find_tenants
 
     as_json = check_format(format)
+    if ignore_hysteresis and not dry_run:
+        raise ArconnectError("--ignore-hysteresis previews where the rules alone would put each "
+                             "customer; add --dry-run (a run always applies the hysteresis)")
     ruleset = _rules(rules)
     docs = []
     for tenant in find_tenants(_db(), tenants):
         run = segment_tenant(_db(), tenant, rules=ruleset, dry_run=dry_run)
+        preview = (preview_run(_db(), run, ruleset, hysteresis=not ignore_hysteresis)
+                   if dry_run else None)
         if as_json:
-            docs.append(segment_doc(run, dry_run=dry_run))
+            doc = segment_doc(run, dry_run=dry_run)
+            if preview is not None:
+                doc["preview"] = preview_doc(preview)
+            docs.append(doc)
             continue
         for table in segment_tables(run, show=show):
+            console.print(table)
+        for table in preview_tables(preview, show=show) if preview is not None else []:
             console.print(table)
     if as_json:
         print_json(docs)
@@ -1014,37 +1030,40 @@ def rules_diff_cmd(
         list[str] | None,
         typer.Argument(metavar="TENANT", help="Tenant ids or names (default: all)."),
     ] = None,
+    ignore_hysteresis: Annotated[bool, typer.Option(
+        "--ignore-hysteresis", help="Where the rules alone would put each customer (margins "
+                                    "and min_days_in_segment off; locks hold).")] = False,
+    show: Annotated[int, typer.Option(metavar="N", help="Held customers to list per tenant.")
+                    ] = 15,
     format: Annotated[str, typer.Option("--format", "-f", metavar="table|json",
                                         help=FORMAT_HELP)] = "table",
 ) -> None:
-    """How many customers a changed rule set would move, and to where (nothing is written)."""
-    from arconnect.segmenter.service import rules_diff
+    """What a changed rule set would do against the stored results (nothing is written).
+
+    Per tenant: who would move now, who min_days_in_segment, a margin or a manual lock holds
+    where it is (with the reason), and who stays; the header names the rules the stored
+    results came from and the rules previewed. --ignore-hysteresis: where the rules alone would
+    put everyone (locks still hold).
+    """
+    from arconnect.console import preview_tables
+    from arconnect.jsonout import preview_doc
+    from arconnect.segmenter.preview import preview_rules
     from arconnect.services import find_tenants
 
     as_json = check_format(format)
     new = _rules(file)
-    current = _rules(None)
     docs = []
     for tenant in find_tenants(_db(), tenants):
-        moves = rules_diff(_db(), tenant, new, current_rules=current)
-        total = sum(moves.values())
-        moved = {k: v for k, v in moves.items() if k[0] != k[1]}
+        preview, dry = preview_rules(_db(), tenant, new, hysteresis=not ignore_hysteresis)
         if as_json:
-            docs.append({"tenant": tenant_ref(tenant), "current_rules": current.name,
-                         "new_rules": new.name, "customers": total,
-                         "moving": sum(moved.values()),
+            moves = sorted(preview.moves().items(), key=lambda kv: -kv[1])
+            docs.append({"tenant": tenant_ref(tenant), "new_rules": new.name,
+                         "customers": len(preview.rows), "moving": preview.count("moving"),
                          "moves": [{"from": before, "to": after, "customers": n}
-                                   for (before, after), n in sorted(moves.items(),
-                                                                    key=lambda kv: -kv[1])]})
+                                   for (before, after), n in moves], **preview_doc(preview)})
             continue
-        table = DataTable(title=f"{tenant.name}: {sum(moved.values()):,} of {total:,} "
-                          f"customers would move ({current.name} ─▶ {new.name})")
-        for col in ("from", "to", "customers"):
-            table.add_column(col, justify="right" if col == "customers" else "left")
-        for (before, after), n in sorted(moves.items(), key=lambda kv: -kv[1]):
-            style = "" if before == after else "bold"
-            table.add_row(before, after if before != after else "(stays)", plain(f"{n:,}", style))
-        console.print(table)
+        for table in preview_tables(preview, show=show):
+            console.print(table)
     if as_json:
         print_json(docs)
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.cells import cell_len
@@ -35,6 +35,9 @@ from rich.text import Text
 from arconnect.adapters.base import Page
 from arconnect.clock import Clock, get_clock
 from arconnect.segmenter.service import SegmentRun
+
+if TYPE_CHECKING:
+    from arconnect.segmenter.preview import RulesPreview
 from arconnect.sync import Progress as SyncProgress
 from arconnect.sync import SyncResult
 
@@ -461,4 +464,40 @@ def writeback_tables(plan: Any, show: int = 25) -> list[Table]:
         for d in plan.drift[:show or 10]:
             drift.add_row(d.name or d.customer, d.slot, show_value(d.written), show_value(d.now))
         tables.append(drift)
+    return tables
+
+
+def preview_tables(preview: RulesPreview, show: int = 15) -> list[Table]:
+    """A preview of rules against the stored results (``rules diff``, ``segment --dry-run``):
+    a header naming both rule sets with the count of each status, the moves, and the customers
+    held (by min_days_in_segment, a margin or a lock) with the reason — up to ``show``."""
+    from arconnect.segmenter.preview import STATUSES
+
+    counts = preview.counts()
+    total = len(preview.rows)
+    mode = "" if preview.hysteresis else " (hysteresis ignored: where the rules alone put them)"
+    same = " — the same rules" if preview.same_rules() else ""
+    title = (f"{preview.tenant.name}: {counts['moving']:,} of {total:,} customers would move"
+             f"{mode}\nstored results: {preview.stored_label()}\nrules previewed: "
+             f"{preview.rules.label}{same}\n" + ", ".join(
+                 f"{n:,} {words}" for status, words in STATUSES.items()
+                 if (n := counts[status]) or status in ("moving", "staying")))
+    moves = DataTable(title=title, box=box.SIMPLE_HEAD)
+    for col in ("from", "to", "customers"):
+        moves.add_column(col, justify="right" if col == "customers" else "left")
+    for (before, after), n in sorted(preview.moves().items(), key=lambda kv: -kv[1]):
+        style = "" if before == after else "bold"
+        moves.add_row(before or "(none stored)", after if before != after else "(stays)",
+                      plain(f"{n:,}", style))
+    tables: list[Table] = [moves]
+    held = preview.held()
+    if held and show:
+        t = DataTable(title=f"{preview.tenant.name}: {len(held):,} customers held where they are "
+                            "(the rules alone would move them)", box=box.SIMPLE_HEAD)
+        for col in ("customer", "stays", "rules say", "held by", "why"):
+            t.add_column(col, overflow="fold")
+        for r in held[:show]:
+            t.add_row(r.name or r.customer_id, r.segment, r.rules_say or "",
+                      STATUSES[r.status].removeprefix("held by "), r.reason or "")
+        tables.append(t)
     return tables

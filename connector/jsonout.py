@@ -11,12 +11,15 @@ from __future__ import annotations
 import sys
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arconnect.errors import ArconnectError
 from arconnect.segmenter.service import SegmentRun, json_text
 from arconnect.store.models import Tenant
 from arconnect.sync import SyncResult
+
+if TYPE_CHECKING:
+    from arconnect.segmenter.preview import RulesPreview
 
 FORMATS = ("table", "json")
 FORMAT_HELP = "table, or json: one JSON document on stdout, messages on stderr."
@@ -81,4 +84,21 @@ def segment_doc(run: SegmentRun, *, dry_run: bool) -> dict[str, Any]:
                      "credit_hold": r.assignment.credit_hold,
                      "reasons": list(r.assignment.reasons)}
                     for r in run.results if r.changed],
+    }
+
+
+def preview_doc(preview: RulesPreview) -> dict[str, Any]:
+    """A preview of rules against the stored results: both rule sets, the count of each status,
+    the moves and every customer held (by min_days_in_segment, a margin or a lock) with the
+    reason (``rules diff``; ``segment --dry-run`` under ``preview``)."""
+    return {
+        "stored_rules": [{"rules": ref, "digest": digest, "customers": n}
+                         for (ref, digest), n in preview.stored_rules.items()],
+        "rules": {"rules": preview.rules.ref or preview.rules.source,
+                  "digest": preview.rules.digest, "name": preview.rules.name},
+        "same_rules": preview.same_rules(), "ignore_hysteresis": not preview.hysteresis,
+        "run_date": preview.run_date, **preview.counts(),
+        "held": [{"customer_id": r.customer_id, "name": r.name, "segment": r.segment,
+                  "rules_say": r.rules_say, "held_by": r.status, "reason": r.reason}
+                 for r in preview.held()],
     }

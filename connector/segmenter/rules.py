@@ -25,7 +25,9 @@ Evaluation of one customer, in order:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import operator
 import re
 from collections import Counter
@@ -258,6 +260,13 @@ class Assignment:
     terms_days: int | None
     credit_hold: bool
     reasons: list[str]
+    # Set when the customer stays where it was (or is locked) although the rules alone would
+    # move it: ``"min_days"`` (min_days_in_segment), ``"margin"`` (a dimension's margin kept a
+    # tag that decides the segment) or ``"lock"`` (a manual lock); ``rules_say`` is the
+    # segment it would otherwise get, ``held_reason`` the reason in words.
+    held_by: Literal["min_days", "margin", "lock"] | None = None
+    rules_say: str | None = None
+    held_reason: str | None = None
 
 
 # -- compiled rules ----------------------------------------------------------------------------
@@ -358,10 +367,20 @@ class Rules:
     min_days_in_segment: int
     default_terms_days: int
     tag_dimension: dict[str, str] = field(default_factory=dict)
+    # How the rules were asked for (a shipped name such as ``default`` or ``upflow``, else the
+    # file's path) and the SHA-256 of the file's text: a segment run stores both with its
+    # results, so a preview names the rules those results came from.
+    ref: str = ""
+    digest: str = ""
 
     @property
     def name(self) -> str:
         return self.model.name or Path(self.source).stem
+
+    @property
+    def label(self) -> str:
+        """``ref (sha256 1a2b3c4d5e6f)``: which rules, and which version of them."""
+        return f"{self.ref or self.source} (sha256 {self.digest[:12]})"
 
     def segment(self, name: str) -> Segment | None:
         return next((s for s in self.segments if s.name == name), None)
@@ -789,10 +808,11 @@ def _bucket_reason(dim: Dimension, bucket: Bucket, value: Decimal, m: Metrics,
 
 
 def _tags(rules: Rules, m: Metrics, previous: PreviousAssignment | None
-          ) -> tuple[dict[str, str], dict[str, str]]:
-    """(tag -> reason, dimension -> tag) for one customer."""
+          ) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """(tag -> reason, dimension -> tag, the tags a margin kept) for one customer."""
     tags: dict[str, str] = {}
     by_dim: dict[str, str] = {}
+    kept_tags: list[str] = []
     before = set(previous.tags) if previous is not None else set()
     for dim in rules.dimensions:
         chosen: str | None = None
@@ -810,6 +830,7 @@ def _tags(rules: Rules, m: Metrics, previous: PreviousAssignment | None
                 if (kept is not None and natural is not None and kept is not natural
                         and dim.margin > 0 and kept.holds(value, dim.margin)):
                     chosen = kept.tag
+                    kept_tags.append(chosen)
                     reason = _bucket_reason(
                         dim, kept, value, m,
                         f" (kept from before: within the margin of {_num(dim.margin)} "
@@ -834,7 +855,7 @@ def _tags(rules: Rules, m: Metrics, previous: PreviousAssignment | None
         if chosen is not None:
             tags[chosen] = reason
             by_dim[dim.name] = chosen
-    return tags, by_dim
+    return tags, by_dim, kept_tags
 
 
 class _Variables(dict[str, "Decimal | None"]):
@@ -924,7 +945,7 @@ def _unique(items: list[str]) -> list[str]:
 
 
 def assign(rules: Rules, metrics: Metrics, previous: PreviousAssignment | None,
-           lock: Lock | None, today: date) -> Assignment:
+           lock: Lock | None, today: date, *, hysteresis: bool = True) -> Assignment:
     """Evaluate one customer: tags, segment, credit limit, terms, hold and reasons.
 
     Pure: reads only its arguments (``metrics`` is a dict of the metrics contract; missing keys
@@ -937,11 +958,28 @@ def assign(rules: Rules, metrics: Metrics, previous: PreviousAssignment | None,
         previous: the current assignment (for hysteresis and minimum days), if any.
         lock: the customer's manual lock, if any; honoured while ``today <= lock.until``.
         today: the run date.
-    """
-    tags, by_dim = _tags(rules, metrics, previous)
-    segment, reasons = _decide(rules, metrics, tags, by_dim)
+        hysteresis: ``False`` ignores the margins and ``min_days_in_segment`` (where the rules
+            alone would put the customer; a manual lock still holds).
 
-    if previous is not None and segment != previous.segment and rules.min_days_in_segment:
+    The result's ``held_by`` says which rule kept the customer from the segment the rules alone
+    give: ``"min_days"``, ``"margin"`` or ``"lock"``.
+    """
+    tags, by_dim, kept = _tags(rules, metrics, previous if hysteresis else None)
+    segment, reasons = _decide(rules, metrics, tags, by_dim)
+    held_by: Literal["min_days", "margin", "lock"] | None = None
+    rules_say: str | None = None
+    held_reason: str | None = None
+
+    if kept and previous is not None and segment == previous.segment:
+        # A margin kept a tag; did it keep the segment too? The plain bounds say.
+        plain, plain_dims, _ = _tags(rules, metrics, None)
+        plain_segment = _decide(rules, metrics, plain, plain_dims)[0]
+        if plain_segment != segment:
+            held_by, rules_say = "margin", plain_segment
+            held_reason = "; ".join(tags[t] for t in kept)
+
+    if (hysteresis and previous is not None and segment != previous.segment
+            and rules.min_days_in_segment):
         target = rules.segment(segment)
         held = rules.segment(previous.segment)
         if held is not None and previous.since is not None and not (
@@ -951,6 +989,7 @@ def assign(rules: Rules, metrics: Metrics, previous: PreviousAssignment | None,
                 reasons = [f"Stays {previous.segment}: {days} day{'s' if days != 1 else ''} in "
                            f"the segment, {rules.min_days_in_segment} needed before moving "
                            f"(rules say {segment})"] + reasons[1:]
+                held_by, rules_say, held_reason = "min_days", segment, reasons[0]
                 segment = previous.segment
 
     if lock is not None:
@@ -958,8 +997,10 @@ def assign(rules: Rules, metrics: Metrics, previous: PreviousAssignment | None,
             until = f" until {lock.until.isoformat()}" if lock.until else ""
             locked = lock.segment or (previous.segment if previous is not None else None)
             if locked is not None:
-                rules_say = f" (rules say {segment})" if locked != segment else ""
-                reasons = [f"Locked to {locked}{until} by a manual lock{rules_say}"] + reasons[1:]
+                say = f" (rules say {segment})" if locked != segment else ""
+                reasons = [f"Locked to {locked}{until} by a manual lock{say}"] + reasons[1:]
+                if locked != segment:
+                    held_by, rules_say, held_reason = "lock", segment, reasons[0]
                 segment = locked
             else:
                 reasons.append("Manual lock without a segment and no previous segment: "
@@ -980,7 +1021,8 @@ def assign(rules: Rules, metrics: Metrics, previous: PreviousAssignment | None,
         reasons.append(f"Credit hold: {segment} puts new orders on hold")
     return Assignment(segment=segment, tags=list(tags), credit_limit=limit,
                       terms_days=seg.terms_days if seg else None, credit_hold=hold,
-                      reasons=_unique(reasons))
+                      reasons=_unique(reasons), held_by=held_by, rules_say=rules_say,
+                      held_reason=held_reason)
 
 
 def diff(old_rules: Rules, new_rules: Rules, metrics_by_customer: Mapping[str, Metrics],
@@ -1013,9 +1055,14 @@ def shipped_presets() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
+def _shipped_name(source: str | Path) -> bool:
+    return isinstance(source, str) and bool(_NAME.fullmatch(source)) and not source.endswith(
+        (".yaml", ".yml"))
+
+
 def _source_text(source: str | Path) -> tuple[str, str]:
-    if isinstance(source, str) and _NAME.fullmatch(source) and not source.endswith(
-            (".yaml", ".yml")):
+    if _shipped_name(source):
+        assert isinstance(source, str)
         package = resources.files("arconnect.config")
         resource = (package.joinpath("segments.yaml") if source == "default"
                     else package.joinpath("presets").joinpath(f"{source}.yaml"))
@@ -1040,7 +1087,10 @@ def load_rules(path_or_name: str | Path = "default") -> Rules:
     data, lines = load_yaml_with_lines(
         text, label, empty_hint="a rules file has `dimensions:`, `segments:` and "
                                 "`default_segment:` (see the shipped config/segments.yaml)")
-    return _compile(data, lines, label)
+    return dataclasses.replace(
+        _compile(data, lines, label),
+        ref=str(path_or_name) if _shipped_name(path_or_name) else label,
+        digest=hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
 def check_rules(path_or_name: str | Path = "default") -> list[dict[str, Any]]:

@@ -208,7 +208,16 @@ def segment_tenant(
         results, previous = evaluate(conn, tenant, rules, run_date)
         if not dry_run:
             _write(conn, tenant.id, results, previous, run_date, now)
+        if not dry_run:
+            _record_rules(conn, tenant.id, rules)
     return SegmentRun(tenant, run_date, rules.name, results, time.monotonic() - started)
+
+
+def _record_rules(conn: Connection, tenant_id: int, rules: Rules) -> None:
+    """Every assignment of the tenant now comes from ``rules``: record which, and which version
+    (previews name them; see :mod:`arconnect.segmenter.preview`)."""
+    conn.execute(update(_ASSIGNMENTS).where(_ASSIGNMENTS.c.tenant_id == tenant_id).values(
+        rules=rules.ref or rules.source, rules_digest=rules.digest))
 
 
 @contextlib.contextmanager

@@ -266,6 +266,10 @@ class SegmentAssignment(SQLModel, table=True):
     computed_at: datetime
     # A hash of everything above but ``computed_at``: a run rewrites only rows whose hash moved.
     digest: str | None = None
+    # The rules of the run that wrote this row: a shipped name or a file's path, and the
+    # SHA-256 of the file's text (``Rules.ref``, ``Rules.digest``); none before a run.
+    rules: str | None = None
+    rules_digest: str | None = None
 
 
 class SegmentHistory(SQLModel, table=True):
