@@ -11,7 +11,8 @@ import getpass
 import logging
 import os
 import sys
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
@@ -646,6 +647,38 @@ def _rules(source: str | None) -> Rules:
     return load_rules(source or get_settings().rules_file or "default")
 
 
+AsOfOption = Annotated[
+    datetime | None, typer.Option(
+        "--as-of", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
+        help="Measure as of this day: nothing dated after it is read (default: today; for an "
+             "imported CSV history, its last activity).")
+]
+WindowOption = Annotated[
+    int | None, typer.Option(
+        "--window-days", min=1, max=3650, metavar="N",
+        help="Metrics window: the N days up to the as-of date (default: the rules' "
+             "window_days, 365).")
+]
+
+
+def _as_of(value: datetime | None, tenant: Tenant) -> date | None:
+    """``--as-of`` as a date; a day after the organisation's today is refused."""
+    from arconnect.segmenter.service import run_date_for
+
+    if value is None:
+        return None
+    today = run_date_for(tenant)
+    if value.date() > today:
+        raise ArconnectError(f"--as-of {value.date()}: after today ({today}) for "
+                             f"{tenant.name}; give a date up to today")
+    return value.date()
+
+
+def _notes(notes: Iterable[str]) -> None:
+    for note in notes:
+        err_console.print(f"[yellow]{safe(note)}[/]")
+
+
 @app.command()
 def segment(
     tenants: Annotated[
@@ -667,6 +700,8 @@ def segment(
                                                        "summary only).")] = 15,
     format: Annotated[str, typer.Option("--format", "-f", metavar="table|json",
                                         help=FORMAT_HELP)] = "table",
+    as_of: AsOfOption = None,
+    window_days: WindowOption = None,
 ) -> None:
     """Compute payment metrics, segment tags, credit limits and terms for every customer.
 
@@ -689,7 +724,9 @@ def segment(
     ruleset = _rules(rules)
     docs = []
     for tenant in find_tenants(_db(), tenants):
-        run = segment_tenant(_db(), tenant, rules=ruleset, dry_run=dry_run)
+        run = segment_tenant(_db(), tenant, rules=ruleset, dry_run=dry_run,
+                             run_date=_as_of(as_of, tenant), window_days=window_days)
+        _notes(run.notes)
         preview = (preview_run(_db(), run, ruleset, hysteresis=not ignore_hysteresis)
                    if dry_run else None)
         if as_json:
@@ -714,12 +751,20 @@ def export(
                       ] = "json",
     output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE",
                                                 help="File (default: stdout).")] = None,
+    as_of: AsOfOption = None,
+    window_days: WindowOption = None,
+    rules: Annotated[
+        str | None, typer.Option(metavar="FILE|PRESET",
+                                 help="With --as-of or --window-days: the rules to apply "
+                                      "(default: as for `segment`).")
+    ] = None,
 ) -> None:
     """Export every customer's segment, tags, credit limit, terms, hold, reasons and metrics.
 
     JSON: a list of objects with customer_id (the ERP's id), name, segment, tags, credit_limit,
     terms_days, credit_hold, reasons and metrics (amounts in base currency). CSV: one row per
-    customer, metrics as columns.
+    customer, metrics as columns. By default the last `segment` run's assignments; with
+    --as-of or --window-days they are computed for that date and window (nothing is stored).
     """
     from arconnect.segmenter.service import export_rows, export_text
 
@@ -728,7 +773,15 @@ def export(
     if output is not None and not output.parent.is_dir():  # before anything is read
         raise ArconnectError(f"--output {output}: the folder {output.parent} does not exist; "
                              "create it or give another path")
-    text = export_text(export_rows(_db(), _tenant(tenant)), format)
+    if rules is not None and as_of is None and window_days is None:
+        raise ArconnectError("--rules applies with --as-of or --window-days; without them the "
+                             "export is the last `segment` run's (run `segment --rules` first)")
+    found = _tenant(tenant)
+    notes: list[str] = []
+    rows = export_rows(_db(), found, run_date=_as_of(as_of, found), window_days=window_days,
+                       rules=_rules(rules) if as_of or window_days else None, notes=notes)
+    _notes(notes)
+    text = export_text(rows, format)
     if output is None:
         sys.stdout.write(text)
     else:
@@ -1037,6 +1090,8 @@ def rules_diff_cmd(
                     ] = 15,
     format: Annotated[str, typer.Option("--format", "-f", metavar="table|json",
                                         help=FORMAT_HELP)] = "table",
+    as_of: AsOfOption = None,
+    window_days: WindowOption = None,
 ) -> None:
     """What a changed rule set would do against the stored results (nothing is written).
 
@@ -1054,7 +1109,9 @@ def rules_diff_cmd(
     new = _rules(file)
     docs = []
     for tenant in find_tenants(_db(), tenants):
-        preview, dry = preview_rules(_db(), tenant, new, hysteresis=not ignore_hysteresis)
+        preview, dry = preview_rules(_db(), tenant, new, hysteresis=not ignore_hysteresis,
+                                  run_date=_as_of(as_of, tenant), window_days=window_days)
+        _notes(dry.notes)
         if as_json:
             moves = sorted(preview.moves().items(), key=lambda kv: -kv[1])
             docs.append({"tenant": tenant_ref(tenant), "new_rules": new.name,

@@ -72,8 +72,9 @@ def segment_doc(run: SegmentRun, *, dry_run: bool) -> dict[str, Any]:
     """A segment run: the per-segment summary and every customer whose segment changed."""
     return {
         "tenant": tenant_ref(run.tenant), "rules": run.rules_name, "run_date": run.run_date,
-        "dry_run": dry_run, "seconds": round(run.seconds, 3), "currency":
-        run.tenant.base_currency, "customers": len(run.results), "changed": run.changes,
+        "window_days": run.window_days, "notes": list(run.notes), "dry_run": dry_run,
+        "seconds": round(run.seconds, 3), "currency": run.tenant.base_currency,
+        "customers": len(run.results), "changed": run.changes,
         "segments": [{"segment": name, "customers": v["customers"], "open": v["open"],
                       "overdue": v["overdue"], "credit_limits": v["limit"]}
                      for name, v in run.by_segment().items()],

@@ -47,6 +47,13 @@ Assumptions (documented here because the rules depend on them):
   its due date is before the run date. The open overdue items enter ``days_late_weighted`` and
   ``trend`` whatever their issue date — an old unpaid invoice is the strongest delinquency signal
   (JD Edwards' paid-only average lets a non-payer look good).
+* As of an earlier day (``point_in_time``: a back-dated run, or an imported history): nothing
+  dated after the run date counts, and the current status and amount due are not read — an
+  invoice is open when issued on or before the run date and not settled by then (no
+  ``fully_paid_on`` on or before it), for its total less its allocations dated on or before it
+  (in base currency); aging and overdue are measured at the run date. Unapplied credit is a
+  credit document's total less its allocations dated by then (refunds paid out of it are not
+  dated allocations and are not subtracted).
 * Unapplied credit: remaining credit (Xero ``RemainingCredit``) of AUTHORISED credit notes,
   overpayments and prepayments: money or credit the customer holds that no invoice used yet.
   ``net_exposure`` = open balance − unapplied credit, floored at zero (what the customer would
@@ -56,8 +63,9 @@ Assumptions (documented here because the rules depend on them):
   ``round(x, 4)``; ``late_share`` and the day figures are None without paid invoices (or zero
   weight); ``credit_note_ratio`` is 0.0 without invoices; ``avg_monthly_sales`` is rounded half
   up to the cent. Weights are base-currency amounts, counts and days are whole numbers.
-* Last payment: the latest non-deleted allocation with ``source_kind = 'payment'`` dated on or
-  before the run date.
+* Last payment: the latest non-deleted allocation with ``source_kind`` ``payment`` (an ERP's
+  payment) or ``settlement`` (an imported history's settled date, ``mappings/csv_ibm.yaml``)
+  dated on or before the run date.
 * Payment-method mix: non-deleted payments dated in the window with a mapped ``method``, shares of
   their base amount; refunds (Xero payment types on credit notes, overpayments and prepayments)
   are left out.
@@ -97,6 +105,8 @@ _REFUND_TYPES = "('ARCREDITPAYMENT', 'AROVERPAYMENTPAYMENT', 'ARPREPAYMENTPAYMEN
 # Documents whose remaining credit the customer holds (unapplied credit).
 _CREDIT_KINDS = "('credit_note', 'overpayment', 'prepayment')"
 _TREND_DAYS = 90
+# An invoice without a due date is due on its issue date.
+_DUE = "COALESCE(doc.due_date, doc.issue_date)"
 _TURNOVER_DAYS = 365
 
 
@@ -158,7 +168,8 @@ _COLUMNS: tuple[tuple[str, str], ...] = (
 _TYPED_NULL = {"oldest": "CAST(NULL AS INTEGER)", "first_issue": "CAST(NULL AS DATE)"}
 
 
-def _documents_sql(d: _Dialect, rollup_parents: bool, window_days: int = 365) -> str:
+def _documents_sql(d: _Dialect, rollup_parents: bool, window_days: int = 365,
+                   point_in_time: bool = False) -> str:
     """One statement: every document-based metric, as exact integer sums per customer group.
 
     Each metric needs only a slice of the documents, so the statement is a UNION ALL of passes,
@@ -172,6 +183,12 @@ def _documents_sql(d: _Dialect, rollup_parents: bool, window_days: int = 365) ->
     * open invoices, any age: balances, aging, the open part of the delay;
     * all counted documents: tenure and turnover (invoices), credit notes.
 
+    With ``point_in_time`` (a run as of an earlier day) the open invoices and the unapplied
+    credit are rebuilt from dates instead of read from the current status and amount due
+    (``open_at``, ``credit_at``): an invoice issued by the run date is open for its total less
+    its allocations dated by then, unless ``fully_paid_on`` is on or before the run date; a
+    credit document issued by then holds its total less what it allocated by then.
+
     The outer query folds the per-customer rows into the id their history counts for (``cmap``).
     """
     rd, ws = d.day("run_date"), d.day("window_start")
@@ -182,7 +199,7 @@ def _documents_sql(d: _Dialect, rollup_parents: bool, window_days: int = 365) ->
     )
     invoice = f"{counted} AND doc.kind = 'invoice'"
     issued_in_window = f"doc.issue_date > {ws} AND doc.issue_date <= {rd}"
-    due = "COALESCE(doc.due_date, doc.issue_date)"
+    due = _DUE
     tb = f"COALESCE({d.cents('doc.total_base')}, 0)"
     adb = d.cents("doc.amount_due_base")
 
@@ -220,6 +237,8 @@ def _documents_sql(d: _Dialect, rollup_parents: bool, window_days: int = 365) ->
     derived_pass = paid_metrics("dv.paid_on", "dv.issue_date", "dv.due", "dv.tb")
     # Open invoices, any age: balances, aging by due date, the open part of the Upflow delay
     # (amount due, run date - due date) and of the trend.
+    if point_in_time:
+        due, adb = "oa.due", "oa.adb"
     overdue = f"{due} < {rd}"
     dpd = d.days(rd, due)
     open_pass = {
@@ -244,7 +263,8 @@ def _documents_sql(d: _Dialect, rollup_parents: bool, window_days: int = 365) ->
             "turnover": total(f"{inv} AND doc.issue_date > {y365} AND doc.issue_date <= {rd}", tb),
         }),
         "first_issue": f"MIN(CASE WHEN {inv} AND doc.issue_date <= {rd} THEN doc.issue_date END)",
-        "unapplied": total(f"{credit} AND doc.status = 'AUTHORISED'", adb),
+        **({} if point_in_time else {
+            "unapplied": total(f"{credit} AND doc.status = 'AUTHORISED'", adb)}),
         "cn_window": total(f"{cn} AND {issued_in_window}", tb),
     }
 
@@ -261,20 +281,51 @@ def _documents_sql(d: _Dialect, rollup_parents: bool, window_days: int = 365) ->
     # SQLite: read the documents from the covering index in customer order (the planner
     # otherwise prefers the narrower ix_document_customer and looks every row up).
     doc = "document doc INDEXED BY ix_document_segmenter" if d.sqlite else "document doc"
+    open_select = (
+        select(open_pass, "oa.cust", "open_at oa", "oa.adb > 0") if point_in_time else
+        select(open_pass, "doc.customer_external_id", doc,
+               f"{invoice} AND doc.status = 'AUTHORISED' AND doc.amount_due_base > 0"))
     passes = "\n  UNION ALL\n".join([
         select(window_pass, "doc.customer_external_id", doc, f"{invoice} AND {issued_in_window}"),
         select(derived_pass, "dv.cust", "derived dv", "1 = 1"),
-        select(open_pass, "doc.customer_external_id", doc,
-               f"{invoice} AND doc.status = 'AUTHORISED' AND doc.amount_due_base > 0"),
+        open_select,
         select(history_pass, "doc.customer_external_id", doc,
                f"{counted} AND doc.kind IN ('invoice', {_CREDIT_KINDS[1:-1]})"),
+        *([select({"unapplied": "SUM(ca.left_c)"}, "ca.cust", "credit_at ca", "ca.left_c > 0")]
+          if point_in_time else []),
     ])
+    as_of_ctes = f"""
+open_at AS (
+  SELECT doc.customer_external_id AS cust, {_DUE} AS due,
+         {tb} - COALESCE((SELECT SUM({d.cents("COALESCE(a.amount_base, a.amount)")})
+                          FROM allocation a
+                          WHERE a.tenant_id = :tenant
+                            AND a.document_external_id = doc.external_id
+                            AND NOT a.is_deleted AND a.allocated_on <= {rd}), 0) AS adb
+  FROM document doc
+  WHERE {invoice} AND doc.issue_date <= {rd}
+    AND (doc.fully_paid_on IS NULL OR doc.fully_paid_on > {rd})
+),
+used_at AS (
+  SELECT a.source_kind AS kind, a.source_external_id AS src,
+         SUM({d.cents("COALESCE(a.amount_base, a.amount)")}) AS used
+  FROM allocation a
+  WHERE a.tenant_id = :tenant AND a.source_kind IN {_CREDIT_KINDS}
+    AND NOT a.is_deleted AND a.allocated_on <= {rd}
+  GROUP BY a.source_kind, a.source_external_id
+),
+credit_at AS (
+  SELECT doc.customer_external_id AS cust, {tb} - COALESCE(u.used, 0) AS left_c
+  FROM document doc
+  LEFT JOIN used_at u ON u.kind = doc.kind AND u.src = doc.external_id
+  WHERE {counted} AND doc.kind IN {_CREDIT_KINDS} AND doc.issue_date <= {rd}
+),""" if point_in_time else ""
     outer = ",\n  ".join(f"{fold}(pc.{name})" for name, fold in _COLUMNS)
     return f"""
 WITH {_customer_map(rollup_parents)},
 per_doc AS (
   SELECT doc.external_id AS doc, MIN(doc.customer_external_id) AS cust,
-         MIN(doc.issue_date) AS issue_date, MIN({due}) AS due, MIN({tb}) AS tb,
+         MIN(doc.issue_date) AS issue_date, MIN({_DUE}) AS due, MIN({tb}) AS tb,
          MIN({d.cents("doc.total")}) AS total, SUM({d.cents("a.amount")}) AS allocated,
          MIN(a.allocated_on) AS first_on, MAX(a.allocated_on) AS last_on
   FROM document doc
@@ -300,6 +351,7 @@ derived AS MATERIALIZED (
          END AS paid_on
   FROM per_doc pd
 ),
+{as_of_ctes}
 per_customer AS (
 {passes}
 )
@@ -322,7 +374,7 @@ WITH {_customer_map(rollup_parents)},
 per_customer AS (
   SELECT c.external_id AS cust,
          (SELECT MAX(a.allocated_on) FROM allocation a
-          WHERE a.tenant_id = c.tenant_id AND a.source_kind = 'payment'
+          WHERE a.tenant_id = c.tenant_id AND a.source_kind IN ('payment', 'settlement')
             AND a.customer_external_id = c.external_id
             AND a.allocated_on <= {d.day("run_date")} AND NOT a.is_deleted) AS last_paid
   FROM customer c
@@ -501,6 +553,7 @@ def compute_metrics(
     window_days: int = 365,
     rollup_parents: bool = True,
     parallel: bool = False,
+    point_in_time: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Metrics of every customer of ``tenant_id`` as of ``run_date``, keyed by external id.
 
@@ -516,6 +569,9 @@ def compute_metrics(
         rollup_parents: count a sub-customer's history for its parent.
         parallel: run the payment statements on a second connection beside the documents
             one (only when ``conn`` holds no uncommitted writes the second one must see).
+        point_in_time: rebuild open items and unapplied credit as they stood on ``run_date``
+            from issue, paid and allocation dates (a run as of an earlier day) instead of
+            reading the current status and amount due.
     """
     d = _Dialect(sqlite=conn.dialect.name == "sqlite")
     params = _params(tenant_id, run_date, window_days)
@@ -544,7 +600,8 @@ def compute_metrics(
     # Each reads its own snapshot; a sync committing in between can only shift which payments
     # count by that commit, as if the run had started a moment later.
     side = _SidePayments(conn, d, rollup_parents, params, parallel)
-    for row in conn.execute(text(_documents_sql(d, rollup_parents, window_days)), params):
+    documents = _documents_sql(d, rollup_parents, window_days, point_in_time)
+    for row in conn.execute(text(documents), params):
         m = out.get(row[0])
         if m is not None:  # else a survivor or parent id that is not itself a customer row
             m.update(_document_metrics(row[1:], run_date))

@@ -184,6 +184,8 @@ class RulesFile(_Model):
     name: str | None = None
     description: str | None = None
     default_terms_days: int = Field(default=30, ge=0)
+    # The behaviour window of the metrics, in days before the run date (ten years at most).
+    window_days: int = Field(default=365, ge=1, le=3650)
     min_history: MinHistoryModel = Field(default_factory=MinHistoryModel)
     hysteresis: HysteresisModel = Field(default_factory=HysteresisModel)
     dimensions: list[DimensionModel] = Field(min_length=1)
@@ -367,6 +369,7 @@ class Rules:
     min_days_in_segment: int
     default_terms_days: int
     tag_dimension: dict[str, str] = field(default_factory=dict)
+    window_days: int = 365
     # How the rules were asked for (a shipped name such as ``default`` or ``upflow``, else the
     # file's path) and the SHA-256 of the file's text: a segment run stores both with its
     # results, so a preview names the rules those results came from.
@@ -617,6 +620,7 @@ def _compile(data: Any, lines: Lines, label: str) -> Rules:
         min_paid_invoices=model.min_history.paid_invoices,
         min_days_in_segment=model.hysteresis.min_days_in_segment,
         default_terms_days=model.default_terms_days, tag_dimension=tag_dimension,
+        window_days=model.window_days,
     )
 
 

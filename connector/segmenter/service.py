@@ -18,14 +18,26 @@ import multiprocessing as mp
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import ARRAY, Connection, Engine, String, any_, bindparam, select, update
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    Engine,
+    String,
+    any_,
+    bindparam,
+    func,
+    select,
+    true,
+    union_all,
+    update,
+)
 
 from arconnect.errors import NotFoundError
 from arconnect.segmenter.metrics import compute_metrics
@@ -38,13 +50,25 @@ from arconnect.segmenter.rules import (
     diff,
     load_rules,
 )
-from arconnect.store.models import Customer, SegmentAssignment, SegmentHistory, Tenant
+from arconnect.store.db import json_dumps
+from arconnect.store.models import (
+    Allocation,
+    Customer,
+    Document,
+    SegmentAssignment,
+    SegmentHistory,
+    Tenant,
+)
 from arconnect.store.upsert import insert_rows, upsert
 from arconnect.timezones import today_in
 
 _ASSIGNMENTS = SegmentAssignment.__table__  # type: ignore[attr-defined]
 _HISTORY = SegmentHistory.__table__  # type: ignore[attr-defined]
 _CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+_DOCUMENTS = Document.__table__  # type: ignore[attr-defined]
+_ALLOCATIONS = Allocation.__table__  # type: ignore[attr-defined]
+# The platform of imported AR histories (arconnect.csv_import.PLATFORM).
+_IMPORTED = "csv"
 
 # The metrics every export carries (the public contract), in this order; others follow.
 EXPORT_METRICS = (
@@ -75,6 +99,8 @@ class SegmentRun:
     rules_name: str
     results: list[CustomerResult] = field(default_factory=list)
     seconds: float = 0.0
+    window_days: int = 365
+    notes: tuple[str, ...] = ()
 
     @property
     def changes(self) -> int:
@@ -115,6 +141,82 @@ def run_date_for(tenant: Tenant) -> date:
     return today_in(tenant.timezone)
 
 
+@dataclass(frozen=True)
+class AsOf:
+    """The day a run measures at and its window, as resolved by :func:`resolve_as_of`.
+
+    Attributes:
+        run_date: the as-of date: nothing dated after it is read.
+        window_days: the behaviour window, (run_date - window_days, run_date].
+        point_in_time: the run date is before the organisation's today: open items are rebuilt
+            from dates (see :func:`arconnect.segmenter.metrics.compute_metrics`).
+        notes: one-line messages for the user (the date chosen for them, an empty window).
+    """
+
+    run_date: date
+    window_days: int
+    point_in_time: bool
+    notes: tuple[str, ...] = ()
+
+
+def last_activity(conn: Connection, tenant_id: int) -> date | None:
+    """The latest issue, paid or allocation date in the tenant's data (None without any)."""
+    d, a = _DOCUMENTS.c, _ALLOCATIONS.c
+    dates = union_all(
+        select(func.max(d.issue_date).label("day")).where(d.tenant_id == tenant_id,
+                                                          ~d.is_deleted),
+        select(func.max(d.fully_paid_on)).where(d.tenant_id == tenant_id, ~d.is_deleted),
+        select(func.max(a.allocated_on)).where(a.tenant_id == tenant_id, ~a.is_deleted),
+    ).subquery()
+    value = conn.execute(select(func.max(dates.c.day))).scalar()
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _window_has_activity(conn: Connection, tenant_id: int, start: date, end: date) -> bool:
+    """Whether a document was issued or money allocated in (start, end]."""
+    d, a = _DOCUMENTS.c, _ALLOCATIONS.c
+    issued = select(true()).where(d.tenant_id == tenant_id, ~d.is_deleted,
+                                  d.issue_date > start, d.issue_date <= end).limit(1)
+    allocated = select(true()).where(a.tenant_id == tenant_id, ~a.is_deleted,
+                                     a.allocated_on > start, a.allocated_on <= end).limit(1)
+    return (conn.execute(issued).first() is not None
+            or conn.execute(allocated).first() is not None)
+
+
+def resolve_as_of(conn: Connection, tenant: Tenant, rules: Rules, as_of: date | None = None,
+                  window_days: int | None = None) -> AsOf:
+    """The run date and window of a run of ``tenant``.
+
+    ``as_of`` when given; else, for an imported history (platform ``csv``, whose data ends
+    when the export was made), the last activity in its data; else the organisation's today.
+    ``window_days`` overrides the rules' ``window_days``. A window holding no issued document
+    and no allocation gives a note: every customer would be New for lack of history.
+    """
+    assert tenant.id is not None
+    today = run_date_for(tenant)
+    notes: list[str] = []
+    run_date = as_of
+    if run_date is None and tenant.platform == _IMPORTED:
+        last = last_activity(conn, tenant.id)
+        if last is not None and last < today:
+            run_date = last
+            notes.append(f"{tenant.name}: as of {last.isoformat()}, the last activity in this "
+                         "tenant's data; --as-of to change")
+    run_date = run_date or today
+    window = window_days or rules.window_days
+    start = run_date - timedelta(days=window)
+    if not _window_has_activity(conn, tenant.id, start, run_date):
+        last = last_activity(conn, tenant.id)
+        hint = (f"the data's last activity is {last.isoformat()}: give --as-of that date or a "
+                "longer --window-days" if last is not None else "the tenant holds no documents")
+        notes.append(f"{tenant.name}: no invoice or payment between {start.isoformat()} and "
+                     f"{run_date.isoformat()} (the {window}-day window): every customer lacks "
+                     f"history; {hint}")
+    return AsOf(run_date, window, run_date < today, tuple(notes))
+
+
 # Above this many customers the rules run in two processes (a forked child takes half): they
 # are pure Python, and the database is idle meanwhile.
 PARALLEL_RULES_MIN = 20_000
@@ -148,11 +250,18 @@ def _assign_all(rules: Rules, items: list[tuple[dict[str, Any], PreviousAssignme
 
 
 def evaluate(
-    conn: Connection, tenant: Tenant, rules: Rules, run_date: date
+    conn: Connection, tenant: Tenant, rules: Rules, run_date: date, *,
+    window_days: int | None = None, point_in_time: bool = False,
 ) -> tuple[list[CustomerResult], dict[str, dict[str, Any]]]:
-    """Metrics and rules for every customer of ``tenant``; reads only."""
+    """Metrics and rules for every customer of ``tenant`` as of ``run_date``; reads only.
+
+    An assignment made as of a later day than ``run_date`` (a back-dated run after a current
+    one) is not the customer's past: it gives no hysteresis and no days in the segment.
+    """
     assert tenant.id is not None
-    metrics = compute_metrics(conn, tenant.id, run_date, parallel=True)
+    metrics = compute_metrics(conn, tenant.id, run_date, parallel=True,
+                              window_days=window_days or rules.window_days,
+                              point_in_time=point_in_time)
     previous = _previous(conn, tenant.id)
     names = _names(conn, tenant.id)
     items: list[tuple[dict[str, Any], PreviousAssignment | None, Lock | None]] = []
@@ -166,6 +275,8 @@ def evaluate(
                 prev["segment"], tuple(prev["tags"] or ()),
                 since.date() if isinstance(since, datetime) else since,
             )
+            if before.since is not None and before.since > run_date:
+                before = None
             if prev["locked"]:
                 lock = Lock(prev["segment"], prev["locked_until"])
                 if not lock.active(run_date):
@@ -193,24 +304,34 @@ def _money(value: Any) -> Decimal | None:
 
 def segment_tenant(
     db: Engine, tenant: Tenant, *, rules: Rules | None = None, run_date: date | None = None,
-    dry_run: bool = False,
+    dry_run: bool = False, window_days: int | None = None,
 ) -> SegmentRun:
-    """Assign every customer of ``tenant``; write assignments and history unless ``dry_run``.
+    """Assign every customer of ``tenant`` as of ``run_date``; write assignments and history
+    unless ``dry_run``.
 
+    ``run_date`` (the as-of date) and ``window_days`` default as :func:`resolve_as_of` says.
     One transaction: a run is recorded whole or not at all.
     """
     assert tenant.id is not None
     started = time.monotonic()
     rules = rules or load_rules()
-    run_date = run_date or run_date_for(tenant)
     now = datetime.now(UTC)
     with _gc_paused(), db.begin() as conn:
-        results, previous = evaluate(conn, tenant, rules, run_date)
+        at = resolve_as_of(conn, tenant, rules, run_date, window_days)
+        results, previous = evaluate(conn, tenant, rules, at.run_date,
+                                     window_days=at.window_days,
+                                     point_in_time=at.point_in_time)
         if not dry_run:
-            _write(conn, tenant.id, results, previous, run_date, now)
+            _write(conn, tenant.id, results, previous, at.run_date,
+                   _midnight(at.run_date) if at.point_in_time else now, now)
         if not dry_run:
             _record_rules(conn, tenant.id, rules)
-    return SegmentRun(tenant, run_date, rules.name, results, time.monotonic() - started)
+    return SegmentRun(tenant, at.run_date, rules.name, results, time.monotonic() - started,
+                      at.window_days, at.notes)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _record_rules(conn: Connection, tenant_id: int, rules: Rules) -> None:
@@ -236,15 +357,19 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _write(conn: Connection, tenant_id: int, results: list[CustomerResult],
-           previous: dict[str, dict[str, Any]], run_date: date, now: datetime) -> None:
+           previous: dict[str, dict[str, Any]], run_date: date, changed_at: datetime,
+           now: datetime) -> None:
     """Assignments (only the rows whose content moved; the others get the new
-    ``computed_at``) and a history row per change."""
-    entered = datetime(run_date.year, run_date.month, run_date.day, tzinfo=UTC)
+    ``computed_at``) and a history row per change, dated ``changed_at`` (the as-of date of a
+    back-dated run, so that history reads in the data's time)."""
+    entered = _midnight(run_date)
     rows, history, unchanged = [], [], []
     for r in results:
         a, prev = r.assignment, previous.get(r.customer_id)
         moved = prev is None or prev["segment"] != a.segment
         since = entered if moved else prev["since"]  # type: ignore[index]
+        if _as_utc(since) > entered:  # entered after the run date: in it by the run date
+            since = entered
         locked_until = prev["locked_until"] if prev else None
         lock_holds = bool(prev and prev["locked"] and (
             locked_until is None or run_date <= locked_until))
@@ -269,7 +394,7 @@ def _write(conn: Connection, tenant_id: int, results: list[CustomerResult],
                 "to_tags": list(a.tags),
                 "from_credit_limit": prev["credit_limit"] if prev else None,
                 "to_credit_limit": a.credit_limit, "reasons": list(a.reasons),
-                "changed_at": now,
+                "changed_at": changed_at,
             })
     upsert(conn, _ASSIGNMENTS, rows, ("tenant_id", "customer_external_id"))
     if unchanged and conn.dialect.name == "postgresql":
@@ -289,6 +414,11 @@ def _write(conn: Connection, tenant_id: int, results: list[CustomerResult],
 
 _DIGESTED = ("segment", "tags", "credit_limit", "terms_days", "credit_hold", "locked",
              "locked_until", "metrics", "reasons", "since")
+
+
+def _as_utc(value: datetime) -> datetime:
+    """SQLite gives naive UTC back."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _digest(row: dict[str, Any]) -> str:
@@ -378,20 +508,28 @@ def _customer_id(conn: Connection, tenant: Tenant, key: str) -> str:
 
 
 def rules_diff(db: Engine, tenant: Tenant, new_rules: Rules, *,
-               current_rules: Rules | None = None) -> dict[tuple[str, str], int]:
+               current_rules: Rules | None = None, run_date: date | None = None,
+               window_days: int | None = None, notes: list[str] | None = None,
+               ) -> dict[tuple[str, str], int]:
     """How many of ``tenant``'s customers ``new_rules`` would move, and where (nothing is
-    written)."""
+    written). Both rule sets see the same metrics: as of ``run_date`` over ``window_days``
+    (defaults: :func:`resolve_as_of` with the current rules); ``notes`` receives its notes."""
     assert tenant.id is not None
     current_rules = current_rules or load_rules()
-    run_date = run_date_for(tenant)
     with db.connect() as conn:
-        metrics = compute_metrics(conn, tenant.id, run_date)
+        at = resolve_as_of(conn, tenant, current_rules, run_date, window_days)
+        if notes is not None:
+            notes.extend(at.notes)
+        run_date = at.run_date
+        metrics = compute_metrics(conn, tenant.id, run_date, window_days=at.window_days,
+                                  point_in_time=at.point_in_time)
         prev_rows = _previous(conn, tenant.id)
     previous = {
         cid: PreviousAssignment(p["segment"], tuple(p["tags"] or ()),
                                 p["since"].date() if isinstance(p["since"], datetime)
                                 else p["since"])
         for cid, p in prev_rows.items()
+        if not _later(p["since"], run_date)
     }
     return diff(current_rules, new_rules, metrics, previous, run_date, include_unchanged=True)
 
@@ -399,9 +537,45 @@ def rules_diff(db: Engine, tenant: Tenant, new_rules: Rules, *,
 # -- export ----------------------------------------------------------------------------------
 
 
-def export_rows(db: Engine, tenant: Tenant) -> list[dict[str, Any]]:
+def _as_date(value: Any) -> date:
+    return value.date() if isinstance(value, datetime) else date.fromisoformat(str(value)[:10])
+
+
+def _later(since: Any, run_date: date) -> bool:
+    return since is not None and _as_date(since) > run_date
+
+
+def export_rows(db: Engine, tenant: Tenant, *, run_date: date | None = None,
+                window_days: int | None = None, rules: Rules | None = None,
+                notes: list[str] | None = None) -> list[dict[str, Any]]:
     """The public export: per customer its ERP id, name, segment, tags, credit limit, terms,
-    hold, reasons and metrics (amounts in base currency), sorted by name."""
+    hold, reasons and metrics (amounts in base currency), sorted by name.
+
+    Without ``run_date`` and ``window_days``: the stored assignments (the last segment run).
+    With either: computed afresh as of that date over that window (a dry run: nothing is
+    written); ``notes`` receives the run's notes."""
+    if run_date is not None or window_days is not None:
+        assert tenant.id is not None
+        run = segment_tenant(db, tenant, rules=rules, run_date=run_date, dry_run=True,
+                             window_days=window_days)
+        if notes is not None:
+            notes.extend(run.notes)
+        with db.connect() as conn:
+            stored = _previous(conn, tenant.id)
+
+        def locked(customer_id: str) -> bool:
+            p = stored.get(customer_id)
+            return bool(p and p["locked"] and (p["locked_until"] is None
+                                               or run.run_date <= _as_date(p["locked_until"])))
+
+        # the metrics as a stored assignment holds them (JSON: Decimal as a number)
+        return _sorted([_export_row({
+            "customer_external_id": r.customer_id, "name": r.name,
+            "segment": r.assignment.segment, "tags": r.assignment.tags,
+            "credit_limit": r.assignment.credit_limit, "terms_days": r.assignment.terms_days,
+            "credit_hold": r.assignment.credit_hold, "locked": locked(r.customer_id),
+            "reasons": r.assignment.reasons, "metrics": orjson.loads(json_dumps(r.metrics)),
+        }) for r in run.results])
     a, c = _ASSIGNMENTS.c, _CUSTOMERS.c
     with db.connect() as conn:
         rows = conn.execute(
@@ -411,19 +585,24 @@ def export_rows(db: Engine, tenant: Tenant) -> list[dict[str, Any]]:
                                                 & (c.external_id == a.customer_external_id)))
             .where(a.tenant_id == tenant.id)
         ).mappings().all()
-    out = []
-    for r in rows:
-        metrics = dict(r["metrics"] or {})
-        ordered = {k: metrics.get(k) for k in EXPORT_METRICS}
-        ordered.update({k: v for k, v in metrics.items() if k not in ordered})
-        out.append({
-            "customer_id": r["customer_external_id"], "name": r["name"],
-            "segment": r["segment"], "tags": list(r["tags"] or []),
-            "credit_limit": float(r["credit_limit"]) if r["credit_limit"] is not None else None,
-            "terms_days": r["terms_days"], "credit_hold": bool(r["credit_hold"]),
-            "locked": bool(r["locked"]), "reasons": list(r["reasons"] or []),
-            "metrics": ordered,
-        })
+    return _sorted([_export_row(r) for r in rows])
+
+
+def _export_row(r: Mapping[Any, Any]) -> dict[str, Any]:
+    metrics = dict(r["metrics"] or {})
+    ordered = {k: metrics.get(k) for k in EXPORT_METRICS}
+    ordered.update({k: v for k, v in metrics.items() if k not in ordered})
+    return {
+        "customer_id": r["customer_external_id"], "name": r["name"],
+        "segment": r["segment"], "tags": list(r["tags"] or []),
+        "credit_limit": float(r["credit_limit"]) if r["credit_limit"] is not None else None,
+        "terms_days": r["terms_days"], "credit_hold": bool(r["credit_hold"]),
+        "locked": bool(r["locked"]), "reasons": list(r["reasons"] or []),
+        "metrics": ordered,
+    }
+
+
+def _sorted(out: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out.sort(key=lambda x: ((x["name"] or "").lower(), x["customer_id"]))
     return out
 
