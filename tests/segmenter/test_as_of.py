@@ -287,3 +287,56 @@ def test_bad_dates_and_windows_are_one_line_errors(
     line = next(n for n, x in enumerate(source.splitlines(), 1) if x.startswith("window_days:"))
     assert_one_line_error(run_cli(capsys, "segment", "hist", "--rules", str(bad)),
                           f"{bad}:{line}: window_days:")
+
+
+# -- an ERP's history: partial payments and credit, through the Python API --------------------
+
+
+def test_partial_payments_and_credit_as_of_a_date(db_url: str) -> None:
+    """A synced tenant as it stood on three days: open amounts less the allocations dated by
+    then (the invoices are PAID today), credit unapplied until its allocation's date, and
+    nothing issued later."""
+    from tests.segmenter.test_metrics import Alloc, Cust, Doc, History, store
+
+    d = date.fromisoformat
+    history = History([Cust("A", terms_days=30)], [
+        Doc("INV1", "invoice", "A", "PAID", False, d("2026-01-01"), d("2026-01-31"),
+            d("2026-03-10"), 100_000, 100_000, 0,
+            [Alloc("P1", "payment", d("2026-02-01"), 40_000),
+             Alloc("P2", "payment", d("2026-03-10"), 60_000)]),
+        Doc("CN1", "credit_note", "A", "PAID", False, d("2026-01-15"), None, None,
+            30_000, 30_000, 0),
+        Doc("INV2", "invoice", "A", "PAID", False, d("2026-03-01"), d("2026-03-31"), None,
+            50_000, 50_000, 0,
+            [Alloc("CN1", "credit_note", d("2026-04-01"), 30_000),
+             Alloc("P3", "payment", d("2026-04-05"), 20_000)]),
+        Doc("INV3", "invoice", "A", "AUTHORISED", False, d("2026-05-01"), d("2026-05-31"),
+            None, 70_000, 70_000, 70_000),
+    ])
+    db = get_engine(db_url)
+    try:
+        store(db, history)
+        (tenant,) = find_tenants(db)
+        want = {
+            # INV1 has 40,000 of 100,000 paid, 15 days past due; CN1 not used yet
+            "2026-02-15": {"open_balance": "600.00", "aging_1_30": "600.00",
+                           "oldest_overdue_days": 15, "unapplied_credit": "300.00",
+                           "net_exposure": "300.00", "days_since_last_payment": 14,
+                           "invoice_count": 1},
+            # INV1 paid; INV2 open, not yet due; CN1 still unused
+            "2026-03-20": {"open_balance": "500.00", "aging_1_30": "0.00",
+                           "oldest_overdue_days": 0, "unapplied_credit": "300.00",
+                           "net_exposure": "200.00", "days_since_last_payment": 10,
+                           "invoice_count": 2},
+            # CN1 applied to INV2: 200.00 left, 2 days past due
+            "2026-04-02": {"open_balance": "200.00", "aging_1_30": "200.00",
+                           "oldest_overdue_days": 2, "unapplied_credit": "0.00",
+                           "net_exposure": "200.00", "days_since_last_payment": 23,
+                           "invoice_count": 2},
+        }
+        for day, figures in want.items():
+            got = _metrics(db, tenant, d(day))["A"]
+            assert {k: str(got[k]) if isinstance(got[k], Decimal) else got[k]
+                    for k in figures} == figures, day
+    finally:
+        dispose_engines()
