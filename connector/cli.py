@@ -38,7 +38,7 @@ from arconnect.console import (
     sync_progress,
     sync_table,
 )
-from arconnect.errors import ArconnectError, NotFoundError
+from arconnect.errors import ArconnectError, MappingError, NotFoundError
 from arconnect.jsonout import FORMAT_HELP, check_format, print_json, sync_doc, tenant_ref
 from arconnect.segmenter.rules import Rules
 from arconnect.settings import Settings
@@ -1056,6 +1056,10 @@ def rules_check(
 ) -> None:
     """Validate a rules file; errors name file:line and the fix. Shows the decision list.
 
+    The logic is checked too, every problem in one pass: a segment after a catch-all, buckets
+    that overlap or leave values out, a bucket or condition that can never match (errors: exit
+    2); a dimension no rule uses (a warning on stderr: exit 0). See docs/segments.md.
+
     Presets shipped: upflow (A–D by payment delay), tesorio (bands of days beyond terms),
     crf_aging (by the oldest overdue item).
     """
@@ -1063,8 +1067,19 @@ def rules_check(
     from arconnect.settings import get_settings
 
     source = file or get_settings().rules_file or "default"
-    rows = check_rules(source)
-    table = DataTable(title=f"{source}: valid — segments in decision order")
+    warnings: list[str] = []
+    try:
+        rows = check_rules(source, warnings)
+    except MappingError as err:  # every problem, one per line
+        for line in str(err).splitlines():
+            err_console.print(f"[yellow]{safe(line)}[/]" if ": warning: " in line else
+                              f"[bold red]error:[/] {safe(line)}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    for warning in warnings:
+        err_console.print(f"[yellow]{safe(warning)}[/]")
+    counted = f" with {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if (
+        warnings) else ""
+    table = DataTable(title=f"{source}: valid{counted} — segments in decision order")
     for col in ("segment", "when", "credit limit", "terms", "hold", "default", "line"):
         table.add_column(col)
     for r in rows:

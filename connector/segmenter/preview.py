@@ -37,7 +37,7 @@ STATUSES = {
     "held_min_days": "held by min_days_in_segment",
     "held_margin": "held by a margin",
     "locked": "held by a manual lock",
-    "staying": "stay",
+    "staying": "staying",
 }
 _HELD = {"min_days": "held_min_days", "margin": "held_margin", "lock": "locked"}
 

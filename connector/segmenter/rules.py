@@ -31,7 +31,7 @@ import hashlib
 import operator
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
@@ -140,6 +140,8 @@ class DimensionModel(_Model):
     cases: list[CaseModel] | None = Field(default=None, min_length=1)
     margin: float = Field(default=0, ge=0)
     when_missing: str | None = None
+    # Tags only for the export and tables: `rules check` does not warn that no rule uses them.
+    report_only: bool = False
 
     def tags_of(self) -> list[str]:
         entries: list[BucketModel | CaseModel] = [*(self.buckets or self.cases or [])]
@@ -1087,6 +1089,10 @@ def load_rules(path_or_name: str | Path = "default") -> Rules:
     Raises:
         MappingError: every problem found, one per line, each starting ``file:line: ``.
     """
+    return _load(path_or_name)[0]
+
+
+def _load(path_or_name: str | Path) -> tuple[Rules, Lines]:
     label, text = _source_text(path_or_name)
     data, lines = load_yaml_with_lines(
         text, label, empty_hint="a rules file has `dimensions:`, `segments:` and "
@@ -1094,17 +1100,25 @@ def load_rules(path_or_name: str | Path = "default") -> Rules:
     return dataclasses.replace(
         _compile(data, lines, label),
         ref=str(path_or_name) if _shipped_name(path_or_name) else label,
-        digest=hashlib.sha256(text.encode("utf-8")).hexdigest())
+        digest=hashlib.sha256(text.encode("utf-8")).hexdigest()), lines
 
 
-def check_rules(path_or_name: str | Path = "default") -> list[dict[str, Any]]:
-    """Validate a rules file and summarise its decision list (for ``arconnect rules check``):
-    one row per segment, in order, with its condition, credit policy, terms, hold and line.
+def check_rules(path_or_name: str | Path = "default", warnings: list[str] | None = None
+                ) -> list[dict[str, Any]]:
+    """Validate a rules file, its logic too (:func:`logic_findings`), and summarise its decision
+    list (for ``arconnect rules check``): one row per segment, in order, with its condition,
+    credit policy, terms, hold and line. ``warnings`` receives the logic warnings.
 
     Raises:
-        MappingError: as :func:`load_rules`.
+        MappingError: as :func:`load_rules`; or every logic finding, one per line, when any of
+            them is an error.
     """
-    rules = load_rules(path_or_name)
+    rules, lines = _load(path_or_name)
+    findings = logic_findings(rules, lines)
+    if any(f.severity == "error" for f in findings):
+        raise MappingError("\n".join(f.text for f in findings))
+    if warnings is not None:
+        warnings.extend(f.text for f in findings)
     rows = []
     for seg, model in zip(rules.segments, rules.model.segments, strict=True):
         credit = model.credit
@@ -1142,3 +1156,261 @@ def _brief(spec: Any) -> str:
 def _paren(spec: Any) -> str:
     text = _brief(spec)
     return f"({text})" if isinstance(spec, dict) and ("all" in spec or "any" in spec) else text
+
+
+# -- logic checks (arconnect rules check) ------------------------------------------------------
+
+# Metrics whose values are whole numbers (counts and days): ``lte: 0`` then ``gte: 1`` leaves
+# no gap. See arconnect.segmenter.metrics (``int(...)``, ``.days``).
+_WHOLE = {"invoice_count", "paid_invoice_count", "oldest_overdue_days", "tenure_days",
+          "days_since_last_payment", "terms_days"}
+# Metrics that are never below 0 (counts, amounts owed or invoiced, ratios, days since);
+# late_share is also at most 1. Days to pay, days late and trend can be negative (paid early).
+_NOT_NEGATIVE = {"invoice_count", "paid_invoice_count", "late_share", "open_balance",
+                 "overdue_balance", "aging_current", "aging_1_30", "aging_31_60", "aging_61_90",
+                 "aging_91_plus", "oldest_overdue_days", "unapplied_credit", "net_exposure",
+                 "turnover_12m", "avg_monthly_sales", "tenure_days", "days_since_last_payment",
+                 "credit_note_ratio", "terms_days"}
+
+
+@dataclass(frozen=True)
+class _Span:
+    """An interval of metric values; ``None`` is unbounded. Whole-number metrics use
+    ``[a, b + 1)`` for the whole numbers a..b, so that the same arithmetic serves both."""
+
+    lo: Decimal | None
+    lo_in: bool
+    hi: Decimal | None
+    hi_in: bool
+
+    def empty(self) -> bool:
+        if self.lo is None or self.hi is None:
+            return False
+        return self.lo > self.hi or (self.lo == self.hi and not (self.lo_in and self.hi_in))
+
+    def meet(self, other: _Span) -> _Span:
+        lo, lo_in = self.lo, self.lo_in
+        if other.lo is not None and (lo is None or other.lo > lo):
+            lo, lo_in = other.lo, other.lo_in
+        elif other.lo is not None and other.lo == lo:
+            lo_in = lo_in and other.lo_in
+        hi, hi_in = self.hi, self.hi_in
+        if other.hi is not None and (hi is None or other.hi < hi):
+            hi, hi_in = other.hi, other.hi_in
+        elif other.hi is not None and other.hi == hi:
+            hi_in = hi_in and other.hi_in
+        return _Span(lo, lo_in, hi, hi_in)
+
+    def minus(self, other: _Span) -> list[_Span]:
+        if self.meet(other).empty():
+            return [self]
+        parts = []
+        if other.lo is not None:
+            parts.append(self.meet(_Span(None, False, other.lo, not other.lo_in)))
+        if other.hi is not None:
+            parts.append(self.meet(_Span(other.hi, not other.hi_in, None, False)))
+        return [p for p in parts if not p.empty()]
+
+    def words(self, whole: bool) -> str:
+        lo, hi, lo_in, hi_in = self.lo, self.hi, self.lo_in, self.hi_in
+        if whole and hi is not None:
+            hi, hi_in = hi - 1, True
+        if lo is not None and lo == hi:
+            return _num(lo)
+        parts = []
+        if lo is not None:
+            parts.append(f"{'≥' if lo_in else '>'} {_num(lo)}")
+        if hi is not None:
+            parts.append(f"{'≤' if hi_in else '<'} {_num(hi)}")
+        return " and ".join(parts) or "every value"
+
+
+def _range_note(bounds: Mapping[str, Decimal], metric: str) -> str:
+    """Why bounds that look possible are not: the metric's range (empty when that is not why)."""
+    if not _span(bounds, metric, ranged=False).empty():
+        return " (it is between 0 and 1)" if metric == "late_share" else " (it is never below 0)"
+    return ""
+
+
+def _span(bounds: Mapping[str, Decimal], metric: str, *, ranged: bool = True) -> _Span:
+    """The values ``bounds`` (gt, gte, lt, lte, eq) let through, within the metric's range
+    (``ranged=False``: on the whole number line)."""
+    whole = metric in _WHOLE
+    span = _Span(Decimal(0) if ranged and metric in _NOT_NEGATIVE else None, True,
+                 Decimal(1) if ranged and metric == "late_share" else None, True)
+    for op, b in bounds.items():
+        lo_in = op in ("gte", "eq")
+        hi_in = op in ("lte", "eq")
+        if op in ("gt", "gte", "eq"):
+            span = span.meet(_Span(b, lo_in, None, False))
+        if op in ("lt", "lte", "eq"):
+            span = span.meet(_Span(None, False, b, hi_in))
+    if not whole or span.empty():
+        return span
+    lo = span.lo
+    if lo is not None:
+        lo = lo.to_integral_value(ROUND_CEILING)
+        lo = lo + 1 if lo == span.lo and not span.lo_in else lo
+    hi = span.hi
+    if hi is not None:
+        hi = hi.to_integral_value(ROUND_FLOOR)
+        hi = (hi - 1 if hi == span.hi and not span.hi_in else hi) + 1
+    return _Span(lo, True, hi, False)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A logic problem :func:`check_rules` found: ``error`` (the rules cannot do what they say)
+    or ``warning`` (probably not meant); ``text`` is ``file:line: ...`` with the fix."""
+
+    severity: Literal["error", "warning"]
+    line: int
+    text: str
+
+
+def _conditions(spec: Any, loc: Loc) -> Iterator[tuple[Any, Loc]]:
+    """Every condition node in ``spec`` with its location, outermost first."""
+    yield spec, loc
+    if isinstance(spec, dict):
+        for kind in ("all", "any"):
+            if isinstance(spec.get(kind), list):
+                for i, item in enumerate(spec[kind]):
+                    yield from _conditions(item, (*loc, kind, i))
+        if "not" in spec:
+            yield from _conditions(spec["not"], (*loc, "not"))
+
+
+def logic_findings(rules: Rules, lines: Lines) -> list[Finding]:
+    """What a valid rules file gets wrong in its logic, every problem at once, sorted by line.
+
+    Errors: a segment (or a derived dimension's case) after one without ``when:`` can never be
+    chosen; a bucket that can never match (bounds that leave no value, or every value taken by
+    the buckets above it); buckets that overlap (the first wins, the second silently loses those
+    values); values of a dimension's metric that fall in no bucket; a condition that can never
+    hold (bounds that leave no value, or ``all:`` of two tags of one dimension). Warnings: a
+    dimension whose tags no condition and no ``explain:`` uses (say ``report_only: true`` when
+    its tags are only for the export and tables); the default segment's condition placed
+    after a catch-all (it is reached only as the default).
+    """
+    model, label = rules.model, rules.source
+    found: list[Finding] = []
+
+    def add(severity: Literal["error", "warning"], loc: Loc, message: str) -> None:
+        line = lines(loc)
+        prefix = "warning: " if severity == "warning" else ""
+        found.append(Finding(severity, line, f"{label}:{line}: {prefix}{message}"))
+
+    # Unreachable entries of the decision list and of derived dimensions.
+    catch_all: SegmentModel | None = None
+    for s, seg in enumerate(model.segments):
+        if catch_all is not None:
+            at = lines(("segments", model.segments.index(catch_all)))
+            where = f"{catch_all.name!r} (line {at})"
+            if seg.name == model.default_segment:
+                add("warning", ("segments", s), f"segment {seg.name!r} comes after {where}, "
+                    "which has no `when:` and takes every customer: its own condition is never "
+                    "tried (it is reached only as default_segment); move it above")
+            else:
+                add("error", ("segments", s), f"segment {seg.name!r} can never be chosen: "
+                    f"{where} above it has no `when:` and takes every customer left; move "
+                    f"{seg.name!r} above it, or give {catch_all.name!r} a condition")
+        elif seg.when is None:
+            catch_all = seg
+    for d, dim in enumerate(model.dimensions):
+        otherwise: CaseModel | None = None
+        for i, case in enumerate(dim.cases or []):
+            if otherwise is not None:
+                add("error", ("dimensions", d, "cases", i),
+                    f"case {case.tag!r} of dimension {dim.name!r} can never be chosen: case "
+                    f"{otherwise.tag!r} above it has no `when:` (otherwise); move it above")
+            elif case.when is None:
+                otherwise = case
+
+    # Buckets: never matching, overlapping, and the values no bucket takes.
+    for d, dim in enumerate(model.dimensions):
+        if not dim.buckets or dim.metric is None:
+            continue
+        metric, whole = dim.metric, dim.metric in _WHOLE
+        taken: list[tuple[int, BucketModel, _Span]] = []
+        for i, b in enumerate(dim.buckets):
+            loc = ("dimensions", d, "buckets", i)
+            bounds = {op: Decimal(str(v)) for op in ("gt", "gte", "lt", "lte")
+                      if (v := getattr(b, op)) is not None}
+            span = _span(bounds, metric)
+            if span.empty():
+                add("error", loc, f"bucket {b.tag!r} can never match: no {metric} value is "
+                    f"{' and '.join(f'{_OPS[op]} {_num(v)}' for op, v in bounds.items())}"
+                    f"{_range_note(bounds, metric)}; fix its bounds")
+                continue
+            rest = [span]
+            for _, _, earlier in taken:
+                rest = [piece for part in rest for piece in part.minus(earlier)]
+            if not rest:
+                add("error", loc, f"bucket {b.tag!r} can never match: the buckets above it "
+                    "take every value it would (the first matching bucket wins); remove it or "
+                    "fix the bounds")
+            else:
+                for j, other, earlier in taken:
+                    both = span.meet(earlier)
+                    if not both.empty():
+                        end = (f"`gt: {_num(Decimal(str(other.lte)))}`" if other.lte is not None
+                               else f"`gte: {_num(Decimal(str(other.lt)))}`"
+                               if other.lt is not None else "a bound")
+                        add("error", loc, f"buckets {other.tag!r} (line "
+                            f"{lines(('dimensions', d, 'buckets', j))}) and {b.tag!r} both "
+                            f"match {metric} {both.words(whole)}; the first wins. Start "
+                            f"{b.tag!r} where {other.tag!r} ends ({end})")
+            taken.append((i, b, span))
+        gaps = [_span({}, metric)]
+        for _, _, span in taken:
+            gaps = [piece for part in gaps for piece in part.minus(span)]
+        for gap in gaps:
+            after = next((i for i, _, s in taken if gap.hi is not None and s.lo == gap.hi),
+                         None)
+            gap_at: Loc = ("dimensions", d, "buckets", after) if after is not None else (
+                "dimensions", d, "buckets")
+            add("error", gap_at, f"dimension {dim.name!r}: {metric} {gap.words(whole)} falls in "
+                "no bucket, so those customers get no tag of it; let neighbouring buckets "
+                "share the bound (`lte: 30` then `gt: 30`), or add a bucket")
+
+    # Conditions that can never hold; the tags and dimensions the rules use.
+    used_tags: set[str] = set()
+    used_dims = {name for seg in model.segments for name in seg.explain}
+    whens: list[tuple[Any, Loc]] = [(seg.when, ("segments", s, "when"))
+                                    for s, seg in enumerate(model.segments) if seg.when]
+    whens += [(case.when, ("dimensions", d, "cases", i, "when"))
+              for d, dim in enumerate(model.dimensions) for i, case in enumerate(dim.cases or [])
+              if case.when is not None]
+    for when, top in whens:
+        for node, loc in _conditions(when, top):
+            if not isinstance(node, dict):
+                continue
+            if isinstance(node.get("tag"), str):
+                used_tags.add(node["tag"])
+            if isinstance(node.get("metric"), str):
+                bounds = {op: v for op in ("gt", "gte", "lt", "lte", "eq")
+                          if (v := _decimal(node.get(op))) is not None}
+                if _span(bounds, node["metric"]).empty():
+                    add("error", loc, f"this condition can never hold: no {node['metric']} "
+                        f"value is {_brief(node)}{_range_note(bounds, node['metric'])}; fix "
+                        "the bounds")
+            if isinstance(node.get("all"), list):
+                seen: dict[str, str] = {}
+                for item in node["all"]:
+                    tag = item.get("tag") if isinstance(item, dict) else None
+                    dim_name = rules.tag_dimension.get(tag) if isinstance(tag, str) else None
+                    if dim_name is None or not isinstance(tag, str):
+                        continue
+                    if dim_name in seen and seen[dim_name] != tag:
+                        add("error", loc, f"this condition can never hold: a customer has one "
+                            f"tag of dimension {dim_name!r}, never both {seen[dim_name]!r} and "
+                            f"{tag!r}; did you mean `any:`?")
+                    seen.setdefault(dim_name, tag)
+    for d, dim in enumerate(model.dimensions):
+        if dim.report_only or dim.name in used_dims or used_tags & set(dim.tags_of()):
+            continue
+        add("warning", ("dimensions", d, "name"),
+            f"dimension {dim.name!r} ({', '.join(dim.tags_of())}) is used by no segment, "
+            "case or `explain:`: its tags only label customers in the export and tables; use "
+            "them in a condition, remove the dimension, or say `report_only: true`")
+    return sorted(found, key=lambda f: f.line)
