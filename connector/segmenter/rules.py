@@ -1005,8 +1005,11 @@ def assign(rules: Rules, metrics: Metrics, previous: PreviousAssignment | None,
             if locked is not None:
                 say = f" (rules say {segment})" if locked != segment else ""
                 reasons = [f"Locked to {locked}{until} by a manual lock{say}"] + reasons[1:]
-                if locked != segment:
-                    held_by, rules_say, held_reason = "lock", segment, reasons[0]
+                # The lock is what holds the customer, whatever else would have: compare with
+                # the segment the rules alone give.
+                wanted = rules_say if held_by is not None else segment
+                held_by, rules_say, held_reason = (
+                    ("lock", wanted, reasons[0]) if locked != wanted else (None, None, None))
                 segment = locked
             else:
                 reasons.append("Manual lock without a segment and no previous segment: "

@@ -323,22 +323,13 @@ def segment_tenant(
                                      point_in_time=at.point_in_time)
         if not dry_run:
             _write(conn, tenant.id, results, previous, at.run_date,
-                   _midnight(at.run_date) if at.point_in_time else now, now)
-        if not dry_run:
-            _record_rules(conn, tenant.id, rules)
+                   _midnight(at.run_date) if at.point_in_time else now, now, rules)
     return SegmentRun(tenant, at.run_date, rules.name, results, time.monotonic() - started,
                       at.window_days, at.notes)
 
 
 def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-def _record_rules(conn: Connection, tenant_id: int, rules: Rules) -> None:
-    """Every assignment of the tenant now comes from ``rules``: record which, and which version
-    (previews name them; see :mod:`arconnect.segmenter.preview`)."""
-    conn.execute(update(_ASSIGNMENTS).where(_ASSIGNMENTS.c.tenant_id == tenant_id).values(
-        rules=rules.ref or rules.source, rules_digest=rules.digest))
 
 
 @contextlib.contextmanager
@@ -358,11 +349,14 @@ def _gc_paused() -> Iterator[None]:
 
 def _write(conn: Connection, tenant_id: int, results: list[CustomerResult],
            previous: dict[str, dict[str, Any]], run_date: date, changed_at: datetime,
-           now: datetime) -> None:
+           now: datetime, rules: Rules) -> None:
     """Assignments (only the rows whose content moved; the others get the new
     ``computed_at``) and a history row per change, dated ``changed_at`` (the as-of date of a
-    back-dated run, so that history reads in the data's time)."""
+    back-dated run, so that history reads in the data's time). Every row records ``rules``
+    (which file or preset, and the SHA-256 of its text): previews name the rules of the stored
+    results (:mod:`arconnect.segmenter.preview`)."""
     entered = _midnight(run_date)
+    recorded = {"rules": rules.ref or rules.source, "rules_digest": rules.digest}
     rows, history, unchanged = [], [], []
     for r in results:
         a, prev = r.assignment, previous.get(r.customer_id)
@@ -382,6 +376,7 @@ def _write(conn: Connection, tenant_id: int, results: list[CustomerResult],
             "since": since, "computed_at": now,
         }
         row["digest"] = _digest(row)
+        row.update(recorded)
         if prev is not None and prev["digest"] == row["digest"]:
             unchanged.append({"key": r.customer_id})
         else:
@@ -403,12 +398,12 @@ def _write(conn: Connection, tenant_id: int, results: list[CustomerResult],
             _ASSIGNMENTS.c.tenant_id == tenant_id,
             _ASSIGNMENTS.c.customer_external_id == any_(
                 bindparam("keys", [u["key"] for u in unchanged], type_=ARRAY(String)))
-        ).values(computed_at=now))
+        ).values(computed_at=now, **recorded))
     elif unchanged:
         conn.execute(update(_ASSIGNMENTS).where(
             _ASSIGNMENTS.c.tenant_id == tenant_id,
             _ASSIGNMENTS.c.customer_external_id == bindparam("key")
-        ).values(computed_at=now), unchanged)
+        ).values(computed_at=now, **recorded), unchanged)
     insert_rows(conn, _HISTORY, history)
 
 

@@ -13,8 +13,8 @@ from sqlalchemy import Engine, update
 
 from arconnect.csv_import import import_csv
 from arconnect.segmenter.preview import preview_rules
-from arconnect.segmenter.rules import load_rules
-from arconnect.segmenter.service import segment_tenant
+from arconnect.segmenter.rules import Lock, PreviousAssignment, assign, load_rules
+from arconnect.segmenter.service import lock_customer, segment_tenant
 from arconnect.services import find_tenants
 from arconnect.settings import get_settings
 from arconnect.store.db import dispose_engines, get_engine
@@ -123,6 +123,14 @@ def test_the_header_names_the_rules_of_the_stored_results(
     assert after.stored_label() == f"{changed.ref} (sha256 {changed.digest[:12]})"
     assert changed.ref.endswith("slow45.yaml")
 
+    # ... also where nothing else changes (rows the run does not rewrite)
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(Path(changed.source).read_text() + "# a copy\n")
+    again_rules = load_rules(copy)
+    segment_tenant(db, tenant, rules=again_rules, run_date=RUN_DATE)
+    last, _ = preview_rules(db, tenant, default, run_date=RUN_DATE)
+    assert last.stored_rules == {(str(copy), again_rules.digest): 4}
+
 
 def test_rules_diff_and_dry_run_show_held_and_steady_state(
         stored: tuple[Engine, Tenant], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,3 +159,46 @@ def test_rules_diff_and_dry_run_show_held_and_steady_state(
     assert (dry["preview"]["moving"], dry["preview"]["held_margin"]) == (1, 1)
     wrong = arconnect("segment", "--ignore-hysteresis", code=2)
     assert "--dry-run" in str(wrong.result.exception)
+
+
+def _payer(days: float) -> dict[str, object]:
+    return {"paid_invoice_count": 14, "invoice_count": 14, "tenure_days": 700,
+            "avg_days_to_pay_weighted": days, "open_balance": 0, "oldest_overdue_days": 0,
+            "turnover_12m": 49380, "avg_monthly_sales": 4115, "late_share": 0}
+
+
+def test_assign_says_which_rule_held_the_customer() -> None:
+    rules = load_rules("default")
+    fast_since_10_days = PreviousAssignment("Reliable", ("fast",), RUN_DATE - timedelta(days=10))
+    slow_long_ago = PreviousAssignment("Occasionally late", ("slow",), date(2025, 1, 1))
+
+    days = assign(rules, _payer(35), fast_since_10_days, None, RUN_DATE)  # slow, 10 days in
+    assert (days.segment, days.held_by, days.rules_say) == ("Reliable", "min_days",
+                                                            "Occasionally late")
+    margin = assign(rules, _payer(29), slow_long_ago, None, RUN_DATE)  # fast, within 2 of 30
+    assert (margin.segment, margin.held_by, margin.rules_say) == (
+        "Occasionally late", "margin", "Reliable")
+    assert "kept from before" in (margin.held_reason or "")
+    locked = assign(rules, _payer(20), fast_since_10_days, Lock("At risk"), RUN_DATE)
+    assert (locked.segment, locked.held_by, locked.rules_say) == ("At risk", "lock", "Reliable")
+    free = assign(rules, _payer(20), fast_since_10_days, None, RUN_DATE)
+    assert (free.segment, free.held_by, free.rules_say) == ("Reliable", None, None)
+
+    # without hysteresis: where the rules alone put them; a lock still holds
+    assert assign(rules, _payer(35), fast_since_10_days, None, RUN_DATE,
+                  hysteresis=False).segment == "Occasionally late"
+    assert assign(rules, _payer(29), slow_long_ago, None, RUN_DATE,
+                  hysteresis=False).segment == "Reliable"
+    assert assign(rules, _payer(20), fast_since_10_days, Lock("At risk"), RUN_DATE,
+                  hysteresis=False).held_by == "lock"
+
+
+def test_a_locked_customer_is_held_by_its_lock(stored: tuple[Engine, Tenant]) -> None:
+    db, tenant = stored
+    lock_customer(db, tenant, "STAYS", segment="At risk")
+    for hysteresis in (True, False):
+        preview, _ = preview_rules(db, tenant, load_rules("default"), run_date=RUN_DATE,
+                                   hysteresis=hysteresis)
+        (row,) = [r for r in preview.rows if r.customer_id == "STAYS"]
+        assert (row.status, row.segment, row.rules_say) == ("locked", "At risk", "Reliable")
+        assert (row.reason or "").startswith("Locked to At risk by a manual lock")
