@@ -467,29 +467,38 @@ def writeback_tables(plan: Any, show: int = 25) -> list[Table]:
     return tables
 
 
+_HELD_BY = {"held_min_days": "min days in segment", "held_margin": "margin",
+            "locked": "lock"}
+
+
 def preview_tables(preview: RulesPreview, show: int = 15) -> list[Table]:
     """A preview of rules against the stored results (``rules diff``, ``segment --dry-run``):
-    a header naming both rule sets with the count of each status, the moves, and the customers
-    held (by min_days_in_segment, a margin or a lock) with the reason — up to ``show``."""
+    which rules the stored results came from and which are previewed, the count of each status,
+    the moves, and the customers held (by min_days_in_segment, a margin or a lock) with the
+    reason — up to ``show`` of them."""
     from arconnect.segmenter.preview import STATUSES
 
     counts = preview.counts()
-    total = len(preview.rows)
     mode = "" if preview.hysteresis else " (hysteresis ignored: where the rules alone put them)"
-    same = " — the same rules" if preview.same_rules() else ""
-    title = (f"{preview.tenant.name}: {counts['moving']:,} of {total:,} customers would move"
-             f"{mode}\nstored results: {preview.stored_label()}\nrules previewed: "
-             f"{preview.rules.label}{same}\n" + ", ".join(
-                 f"{n:,} {words}" for status, words in STATUSES.items()
-                 if (n := counts[status]) or status in ("moving", "staying")))
-    moves = DataTable(title=title, box=box.SIMPLE_HEAD)
+    head = DataTable(title=f"{preview.tenant.name}: {counts['moving']:,} of "
+                           f"{len(preview.rows):,} customers would move{mode}",
+                     box=box.SIMPLE_HEAD)
+    head.add_column("")
+    head.add_column("", overflow="fold")
+    head.add_row("stored results", preview.stored_label())
+    head.add_row("rules previewed", preview.rules.label + (" (the same rules)"
+                                                           if preview.same_rules() else ""))
+    for status, words in STATUSES.items():
+        if counts[status] or status in ("moving", "staying"):
+            head.add_row(words, f"{counts[status]:,}")
+    moves = DataTable(box=box.SIMPLE_HEAD)
     for col in ("from", "to", "customers"):
         moves.add_column(col, justify="right" if col == "customers" else "left")
     for (before, after), n in sorted(preview.moves().items(), key=lambda kv: -kv[1]):
         style = "" if before == after else "bold"
         moves.add_row(before or "(none stored)", after if before != after else "(stays)",
                       plain(f"{n:,}", style))
-    tables: list[Table] = [moves]
+    tables: list[Table] = [head, moves]
     held = preview.held()
     if held and show:
         t = DataTable(title=f"{preview.tenant.name}: {len(held):,} customers held where they are "
@@ -498,6 +507,6 @@ def preview_tables(preview: RulesPreview, show: int = 15) -> list[Table]:
             t.add_column(col, overflow="fold")
         for r in held[:show]:
             t.add_row(r.name or r.customer_id, r.segment, r.rules_say or "",
-                      STATUSES[r.status].removeprefix("held by "), r.reason or "")
+                      _HELD_BY[r.status], r.reason or "")
         tables.append(t)
     return tables

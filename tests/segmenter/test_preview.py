@@ -137,11 +137,15 @@ def test_rules_diff_and_dry_run_show_held_and_steady_state(
     rules = str(_slow_at_45(tmp_path))
     monkeypatch.setattr("arconnect.segmenter.service.run_date_for", lambda _t: RUN_DATE)
     shown = arconnect("rules", "diff", rules, width=200)
+    head = shown.tables[0]
+    assert str(head.title) == "History: 1 of 4 customers would move"
+    rows = {str(k): str(v) for k, v in zip(head.columns[0].cells, head.columns[1].cells,
+                                           strict=True)}
+    assert rows == {"stored results": f"default (sha256 {load_rules('default').digest[:12]})",
+                    "rules previewed": f"{rules} (sha256 {load_rules(rules).digest[:12]})",
+                    "would move now": "1", "held by min_days_in_segment": "1",
+                    "held by a margin": "1", "staying": "1"}
     text = " ".join(shown.cells())
-    assert "1 of 4 customers would move" in text
-    assert "1 held by min_days_in_segment, 1 held by a margin" in text
-    assert f"stored results: default (sha256 {load_rules('default').digest[:12]})" in text
-    assert f"rules previewed: {rules} (sha256" in text
     assert "within the margin of 2" in text and "30 needed before moving" in text
 
     (doc,) = json.loads(arconnect("rules", "diff", rules, "--format", "json").stdout)
