@@ -18,7 +18,9 @@ Evaluation of one customer, in order:
    segment of the ordered list whose ``when`` holds (none: the default segment). A change of
    segment waits until the customer has been ``min_days_in_segment`` days in the previous one,
    unless the new segment is ``immediate``.
-3. *Lock*: a manual lock (segment and/or until a date) always wins while it lasts.
+3. *Lock*: a manual lock (segment and/or until a date) always wins while it lasts. The result
+   says which rule (minimum days, a margin, the lock) kept the customer from the segment the
+   rules alone give (``Assignment.held_by``), for previews.
 4. *Credit policy* of the segment: a fixed amount or a formula, rounded, then floored and
    capped; optional payment terms; a credit-hold flag.
 """
@@ -48,6 +50,7 @@ from arconnect.yamlfile import validation_problems as _validation_problems
 __all__ = [
     "METRICS",
     "Assignment",
+    "Finding",
     "Lock",
     "PreviousAssignment",
     "Rules",
@@ -56,6 +59,7 @@ __all__ = [
     "check_rules",
     "diff",
     "load_rules",
+    "logic_findings",
     "shipped_presets",
 ]
 

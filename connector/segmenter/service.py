@@ -506,9 +506,11 @@ def rules_diff(db: Engine, tenant: Tenant, new_rules: Rules, *,
                current_rules: Rules | None = None, run_date: date | None = None,
                window_days: int | None = None, notes: list[str] | None = None,
                ) -> dict[tuple[str, str], int]:
-    """How many of ``tenant``'s customers ``new_rules`` would move, and where (nothing is
-    written). Both rule sets see the same metrics: as of ``run_date`` over ``window_days``
-    (defaults: :func:`resolve_as_of` with the current rules); ``notes`` receives its notes."""
+    """Rule set against rule set: ``{(current_rules' segment, new_rules' segment): customers}``
+    (nothing is written). Both rule sets see the same metrics: as of ``run_date`` over
+    ``window_days`` (defaults: :func:`resolve_as_of` with the current rules); ``notes``
+    receives its notes. ``arconnect rules diff`` compares with the stored results instead, and
+    says who the hysteresis holds: :func:`arconnect.segmenter.preview.preview_rules`."""
     assert tenant.id is not None
     current_rules = current_rules or load_rules()
     with db.connect() as conn:
