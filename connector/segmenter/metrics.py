@@ -127,6 +127,10 @@ class _Dialect:
             return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
         return f"({later} - {earlier})"
 
+    def least(self, a: str, b: str) -> str:
+        """The smaller of two values (SQLite's scalar MIN, PostgreSQL's LEAST)."""
+        return f"MIN({a}, {b})" if self.sqlite else f"LEAST({a}, {b})"
+
     def cents(self, money: str) -> str:
         """A money column as exact integer cents (SQLite keeps Numeric as a float)."""
         if self.sqlite:
@@ -185,7 +189,7 @@ def _documents_sql(d: _Dialect, rollup_parents: bool, window_days: int = 365,
 
     With ``point_in_time`` (a run as of an earlier day) the open invoices and the unapplied
     credit are rebuilt from dates instead of read from the current status and amount due
-    (``open_at``, ``credit_at``): an invoice issued by the run date is open for its total less
+    (``open_at``, ``used_at``): an invoice issued by the run date is open for its total less
     its allocations dated by then, unless ``fully_paid_on`` is on or before the run date; a
     credit document issued by then holds its total less what it allocated by then.
 
@@ -263,8 +267,11 @@ def _documents_sql(d: _Dialect, rollup_parents: bool, window_days: int = 365,
             "turnover": total(f"{inv} AND doc.issue_date > {y365} AND doc.issue_date <= {rd}", tb),
         }),
         "first_issue": f"MIN(CASE WHEN {inv} AND doc.issue_date <= {rd} THEN doc.issue_date END)",
-        **({} if point_in_time else {
-            "unapplied": total(f"{credit} AND doc.status = 'AUTHORISED'", adb)}),
+        # as of the run date: a credit document's total less what it allocated by then
+        "unapplied": total(f"{credit} AND doc.issue_date <= {rd}", f"{tb} - " + d.least(
+            tb, "COALESCE((SELECT u.used FROM used_at u"
+                " WHERE u.kind = doc.kind AND u.src = doc.external_id), 0)"))
+        if point_in_time else total(f"{credit} AND doc.status = 'AUTHORISED'", adb),
         "cn_window": total(f"{cn} AND {issued_in_window}", tb),
     }
 
@@ -291,34 +298,32 @@ def _documents_sql(d: _Dialect, rollup_parents: bool, window_days: int = 365,
         open_select,
         select(history_pass, "doc.customer_external_id", doc,
                f"{counted} AND doc.kind IN ('invoice', {_CREDIT_KINDS[1:-1]})"),
-        *([select({"unapplied": "SUM(ca.left_c)"}, "ca.cust", "credit_at ca", "ca.left_c > 0")]
-          if point_in_time else []),
     ])
     as_of_ctes = f"""
-open_at AS (
+open_at AS MATERIALIZED (
+  -- Once per invoice (every pass column reads adb). In the document's currency when it is the
+  -- base one (the sum then reads ix_allocation_running alone), else in base amounts.
   SELECT doc.customer_external_id AS cust, {_DUE} AS due,
-         {tb} - COALESCE((SELECT SUM({d.cents("COALESCE(a.amount_base, a.amount)")})
-                          FROM allocation a
-                          WHERE a.tenant_id = :tenant
-                            AND a.document_external_id = doc.external_id
-                            AND NOT a.is_deleted AND a.allocated_on <= {rd}), 0) AS adb
+         {tb} - COALESCE(CASE WHEN {d.cents("doc.total")} = {tb} THEN
+                  (SELECT SUM({d.cents("a.amount")}) FROM allocation a
+                   WHERE a.tenant_id = :tenant AND a.document_external_id = doc.external_id
+                     AND a.allocated_on <= {rd} AND NOT a.is_deleted)
+                ELSE
+                  (SELECT SUM({d.cents("COALESCE(a.amount_base, a.amount)")}) FROM allocation a
+                   WHERE a.tenant_id = :tenant AND a.document_external_id = doc.external_id
+                     AND a.allocated_on <= {rd} AND NOT a.is_deleted)
+                END, 0) AS adb
   FROM document doc
   WHERE {invoice} AND doc.issue_date <= {rd}
     AND (doc.fully_paid_on IS NULL OR doc.fully_paid_on > {rd})
 ),
-used_at AS (
+used_at AS MATERIALIZED (
   SELECT a.source_kind AS kind, a.source_external_id AS src,
          SUM({d.cents("COALESCE(a.amount_base, a.amount)")}) AS used
   FROM allocation a
   WHERE a.tenant_id = :tenant AND a.source_kind IN {_CREDIT_KINDS}
     AND NOT a.is_deleted AND a.allocated_on <= {rd}
   GROUP BY a.source_kind, a.source_external_id
-),
-credit_at AS (
-  SELECT doc.customer_external_id AS cust, {tb} - COALESCE(u.used, 0) AS left_c
-  FROM document doc
-  LEFT JOIN used_at u ON u.kind = doc.kind AND u.src = doc.external_id
-  WHERE {counted} AND doc.kind IN {_CREDIT_KINDS} AND doc.issue_date <= {rd}
 ),""" if point_in_time else ""
     outer = ",\n  ".join(f"{fold}(pc.{name})" for name, fold in _COLUMNS)
     return f"""
