@@ -189,8 +189,11 @@ def test_a_back_dated_run_dates_its_history_at_the_as_of_date(
     """A run as of an earlier day after a later one: no negative days in the segment, the
     customers entered their segments by that day, and the history rows carry that day."""
     db, tenant, _ = imported
-    segment_tenant(db, tenant, run_date=DATES[2])
+    later = segment_tenant(db, tenant, run_date=DATES[2])
     earlier = segment_tenant(db, tenant, run_date=DATES[0])
+    # some customers were elsewhere then (min_days_in_segment would have held them)
+    assert {r.customer_id: r.assignment.segment for r in later.results} != {
+        r.customer_id: r.assignment.segment for r in earlier.results}
     assert not any("-" in reason.split(" day")[0] for r in earlier.results
                    for reason in r.assignment.reasons if reason.startswith("Stays"))
     midnight = datetime(DATES[0].year, DATES[0].month, DATES[0].day)
