@@ -147,21 +147,16 @@ def _xml_scalar(key: str, value: Any) -> str:
 def _xml_element(key: str, value: Any, indent: str, out: list[str]) -> None:
     if value is None:
         out.append(f'{indent}<{key} xsi:nil="true" />')
-    elif isinstance(value, dict):
+    elif isinstance(value, dict | list):
         if not value:
             out.append(f"{indent}<{key} />")
             return
+        # an object's fields by name; a list's items each named after the list
+        children = (value.items() if isinstance(value, dict)
+                    else ((_xml_item_name(key), item) for item in value))
         out.append(f"{indent}<{key}>")
-        for k, v in value.items():
+        for k, v in children:
             _xml_element(k, v, indent + "  ", out)
-        out.append(f"{indent}</{key}>")
-    elif isinstance(value, list):
-        if not value:
-            out.append(f"{indent}<{key} />")
-            return
-        out.append(f"{indent}<{key}>")
-        for item in value:
-            _xml_element(_xml_item_name(key), item, indent + "  ", out)
         out.append(f"{indent}</{key}>")
     else:
         out.append(f"{indent}<{key}>{_xml_scalar(key, value)}</{key}>")

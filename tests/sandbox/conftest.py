@@ -3,6 +3,7 @@ need their own (limits, identity, mutations)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -83,3 +84,17 @@ def make_sb() -> Iterator[Callable[..., XeroSandbox]]:
     yield make
     for sb in started:
         sb.stop()
+
+
+def sdk_accounting_api(sb: XeroSandbox) -> Any:
+    """The official xero-python SDK's AccountingApi pointed at ``sb``, on a fresh grant."""
+    from xero_python.accounting import AccountingApi
+    from xero_python.api_client import ApiClient, Configuration
+    from xero_python.api_client.oauth2 import OAuth2Token
+
+    tokens = dict(sb.create_grant(), expires_at=time.time() + 1800)
+    client = ApiClient(Configuration(oauth2_token=OAuth2Token(
+        client_id=sb.config.client_id, client_secret=sb.config.client_secret)), pool_threads=1)
+    client.oauth2_token_getter(lambda: tokens)
+    client.oauth2_token_saver(lambda token: tokens.update(token))
+    return AccountingApi(client, base_url=f"{sb.url}/api.xro/2.0")

@@ -4,7 +4,6 @@ empty 204 whatever the request accepts."""
 from __future__ import annotations
 
 import re
-import time
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 from typing import Any
@@ -13,7 +12,7 @@ import requests
 
 from arconnect.sandbox.xero import XeroSandbox
 
-from .conftest import Client
+from .conftest import Client, sdk_accounting_api
 
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 
@@ -98,17 +97,8 @@ def test_a_204_stays_empty_without_accept(make_sb: Any) -> None:
 
 def test_the_official_sdk_clears_a_group(make_sb: Any) -> None:
     # xero-python's delete_contact_group_contacts sends no Accept header (it expects no body).
-    from xero_python.accounting import AccountingApi
-    from xero_python.api_client import ApiClient, Configuration
-    from xero_python.api_client.oauth2 import OAuth2Token
-
     sb: XeroSandbox = make_sb()
-    tokens = dict(sb.create_grant(), expires_at=time.time() + 1800)
-    client = ApiClient(Configuration(oauth2_token=OAuth2Token(
-        client_id=sb.config.client_id, client_secret=sb.config.client_secret)), pool_threads=1)
-    client.oauth2_token_getter(lambda: tokens)
-    client.oauth2_token_saver(lambda token: tokens.update(token))
-    api = AccountingApi(client, base_url=f"{sb.url}/api.xro/2.0")
+    api = sdk_accounting_api(sb)
     org = sb.orgs[0]
     gid = next(g for g, members in org.group_members.items() if members)
     api.delete_contact_group_contacts(org.tenant_id, gid)

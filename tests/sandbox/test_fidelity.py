@@ -26,7 +26,7 @@ from referencing.jsonschema import DRAFT4
 from arconnect.sandbox.xero import OrgSpec, XeroSandbox
 from arconnect.sandbox.xero.wire import dotnet_date, dotnet_ms, parse_dotnet_date
 
-from .conftest import Client, small_config
+from .conftest import Client, sdk_accounting_api, small_config
 
 SPEC_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "xero_accounting.yaml"
 SPEC_URI = "urn:xero-accounting"
@@ -426,7 +426,6 @@ def test_sdk_reads(sdk: Any, sb: XeroSandbox) -> None:
 
 def test_sdk_writes_and_connections(make_sb: Any) -> None:
     from xero_python.accounting import (
-        AccountingApi,
         Contact,
         ContactGroup,
         ContactGroups,
@@ -434,17 +433,11 @@ def test_sdk_writes_and_connections(make_sb: Any) -> None:
         HistoryRecord,
         HistoryRecords,
     )
-    from xero_python.api_client import ApiClient, Configuration
-    from xero_python.api_client.oauth2 import OAuth2Token
     from xero_python.identity import IdentityApi
 
     sb = make_sb()
-    tokens = dict(sb.create_grant(), expires_at=time.time() + 1800)
-    client = ApiClient(Configuration(oauth2_token=OAuth2Token(
-        client_id=sb.config.client_id, client_secret=sb.config.client_secret)), pool_threads=1)
-    client.oauth2_token_getter(lambda: tokens)
-    client.oauth2_token_saver(lambda token: tokens.update(token))
-    api = AccountingApi(client, base_url=f"{sb.url}/api.xro/2.0")
+    api = sdk_accounting_api(sb)
+    client = api.api_client
     tid = sb.orgs[0].tenant_id
     made = api.create_contact_group(tid, ContactGroups(
         contact_groups=[ContactGroup(name="AR: Fast payer")]), idempotency_key="sdk-1")
