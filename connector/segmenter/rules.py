@@ -32,7 +32,6 @@ import functools
 import hashlib
 import operator
 import re
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -57,7 +56,6 @@ __all__ = [
     "RulesFile",
     "assign",
     "check_rules",
-    "diff",
     "load_rules",
     "logic_findings",
     "shipped_presets",
@@ -1036,27 +1034,6 @@ def assign(rules: Rules, metrics: Metrics, previous: PreviousAssignment | None,
                       terms_days=seg.terms_days if seg else None, credit_hold=hold,
                       reasons=_unique(reasons), held_by=held_by, rules_say=rules_say,
                       held_reason=held_reason)
-
-
-def diff(old_rules: Rules, new_rules: Rules, metrics_by_customer: Mapping[str, Metrics],
-         previous_by_customer: Mapping[str, PreviousAssignment | None], today: date,
-         *, include_unchanged: bool = False) -> dict[tuple[str, str], int]:
-    """How many customers a changed rule set would move, and where: ``{(from, to): count}``.
-
-    Both rule sets see the same metrics and previous assignments (locks are left out: a lock
-    holds whatever the rules say). Pure; nothing is written.
-
-    Args:
-        include_unchanged: also count customers that stay, as ``(s, s)`` pairs.
-    """
-    moves: Counter[tuple[str, str]] = Counter()
-    for customer, metrics in metrics_by_customer.items():
-        previous = previous_by_customer.get(customer)
-        before = assign(old_rules, metrics, previous, None, today).segment
-        after = assign(new_rules, metrics, previous, None, today).segment
-        if before != after or include_unchanged:
-            moves[(before, after)] += 1
-    return dict(sorted(moves.items()))
 
 
 # -- loading -----------------------------------------------------------------------------------

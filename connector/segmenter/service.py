@@ -47,7 +47,6 @@ from arconnect.segmenter.rules import (
     PreviousAssignment,
     Rules,
     assign,
-    diff,
     load_rules,
 )
 from arconnect.store.db import json_dumps
@@ -499,47 +498,11 @@ def _customer_id(conn: Connection, tenant: Tenant, key: str) -> str:
     return str(rows[0][0])
 
 
-# -- rules diff ------------------------------------------------------------------------------
-
-
-def rules_diff(db: Engine, tenant: Tenant, new_rules: Rules, *,
-               current_rules: Rules | None = None, run_date: date | None = None,
-               window_days: int | None = None, notes: list[str] | None = None,
-               ) -> dict[tuple[str, str], int]:
-    """Rule set against rule set: ``{(current_rules' segment, new_rules' segment): customers}``
-    (nothing is written). Both rule sets see the same metrics: as of ``run_date`` over
-    ``window_days`` (defaults: :func:`resolve_as_of` with the current rules); ``notes``
-    receives its notes. ``arconnect rules diff`` compares with the stored results instead, and
-    says who the hysteresis holds: :func:`arconnect.segmenter.preview.preview_rules`."""
-    assert tenant.id is not None
-    current_rules = current_rules or load_rules()
-    with db.connect() as conn:
-        at = resolve_as_of(conn, tenant, current_rules, run_date, window_days)
-        if notes is not None:
-            notes.extend(at.notes)
-        run_date = at.run_date
-        metrics = compute_metrics(conn, tenant.id, run_date, window_days=at.window_days,
-                                  point_in_time=at.point_in_time)
-        prev_rows = _previous(conn, tenant.id)
-    previous = {
-        cid: PreviousAssignment(p["segment"], tuple(p["tags"] or ()),
-                                p["since"].date() if isinstance(p["since"], datetime)
-                                else p["since"])
-        for cid, p in prev_rows.items()
-        if not _later(p["since"], run_date)
-    }
-    return diff(current_rules, new_rules, metrics, previous, run_date, include_unchanged=True)
-
-
 # -- export ----------------------------------------------------------------------------------
 
 
 def _as_date(value: Any) -> date:
     return value.date() if isinstance(value, datetime) else date.fromisoformat(str(value)[:10])
-
-
-def _later(since: Any, run_date: date) -> bool:
-    return since is not None and _as_date(since) > run_date
 
 
 def export_rows(db: Engine, tenant: Tenant, *, run_date: date | None = None,

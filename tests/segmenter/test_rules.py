@@ -19,7 +19,6 @@ from arconnect.segmenter.rules import (
     Rules,
     assign,
     check_rules,
-    diff,
     load_rules,
     shipped_presets,
 )
@@ -308,23 +307,6 @@ def test_lock_to_a_segment_the_rules_do_not_know(rules: Rules) -> None:
     a = run(rules, lock=Lock("VIP"))
     assert (a.segment, a.credit_limit, a.credit_hold) == ("VIP", None, False)
     assert any("not in the rules" in r for r in a.reasons)
-
-
-# -- diff --------------------------------------------------------------------------------------
-
-
-def test_diff_counts_moves(rules: Rules, tmp_path: Path) -> None:
-    text = Path(rules.source).read_text().replace("{tag: fast, lte: 30,", "{tag: fast, lte: 45,")
-    text = text.replace("{tag: slow, gt: 30,", "{tag: slow, gt: 45,")
-    (tmp_path / "lenient.yaml").write_text(text)
-    lenient = load_rules(tmp_path / "lenient.yaml")
-    customers = {
-        "a": metrics(avg_days_to_pay_weighted=40), "b": metrics(avg_days_to_pay_weighted=41),
-        "c": metrics(avg_days_to_pay_weighted=50), "d": metrics(),
-    }
-    assert diff(rules, lenient, customers, {}, TODAY) == {("Occasionally late", "Reliable"): 2}
-    full = diff(rules, lenient, customers, {}, TODAY, include_unchanged=True)
-    assert full[("Reliable", "Reliable")] == 1 and sum(full.values()) == 4
 
 
 def test_exposure_net_of_credit(rules: Rules, tmp_path: Path) -> None:
