@@ -241,6 +241,7 @@ def _generate(spec: OrgSpec, index: int, seed: int, start: datetime) -> Org:
                              currency, terms, None)
         weight = rng.lognormvariate(0, 0.8) * (0.35 if archetype == "new" else 1.0)
         customers.append(_Customer(record, archetype, weight, currency, terms, first, size))
+        org.archetypes[record["ContactID"]] = archetype
 
     suppliers: list[_Customer] = []
     for _ in range(spec.suppliers):

@@ -190,6 +190,8 @@ class Org:
         contact_docs: InvoiceIDs per ContactID.
         currencies: the org's currencies (base first).
         rates: foreign units per one base unit, per currency (mid rates the generator used).
+        archetypes: the generator's payment archetype per customer ContactID (not served by
+            the API: the key against which segment quality is measured, bench/segment_sandbox.py).
         lock: held while records change or a page is assembled.
     """
 
@@ -215,6 +217,7 @@ class Org:
     contact_docs: dict[str, list[str]] = field(default_factory=dict)
     currencies: list[str] = field(default_factory=list)
     rates: dict[str, float] = field(default_factory=dict)
+    archetypes: dict[str, str] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     query_cache: dict[Any, list[str]] = field(default_factory=dict)
