@@ -43,6 +43,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from arconnect.errors import MappingError
+from arconnect.segmenter.dunning import Channel, DunningPolicy, DunningStep, Tone
 from arconnect.yamlfile import Lines, Loc, Problems, load_yaml_with_lines, read_text, suggest
 from arconnect.yamlfile import validation_problems as _validation_problems
 
@@ -160,6 +161,25 @@ class CreditModel(_Model):
     rounding: Literal["down", "nearest", "up"] = "down"
 
 
+class DunningStepModel(_Model):
+    """One step of a segment's reminder cadence: ``action`` once the oldest overdue item is
+    ``after_days`` days past due; ``channel`` and ``tone`` default to the policy's."""
+
+    after_days: int = Field(ge=1, le=3650)
+    action: str = Field(min_length=1)
+    channel: Channel | None = None
+    tone: Tone | None = None
+
+
+class DunningModel(_Model):
+    """A segment's dunning policy (arconnect.segmenter.dunning): its tone, its channel and its
+    steps, in ascending ``after_days``. Platform ids stay in the platform's mapping."""
+
+    tone: Tone = "neutral"
+    channel: Channel = "email"
+    steps: list[DunningStepModel] = Field(min_length=1)
+
+
 class SegmentModel(_Model):
     """One entry of the ordered decision list."""
 
@@ -171,6 +191,7 @@ class SegmentModel(_Model):
     credit_hold: bool = False
     immediate: bool = False
     explain: list[str] = Field(default_factory=list)
+    dunning: DunningModel | None = None
 
 
 class MinHistoryModel(_Model):
@@ -206,6 +227,8 @@ _SHAPE_KEYS: dict[str, tuple[str, ...]] = {
     "credit": tuple(CreditModel.model_fields),
     "min_history": tuple(MinHistoryModel.model_fields),
     "hysteresis": tuple(HysteresisModel.model_fields),
+    "dunning": tuple(DunningModel.model_fields),
+    "steps": tuple(DunningStepModel.model_fields),
 }
 _EXAMPLES = {
     "dimensions": "dimensions: [{name: payment_speed, metric: avg_days_to_pay_weighted, "
@@ -214,6 +237,9 @@ _EXAMPLES = {
     "default_segment": "default_segment: New",
     "name": "name: payment_speed",
     "tag": "tag: fast",
+    "steps": "steps: [{after_days: 1, action: Reminder e-mail}]",
+    "after_days": "after_days: 15",
+    "action": "action: Call the accounts payable contact",
 }
 
 
@@ -350,6 +376,7 @@ class Segment:
     immediate: bool
     explain: tuple[str, ...]
     line: int
+    dunning: DunningPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -612,7 +639,8 @@ def _compile(data: Any, lines: Lines, label: str) -> Rules:
                              f"floor {cm.floor} is above cap {cm.cap}; swap them")
             credit = CreditPolicy(fixed, formula, cm.floor, cm.cap, cm.round_to, cm.rounding)
         segments.append(Segment(seg.name, when, credit, seg.terms_days, seg.credit_hold,
-                                seg.immediate, tuple(seg.explain), lines(loc)))
+                                seg.immediate, tuple(seg.explain), lines(loc),
+                                _dunning(seg.dunning, (*loc, "dunning"), problems)))
     if model.default_segment not in seg_names:
         problems.add(("default_segment",),
                      f"default segment {model.default_segment!r} is not in `segments:`"
@@ -626,6 +654,25 @@ def _compile(data: Any, lines: Lines, label: str) -> Rules:
         default_terms_days=model.default_terms_days, tag_dimension=tag_dimension,
         window_days=model.window_days,
     )
+
+
+def _dunning(model: DunningModel | None, loc: Loc, problems: Problems) -> DunningPolicy | None:
+    """A segment's dunning policy; its steps must be in strictly ascending ``after_days`` (the
+    step reached is the last one whose days have passed, so two steps on one day, or a later
+    step listed first, would hide one)."""
+    if model is None:
+        return None
+    steps = []
+    for i, step in enumerate(model.steps):
+        if i and step.after_days <= model.steps[i - 1].after_days:
+            before = model.steps[i - 1].after_days
+            problems.add((*loc, "steps", i, "after_days"),
+                         f"dunning step after_days {step.after_days} is not after the step above "
+                         f"it ({before}): list the steps in ascending order of after_days, one "
+                         "step per day")
+        steps.append(DunningStep(step.after_days, step.action.strip(),
+                                 step.channel or model.channel, step.tone or model.tone))
+    return DunningPolicy(model.tone, model.channel, tuple(steps))
 
 
 # -- condition and formula interpreters --------------------------------------------------------
