@@ -33,6 +33,21 @@ Formula sources (the vendors' public documentation):
 * ``trend`` — the Upflow delay over items due in the last 90 days minus the same over items due
   earlier in the window (issue 3: "weighted days late over the last 90 days minus the same over the
   window before").
+* ``disputed_share`` — share of the invoices issued in the window that are disputed (Oracle
+  Advanced Collections counts disputed items beside delinquent ones, same appendix).
+
+Attributes (``ATTRIBUTE_KEYS``: text values the rules compare with ``in``/``eq``, not numbers):
+
+* ``delivery_mode`` — the customer's column as the mapping stores it (paper, electronic, email…).
+* ``payment_method`` — the dominant method of ``payment_method_mix`` (the largest amount received;
+  ties: alphabetical), or the customer's own ``payment_method`` column when no payment counts.
+* ``country`` — ``customer.extra.country`` (mappings/xero.yaml: the contact's address country;
+  mappings/csv_ibm.yaml: ``countryCode``); a list gives its first non-empty value; else None.
+* ``currency`` — the customer's ``default_currency``, else the currency of most of its invoices
+  issued in the window (ties: alphabetical), else None.
+* ``group`` — the customer's groups (Xero contact groups), a sorted list; ``[]`` without any.
+* ``attributes`` — consultant-defined values a mapping puts into ``customer.extra.attributes``
+  (an object: name -> text, number, true/false or a list of them); ``{}`` without any.
 
 Assumptions (documented here because the rules depend on them):
 
@@ -69,6 +84,13 @@ Assumptions (documented here because the rules depend on them):
 * Payment-method mix: non-deleted payments dated in the window with a mapped ``method``, shares of
   their base amount; refunds (Xero payment types on credit notes, overpayments and prepayments)
   are left out.
+* Disputes: an invoice is disputed when ``document.extra.disputed`` is JSON ``true`` (the IBM CSV
+  mapping writes it from its ``Disputed`` column); the flag is read as stored now, it has no
+  date. ``disputed_share`` is None for every customer when no counted invoice of the tenant
+  issued in the window carries the flag (true or false) — the platform has no disputes to count —
+  and None for a customer without invoices in the window; otherwise invoices without the flag
+  count as not disputed.
+* Attributes are the surviving customer's own (a merged or rolled-up customer's are not read).
 * Customers: every customer of the tenant is a key, except merged ones (their documents are
   counted for the survivor) and, with ``rollup_parents``, sub-customers whose parent exists in the
   tenant: their history counts for the parent and they get no key of their own (one level).
@@ -83,9 +105,10 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, text
 
-__all__ = ["METRIC_KEYS", "compute_metrics", "empty_metrics"]
+__all__ = ["ATTRIBUTE_KEYS", "METRIC_KEYS", "compute_metrics", "empty_metrics"]
 
 METRIC_KEYS: tuple[str, ...] = (
     "invoice_count", "paid_invoice_count", "avg_days_to_pay", "avg_days_to_pay_weighted",
@@ -93,8 +116,13 @@ METRIC_KEYS: tuple[str, ...] = (
     "overdue_balance", "aging_current", "aging_1_30", "aging_31_60", "aging_61_90",
     "aging_91_plus", "oldest_overdue_days", "unapplied_credit", "net_exposure", "turnover_12m",
     "avg_monthly_sales", "first_invoice_date", "tenure_days", "days_since_last_payment", "trend",
-    "credit_note_ratio", "terms_days", "delivery_mode", "payment_method_mix",
+    "credit_note_ratio", "disputed_share", "terms_days", "delivery_mode", "payment_method_mix",
+    "payment_method", "country", "currency", "group", "attributes",
 )
+# The built-in attributes (keys of the metrics dict holding text, or a list of text for
+# ``group``) a rule compares with ``in``/``eq``; consultant-defined ones are in ``attributes``.
+ATTRIBUTE_KEYS: tuple[str, ...] = ("delivery_mode", "payment_method", "country", "currency",
+                                   "group")
 
 _CENT = Decimal("0.01")
 _ZERO = Decimal("0.00")
@@ -136,6 +164,14 @@ class _Dialect:
         if self.sqlite:
             return f"CAST(ROUND({money} * 100) AS INTEGER)"
         return f"CAST({money} * 100 AS BIGINT)"
+
+    def json_flag(self, column: str, key: str) -> str:
+        """1 when the JSON object in ``column`` holds ``key: true``, 0 for ``false``, else NULL
+        (missing, not an object, or not a JSON boolean: the text "true" is no flag on either)."""
+        if self.sqlite:
+            return f"CASE json_type({column}, '$.{key}') WHEN 'true' THEN 1 WHEN 'false' THEN 0 END"
+        return (f"CASE WHEN json_typeof({column} -> '{key}') = 'boolean' THEN"
+                f" CASE WHEN ({column} ->> '{key}') = 'true' THEN 1 ELSE 0 END END")
 
 
 def _customer_map(rollup_parents: bool) -> str:
@@ -409,10 +445,35 @@ GROUP BY m.grp, pc.method
 """
 
 
+def _disputes_sql(d: _Dialect, rollup_parents: bool) -> str:
+    """Per customer group and invoice currency: the invoices issued in the window, how many are
+    disputed and how many carry the flag at all (``document.extra.disputed``). One grouped
+    statement for ``disputed_share`` and the invoice currency of ``currency``."""
+    flag = d.json_flag("doc.extra", "disputed")
+    return f"""
+WITH {_customer_map(rollup_parents)},
+per_customer AS (
+  SELECT doc.customer_external_id AS cust, doc.currency AS currency, COUNT(*) AS n,
+         SUM({flag}) AS disputed, COUNT({flag}) AS known
+  FROM document doc
+  WHERE doc.tenant_id = :tenant AND NOT doc.is_deleted
+    AND doc.status NOT IN {_EXCLUDED_STATUSES} AND doc.kind = 'invoice'
+    AND doc.issue_date > {d.day("window_start")} AND doc.issue_date <= {d.day("run_date")}
+  GROUP BY doc.customer_external_id, doc.currency
+)
+SELECT m.grp, pc.currency, SUM(pc.n), SUM(pc.disputed), SUM(pc.known)
+FROM per_customer pc JOIN cmap m ON m.ext = pc.cust
+GROUP BY m.grp, pc.currency
+"""
+
+
 def empty_metrics(
-    terms_days: int | None = None, delivery_mode: str | None = None
+    terms_days: int | None = None, delivery_mode: str | None = None, *,
+    payment_method: str | None = None, country: str | None = None, currency: str | None = None,
+    group: list[str] | None = None, attributes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The metrics of a customer without any history (zeros for money and counts, else None)."""
+    """The metrics of a customer without any history (zeros for money and counts, else None),
+    with its attributes."""
     return {
         "invoice_count": 0, "paid_invoice_count": 0, "avg_days_to_pay": None,
         "avg_days_to_pay_weighted": None, "days_late_weighted": None,
@@ -423,8 +484,58 @@ def empty_metrics(
         "turnover_12m": _ZERO,
         "avg_monthly_sales": _ZERO, "first_invoice_date": None, "tenure_days": None,
         "days_since_last_payment": None, "trend": None, "credit_note_ratio": 0.0,
-        "terms_days": terms_days, "delivery_mode": delivery_mode, "payment_method_mix": {},
+        "disputed_share": None, "terms_days": terms_days, "delivery_mode": delivery_mode,
+        "payment_method_mix": {}, "payment_method": payment_method, "country": country,
+        "currency": currency, "group": list(group or []), "attributes": dict(attributes or {}),
     }
+
+
+def _json(value: Any) -> Any:
+    """A JSON column read through ``text()``: SQLite gives the text, psycopg the value."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _text(value: Any) -> str | None:
+    """An attribute's text: numbers as written, blanks as None; a list gives its first one."""
+    if isinstance(value, list):
+        return next((t for v in value if (t := _text(v)) is not None), None)
+    if value is None or isinstance(value, dict | bool):
+        return None
+    text_ = str(value).strip()
+    return text_ or None
+
+
+def _attribute_value(value: Any) -> Any:
+    """A consultant-defined attribute as the rules read it: text, a number, true/false or a
+    list of those (blanks and nested objects dropped); None when nothing is left."""
+    if isinstance(value, list):
+        items = [v for v in (_attribute_value(x) for x in value)
+                 if v is not None and not isinstance(v, list)]
+        return items or None
+    if isinstance(value, bool | int | float):
+        return value
+    return _text(value)
+
+
+def _customer_attributes(extra: Any, groups: Any) -> dict[str, Any]:
+    """``country``, ``group`` and ``attributes`` from a customer's ``extra`` and ``groups``."""
+    extra = _json(extra)
+    extra = extra if isinstance(extra, dict) else {}
+    names = _json(groups)
+    names = names if isinstance(names, list) else [names] if names is not None else []
+    own = extra.get("attributes")
+    return {
+        "country": _text(extra.get("country")),
+        "group": sorted({t for g in names if (t := _text(g)) is not None}),
+        "attributes": {str(k): value for k, raw in sorted(own.items(), key=lambda kv: str(kv[0]))
+                       if (value := _attribute_value(raw)) is not None}
+        if isinstance(own, dict) else {},
+    }
+
+
+def _dominant(amounts: dict[str, int]) -> str | None:
+    """The key with the largest amount (ties: the alphabetically first); None when empty."""
+    return min(amounts.items(), key=lambda kv: (-kv[1], kv[0]))[0] if amounts else None
 
 
 def _money(cents: Any) -> Decimal:
@@ -511,12 +622,13 @@ def _no_jit(conn: Connection) -> None:
 
 
 class _SidePayments:
-    """The last-payment and payment-method statements, run in a thread on their own
+    """The last-payment, payment-method and disputes statements, run in a thread on their own
     connection (the caller's own connection when the engine is in-memory SQLite)."""
 
     def __init__(self, conn: Connection, d: _Dialect, rollup_parents: bool,
                  params: dict[str, Any], parallel: bool) -> None:
-        self._sqls = (_last_payment_sql(d, rollup_parents), _method_mix_sql(d, rollup_parents))
+        self._sqls = (_last_payment_sql(d, rollup_parents), _method_mix_sql(d, rollup_parents),
+                      _disputes_sql(d, rollup_parents))
         self._params = params
         self._rows: list[list[Any]] = []
         self._error: BaseException | None = None
@@ -538,7 +650,7 @@ class _SidePayments:
         except BaseException as err:  # re-raised in the caller's thread
             self._error = err
 
-    def result(self) -> tuple[list[Any], list[Any]]:
+    def result(self) -> tuple[list[Any], list[Any], list[Any]]:
         if self._thread is None:
             assert self._conn is not None
             rows = [list(self._conn.execute(text(sql), self._params)) for sql in self._sqls]
@@ -547,7 +659,7 @@ class _SidePayments:
             if self._error is not None:
                 raise self._error
             rows = self._rows
-        return rows[0], rows[1]
+        return rows[0], rows[1], rows[2]
 
 
 def compute_metrics(
@@ -591,14 +703,16 @@ def compute_metrics(
     out: dict[str, dict[str, Any]] = {}
     customers = conn.execute(
         text(
-            "SELECT c.external_id, c.terms_days, c.delivery_mode FROM customer c"
+            "SELECT c.external_id, c.terms_days, c.delivery_mode, c.payment_method,"
+            " c.default_currency, c.groups, c.extra FROM customer c"
             " WHERE c.tenant_id = :tenant AND c.merged_into_external_id IS NULL"
             f" AND NOT ({parent_cond})"
         ),
         {"tenant": tenant_id},
     )
-    for ext, terms, mode in customers:
-        out[ext] = empty_metrics(terms, mode)
+    for ext, terms, mode, method, currency, groups, extra in customers:
+        out[ext] = empty_metrics(terms, mode, payment_method=_text(method),
+                                 currency=_text(currency), **_customer_attributes(extra, groups))
 
     # The payment statements run beside the documents one, on a second connection, so the
     # database works on both cores (sqlite3 and psycopg release the GIL while a query runs).
@@ -610,7 +724,7 @@ def compute_metrics(
         m = out.get(row[0])
         if m is not None:  # else a survivor or parent id that is not itself a customer row
             m.update(_document_metrics(row[1:], run_date))
-    last_rows, mix_rows = side.result()
+    last_rows, mix_rows, dispute_rows = side.result()
 
     for grp, last in last_rows:
         last_date = _as_date(last)
@@ -627,4 +741,29 @@ def compute_metrics(
             out[grp]["payment_method_mix"] = {
                 k: round(v / total, 4) for k, v in sorted(by_method.items())
             }
+            out[grp]["payment_method"] = _dominant(by_method)
+    _disputes_and_currency(out, dispute_rows)
     return out
+
+
+def _disputes_and_currency(out: dict[str, dict[str, Any]], rows: list[Any]) -> None:
+    """``disputed_share`` (when the tenant flags disputes at all) and, for customers without a
+    default currency, the currency of most of their invoices in the window."""
+    counts: dict[str, list[int]] = {}  # group -> [invoices, disputed]
+    currencies: dict[str, dict[str, int]] = {}
+    flagged = False
+    for grp, currency, n, disputed, known in rows:
+        if grp not in out:
+            continue
+        c = counts.setdefault(grp, [0, 0])
+        c[0] += int(n or 0)
+        c[1] += int(disputed or 0)
+        flagged = flagged or int(known or 0) > 0
+        if (code := _text(currency)) is not None:
+            by_code = currencies.setdefault(grp, {})
+            by_code[code] = by_code.get(code, 0) + int(n or 0)
+    for grp, (n, disputed) in counts.items():
+        if flagged:
+            out[grp]["disputed_share"] = _ratio(disputed, n)
+        if out[grp]["currency"] is None:
+            out[grp]["currency"] = _dominant(currencies.get(grp, {}))

@@ -42,6 +42,10 @@ class Cust:
     merged_into: str | None = None
     terms_days: int | None = None
     delivery_mode: str | None = None
+    payment_method: str | None = None
+    default_currency: str | None = None
+    groups: list[str] | None = None
+    extra: dict[str, Any] | None = None
 
 
 @dataclass
@@ -69,6 +73,8 @@ class Doc:
     total_base: int  # cents, base currency
     amount_due_base: int
     allocs: list[Alloc] = field(default_factory=list)
+    currency: str | None = None
+    disputed: bool | None = None  # document.extra.disputed; None: no flag
 
 
 @dataclass
@@ -121,6 +127,11 @@ def reference(h: History, run: date, window_days: int = 365,
     def in_window(day: date | None, lo: date = start) -> bool:
         return day is not None and lo < day <= run
 
+    # The tenant flags disputes: a counted invoice of the window carries the flag.
+    flagged = any(d.disputed is not None for d in h.docs if d.kind == "invoice"
+                  and not d.is_deleted and d.status not in EXCLUDED and in_window(d.issue_date)
+                  and group.get(d.cust) in {k.ext for k in keys})
+
     out: dict[str, dict[str, Any]] = {}
     for c in keys:
         docs = [d for d in h.docs if group.get(d.cust) == c.ext and not d.is_deleted
@@ -169,6 +180,14 @@ def reference(h: History, run: date, window_days: int = 365,
                     mix[a.method] = mix.get(a.method, 0) + a.cents
         mix_total = sum(mix.values())
         inv_window = sum(d.total_base for d in windowed)
+        by_currency: dict[str, int] = {}
+        for d in windowed:
+            if d.currency:
+                by_currency[d.currency] = by_currency.get(d.currency, 0) + 1
+        extra = c.extra or {}
+        country = extra.get("country")
+        if isinstance(country, list):
+            country = next((x for x in country if x), None)
         w_paid = sum(d.total_base for d, _ in paid)
         out[c.ext] = {
             "invoice_count": len(windowed),
@@ -196,10 +215,20 @@ def reference(h: History, run: date, window_days: int = 365,
             "trend": None if recent is None or earlier is None else round(recent - earlier, 4),
             "credit_note_ratio": _q(sum(d.total_base for d in credits
                                         if in_window(d.issue_date)), inv_window) or 0.0,
+            "disputed_share": _q(sum(1 for d in windowed if d.disputed), len(windowed))
+            if flagged else None,
             "terms_days": c.terms_days,
             "delivery_mode": c.delivery_mode,
             "payment_method_mix": {k: round(v / mix_total, 4) for k, v in sorted(mix.items())}
             if mix_total > 0 else {},
+            # the largest amount received, ties alphabetical; else the customer's own
+            "payment_method": min(mix, key=lambda k: (-mix[k], k)) if mix_total > 0
+            else c.payment_method,
+            "country": country or None,
+            "currency": c.default_currency or (
+                min(by_currency, key=lambda k: (-by_currency[k], k)) if by_currency else None),
+            "group": sorted(set(c.groups or [])),
+            "attributes": dict(extra.get("attributes") or {}),
         }
     return out
 
@@ -217,7 +246,9 @@ def store(engine: Engine, h: History) -> int:
         conn.execute(Customer.__table__.insert(), [  # type: ignore[attr-defined]
             {"tenant_id": tenant_id, "external_id": c.ext, "parent_external_id": c.parent,
              "merged_into_external_id": c.merged_into, "terms_days": c.terms_days,
-             "delivery_mode": c.delivery_mode, "synced_at": NOW, "is_archived": False}
+             "delivery_mode": c.delivery_mode, "payment_method": c.payment_method,
+             "default_currency": c.default_currency, "groups": c.groups, "extra": c.extra,
+             "synced_at": NOW, "is_archived": False}
             for c in h.customers])
         docs, allocs, pays = [], [], []
         for d in h.docs:
@@ -227,6 +258,8 @@ def store(engine: Engine, h: History) -> int:
                 "issue_date": d.issue_date, "due_date": d.due_date,
                 "fully_paid_on": d.fully_paid_on, "total": cents(d.total),
                 "total_base": cents(d.total_base), "amount_due_base": cents(d.amount_due_base),
+                "currency": d.currency,
+                "extra": None if d.disputed is None else {"disputed": d.disputed},
                 "synced_at": NOW})
             for a in d.allocs:
                 allocs.append({
@@ -256,12 +289,16 @@ def measure(engine: Engine, tenant_id: int, **kw: Any) -> dict[str, dict[str, An
 # --- the generator ------------------------------------------------------------------------
 
 CUSTOMERS = [
-    Cust("P", terms_days=30, delivery_mode="email"),
-    Cust("K", parent="P", terms_days=14),  # a sub-customer
-    Cust("S", terms_days=None, delivery_mode="paper"),
+    Cust("P", terms_days=30, delivery_mode="email", payment_method="cheque",
+         groups=["Wholesale", "Export"],
+         extra={"country": "NZ", "attributes": {"industry": "retail", "tier": 2}}),
+    # a sub-customer: its attributes are not read, the parent's are
+    Cust("K", parent="P", terms_days=14, default_currency="AUD", extra={"country": "AU"}),
+    Cust("S", terms_days=None, delivery_mode="paper", default_currency="USD",
+         extra={"country": ["", "US"]}),
     Cust("M", merged_into="S"),  # merged: its documents count for S
-    Cust("Q", parent="nobody"),  # a parent that is not a customer: stays on its own
-    Cust("E", terms_days=60),  # no history at all
+    Cust("Q", parent="nobody", groups=["Retail"]),  # a parent that is not a customer
+    Cust("E", terms_days=60, payment_method="card"),  # no history at all
 ]
 ACTIVE = ["P", "K", "S", "M", "Q"]
 
@@ -281,6 +318,7 @@ def _day(draw: st.DrawFn, lo: int = -500, hi: int = 5) -> date:
 def histories(draw: st.DrawFn) -> History:
     docs: list[Doc] = []
     n = draw(st.integers(0, 14))
+    flags = draw(st.booleans())  # whether the tenant's documents carry dispute flags
     for i in range(n):
         kind = draw(st.sampled_from(["invoice"] * 4 + ["credit_note", "overpayment",
                                                           "prepayment"]))
@@ -315,7 +353,9 @@ def histories(draw: st.DrawFn) -> History:
         docs.append(Doc(
             ext=f"D{i}", kind=kind, cust=draw(st.sampled_from(ACTIVE)), status=status,
             is_deleted=deleted, issue_date=issue, due_date=due, fully_paid_on=fully,
-            total=total, total_base=total_base, amount_due_base=amount_due, allocs=allocs))
+            total=total, total_base=total_base, amount_due_base=amount_due, allocs=allocs,
+            currency=draw(st.sampled_from([None, "NZD", "USD"])),
+            disputed=draw(st.sampled_from([None, True, False])) if flags else None))
     return History(customers=CUSTOMERS, docs=docs)
 
 
@@ -422,9 +462,15 @@ WORKED_A = {
     # due in the last 90 days: INV3 (30 days) − due before: INV1, INV2 (6.25)
     "trend": 23.75,
     "credit_note_ratio": 0.4468,  # (2000 + 100) / 4700
+    "disputed_share": None,  # no invoice carries a dispute flag
     "terms_days": 30,
     "delivery_mode": "email",
     "payment_method_mix": {"bank_transfer": 0.5, "card": 0.5},
+    "payment_method": "bank_transfer",  # 1,000 each: the alphabetically first
+    "country": None,
+    "currency": None,
+    "group": [],
+    "attributes": {},
 }
 
 
