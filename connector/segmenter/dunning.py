@@ -116,7 +116,8 @@ def dunning_doc(policy: DunningPolicy | None, days_overdue: int) -> dict[str, An
     """A policy and one customer's place in it, as the export's ``dunning`` object (``None``
     when the segment has no policy): ``tone``, ``channel``, ``steps``, ``days_overdue``,
     ``step`` (the step reached, with its ``number``; ``null`` before the first) and ``next``
-    (the step after it, with ``number`` and ``in_days``; ``null`` after the last)."""
+    (the step after it, with ``number`` and ``in_days``; ``null`` after the last), and
+    ``next_step``, the same in words (:func:`status_words`)."""
     if policy is None:
         return None
     status = dunning_status(policy, days_overdue)
@@ -128,4 +129,5 @@ def dunning_doc(policy: DunningPolicy | None, days_overdue: int) -> dict[str, An
                  if status.step is not None else None),
         "next": ({"number": status.number + 1, **_step_doc(status.next),
                   "in_days": status.days_to_next} if status.next is not None else None),
+        "next_step": status_words(status),
     }

@@ -39,7 +39,8 @@ from sqlalchemy import (
     update,
 )
 
-from arconnect.errors import NotFoundError
+from arconnect.errors import ArconnectError, NotFoundError
+from arconnect.segmenter.dunning import dunning_doc
 from arconnect.segmenter.metrics import compute_metrics
 from arconnect.segmenter.rules import (
     Assignment,
@@ -501,6 +502,38 @@ def _customer_id(conn: Connection, tenant: Tenant, key: str) -> str:
 # -- export ----------------------------------------------------------------------------------
 
 
+def stored_rules(conn: Connection, tenant: Tenant, notes: list[str] | None = None
+                 ) -> Rules | None:
+    """The rules the stored results came from (the ones most of the tenant's assignments
+    record), loaded again for what an assignment does not hold: its segment's dunning policy.
+
+    ``None`` when no run recorded its rules, or when they cannot be loaded any more (a file
+    moved or made invalid since; ``notes`` says so). A note too when the file's text changed
+    since the run: what it says now is used.
+    """
+    a = _ASSIGNMENTS.c
+    found = conn.execute(
+        select(a.rules, a.rules_digest, func.count().label("n"))
+        .where(a.tenant_id == tenant.id, a.rules.is_not(None))
+        .group_by(a.rules, a.rules_digest).order_by(func.count().desc()).limit(1)
+    ).first()
+    if found is None:
+        return None
+    ref, digest = str(found[0]), found[1]
+    try:
+        rules = load_rules(ref)
+    except ArconnectError as err:
+        if notes is not None:
+            notes.append(f"{tenant.name}: the rules of the last segment run ({ref}) cannot be "
+                         f"read now ({str(err).splitlines()[0]}): no dunning steps; run "
+                         "`arconnect segment` again")
+        return None
+    if digest and rules.digest != digest and notes is not None:
+        notes.append(f"{tenant.name}: {ref} changed since the last segment run; the dunning "
+                     "steps are its current ones")
+    return rules
+
+
 def _as_date(value: Any) -> date:
     return value.date() if isinstance(value, datetime) else date.fromisoformat(str(value)[:10])
 
@@ -513,9 +546,14 @@ def export_rows(db: Engine, tenant: Tenant, *, run_date: date | None = None,
 
     Without ``run_date`` and ``window_days``: the stored assignments (the last segment run).
     With either: computed afresh as of that date over that window (a dry run: nothing is
-    written); ``notes`` receives the run's notes."""
+    written); ``notes`` receives the run's notes.
+
+    ``dunning`` is the segment's dunning policy with the step the customer has reached
+    (:func:`arconnect.segmenter.dunning.dunning_doc`; ``None`` when the segment has none), from
+    ``rules`` (stored results: the rules the last run recorded, :func:`stored_rules`)."""
     if run_date is not None or window_days is not None:
         assert tenant.id is not None
+        rules = rules or load_rules()
         run = segment_tenant(db, tenant, rules=rules, run_date=run_date, dry_run=True,
                              window_days=window_days)
         if notes is not None:
@@ -535,7 +573,7 @@ def export_rows(db: Engine, tenant: Tenant, *, run_date: date | None = None,
             "credit_limit": r.assignment.credit_limit, "terms_days": r.assignment.terms_days,
             "credit_hold": r.assignment.credit_hold, "locked": locked(r.customer_id),
             "reasons": r.assignment.reasons, "metrics": orjson.loads(json_dumps(r.metrics)),
-        }) for r in run.results])
+        }, rules) for r in run.results])
     a, c = _ASSIGNMENTS.c, _CUSTOMERS.c
     with db.connect() as conn:
         rows = conn.execute(
@@ -545,13 +583,17 @@ def export_rows(db: Engine, tenant: Tenant, *, run_date: date | None = None,
                                                 & (c.external_id == a.customer_external_id)))
             .where(a.tenant_id == tenant.id)
         ).mappings().all()
-    return _sorted([_export_row(r) for r in rows])
+        recorded = stored_rules(conn, tenant, notes) if rows else None
+    return _sorted([_export_row(r, recorded) for r in rows])
 
 
-def _export_row(r: Mapping[Any, Any]) -> dict[str, Any]:
+def _export_row(r: Mapping[Any, Any], rules: Rules | None = None) -> dict[str, Any]:
     metrics = dict(r["metrics"] or {})
     ordered = {k: metrics.get(k) for k in EXPORT_METRICS}
     ordered.update({k: v for k, v in metrics.items() if k not in ordered})
+    segment = rules.segment(r["segment"]) if rules is not None else None
+    policy = segment.dunning if segment is not None else None
+    days = int(metrics.get("oldest_overdue_days") or 0)
     return {
         "customer_id": r["customer_external_id"], "name": r["name"],
         "segment": r["segment"], "tags": list(r["tags"] or []),
@@ -559,6 +601,7 @@ def _export_row(r: Mapping[Any, Any]) -> dict[str, Any]:
         "terms_days": r["terms_days"], "credit_hold": bool(r["credit_hold"]),
         "locked": bool(r["locked"]), "reasons": list(r["reasons"] or []),
         "metrics": ordered,
+        "dunning": dunning_doc(policy, days),
     }
 
 
@@ -611,11 +654,12 @@ def export_text(rows: Iterable[dict[str, Any]], fmt: str) -> str:
         {k for r in rows for k in r["metrics"] if k not in EXPORT_METRICS})
     writer = csv.writer(buf)
     writer.writerow(["customer_id", "name", "segment", "tags", "credit_limit", "terms_days",
-                     "credit_hold", "locked", "reasons", *metric_keys])
+                     "credit_hold", "locked", "reasons", "next_step", *metric_keys])
     for r in rows:
         writer.writerow([_csv_cell(value) for value in (
             r["customer_id"], r["name"], r["segment"], ";".join(r["tags"]), r["credit_limit"],
             r["terms_days"], r["credit_hold"], r["locked"], " | ".join(r["reasons"]),
+            (r.get("dunning") or {}).get("next_step") or "",
             *(json.dumps(r["metrics"].get(k)) if isinstance(r["metrics"].get(k), dict)
               else r["metrics"].get(k) for k in metric_keys),
         )])
