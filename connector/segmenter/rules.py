@@ -48,6 +48,7 @@ from arconnect.yamlfile import Lines, Loc, Problems, load_yaml_with_lines, read_
 from arconnect.yamlfile import validation_problems as _validation_problems
 
 __all__ = [
+    "ATTRIBUTES",
     "METRICS",
     "Assignment",
     "Finding",
@@ -88,8 +89,20 @@ METRICS: dict[str, str] = {
     "days_since_last_payment": "days since the last payment",
     "trend": "trend of days late",
     "credit_note_ratio": "credit-note ratio",
+    "disputed_share": "share of invoices disputed",
     "terms_days": "payment terms days",
 }
+# The built-in attributes (arconnect.segmenter.metrics ATTRIBUTE_KEYS: text, not numbers) a
+# condition may compare, with the words reasons use for them. Others are declared in the rules
+# file's ``attributes:`` and read from the customer's ``attributes`` (mappings put them there).
+ATTRIBUTES: dict[str, str] = {
+    "delivery_mode": "delivery mode",
+    "payment_method": "payment method",
+    "country": "country",
+    "currency": "currency",
+    "group": "group",
+}
+_ATTRIBUTE_OPS = ("in", "not_in", "eq", "ne", "missing")
 # Values formulas may use besides the metrics (computed here, see ``_variables``).
 DERIVED = {
     "terms_days_or_default": "payment terms days",
@@ -98,6 +111,8 @@ DERIVED = {
 # Metrics whose reasons say how many paid invoices they are computed over.
 _OVER_PAID = {"avg_days_to_pay", "avg_days_to_pay_weighted", "days_late_weighted_paid",
               "late_share"}
+# Shares between 0 and 1, shown as percent.
+_SHARES = {"late_share", "disputed_share"}
 _MONEY = {"open_balance", "overdue_balance", "aging_current", "aging_1_30", "aging_31_60",
           "aging_61_90", "aging_91_plus", "unapplied_credit", "net_exposure", "turnover_12m",
           "avg_monthly_sales"}
@@ -213,6 +228,9 @@ class RulesFile(_Model):
     window_days: int = Field(default=365, ge=1, le=3650)
     min_history: MinHistoryModel = Field(default_factory=MinHistoryModel)
     hysteresis: HysteresisModel = Field(default_factory=HysteresisModel)
+    # Consultant-defined attributes the conditions may name (a mapping puts their values into
+    # customer.extra.attributes); the built-in ones (ATTRIBUTES) need no declaring.
+    attributes: list[str] = Field(default_factory=list)
     dimensions: list[DimensionModel] = Field(min_length=1)
     segments: list[SegmentModel] = Field(min_length=1)
     default_segment: str
@@ -426,10 +444,12 @@ class Rules:
 class _Compiler:
     """Compiles conditions and formulas, collecting every problem with its line."""
 
-    def __init__(self, problems: Problems, tags: set[str], all_tags: set[str]) -> None:
+    def __init__(self, problems: Problems, tags: set[str], all_tags: set[str],
+                 attributes: frozenset[str] = frozenset()) -> None:
         self.problems = problems
         self.tags = tags  # the tags a condition may name where it is being compiled
         self.all_tags = all_tags
+        self.attributes = attributes  # the consultant-defined ones the file declares
 
     def add(self, loc: Loc, message: str) -> None:
         self.problems.add(loc, message)
@@ -441,9 +461,58 @@ class _Compiler:
             return False
         return True
 
+    def attribute(self, name: Any, loc: Loc) -> bool:
+        if isinstance(name, str) and (name in ATTRIBUTES or name in self.attributes):
+            return True
+        known = [*ATTRIBUTES, *sorted(self.attributes)]
+        if isinstance(name, str) and name in METRICS:
+            hint = f"; {name} is a metric: {{metric: {name}, gte: ...}}"
+        else:
+            hint = (f"; attributes: {', '.join(known)} — declare your own (a mapping puts it "
+                    f"into customer.extra.attributes) in the file's top-level "
+                    f"`attributes: [{name if isinstance(name, str) else 'industry'}]`")
+        self.add(loc, f"unknown attribute {name!r}{suggest(str(name), known)}{hint}")
+        return False
+
+    def attribute_condition(self, spec: dict[Any, Any], loc: Loc) -> Cond | None:
+        """``{attribute: delivery_mode, in: [paper]}`` (also ``not_in``, ``eq``, ``ne``, and
+        ``missing: true|false``): text compared case-insensitively."""
+        ops = set(spec) - {"attribute"}
+        if len(ops) != 1 or not ops <= set(_ATTRIBUTE_OPS):
+            self.add(loc, f"an attribute condition takes one of {', '.join(_ATTRIBUTE_OPS)} "
+                          "(e.g. {attribute: delivery_mode, in: [paper]}); got "
+                          f"{', '.join(sorted(map(str, ops))) or 'no comparison'}")
+            return None
+        known = self.attribute(spec["attribute"], (*loc, "attribute"))
+        (op,) = ops
+        value = spec[op]
+        if op == "missing":
+            if not isinstance(value, bool):
+                self.add((*loc, op), f"`missing:` takes true or false, got {value!r}")
+                return None
+            values: tuple[Any, ...] = ()
+        elif op in ("in", "not_in"):
+            if (not isinstance(value, list) or not value
+                    or not all(_attribute_scalar(v) for v in value)):
+                self.add((*loc, op), f"`{op}:` takes a non-empty list of values, e.g. "
+                                     f"`{op}: [paper, post]`; got {value!r}")
+                return None
+            values = tuple(value)
+        else:
+            if not _attribute_scalar(value):
+                self.add((*loc, op), f"`{op}:` takes one value (text or a number), e.g. "
+                                     f"`{op}: paper`; got {value!r}")
+                return None
+            values = (value,)
+        if not known:
+            return None
+        name = str(spec["attribute"])
+        return _attribute_test(name, name not in ATTRIBUTES, op, values, value is True)
+
     def condition(self, spec: Any, loc: Loc) -> Cond | None:
         help_ = ("a condition is {tag: slow}, {metric: oldest_overdue_days, gte: 61}, "
-                 "{all: [...]}, {any: [...]} or {not: {...}}")
+                 "{attribute: delivery_mode, in: [paper]}, {all: [...]}, {any: [...]} or "
+                 "{not: {...}}")
         if not isinstance(spec, dict) or not spec:
             self.add(loc, f"not a condition: {spec!r}; {help_}")
             return None
@@ -490,6 +559,8 @@ class _Compiler:
                     return None
                 tests.append((op, bound))
             return _compare(str(spec["metric"]), tuple(tests))
+        if "attribute" in keys:
+            return self.attribute_condition(spec, loc)
         self.add(loc, f"not a condition: keys {', '.join(map(str, spec))}; {help_}")
         return None
 
@@ -524,6 +595,26 @@ class _Compiler:
             return _operation(op, [p for p in parts if p])
         self.add(loc, f"not a number or formula: {spec!r}; e.g. {{mul: [2, avg_monthly_sales]}}")
         return None
+
+
+def _declared_attributes(model: RulesFile, problems: Problems) -> frozenset[str]:
+    """The consultant-defined attribute names of ``attributes:``, each checked."""
+    seen: set[str] = set()
+    for i, name in enumerate(model.attributes):
+        loc = ("attributes", i)
+        if not _NAME.fullmatch(name):
+            problems.add(loc, f"attribute name {name!r}: use letters, digits, _ (as the "
+                              "mapping's key in customer.extra.attributes)")
+        elif name in ATTRIBUTES:
+            problems.add(loc, f"{name!r} is a built-in attribute: remove it from `attributes:`")
+        elif name in METRICS:
+            problems.add(loc, f"{name!r} is a metric, not an attribute: name it in "
+                              f"{{metric: {name}, ...}} and remove it from `attributes:`")
+        elif name in seen:
+            problems.add(loc, f"attribute {name!r} is declared twice")
+        else:
+            seen.add(name)
+    return frozenset(seen)
 
 
 def _compile(data: Any, lines: Lines, label: str) -> Rules:
@@ -564,7 +655,8 @@ def _compile(data: Any, lines: Lines, label: str) -> Rules:
     # Bucket tags come first; a derived dimension sees those and the derived ones above it.
     later = {e.tag for dim in model.dimensions if dim.cases is not None and dim.buckets is None
              for e in dim.cases}
-    compiler = _Compiler(problems, set(tag_dimension) - later, set(tag_dimension))
+    compiler = _Compiler(problems, set(tag_dimension) - later, set(tag_dimension),
+                         _declared_attributes(model, problems))
     bucket_dims: list[Dimension] = []
     derived_dims: list[Dimension] = []
     for d, dim in enumerate(model.dimensions):
@@ -732,6 +824,63 @@ def _compare(metric: str, tests: tuple[tuple[str, Decimal], ...]) -> Cond:
     return cond
 
 
+def _attribute_scalar(value: Any) -> bool:
+    """A value an attribute condition may list: text, a number or true/false."""
+    return isinstance(value, str | int | float) and not (isinstance(value, str)
+                                                         and not value.strip())
+
+
+def _fold(value: Any) -> str:
+    """An attribute value as compared: text trimmed and case-folded (``Paper`` is ``paper``),
+    whole numbers without a decimal point (``391`` is ``391.0``), true/false as words."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip().casefold()
+
+
+def _attribute_values(m: Metrics, name: str, custom: bool) -> list[str]:
+    """The customer's values of an attribute as text (a list for ``group``); [] when missing."""
+    raw = (m.get("attributes") or {}).get(name) if custom else m.get(name)
+    items = raw if isinstance(raw, list) else [raw]
+    out = []
+    for item in items:
+        if item is None or isinstance(item, dict | list):
+            continue
+        shown = _fold(item) if isinstance(item, bool) else str(item).strip()
+        if shown:
+            out.append(shown)
+    return out
+
+
+def _attribute_label(name: str, custom: bool) -> str:
+    return name.replace("_", " ") if custom else ATTRIBUTES[name]
+
+
+def _attribute_test(name: str, custom: bool, op: str, listed: tuple[Any, ...],
+                    missing: bool) -> Cond:
+    wanted = {_fold(v) for v in listed}
+    label = _capital(_attribute_label(name, custom))
+    listed_words = " or ".join(str(v) for v in listed)
+
+    def cond(m: Metrics, tags: dict[str, str]) -> tuple[bool, list[str]]:
+        values = _attribute_values(m, name, custom)
+        if op == "missing":
+            if not values:
+                return missing, [f"{label} unknown"] if missing else []
+            return (not missing), [] if missing else [f"{label} is {', '.join(values)}"]
+        if not values:
+            return False, []
+        hits = [v for v in values if _fold(v) in wanted]
+        if op in ("in", "eq"):
+            return (True, [f"{label} is {', '.join(hits)}"]) if hits else (False, [])
+        if hits:
+            return False, []
+        return True, [f"{label} is {', '.join(values)}, not {listed_words}"]
+    return cond
+
+
 _TESTS: dict[str, Callable[[Any, Any], bool]] = {
     "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le,
     "eq": operator.eq, "ne": operator.ne,
@@ -827,7 +976,7 @@ def _show(metric: str, value: Decimal, bounds: tuple[tuple[str, Decimal], ...] =
     with (30.04 is shown as 30.04, not 30.0 > 30)."""
     if metric in _MONEY:
         return f"{value.quantize(Decimal('0.01')):,}"
-    if metric == "late_share":
+    if metric in _SHARES:
         return f"{(value * 100).quantize(_TENTH)}%"
     if value == value.to_integral_value():
         return f"{int(value):,}"
@@ -849,6 +998,9 @@ def _basis(metric: str, m: Metrics) -> str:
     if metric in _OVER_PAID and m.get("paid_invoice_count") is not None:
         n = int(m["paid_invoice_count"])
         return f" over {n} paid invoice{'s' if n != 1 else ''}"
+    if metric == "disputed_share" and m.get("invoice_count") is not None:
+        n = int(m["invoice_count"])
+        return f" over {n} invoice{'s' if n != 1 else ''}"
     return ""
 
 
@@ -1181,7 +1333,18 @@ def _brief(spec: Any) -> str:
         if "metric" in spec:
             return " and ".join(f"{spec['metric']} {_OPS.get(k, k)} {v}"
                                 for k, v in spec.items() if k != "metric")
+        if "attribute" in spec:
+            return " and ".join(_brief_attribute(spec["attribute"], k, v)
+                                for k, v in spec.items() if k != "attribute")
     return str(spec)
+
+
+def _brief_attribute(name: Any, op: Any, value: Any) -> str:
+    if op == "missing":
+        return f"{name} {'missing' if value is True else 'known'}"
+    if op in ("in", "not_in") and isinstance(value, list):
+        return f"{name} {'in' if op == 'in' else 'not in'} [{', '.join(map(str, value))}]"
+    return f"{name} {_OPS.get(op, op)} {value}"
 
 
 def _paren(spec: Any) -> str:
@@ -1196,8 +1359,9 @@ def _paren(spec: Any) -> str:
 _WHOLE = {"invoice_count", "paid_invoice_count", "oldest_overdue_days", "tenure_days",
           "days_since_last_payment", "terms_days"}
 # Metrics that are never below 0 (counts, amounts owed or invoiced, ratios, days since);
-# late_share is also at most 1. Days to pay, days late and trend can be negative (paid early).
-_NOT_NEGATIVE = {"invoice_count", "paid_invoice_count", "late_share", "open_balance",
+# the shares are also at most 1. Days to pay, days late and trend can be negative (paid early).
+_NOT_NEGATIVE = {"invoice_count", "paid_invoice_count", "late_share", "disputed_share",
+                 "open_balance",
                  "overdue_balance", "aging_current", "aging_1_30", "aging_31_60", "aging_61_90",
                  "aging_91_plus", "oldest_overdue_days", "unapplied_credit", "net_exposure",
                  "turnover_12m", "avg_monthly_sales", "tenure_days", "days_since_last_payment",
@@ -1259,7 +1423,7 @@ class _Span:
 def _range_note(bounds: Mapping[str, Decimal], metric: str) -> str:
     """Why bounds that look possible are not: the metric's range (empty when that is not why)."""
     if not _span(bounds, metric, ranged=False).empty():
-        return " (it is between 0 and 1)" if metric == "late_share" else " (it is never below 0)"
+        return " (it is between 0 and 1)" if metric in _SHARES else " (it is never below 0)"
     return ""
 
 
@@ -1268,7 +1432,7 @@ def _span(bounds: Mapping[str, Decimal], metric: str, *, ranged: bool = True) ->
     (``ranged=False``: on the whole number line)."""
     whole = metric in _WHOLE
     span = _Span(Decimal(0) if ranged and metric in _NOT_NEGATIVE else None, True,
-                 Decimal(1) if ranged and metric == "late_share" else None, True)
+                 Decimal(1) if ranged and metric in _SHARES else None, True)
     for op, b in bounds.items():
         lo_in = op in ("gte", "eq")
         hi_in = op in ("lte", "eq")
@@ -1309,6 +1473,32 @@ def _conditions(spec: Any, loc: Loc) -> Iterator[tuple[Any, Loc]]:
                     yield from _conditions(item, (*loc, kind, i))
         if "not" in spec:
             yield from _conditions(spec["not"], (*loc, "not"))
+
+
+# Attributes with one value per customer (``group`` and consultant-defined ones may be lists).
+_SINGLE_VALUED = {"delivery_mode", "payment_method", "country", "currency"}
+
+
+def _disjoint_attributes(items: list[Any], loc: Loc,
+                         add: Callable[[Literal["error", "warning"], Loc, str], None]) -> None:
+    """An error when ``all:`` asks one single-valued attribute for values no one value has
+    (``{attribute: country, eq: NZ}`` and ``{attribute: country, in: [AU]}``)."""
+    allowed: dict[str, dict[str, str]] = {}  # attribute -> folded value -> as written
+    for item in items:
+        if not isinstance(item, dict) or item.get("attribute") not in _SINGLE_VALUED:
+            continue
+        name = item["attribute"]
+        values = item.get("in", [item["eq"]] if "eq" in item else None)
+        if not isinstance(values, list):
+            continue
+        wanted = {_fold(v): str(v) for v in values if _attribute_scalar(v)}
+        before = allowed.get(name, wanted)
+        both = {k: v for k, v in before.items() if k in wanted}
+        if not both:
+            add("error", loc, f"this condition can never hold: a customer has one {name}, "
+                f"never one of {', '.join(before.values())} and one of "
+                f"{', '.join(wanted.values())} at once; did you mean `any:`?")
+        allowed[name] = both or wanted
 
 
 def logic_findings(rules: Rules, lines: Lines) -> list[Finding]:
@@ -1437,6 +1627,7 @@ def logic_findings(rules: Rules, lines: Lines) -> list[Finding]:
                             f"tag of dimension {dim_name!r}, never both {seen[dim_name]!r} and "
                             f"{tag!r}; did you mean `any:`?")
                     seen.setdefault(dim_name, tag)
+                _disjoint_attributes(node["all"], loc, add)
     for d, dim in enumerate(model.dimensions):
         if dim.report_only or dim.name in used_dims or used_tags & set(dim.tags_of()):
             continue
