@@ -706,13 +706,16 @@ def segment(
     """Compute payment metrics, segment tags, credit limits and terms for every customer.
 
     Writes one assignment per customer (with its metrics and reasons) and a history row for
-    every change; prints the customers whose segment changed and a per-segment summary.
-    With --format json: a list with one object per tenant (its segments and every customer
-    whose segment changed). --dry-run also previews the run against the stored results: who
+    every change; prints the customers whose segment changed and a per-segment summary with
+    KPIs (overdue share, DSO and CEI over the last 90 days, late share, average days late,
+    credit limits) and a whole-ledger row. With --format json: a list with one object per
+    tenant (every KPI per segment and of the ledger, and every customer whose segment
+    changed). --dry-run also previews the run against the stored results: who
     would move, who min_days_in_segment, a margin or a lock holds, and why.
     """
     from arconnect.console import preview_tables, segment_tables
     from arconnect.jsonout import preview_doc, segment_doc
+    from arconnect.segmenter.kpis import segment_kpis
     from arconnect.segmenter.preview import preview_run
     from arconnect.segmenter.service import segment_tenant
     from arconnect.services import find_tenants
@@ -727,15 +730,16 @@ def segment(
         run = segment_tenant(_db(), tenant, rules=ruleset, dry_run=dry_run,
                              run_date=_as_of(as_of, tenant), window_days=window_days)
         _notes(run.notes)
+        kpis = segment_kpis(_db(), tenant, run=run)
         preview = (preview_run(_db(), run, ruleset, hysteresis=not ignore_hysteresis)
                    if dry_run else None)
         if as_json:
-            doc = segment_doc(run, dry_run=dry_run)
+            doc = segment_doc(run, dry_run=dry_run, kpis=kpis)
             if preview is not None:
                 doc["preview"] = preview_doc(preview)
             docs.append(doc)
             continue
-        for table in segment_tables(run, show=show):
+        for table in segment_tables(run, show=show, kpis=kpis):
             console.print(table)
         for table in preview_tables(preview, show=show) if preview is not None else []:
             console.print(table)

@@ -37,6 +37,7 @@ from arconnect.clock import Clock, get_clock
 from arconnect.segmenter.service import SegmentRun
 
 if TYPE_CHECKING:
+    from arconnect.segmenter.kpis import KpiReport
     from arconnect.segmenter.preview import RulesPreview
 from arconnect.sync import Progress as SyncProgress
 from arconnect.sync import SyncResult
@@ -372,9 +373,11 @@ def sync_table(
     return table
 
 
-def segment_tables(run: SegmentRun, show: int = 15) -> list[Table]:
+def segment_tables(run: SegmentRun, show: int = 15, kpis: KpiReport | None = None
+                   ) -> list[Table]:
     """A segment run as tables: customers that changed (up to ``show``) and a per-segment
-    summary with open and overdue balance and total credit limit."""
+    summary: with ``kpis`` (:func:`arconnect.segmenter.kpis.segment_kpis` of the run) the
+    KPIs and a whole-ledger row, else open and overdue balance and total credit limit."""
     currency = run.tenant.base_currency or ""
     tables: list[Table] = []
     changed = [r for r in run.results if r.changed]
@@ -391,6 +394,10 @@ def segment_tables(run: SegmentRun, show: int = 15) -> list[Table]:
                       f"{a.credit_limit:,.0f}" if a.credit_limit is not None else "—",
                       a.reasons[1] if len(a.reasons) > 1 else (a.reasons or [""])[0])
         tables.append(t)
+    if kpis is not None:
+        tables.append(kpi_table(kpis, f"{run.tenant.name}: segments ({run.seconds:.1f} s)",
+                                currency))
+        return tables
     s = DataTable(title=f"{run.tenant.name}: segments ({run.seconds:.1f} s)",
                   box=box.SIMPLE_HEAD)
     for col in ("segment", "customers", f"open {currency}", f"overdue {currency}",
@@ -401,6 +408,36 @@ def segment_tables(run: SegmentRun, show: int = 15) -> list[Table]:
                   f"{v['limit']:,.0f}")
     tables.append(s)
     return tables
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _days(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def kpi_table(kpis: KpiReport, title: str, currency: str = "") -> Table:
+    """The KPIs per segment and of the whole ledger, in the columns that fit 100 columns
+    (``--format json`` has every figure): customers, open, overdue share, DSO, CEI, late
+    share, average days late, credit limits. Figures never fold (a segment's name does)."""
+    t = DataTable(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+                  caption=f"DSO, CEI: the {kpis.period_days} days to {kpis.run_date}; "
+                          "late: over paid invoices")
+    rows = [*kpis.segments, kpis.ledger]
+    cells = [[f"{k.customers:,}", f"{k.open:,.0f}", _share(k.overdue_share), _days(k.dso),
+              "—" if k.cei is None else f"{k.cei:.0f}", _share(k.late_share),
+              _days(k.avg_days_late), f"{k.credit_limits:,.0f}"] for k in rows]
+    t.add_column("segment")
+    for i, col in enumerate(("customers", f"open {currency}".strip(), "overdue %", "DSO days",
+                             "CEI %", "late %", "days late",
+                             f"credit limits {currency}".strip())):
+        t.add_column(col, justify="right", min_width=max(cell_len(r[i]) for r in cells))
+    for i, (k, figures) in enumerate(zip(rows, cells, strict=True)):
+        t.add_row(plain(k.segment, "bold" if k is kpis.ledger else ""), *figures,
+                  end_section=i == len(rows) - 2)
+    return t
 
 
 def progress_bar(out: Console | None = None) -> Progress:

@@ -19,6 +19,7 @@ from arconnect.store.models import Tenant
 from arconnect.sync import SyncResult
 
 if TYPE_CHECKING:
+    from arconnect.segmenter.kpis import KpiReport
     from arconnect.segmenter.preview import RulesPreview
 
 FORMATS = ("table", "json")
@@ -68,9 +69,12 @@ def sync_doc(result: SyncResult) -> dict[str, Any]:
             "seconds": round(result.seconds, 3), "error": result.error}
 
 
-def segment_doc(run: SegmentRun, *, dry_run: bool) -> dict[str, Any]:
-    """A segment run: the per-segment summary and every customer whose segment changed."""
-    return {
+def segment_doc(run: SegmentRun, *, dry_run: bool, kpis: KpiReport | None = None
+                ) -> dict[str, Any]:
+    """A segment run: the per-segment summary and every customer whose segment changed; with
+    ``kpis`` every KPI per segment (:meth:`arconnect.segmenter.kpis.Kpis.as_dict`), the whole
+    ledger's (``ledger``) and the KPI period (``kpi_period``)."""
+    doc: dict[str, Any] = {
         "tenant": tenant_ref(run.tenant), "rules": run.rules_name, "run_date": run.run_date,
         "window_days": run.window_days, "notes": list(run.notes), "dry_run": dry_run,
         "seconds": round(run.seconds, 3), "currency": run.tenant.base_currency,
@@ -86,6 +90,12 @@ def segment_doc(run: SegmentRun, *, dry_run: bool) -> dict[str, Any]:
                      "reasons": list(r.assignment.reasons)}
                     for r in run.results if r.changed],
     }
+    if kpis is not None:
+        doc["segments"] = [k.as_dict() for k in kpis.segments]
+        doc["ledger"] = kpis.ledger.as_dict()
+        doc["kpi_period"] = {"days": kpis.period_days, "after": kpis.period_start,
+                             "through": kpis.run_date}
+    return doc
 
 
 def preview_doc(preview: RulesPreview) -> dict[str, Any]:

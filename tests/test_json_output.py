@@ -52,6 +52,11 @@ def test_json_documents(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> Non
         assert {"customer_id", "name", "from", "to", "credit_limit", "reasons"} <= change.keys()
         assert change["from"] is None and isinstance(change["reasons"], list)
         assert isinstance(segmented["segments"][0]["open"], float)  # amounts are numbers
+        # every KPI per segment and of the whole ledger
+        assert {"overdue_share", "dso", "cei", "avg_days_late", "late_share", "credit_limits",
+                "opening_receivables", "sales", "aging"} <= segmented["segments"][0].keys()
+        assert segmented["ledger"]["customers"] == segmented["customers"]
+        assert segmented["kpi_period"]["days"] == 90
 
         (diffed,) = _document("rules", "diff", "upflow")
         assert diffed["new_rules"] == "upflow" and diffed["customers"] == 10
