@@ -28,6 +28,10 @@ Formula sources (the vendors' public documentation):
   https://docs.oracle.com/en/applications/jd-edwards/financials/9.2/eoaar/understanding-accounts-receivable-statistics.html).
 * aging buckets — current, 1–30, 31–60, 61–90, 91+ days past the due date (NetSuite customer
   ``aging``..``aging4``; CRF "aged on actual due date").
+* ``exposure_months`` — the open balance over the average monthly sales: exposure measured
+  against the customer's own size, as credit limits set from monthly sales are (the credit
+  limit formulas of docs/segments.md section 3); None when the customer owes without a sale in
+  the last 12 months.
 * ``turnover_12m``, ``first_invoice_date``/``tenure_days``, ``credit_note_ratio``,
   ``payment_method_mix`` — per-customer statistics (JD Edwards A/R statistics, as above).
 * ``trend`` — the Upflow delay over items due in the last 90 days minus the same over items due
@@ -115,7 +119,7 @@ METRIC_KEYS: tuple[str, ...] = (
     "days_late_weighted", "days_late_weighted_paid", "late_share", "open_balance",
     "overdue_balance", "aging_current", "aging_1_30", "aging_31_60", "aging_61_90",
     "aging_91_plus", "oldest_overdue_days", "unapplied_credit", "net_exposure", "turnover_12m",
-    "avg_monthly_sales", "first_invoice_date", "tenure_days", "days_since_last_payment", "trend",
+    "avg_monthly_sales", "exposure_months", "first_invoice_date", "tenure_days", "days_since_last_payment", "trend",
     "credit_note_ratio", "disputed_share", "terms_days", "delivery_mode", "payment_method_mix",
     "payment_method", "country", "currency", "group", "attributes",
 )
@@ -482,7 +486,7 @@ def empty_metrics(
         "aging_31_60": _ZERO, "aging_61_90": _ZERO, "aging_91_plus": _ZERO,
         "oldest_overdue_days": 0, "unapplied_credit": _ZERO, "net_exposure": _ZERO,
         "turnover_12m": _ZERO,
-        "avg_monthly_sales": _ZERO, "first_invoice_date": None, "tenure_days": None,
+        "avg_monthly_sales": _ZERO, "exposure_months": 0.0, "first_invoice_date": None, "tenure_days": None,
         "days_since_last_payment": None, "trend": None, "credit_note_ratio": 0.0,
         "disputed_share": None, "terms_days": terms_days, "delivery_mode": delivery_mode,
         "payment_method_mix": {}, "payment_method": payment_method, "country": country,
@@ -606,6 +610,11 @@ def _document_metrics(row: Sequence[Any], run_date: date) -> dict[str, Any]:
         "net_exposure": _money(max(int(open_bal or 0) - int(unapplied or 0), 0)),
         "turnover_12m": _money(turnover_c),
         "avg_monthly_sales": (Decimal(turnover_c) / 1200).quantize(_CENT, ROUND_HALF_UP),
+        # the open balance in months of the customer's usual sales: exposure judged against the
+        # customer's own size (0.0 when nothing is owed; None when it owes without a sale in 12
+        # months, so there is nothing to compare with)
+        "exposure_months": (0.0 if not int(open_bal or 0) else
+                            _ratio(int(open_bal or 0) * 12, turnover_c) if turnover_c else None),
         "first_invoice_date": first_date.isoformat() if first_date else None,
         "tenure_days": (run_date - first_date).days if first_date else None,
         "trend": None if recent is None or earlier is None else round(recent - earlier, 4),

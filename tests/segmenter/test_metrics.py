@@ -143,6 +143,7 @@ def reference(h: History, run: date, window_days: int = 365,
         windowed = [d for d in invoices if in_window(d.issue_date)]
         paid = [(d, p) for d in windowed if in_window(p := _paid_on(d))]
         open_items = [d for d in invoices if d.status == "AUTHORISED" and d.amount_due_base > 0]
+        owed = sum(d.amount_due_base for d in open_items)
 
         def due(d: Doc) -> date:
             return d.due_date or d.issue_date
@@ -209,6 +210,8 @@ def reference(h: History, run: date, window_days: int = 365,
             "turnover_12m": cents(turnover),
             "avg_monthly_sales": (Decimal(turnover) / 1200).quantize(Decimal("0.01"),
                                                                       "ROUND_HALF_UP"),
+            "exposure_months": (0.0 if not owed else _q(owed * 12, turnover) if turnover
+                                else None),
             "first_invoice_date": first.isoformat() if first else None,
             "tenure_days": (run - first).days if first else None,
             "days_since_last_payment": (run - max(last_pay)).days if last_pay else None,
@@ -456,6 +459,7 @@ WORKED_A = {
     "net_exposure": Decimal("600.00"),  # 700 owed − 100 of credit held
     "turnover_12m": Decimal("4700.00"),
     "avg_monthly_sales": Decimal("391.67"),  # 4700 / 12 = 391.666…
+    "exposure_months": 1.7872,  # 700 owed / (4700 / 12) a month
     "first_invoice_date": "2026-01-01",
     "tenure_days": 180,
     "days_since_last_payment": 102,  # 20 March ─▶ 30 June
