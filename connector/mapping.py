@@ -925,6 +925,19 @@ class _Compiler:
             if "not" in cond:
                 note_condition(cond["not"], (*at, "not"))
 
+        def note_item(item: Any, where: _Loc, what: str) -> None:
+            """One entry of a transform's paths: a path, {path: P, transform: T, ...}, or an
+            object inside an object ({transform: object, paths: {..}}: its entries)."""
+            if isinstance(item, dict) and item.get("transform") == "object" and isinstance(
+                    item.get("paths"), dict):
+                for key, sub in item["paths"].items():
+                    note_item(sub, (*where, "paths", key), f"{what[:-1]}.{key})")
+            elif isinstance(item, dict):  # object: {path: P, transform: T, ...}
+                inner = {k: v for k, v in item.items() if k not in ("path", "transform")}
+                note(item.get("path"), where, what, transform=item.get("transform"), args=inner)
+            else:
+                note(item, where, what)
+
         if row.each is not None:
             in_each = False
             note(row.each, (*loc, "each"), f"{row.table}.each")
@@ -958,12 +971,7 @@ class _Compiler:
                     where = (*at, arg, key) if isinstance(value, dict | list) else (*at, arg)
                     what = f"{column} ({arg}.{key})" if isinstance(value, dict) else (
                         f"{column} ({arg})")
-                    if isinstance(item, dict):  # object: {path: P, transform: T, ...}
-                        inner = {k: v for k, v in item.items() if k not in ("path", "transform")}
-                        note(item.get("path"), where, what, transform=item.get("transform"),
-                             args=inner)
-                    else:
-                        note(item, where, what)
+                    note_item(item, where, what)
 
     def entity(self, name: str, model: _EntityModel, loc: _Loc) -> EntityMapping | None:
         rows: list[RowMapping] = []

@@ -539,7 +539,8 @@ class ObjectArgs(Args):
     paths: dict[str, Any] = Field(
         min_length=1,
         description="key ─▶ a path, or {path: P, transform: T, <T's arguments>} with a value "
-                    "transform T (e.g. bool); the keys with a value make the object",
+                    "transform T (e.g. bool), or {transform: object, paths: {..}} (an object "
+                    "inside: customer.extra.attributes); the keys with a value make the object",
     )
 
 
@@ -557,9 +558,19 @@ def _object(args: ObjectArgs, paths: dict[str, Any]) -> RecordFn:
     from arconnect.mapping import compile_path
 
     parts: list[tuple[str, Getter, ValueFn | None]] = []
+    inner_objects: list[tuple[str, RecordFn]] = []
     for key, spec in args.paths.items():
         if isinstance(spec, str):
             parts.append((str(key), compile_path(spec, in_each=False), None))
+            continue
+        if isinstance(spec, dict) and spec.get("transform") == "object" and "path" not in spec:
+            # An object inside the object (extra: {attributes: {industry: ...}}).
+            try:
+                nested = ObjectArgs.model_validate(
+                    {k: v for k, v in spec.items() if k != "transform"})
+                inner_objects.append((str(key), _object(nested, {})))
+            except ValueError as err:
+                raise ValueError(f"paths.{key}: {err}") from None
             continue
         if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
             raise ValueError(f"paths.{key}: give a path, or {{path: P, transform: T}}")
@@ -592,8 +603,14 @@ def _object(args: ObjectArgs, paths: dict[str, Any]) -> RecordFn:
                     found = fn(found)
                 except ValueError as err:
                     raise ValueError(f"{key}: {err}") from None
+            if isinstance(found, list):  # Addresses[*].Country: the filled ones
+                found = [item for item in found if not _blank(item)]
             if not _blank(found):
                 out[key] = _json_safe(found)
+        for key, build in inner_objects:
+            inner = build(None, rec, parent, ctx)
+            if inner is not None:
+                out[key] = inner
         return out or None
 
     return object_

@@ -651,16 +651,30 @@ def export_text(rows: Iterable[dict[str, Any]], fmt: str) -> str:
         return json_text(rows, indent=2) + "\n"
     buf = io.StringIO()
     metric_keys = list(EXPORT_METRICS) + sorted(
-        {k for r in rows for k in r["metrics"] if k not in EXPORT_METRICS})
+        {k for r in rows for k in r["metrics"] if k not in EXPORT_METRICS and k != "attributes"})
+    # Consultant-defined attributes (metrics["attributes"]): a column each, attribute.<name>.
+    own = sorted({k for r in rows for k in (r["metrics"].get("attributes") or {})})
     writer = csv.writer(buf)
     writer.writerow(["customer_id", "name", "segment", "tags", "credit_limit", "terms_days",
-                     "credit_hold", "locked", "reasons", "next_step", *metric_keys])
+                     "credit_hold", "locked", "reasons", "next_step", *metric_keys,
+                     *(f"attribute.{k}" for k in own)])
     for r in rows:
+        attributes = r["metrics"].get("attributes") or {}
         writer.writerow([_csv_cell(value) for value in (
             r["customer_id"], r["name"], r["segment"], ";".join(r["tags"]), r["credit_limit"],
             r["terms_days"], r["credit_hold"], r["locked"], " | ".join(r["reasons"]),
             (r.get("dunning") or {}).get("next_step") or "",
-            *(json.dumps(r["metrics"].get(k)) if isinstance(r["metrics"].get(k), dict)
-              else r["metrics"].get(k) for k in metric_keys),
+            *(_csv_value(r["metrics"].get(k)) for k in metric_keys),
+            *(_csv_value(attributes.get(k)) for k in own),
         )])
     return buf.getvalue()
+
+
+def _csv_value(value: Any) -> Any:
+    """A metric or attribute in a CSV cell: an object as JSON (payment_method_mix), a list as
+    its items joined by ``;`` (group, as tags are), anything else as it is."""
+    if isinstance(value, dict):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    return value

@@ -72,6 +72,7 @@ def test_contacts(xero: Any) -> None:
         "terms_days": None,
         "terms_type": None,
         "groups": ["Training customers"],
+        "extra": None,  # its addresses name no country
         "source_updated_at": datetime(2026, 4, 20, 18, 3, 41, 917000, tzinfo=UTC),
         "tenant_id": 7,
         "synced_at": SYNCED,
