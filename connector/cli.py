@@ -807,6 +807,59 @@ def _write_whole(path: Path, text: str) -> None:
 
 
 @app.command()
+def worklist(
+    tenant: Annotated[str, typer.Argument(metavar="TENANT",
+                                          help="Tenant id or name (`arconnect tenants list`).")],
+    as_of: AsOfOption = None,
+    window_days: WindowOption = None,
+    rules: Annotated[
+        str | None, typer.Option(metavar="FILE|PRESET",
+                                 help="Compute with these rules instead of reading the last "
+                                      "`segment` run (default: as for `segment`).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", min=1, metavar="N", help="List the first N customers (default: all).")
+    ] = None,
+    format: Annotated[str, typer.Option(
+        "--format", "-f", metavar="table|json|csv",
+        help="table; json: one JSON document on stdout, messages on stderr; csv: one row per "
+             "customer.")] = "table",
+    items: Annotated[bool, typer.Option(
+        "--items/--no-items", help="Show each customer's open overdue invoices (table: a "
+                                   "second table; JSON: an items list).")] = True,
+) -> None:
+    """Who to call first: every customer with an open overdue amount, highest priority first.
+
+    Priority = likelihood of paying late × overdue amount × (1 + days past due of the oldest
+    item / 30). The likelihood is the customer's own share of invoices paid late, shrunk
+    towards its segment's (see docs/segments.md). Each customer comes with the reason in
+    words, its open overdue invoices and the next step of its segment's dunning policy. By
+    default the last `segment` run's results; with --as-of, --window-days or --rules it is
+    computed for that date and window (nothing is stored).
+    """
+    from arconnect.console import worklist_tables
+    from arconnect.jsonout import worklist_doc
+    from arconnect.segmenter.worklist import build_worklist, worklist_csv
+
+    if format not in ("table", "json", "csv"):
+        raise ArconnectError(f"--format {format!r}: use table, json or csv. Nothing was done")
+    found = _tenant(tenant)
+    notes: list[str] = []
+    computed = as_of is not None or window_days is not None or rules is not None
+    result = build_worklist(_db(), found, rules=_rules(rules) if computed else None,
+                            run_date=_as_of(as_of, found), window_days=window_days,
+                            limit=limit, notes=notes)
+    _notes(notes)
+    if format == "json":
+        print_json(worklist_doc(result, items=items))
+    elif format == "csv":
+        sys.stdout.write(worklist_csv(result))
+    else:
+        for table in worklist_tables(result, items=items):
+            console.print(table)
+
+
+@app.command()
 def lock(
     tenant: Annotated[str, typer.Argument(metavar="TENANT", help="Tenant id or name.")],
     customer: Annotated[str, typer.Argument(metavar="CUSTOMER",

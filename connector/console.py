@@ -39,6 +39,7 @@ from arconnect.segmenter.service import SegmentRun
 if TYPE_CHECKING:
     from arconnect.segmenter.kpis import KpiReport
     from arconnect.segmenter.preview import RulesPreview
+    from arconnect.segmenter.worklist import Worklist, WorklistRow
 from arconnect.sync import Progress as SyncProgress
 from arconnect.sync import SyncResult
 
@@ -546,4 +547,72 @@ def preview_tables(preview: RulesPreview, show: int = 15) -> list[Table]:
             t.add_row(r.name or r.customer_id, r.segment, r.rules_say or "",
                       _HELD_BY[r.status], r.reason or "")
         tables.append(t)
+    return tables
+
+
+def _step_brief(row: WorklistRow) -> str:
+    """The dunning step in a few words for a table cell (the full words are in JSON and CSV):
+    the action reached, and when the next one is due."""
+    s = row.dunning
+    if s is None:
+        return "— (no dunning policy)"
+    if s.step is None:
+        assert s.next is not None
+        return f"from day {s.next.after_days}: {s.next.action} ({s.next.channel})"
+    then = f"; next in {s.days_to_next} d" if s.days_to_next is not None else "; last step"
+    return f"{s.step.action} ({s.step.channel}){then}"
+
+
+def worklist_tables(worklist: Worklist, *, items: bool = True) -> list[Table]:
+    """A worklist: the customers in order of priority (rank, customer, segment, overdue,
+    oldest, likelihood of paying late, priority, next step) and, with ``items``, their open
+    overdue invoices in a second table, customer by customer."""
+    currency = worklist.tenant.base_currency or ""
+    source = ("the last segment run" if worklist.stored
+              else f"computed, {worklist.window_days}-day window")
+    rules = f", rules {worklist.rules_name}" if worklist.rules_name else ""
+    t = DataTable(title=f"{worklist.tenant.name}: worklist as of {worklist.run_date} ({source}"
+                        f"{rules}): {worklist.customers:,} customer"
+                        f"{'s' if worklist.customers != 1 else ''} overdue, "
+                        f"{worklist.total_overdue:,.2f} {currency}".rstrip(),
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    cells = [(str(r.rank), r.name or r.customer_id, r.segment, f"{r.overdue_balance:,.2f}",
+              f"{r.oldest_overdue_days:,}", f"{r.late_probability:.0%}", f"{r.priority:,.0f}",
+              _step_brief(r)) for r in worklist.rows]
+
+    def widest(column: int) -> int:  # a number never folds
+        return max((len(row[column]) for row in cells), default=1)
+
+    t.add_column("#", justify="right", min_width=widest(0))
+    t.add_column("customer")
+    t.add_column("segment")
+    t.add_column(f"overdue {currency}".rstrip(), justify="right", min_width=widest(3))
+    t.add_column("days", justify="right", min_width=widest(4))
+    t.add_column("late", justify="right", min_width=widest(5))
+    t.add_column("priority", justify="right", min_width=widest(6))
+    t.add_column("next step", min_width=10)
+    for row in cells:
+        t.add_row(*row)
+    shown = (f"the first {len(worklist.rows):,} of {worklist.customers:,} (--limit N). "
+             if len(worklist.rows) < worklist.customers else "")
+    t.caption = (f"{shown}days: past due, the oldest item; late: how likely the customer pays "
+                 "late; priority = late × overdue × (1 + days / 30)")
+    tables: list[Table] = [t]
+    if items and worklist.rows:
+        i = DataTable(title="open overdue items", box=box.SIMPLE_HEAD)
+        i.add_column("#", justify="right", no_wrap=True)
+        i.add_column("customer")
+        i.add_column("document")
+        i.add_column("issued", no_wrap=True)
+        i.add_column("due", no_wrap=True)
+        i.add_column("days", justify="right")
+        i.add_column(f"amount due {currency}".rstrip(), justify="right")
+        for r in worklist.rows:
+            for n, item in enumerate(r.items):
+                i.add_row(str(r.rank) if n == 0 else "", (r.name or r.customer_id) if n == 0
+                          else "", item.number or item.document_id,
+                          item.issue_date.isoformat() if item.issue_date else "",
+                          item.due_date.isoformat(), f"{item.days_overdue:,}",
+                          f"{item.amount_due:,.2f}", end_section=n == len(r.items) - 1)
+        tables.append(i)
     return tables

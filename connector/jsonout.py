@@ -21,6 +21,7 @@ from arconnect.sync import SyncResult
 if TYPE_CHECKING:
     from arconnect.segmenter.kpis import KpiReport
     from arconnect.segmenter.preview import RulesPreview
+    from arconnect.segmenter.worklist import Worklist, WorklistRow
 
 FORMATS = ("table", "json")
 FORMAT_HELP = "table, or json: one JSON document on stdout, messages on stderr."
@@ -112,4 +113,37 @@ def preview_doc(preview: RulesPreview) -> dict[str, Any]:
         "held": [{"customer_id": r.customer_id, "name": r.name, "segment": r.segment,
                   "rules_say": r.rules_say, "held_by": r.status, "reason": r.reason}
                  for r in preview.held()],
+    }
+
+
+def worklist_doc(worklist: Worklist, *, items: bool = True) -> dict[str, Any]:
+    """A worklist (``arconnect worklist``): its date and source, the overdue total and count,
+    each segment's pooled late share, and the customers in order of priority with the reason,
+    the dunning step (``dunning``: the step reached and the next, ``null`` without a policy)
+    and, with ``items``, their open overdue invoices."""
+    def status(row: WorklistRow) -> dict[str, Any] | None:
+        s = row.dunning
+        if s is None:
+            return None
+        return {"days_overdue": s.days_overdue, "number": s.number,
+                "step": vars(s.step) if s.step is not None else None,
+                "next": vars(s.next) if s.next is not None else None,
+                "days_to_next": s.days_to_next}
+
+    return {
+        "tenant": tenant_ref(worklist.tenant), "run_date": worklist.run_date,
+        "source": "stored" if worklist.stored else "computed", "rules": worklist.rules_name,
+        "window_days": worklist.window_days, "currency": worklist.tenant.base_currency,
+        "customers": worklist.customers, "listed": len(worklist.rows),
+        "total_overdue": worklist.total_overdue,
+        "segment_late_share": worklist.segment_late_share,
+        "rows": [{
+            "rank": r.rank, "customer_id": r.customer_id, "name": r.name, "segment": r.segment,
+            "priority": r.priority, "late_probability": r.late_probability,
+            "overdue_balance": r.overdue_balance, "oldest_overdue_days": r.oldest_overdue_days,
+            "open_balance": r.open_balance, "paid_invoices": r.paid_invoices,
+            "late_invoices": r.late_invoices, "reason": r.reason, "next_step": r.next_step,
+            "dunning": status(r),
+            **({"items": [vars(i) for i in r.items]} if items else {}),
+        } for r in worklist.rows],
     }
