@@ -793,6 +793,68 @@ def export(
         err_console.print(f"wrote {safe(output)}")
 
 
+@app.command()
+def report(
+    tenant: Annotated[str, typer.Argument(metavar="TENANT",
+                                          help="Tenant id or name (`arconnect tenants list`).")],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", metavar="FILE",
+        help="The HTML file to write, or a folder to write it in (default: "
+             "report-TENANT-DATE.html in the current folder); - writes to stdout.")] = None,
+    as_of: AsOfOption = None,
+    window_days: WindowOption = None,
+    rules: Annotated[
+        str | None, typer.Option(metavar="FILE|PRESET",
+                                 help="Compute with these rules instead of reading the last "
+                                      "`segment` run (default: as for `segment`).")
+    ] = None,
+) -> None:
+    """One self-contained HTML page about a tenant's segments, to mail or archive.
+
+    Segments (customers, open amount), aging by segment, moves between segments from the
+    segment history, KPIs per segment (DSO, CEI, overdue and late share, days late, credit
+    limits) and the top of the worklist; charts are inline SVG, and the page loads nothing
+    from anywhere. By default the last `segment` run; with --as-of, --window-days or --rules
+    computed for that date (nothing is stored).
+    """
+    from arconnect.report import build_report
+
+    to_stdout = output is not None and str(output) == "-"
+    if output is not None and not to_stdout and not output.is_dir() \
+            and not output.parent.is_dir():  # before anything is read
+        raise ArconnectError(f"--output {output}: the folder {output.parent} does not exist; "
+                             "create it or give another path")
+    found = _tenant(tenant)
+    day = _as_of(as_of, found)
+    computed = day is not None or window_days is not None or rules is not None
+    if err_console.is_terminal:  # minutes on a large ledger; a log or a pipe gets the result
+        err_console.print(f"{safe(found.name)}: building the report ("
+                          + ("computed" if computed else "the last segment run") + ") …",
+                          highlight=False)
+    notes: list[str] = []
+    page = build_report(_db(), found, rules=_rules(rules) if computed else None, run_date=day,
+                        window_days=window_days, notes=notes)
+    _notes(notes)
+    if to_stdout:
+        sys.stdout.write(page.html)
+        return
+    target = _report_path(output, found, page.run_date)
+    _write_whole(target, page.html)
+    err_console.print(f"wrote {safe(target.resolve())}")
+
+
+def _report_path(output: Path | None, tenant: Tenant, run_date: date) -> Path:
+    """``output``, or the default name (``report-<tenant>-<as-of date>.html``) in ``output``
+    when it is a folder, else in the current folder."""
+    if output is not None and not output.is_dir():
+        return output
+    import re
+
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", tenant.name).strip("-.") or f"tenant-{tenant.id}"
+    name = f"report-{slug[:60]}-{run_date.isoformat()}.html"
+    return (output or Path.cwd()) / name
+
+
 def _write_whole(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` whole or not at all: a temporary file beside it, renamed
     over it, so a failed write (a full disk, no permission) never leaves half a file."""
