@@ -85,6 +85,7 @@ METRICS: dict[str, str] = {
     "net_exposure": "open balance net of unapplied credit",
     "turnover_12m": "turnover over 12 months",
     "avg_monthly_sales": "average monthly sales",
+    "exposure_months": "months of sales owed",
     "tenure_days": "days since the first invoice",
     "days_since_last_payment": "days since the last payment",
     "trend": "trend of days late",
@@ -1364,8 +1365,8 @@ _NOT_NEGATIVE = {"invoice_count", "paid_invoice_count", "late_share", "disputed_
                  "open_balance",
                  "overdue_balance", "aging_current", "aging_1_30", "aging_31_60", "aging_61_90",
                  "aging_91_plus", "oldest_overdue_days", "unapplied_credit", "net_exposure",
-                 "turnover_12m", "avg_monthly_sales", "tenure_days", "days_since_last_payment",
-                 "credit_note_ratio", "terms_days"}
+                 "turnover_12m", "avg_monthly_sales", "exposure_months", "tenure_days",
+                 "days_since_last_payment", "credit_note_ratio", "terms_days"}
 
 
 @dataclass(frozen=True)
