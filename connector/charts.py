@@ -31,6 +31,7 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 _WIDTH = 720
 _FONT = "font-family:system-ui,sans-serif;font-size:12px"
 _ids = itertools.count(1)
+_LEGEND_ROW = 18
 
 Format = Callable[[float], str]
 
@@ -109,7 +110,8 @@ def stacked_bar_chart(title: str, labels: Sequence[str],
     for name, values in series:
         if len(values) != len(labels):
             raise ValueError(f"stacked_bar_chart: series {name!r} needs one value per label")
-    row, top, left = 26, 34, 170
+    legend, legend_h = _legend([name for name, _ in series], 8)
+    row, top, left = 26, 16 + legend_h, 170
     height = top + 8 + row * max(len(labels), 1)
     totals = [sum(max(values[i], 0) for _, values in series) for i in range(len(labels))]
     peak = max(totals, default=0) or 1
@@ -118,7 +120,7 @@ def stacked_bar_chart(title: str, labels: Sequence[str],
         f"{label}: " + ", ".join(f"{name} {fmt(values[i])}{unit}" for name, values in series)
         for i, label in enumerate(labels))
     svg, _ = _open(title, desc or "no data", height)
-    parts = [svg, _legend([name for name, _ in series], 8)]
+    parts = [svg, legend]
     for i, label in enumerate(labels):
         y = top + i * row
         x = float(left)
@@ -162,23 +164,35 @@ def _marker(kind: str, x: float, y: float, colour: str, tip: str) -> str:
             f'{x - 5:.1f},{y:.1f}" fill="{colour}">{tip}</polygon>')
 
 
-def _legend(names: Sequence[str], y: int, markers: bool = False) -> str:
-    """Series names in order, each after a swatch (or its marker) of its colour."""
-    parts, x = ['<g class="legend">'], 8.0
+def _legend(names: Sequence[str], y: int, markers: bool = False) -> tuple[str, int]:
+    """Series names in order, each after a swatch (or its marker) of its colour, wrapped over
+    as many rows as they need; returns the SVG and the height it takes."""
+    parts, x, row = ['<g class="legend">'], 8.0, 0
     for k, name in enumerate(names):
+        shown = _clip(name, 28)
+        width = 24 + 7 * len(shown)
+        if x > 8 and x + width > _WIDTH:
+            x, row = 8.0, row + 1
+        top = y + row * _LEGEND_ROW
         colour = PALETTE[k % len(PALETTE)]
         if markers:
-            parts.append(_marker(_MARKERS[k % len(_MARKERS)], x + 5, y + 7, colour, name))
+            parts.append(_marker(_MARKERS[k % len(_MARKERS)], x + 5, top + 7, colour, name))
         else:
-            parts.append(f'<rect x="{x:.1f}" y="{y + 2}" width="10" height="10" '
-                         f'fill="{colour}"/>')
-        shown = _clip(name, 22)
-        parts.append(f'<text x="{x + 14:.1f}" y="{y + 11}">{_esc(shown)}</text>')
-        x += 24 + 7 * len(shown)
-        if x > _WIDTH - 80:
-            break
+            parts.append(f'<rect x="{x:.1f}" y="{top + 2}" width="10" height="10" '
+                         f'fill="{colour}"><title>{_esc(name)}</title></rect>')
+        parts.append(f'<text x="{x + 14:.1f}" y="{top + 11}">{_esc(shown)}</text>')
+        x += width
     parts.append("</g>")
-    return "".join(parts)
+    return "".join(parts), (row + 1) * _LEGEND_ROW if names else 0
+
+
+def _spread(ys: list[float], gap: float = 13.0) -> list[float]:
+    """Label heights moved apart (down) so that no two are closer than ``gap``; in order."""
+    order = sorted(range(len(ys)), key=lambda i: ys[i])
+    out = list(ys)
+    for prev, cur in itertools.pairwise(order):
+        out[cur] = max(out[cur], out[prev] + gap)
+    return out
 
 
 def line_chart(title: str, x_labels: Sequence[str],
@@ -190,8 +204,9 @@ def line_chart(title: str, x_labels: Sequence[str],
     for name, values in series:
         if len(values) != len(x_labels):
             raise ValueError(f"line_chart: series {name!r} needs one value per x label")
-    top, left, bottom, right = 34, 56, 40, 130
-    height = 260
+    legend, legend_h = _legend([name for name, _ in series], 8, markers=True)
+    top, left, bottom, right = 16 + legend_h, 56, 40, 130
+    height = top + 186 + bottom
     plot_w, plot_h = _WIDTH - left - right, height - top - bottom
     peak = max((v for _, values in series for v in values), default=0) or 1
     n = len(x_labels)
@@ -206,7 +221,7 @@ def line_chart(title: str, x_labels: Sequence[str],
                                               for x, v in zip(x_labels, values, strict=True))
                      for name, values in series)
     svg, _ = _open(title, desc or "no data", height)
-    parts = [svg, _legend([name for name, _ in series], 8, markers=True)]
+    parts = [svg, legend]
     # axes: zero and the peak written on the left, every label (or every k-th) below
     parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" '
                  f'y2="{top + plot_h}" stroke="#888"/>'
@@ -219,6 +234,8 @@ def line_chart(title: str, x_labels: Sequence[str],
         if i % step == 0 or i == n - 1:
             parts.append(f'<text x="{x_of(i):.1f}" y="{top + plot_h + 18}" '
                          f'text-anchor="middle">{_esc(label)}</text>')
+    # each series named at its last point, the names moved apart where the lines end close
+    ends = _spread([y_of(values[-1]) + 4 if values else 0.0 for _, values in series])
     for k, (name, values) in enumerate(series):
         colour = PALETTE[k % len(PALETTE)]
         points = " ".join(f"{x_of(i):.1f},{y_of(v):.1f}" for i, v in enumerate(values))
@@ -228,7 +245,7 @@ def line_chart(title: str, x_labels: Sequence[str],
             parts.append(_marker(_MARKERS[k % len(_MARKERS)], x_of(i), y_of(v), colour,
                                  f"{name}, {x_labels[i]}: {fmt(v)}{unit}"))
         if values:
-            parts.append(f'<text x="{x_of(n - 1) + 8:.1f}" y="{y_of(values[-1]) + 4:.1f}">'
+            parts.append(f'<text x="{x_of(n - 1) + 8:.1f}" y="{ends[k]:.1f}">'
                          f'{_esc(_clip(name, 16))}</text>')
         parts.append("</g>")
     parts.append("</svg>")

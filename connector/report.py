@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, func, select
 
-from arconnect.charts import bar_chart, line_chart, stacked_bar_chart
+from arconnect.charts import bar_chart, stacked_bar_chart
 from arconnect.segmenter.kpis import AGING_BUCKETS, KpiReport, Kpis, kpis_of, snapshot
 from arconnect.segmenter.rules import Rules
 from arconnect.segmenter.worklist import Worklist, build_worklist
@@ -206,8 +206,11 @@ def _moves(moves: Moves) -> str:
         return ("<section><h2>Moves between segments</h2><p>No segment history yet: each "
                 "`arconnect segment` run records who moved.</p></section>")
     labels = [d.isoformat() for d in moves.dates]
-    series = [(f"into {s}", values) for s, values in moves.into.items()]
-    chart = line_chart("Customers moved into each segment, per run date", labels, series)
+    series: list[tuple[str, Sequence[float]]] = [
+        (f"into {s}", values) for s, values in moves.into.items()]
+    series.append(("first assignment", moves.first))
+    chart = stacked_bar_chart("Customers moved into each segment, per run date", labels,
+                              series)
     headers = [("Run date (UTC)", False), ("First assignments", True)] + [
         (f"Into {s}", True) for s in moves.into]
     rows = [[_e(label), f"{moves.first[i]:,}",
@@ -217,8 +220,8 @@ def _moves(moves: Moves) -> str:
                    sorted(moves.matrix.items(), key=lambda kv: (-kv[1], kv[0]))]
     return (
         "<section><h2>Moves between segments</h2>"
-        f"<figure>{chart}<figcaption>Customers moved into each segment per run date (first "
-        "assignments not counted)</figcaption></figure>"
+        f"<figure>{chart}<figcaption>Customers moved into each segment per run date (UTC), "
+        "and customers given a segment for the first time</figcaption></figure>"
         f"{_table(headers, rows)}"
         f"{_table([('From', False), ('To', False), ('Customers', True)], matrix_rows, caption=f'From → to over the {len(labels)} run date(s) shown')}"  # noqa: E501
         "</section>")
