@@ -117,11 +117,24 @@ class Ledger:
 @pytest.fixture
 def ledger_store(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                  ) -> Iterator[Ledger]:
-    monkeypatch.setenv("ARCONNECT_DATABASE_URL", sqlite_url)
+    """The ledger on SQLite (the CLI's store)."""
+    yield from _ledger(sqlite_url, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def ledger_both(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                ) -> Iterator[Ledger]:
+    """The ledger on SQLite and on PostgreSQL (the items' SQL differs between them)."""
+    yield from _ledger(db_url, tmp_path, monkeypatch)
+
+
+def _ledger(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledger]:
+    monkeypatch.setenv("ARCONNECT_DATABASE_URL", url)
     get_settings.cache_clear()
-    engine = store_db.get_engine(sqlite_url)
+    engine = store_db.get_engine(url)
     tenant_id = store(engine, ledger())
-    names = {"A": "Acme [bold]Ltd", "B": "Beta", "C": "Cobalt", "E": "Echo"}
+    names = {"A": "Acme [bold]Ltd", "B": "Beta\x1b[2J", "C": '=HYPERLINK("http://x","y")',
+             "E": "Echo"}
     with engine.begin() as conn:
         conn.execute(update(Document).where(Document.tenant_id == tenant_id)
                      .values(number=Document.external_id))  # the invoice numbers
@@ -157,8 +170,8 @@ def test_likelihood_and_priority_formulas() -> None:
     assert priority(0.5, Decimal("1000.00"), 60) == Decimal("1500.00")  # × (1 + 60/30)
 
 
-def test_ranking_items_and_next_steps_as_of_a_date(ledger_store: Ledger) -> None:
-    s = ledger_store
+def test_ranking_items_and_next_steps_as_of_a_date(ledger_both: Ledger) -> None:
+    s = ledger_both
     wl = build_worklist(s.db, s.tenant, rules=s.rules, run_date=RUN)
     assert wl.run_date == RUN and not wl.stored
     assert wl.segment_late_share == LATE_SHARE
@@ -189,8 +202,8 @@ def test_ranking_items_and_next_steps_as_of_a_date(ledger_store: Ledger) -> None
     assert [r.customer_id for r in top.rows] == ["A"] and top.customers == 3
 
 
-def test_todays_items_differ_from_the_back_dated_ones(ledger_store: Ledger) -> None:
-    s = ledger_store
+def test_todays_items_differ_from_the_back_dated_ones(ledger_both: Ledger) -> None:
+    s = ledger_both
     back = build_worklist(s.db, s.tenant, rules=s.rules, run_date=RUN)
     today = build_worklist(s.db, s.tenant, rules=s.rules)
     assert today.run_date > RUN
@@ -279,7 +292,10 @@ def test_cli_table_json_csv_and_errors(ledger_store: Ledger) -> None:
     common = ("--as-of", RUN.isoformat(), "--rules", str(s.rules_path))
     table = arconnect("worklist", name, *common)
     cells = table.cells()
-    assert {"Acme [bold]Ltd", "Cobalt", "Beta", "INV-A1", "INV-A2", "36,000", "60"} <= cells
+    # names as typed, without their control characters
+    assert {"Acme [bold]Ltd", '=HYPERLINK("http://x","y")', "Beta[2J", "INV-A1", "INV-A2",
+            "36,000", "60"} <= cells
+    assert "\x1b" not in table.stdout
     assert len(table.tables) == 2
     assert [cut_headers(t, 80) for t in table.tables] == [[], []]  # fits 80 columns
     assert arconnect("worklist", name, *common, "--no-items").tables.__len__() == 1
@@ -293,6 +309,7 @@ def test_cli_table_json_csv_and_errors(ledger_store: Ledger) -> None:
         arconnect("worklist", name, *common, "-f", "csv", "--limit", "2").stdout)))
     assert [(r["rank"], r["customer_id"], r["documents"]) for r in lines] == [
         ("1", "A", "INV-A1;INV-A2"), ("2", "C", "INV-C1")]
+    assert lines[1]["name"] == "'=HYPERLINK(\"http://x\",\"y\")"  # never a formula
     # no stored run yet; an unknown tenant; a bad format
     assert "arconnect segment" in str(arconnect("worklist", name, code=2).result.exception)
     assert "nobody" in str(arconnect("worklist", "nobody", code=2).result.exception)
