@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from arconnect.console import segment_tables
 from arconnect.csv_import import import_csv
 from arconnect.errors import NotFoundError
 from arconnect.segmenter.kpis import (
@@ -45,6 +46,7 @@ from arconnect.segmenter.service import segment_tenant
 from arconnect.services import find_tenants
 from arconnect.store.db import dispose_engines, get_engine
 from arconnect.store.models import Tenant
+from tests.clitools import cut_headers, render
 from tests.segmenter.test_as_of import Row, write_csv
 
 RUN = date(2013, 6, 30)
@@ -60,7 +62,17 @@ ROWS = [
 
 @pytest.fixture
 def tiny(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[Engine, Tenant]]:
-    db = get_engine(sqlite_url)
+    yield from _tiny(sqlite_url, tmp_path)
+
+
+@pytest.fixture
+def tiny_both(db_url: str, tmp_path: Path) -> Iterator[tuple[Engine, Tenant]]:
+    """The tiny history on SQLite and on PostgreSQL."""
+    yield from _tiny(db_url, tmp_path)
+
+
+def _tiny(url: str, tmp_path: Path) -> Iterator[tuple[Engine, Tenant]]:
+    db = get_engine(url)
     assert not import_csv(db, write_csv(tmp_path / "ar.csv", ROWS), "csv_ibm", "tiny").rejects
     (tenant,) = find_tenants(db, ["tiny"])
     try:
@@ -74,8 +86,8 @@ def _figures(k: Kpis) -> dict[str, object]:
             "overdue": k.overdue, "cei": k.cei, "dso": k.dso}
 
 
-def test_dso_and_cei_of_the_ledger_as_of_a_date(tiny: tuple[Engine, Tenant]) -> None:
-    db, tenant = tiny
+def test_dso_and_cei_of_the_ledger_as_of_a_date(tiny_both: tuple[Engine, Tenant]) -> None:
+    db, tenant = tiny_both
     report = segment_kpis(db, tenant, run_date=RUN)
     assert report.period_start == date(2013, 4, 1)
     assert _figures(report.ledger) == {
@@ -124,3 +136,16 @@ def test_the_stored_run_is_read_with_its_as_of_date(tiny: tuple[Engine, Tenant])
     stored = segment_kpis(db, tenant)
     assert stored.run_date == RUN
     assert _figures(stored.ledger) == _figures(segment_kpis(db, tenant, run_date=RUN).ledger)
+
+
+def test_the_segment_table_shows_the_kpis_whole(tiny: tuple[Engine, Tenant]) -> None:
+    """At 100 columns no figure folds; at 80 no header word is cut."""
+    db, tenant = tiny
+    run = segment_tenant(db, tenant, run_date=RUN, dry_run=True)
+    kpis = segment_kpis(db, tenant, run=run)
+    (table,) = segment_tables(run, show=0, kpis=kpis)
+    assert cut_headers(table, 80) == [] and cut_headers(table, 100) == []
+    shown = render(table, 100)
+    ledger = next(line for line in shown if line.strip().startswith(LEDGER))
+    assert ledger.split()[2:] == ["2", "1,200", "42%", "54", "78", "33%", "5",
+                                  f"{kpis.ledger.credit_limits:,.0f}"]
