@@ -877,7 +877,8 @@ def worklist(
     rules: Annotated[
         str | None, typer.Option(metavar="FILE|PRESET",
                                  help="Compute with these rules instead of reading the last "
-                                      "`segment` run (default: as for `segment`).")
+                                      "`segment` run (with --as-of or --window-days alone: "
+                                      "the rules `segment` uses).")
     ] = None,
     limit: Annotated[int | None, typer.Option(
         "--limit", min=1, metavar="N", help="List the first N customers (default: all).")
@@ -894,7 +895,7 @@ def worklist(
 
     Priority = likelihood of paying late × overdue amount × (1 + days past due of the oldest
     item / 30). The likelihood is the customer's own share of invoices paid late, shrunk
-    towards its segment's (see docs/segments.md). Each customer comes with the reason in
+    towards its segment's (docs/segments.md §8). Each customer comes with the reason in
     words, its open overdue invoices and the next step of its segment's dunning policy. By
     default the last `segment` run's results; with --as-of, --window-days or --rules it is
     computed for that date and window (nothing is stored).

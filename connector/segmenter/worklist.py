@@ -64,6 +64,7 @@ from arconnect.segmenter.metrics import (  # the same counted invoices and custo
 from arconnect.segmenter.rules import Rules
 from arconnect.segmenter.service import _csv_cell, run_date_for, segment_tenant, stored_rules
 from arconnect.store.models import Customer, SegmentAssignment, Tenant
+from arconnect.timezones import today_in
 
 __all__ = ["AGE_MONTH_DAYS", "SHRINKAGE", "Worklist", "WorklistItem", "WorklistRow",
            "build_worklist", "late_probability", "priority", "worklist_csv"]
@@ -195,8 +196,6 @@ def _stored_run_date(members: Iterable[_Member], computed: Iterable[datetime | N
             dates[date.fromisoformat(str(first)[:10]) + timedelta(days=int(tenure))] += 1
     if dates:
         return dates.most_common(1)[0][0]
-    from arconnect.timezones import today_in
-
     latest = max((c for c in computed if c is not None), default=None)
     return today_in(tenant.timezone, latest) if latest is not None else run_date_for(tenant)
 
