@@ -28,6 +28,8 @@ __all__ = ["PALETTE", "bar_chart", "line_chart", "stacked_bar_chart"]
 # after black; text is never drawn in these colours on white.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
            "#000000")
+# The text colour on each palette colour (the one with the higher contrast).
+_INK = ("#fff", "#000", "#000", "#000", "#000", "#000", "#000", "#fff")
 _WIDTH = 720
 _FONT = "font-family:system-ui,sans-serif;font-size:12px"
 _ids = itertools.count(1)
@@ -137,7 +139,7 @@ def stacked_bar_chart(title: str, labels: Sequence[str],
                 f'<title>{_esc(label)}, {_esc(name)}: {_esc(fmt(value) + unit)}</title></rect>')
             if totals[i] and w >= 34:
                 parts.append(f'<text x="{x + w / 2:.1f}" y="{y + 17}" text-anchor="middle" '
-                             f'fill="#fff" style="font-size:10px">'
+                             f'fill="{_INK[k % len(_INK)]}" style="font-size:10px">'
                              f'{value / totals[i]:.0%}</text>')
             x += w
         parts.append(f'<text x="{x + 6:.1f}" y="{y + 17}">{_esc(fmt(totals[i]) + unit)}'

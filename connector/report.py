@@ -115,7 +115,7 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.total td{font-weight:600;border-top:2px solid #999}
 p.note{background:#fff6d6;padding:.4rem .6rem}
 p.small,caption{font-size:.85rem;color:#555;text-align:left}
-figure{margin:.5rem 0}
+figure{margin:.5rem 0}.scroll{overflow-x:auto}
 """
 
 
@@ -144,7 +144,8 @@ def _table(headers: Sequence[tuple[str, bool]], rows: Iterable[Sequence[str]],
             for i, c in enumerate(row))
         body.append(f"<tr{css}>{cells}</tr>")
     cap = f"<caption>{_e(caption)}</caption>" if caption else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (f'<div class="scroll"><table>{cap}<thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def _kpi_row(k: Kpis) -> list[str]:
