@@ -798,7 +798,7 @@ def report(
     tenant: Annotated[str, typer.Argument(metavar="TENANT",
                                           help="Tenant id or name (`arconnect tenants list`).")],
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", metavar="FILE",
+        "--output", "-o", metavar="FILE|FOLDER",
         help="The HTML file to write, or a folder to write it in (default: "
              "report-TENANT-DATE.html in the current folder); - writes to stdout.")] = None,
     as_of: AsOfOption = None,
