@@ -841,17 +841,19 @@ def _fold(value: Any) -> str:
     return str(value).strip().casefold()
 
 
-def _attribute_values(m: Metrics, name: str, custom: bool) -> list[str]:
-    """The customer's values of an attribute as text (a list for ``group``); [] when missing."""
+def _attribute_values(m: Metrics, name: str, custom: bool) -> list[tuple[str, str]]:
+    """The customer's values of an attribute (several for ``group``), each as shown and as
+    compared (:func:`_fold`); [] when missing."""
     raw = (m.get("attributes") or {}).get(name) if custom else m.get(name)
     items = raw if isinstance(raw, list) else [raw]
     out = []
     for item in items:
         if item is None or isinstance(item, dict | list):
             continue
-        shown = _fold(item) if isinstance(item, bool) else str(item).strip()
-        if shown:
-            out.append(shown)
+        folded = _fold(item)
+        if folded:
+            out.append((folded if isinstance(item, bool | float) else str(item).strip(),
+                        folded))
     return out
 
 
@@ -867,18 +869,19 @@ def _attribute_test(name: str, custom: bool, op: str, listed: tuple[Any, ...],
 
     def cond(m: Metrics, tags: dict[str, str]) -> tuple[bool, list[str]]:
         values = _attribute_values(m, name, custom)
+        shown = ", ".join(v for v, _ in values)
         if op == "missing":
             if not values:
                 return missing, [f"{label} unknown"] if missing else []
-            return (not missing), [] if missing else [f"{label} is {', '.join(values)}"]
+            return (not missing), [] if missing else [f"{label} is {shown}"]
         if not values:
             return False, []
-        hits = [v for v in values if _fold(v) in wanted]
+        hits = [v for v, folded in values if folded in wanted]
         if op in ("in", "eq"):
             return (True, [f"{label} is {', '.join(hits)}"]) if hits else (False, [])
         if hits:
             return False, []
-        return True, [f"{label} is {', '.join(values)}, not {listed_words}"]
+        return True, [f"{label} is {shown}, not {listed_words}"]
     return cond
 
 
