@@ -565,12 +565,16 @@ def _object(args: ObjectArgs, paths: dict[str, Any]) -> RecordFn:
             continue
         if isinstance(spec, dict) and spec.get("transform") == "object" and "path" not in spec:
             # An object inside the object (extra: {attributes: {industry: ...}}).
+            inner_paths = spec.get("paths")
+            if set(spec) != {"transform", "paths"} or not isinstance(inner_paths, dict) or (
+                    not inner_paths):
+                raise ValueError(f"paths.{key}: an object inside takes only `paths: {{key: "
+                                 "path}`, e.g. {transform: object, paths: {industry: "
+                                 "'ContactGroups[*].Name'}}")
             try:
-                nested = ObjectArgs.model_validate(
-                    {k: v for k, v in spec.items() if k != "transform"})
-                inner_objects.append((str(key), _object(nested, {})))
+                inner_objects.append((str(key), _object(ObjectArgs(paths=inner_paths), {})))
             except ValueError as err:
-                raise ValueError(f"paths.{key}: {err}") from None
+                raise ValueError(f"paths.{key}.{err}") from None
             continue
         if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
             raise ValueError(f"paths.{key}: give a path, or {{path: P, transform: T}}")

@@ -470,3 +470,20 @@ def test_the_xero_mapping_reads_the_contact_country_and_its_example_attribute(
     (row,) = load_mapping(path).entities["contacts"].map_page(
         [dict(contact, Addresses=[{"Country": ""}], ContactGroups=[])], ctx)["customer"]
     assert row["extra"] is None
+
+
+@pytest.mark.parametrize(("inner", "words"), [
+    ("{transform: object}", "paths.attributes: an object inside takes only `paths: {key: path}`"),
+    ("{transform: object, paths: {industry: {path: A, transform: nope}}}",
+     "paths.attributes.paths.industry: 'nope' is not a value transform"),
+])
+def test_an_object_inside_an_object_is_checked(tmp_path: Path, inner: str, words: str) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\nplatform: xero\nentities:\n  contacts:\n    rows:\n"
+        "      - table: customer\n        fields:\n          external_id: ContactID\n"
+        "          extra:\n            transform: object\n"
+        f"            paths: {{country: Country, attributes: {inner}}}\n", encoding="utf-8")
+    with pytest.raises(MappingError) as err:
+        load_mapping(path)
+    assert f"m.yaml:9: column extra: transform object: {words}" in str(err.value)
