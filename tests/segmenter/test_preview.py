@@ -22,6 +22,8 @@ from arconnect.store.models import SegmentAssignment, Tenant
 from tests.clitools import arconnect
 
 RUN_DATE = date(2026, 6, 30)
+# The engine is tested against a fixed rule set, not the current defaults.
+CLASSIC = Path(__file__).with_name("classic_rules.yaml")
 HEADER = ("countryCode,customerID,PaperlessDate,invoiceNumber,InvoiceDate,DueDate,InvoiceAmount,"
           "Disputed,SettledDate,PaperlessBill,DaysToSettle,DaysLate")
 # customer -> days every invoice takes to be paid (amount-weighted days to pay, exactly)
@@ -49,8 +51,8 @@ def _export(tmp_path: Path) -> Path:
 
 
 def _slow_at_45(tmp_path: Path) -> Path:
-    """The shipped default with fast/slow moved from 30 to 45 days."""
-    text = Path(load_rules("default").source).read_text()
+    """The classic rules with fast/slow moved from 30 to 45 days."""
+    text = Path(load_rules(CLASSIC).source).read_text()
     for old, new in (("{tag: fast, lte: 30,", "{tag: fast, lte: 45,"),
                      ("{tag: slow, gt: 30,", "{tag: slow, gt: 45,")):
         assert old in text
@@ -63,14 +65,14 @@ def _slow_at_45(tmp_path: Path) -> Path:
 @pytest.fixture
 def stored(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
            ) -> Iterator[tuple[Engine, Tenant]]:
-    """A store segmented today by the default rules; MOVES entered its segment 60 days ago."""
+    """A store segmented today by the classic rules; MOVES entered its segment 60 days ago."""
     monkeypatch.setenv("ARCONNECT_DATABASE_URL", sqlite_url)
     get_settings.cache_clear()
     db = get_engine(sqlite_url)
     try:
         import_csv(db, _export(tmp_path), "csv_ibm", "History")
         (tenant,) = find_tenants(db)
-        run = segment_tenant(db, tenant, rules=load_rules("default"), run_date=RUN_DATE)
+        run = segment_tenant(db, tenant, rules=load_rules(CLASSIC), run_date=RUN_DATE)
         assert {r.customer_id: r.assignment.segment for r in run.results} == {
             "HELD-DAYS": "Occasionally late", "HELD-MARGIN": "Occasionally late",
             "MOVES": "Occasionally late", "STAYS": "Reliable"}
@@ -109,10 +111,10 @@ def test_held_customers_are_counted_by_the_rule_that_holds_them(
 def test_the_header_names_the_rules_of_the_stored_results(
         stored: tuple[Engine, Tenant], tmp_path: Path) -> None:
     db, tenant = stored
-    default, changed = load_rules("default"), load_rules(_slow_at_45(tmp_path))
+    default, changed = load_rules(CLASSIC), load_rules(_slow_at_45(tmp_path))
     preview, _ = preview_rules(db, tenant, changed, run_date=RUN_DATE)
-    assert preview.stored_rules == {("default", default.digest): 4}
-    assert preview.stored_label() == f"default (sha256 {default.digest[:12]})"
+    assert preview.stored_rules == {(default.ref, default.digest): 4}
+    assert preview.stored_label() == f"{default.ref} (sha256 {default.digest[:12]})"
     assert not preview.same_rules()
     again, _ = preview_rules(db, tenant, default, run_date=RUN_DATE)
     assert again.same_rules() and again.counts()["moving"] == 0
@@ -141,7 +143,7 @@ def test_rules_diff_and_dry_run_show_held_and_steady_state(
     assert str(head.title) == "History: 1 of 4 customers would move"
     rows = {str(k): str(v) for k, v in zip(head.columns[0].cells, head.columns[1].cells,
                                            strict=True)}
-    assert rows == {"stored results": f"default (sha256 {load_rules('default').digest[:12]})",
+    assert rows == {"stored results": f"{CLASSIC} (sha256 {load_rules(CLASSIC).digest[:12]})",
                     "rules previewed": f"{rules} (sha256 {load_rules(rules).digest[:12]})",
                     "would move now": "1", "held by min_days_in_segment": "1",
                     "held by a margin": "1", "staying": "1"}
@@ -151,7 +153,7 @@ def test_rules_diff_and_dry_run_show_held_and_steady_state(
     (doc,) = json.loads(arconnect("rules", "diff", rules, "--format", "json").stdout)
     assert (doc["customers"], doc["moving"], doc["held_min_days"], doc["held_margin"]) == (
         4, 1, 1, 1)
-    assert doc["stored_rules"][0]["rules"] == "default" and doc["rules"]["rules"] == rules
+    assert doc["stored_rules"][0]["rules"] == str(CLASSIC) and doc["rules"]["rules"] == rules
     assert {h["customer_id"]: h["held_by"] for h in doc["held"]} == {
         "HELD-DAYS": "held_min_days", "HELD-MARGIN": "held_margin"}
     (steady,) = json.loads(arconnect("rules", "diff", rules, "--ignore-hysteresis",
@@ -172,7 +174,7 @@ def _payer(days: float) -> dict[str, object]:
 
 
 def test_assign_says_which_rule_held_the_customer() -> None:
-    rules = load_rules("default")
+    rules = load_rules(CLASSIC)
     fast_since_10_days = PreviousAssignment("Reliable", ("fast",), RUN_DATE - timedelta(days=10))
     slow_long_ago = PreviousAssignment("Occasionally late", ("slow",), date(2025, 1, 1))
 
@@ -201,7 +203,7 @@ def test_a_locked_customer_is_held_by_its_lock(stored: tuple[Engine, Tenant]) ->
     db, tenant = stored
     lock_customer(db, tenant, "STAYS", segment="At risk")
     for hysteresis in (True, False):
-        preview, _ = preview_rules(db, tenant, load_rules("default"), run_date=RUN_DATE,
+        preview, _ = preview_rules(db, tenant, load_rules(CLASSIC), run_date=RUN_DATE,
                                    hysteresis=hysteresis)
         (row,) = [r for r in preview.rows if r.customer_id == "STAYS"]
         assert (row.status, row.segment, row.rules_say) == ("locked", "At risk", "Reliable")
