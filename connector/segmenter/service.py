@@ -256,12 +256,16 @@ def evaluate(
     """Metrics and rules for every customer of ``tenant`` as of ``run_date``; reads only.
 
     An assignment made as of a later day than ``run_date`` (a back-dated run after a current
-    one) is not the customer's past: it gives no hysteresis and no days in the segment.
+    one) is not the customer's past: it gives no hysteresis and no days in the segment. As of
+    an earlier day, a customer with nothing dated on or before it (no invoice, payment, open
+    item or credit yet) was not a customer then and is left out, not shown as New.
     """
     assert tenant.id is not None
     metrics = compute_metrics(conn, tenant.id, run_date, parallel=True,
                               window_days=window_days or rules.window_days,
                               point_in_time=point_in_time)
+    if point_in_time:
+        metrics = {c: m for c, m in metrics.items() if _active_by(m)}
     previous = _previous(conn, tenant.id)
     names = _names(conn, tenant.id)
     items: list[tuple[dict[str, Any], PreviousAssignment | None, Lock | None]] = []
@@ -296,6 +300,12 @@ def evaluate(
         results.append(CustomerResult(customer_id, names.get(customer_id), a, m,
                                       prev["segment"] if prev else None, changed))
     return results, previous
+
+
+def _active_by(m: dict[str, Any]) -> bool:
+    """Whether a customer's metrics as of a date show anything dated by then."""
+    return bool(m.get("first_invoice_date") or m.get("days_since_last_payment") is not None
+                or m.get("open_balance") or m.get("unapplied_credit"))
 
 
 def _money(value: Any) -> Decimal | None:

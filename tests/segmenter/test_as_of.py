@@ -82,13 +82,13 @@ def reconstruct(rows: list[Row], at: date, window: int = 365) -> dict[str, dict[
     """The figures as of ``at``, from the rows alone."""
     out: dict[str, dict[str, Any]] = {}
     for r in rows:
+        if r.issued > at:
+            continue
         m = out.setdefault(r.customer, {
             "open_balance": Decimal("0.00"), "overdue_balance": Decimal("0.00"),
             "aging_1_30": Decimal("0.00"), "aging_91_plus": Decimal("0.00"),
             "oldest_overdue_days": 0, "invoice_count": 0, "paid_invoice_count": 0,
             "last_paid": None})
-        if r.issued > at:
-            continue
         in_window = at - timedelta(days=window) < r.issued
         m["invoice_count"] += in_window
         if r.settled is not None and r.settled <= at:
@@ -142,6 +142,20 @@ def test_back_dated_balances_match_a_reconstruction_from_the_rows(
         want = reconstruct(rows, at)
         assert any(m["overdue_balance"] > 0 for m in want.values())  # the test can fail
         assert _picked(_metrics(db, tenant, at), want) == want, at
+
+
+def test_a_customer_without_anything_by_the_date_is_left_out(
+        imported: tuple[Engine, Tenant, list[Row]], tmp_path: Path) -> None:
+    """As of a date before its first invoice a customer did not exist yet: it is not listed
+    (not New), and it is as of a date after it."""
+    db, tenant, rows = imported
+    late = Row("9999-LATER", "8888888888", DATES[1] + timedelta(days=10),
+               DATES[1] + timedelta(days=40), Decimal("100.00"), None)
+    assert not import_csv(db, write_csv(tmp_path / "more.csv", [*rows, late]), "csv_ibm",
+                          "hist").rejects
+    assert "9999-LATER" not in _metrics(db, tenant, DATES[1])
+    assert set(_metrics(db, tenant, DATES[1])) == set(reconstruct(rows, DATES[1]))
+    assert _metrics(db, tenant, DATES[2])["9999-LATER"]["open_balance"] == Decimal("100.00")
 
 
 def test_nothing_after_the_as_of_date_is_read(
