@@ -47,6 +47,7 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
     from arconnect.auth.vault import get_vault
     from arconnect.callback import CallbackServer
     from arconnect.console import segment_tables
+    from arconnect.segmenter.kpis import segment_kpis
     from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
     from arconnect.segmenter.service import segment_tenant
     from arconnect.services import find_tenants, sync_tenants
@@ -112,7 +113,8 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
         console.print(_store_table(db, stored))
         console.rule("segments")
         for tenant in stored:
-            for table in segment_tables(segment_tenant(db, tenant), show=8):
+            run = segment_tenant(db, tenant)
+            for table in segment_tables(run, show=8, kpis=segment_kpis(db, tenant, run=run)):
                 console.print(table)
         console.rule("write-back")
         for tenant in stored:
