@@ -119,9 +119,10 @@ METRIC_KEYS: tuple[str, ...] = (
     "days_late_weighted", "days_late_weighted_paid", "late_share", "open_balance",
     "overdue_balance", "aging_current", "aging_1_30", "aging_31_60", "aging_61_90",
     "aging_91_plus", "oldest_overdue_days", "unapplied_credit", "net_exposure", "turnover_12m",
-    "avg_monthly_sales", "exposure_months", "first_invoice_date", "tenure_days", "days_since_last_payment", "trend",
-    "credit_note_ratio", "disputed_share", "terms_days", "delivery_mode", "payment_method_mix",
-    "payment_method", "country", "currency", "group", "attributes",
+    "avg_monthly_sales", "exposure_months", "first_invoice_date", "tenure_days",
+    "days_since_last_payment", "trend", "credit_note_ratio", "disputed_share", "terms_days",
+    "delivery_mode", "payment_method_mix", "payment_method", "country", "currency", "group",
+    "attributes",
 )
 # The built-in attributes (keys of the metrics dict holding text, or a list of text for
 # ``group``) a rule compares with ``in``/``eq``; consultant-defined ones are in ``attributes``.
@@ -471,6 +472,23 @@ GROUP BY m.grp, pc.currency
 """
 
 
+# The metrics of a customer without history, copied per customer (a copy of a dict is a fifth
+# of the cost of building it: 100,000 customers are measured in one run).
+_EMPTY: dict[str, Any] = {
+    "invoice_count": 0, "paid_invoice_count": 0, "avg_days_to_pay": None,
+    "avg_days_to_pay_weighted": None, "days_late_weighted": None,
+    "days_late_weighted_paid": None, "late_share": None, "open_balance": _ZERO,
+    "overdue_balance": _ZERO, "aging_current": _ZERO, "aging_1_30": _ZERO,
+    "aging_31_60": _ZERO, "aging_61_90": _ZERO, "aging_91_plus": _ZERO,
+    "oldest_overdue_days": 0, "unapplied_credit": _ZERO, "net_exposure": _ZERO,
+    "turnover_12m": _ZERO, "avg_monthly_sales": _ZERO, "exposure_months": 0.0,
+    "first_invoice_date": None, "tenure_days": None, "days_since_last_payment": None,
+    "trend": None, "credit_note_ratio": 0.0, "disputed_share": None, "terms_days": None,
+    "delivery_mode": None, "payment_method_mix": {}, "payment_method": None, "country": None,
+    "currency": None, "group": [], "attributes": {},
+}
+
+
 def empty_metrics(
     terms_days: int | None = None, delivery_mode: str | None = None, *,
     payment_method: str | None = None, country: str | None = None, currency: str | None = None,
@@ -478,20 +496,13 @@ def empty_metrics(
 ) -> dict[str, Any]:
     """The metrics of a customer without any history (zeros for money and counts, else None),
     with its attributes."""
-    return {
-        "invoice_count": 0, "paid_invoice_count": 0, "avg_days_to_pay": None,
-        "avg_days_to_pay_weighted": None, "days_late_weighted": None,
-        "days_late_weighted_paid": None, "late_share": None, "open_balance": _ZERO,
-        "overdue_balance": _ZERO, "aging_current": _ZERO, "aging_1_30": _ZERO,
-        "aging_31_60": _ZERO, "aging_61_90": _ZERO, "aging_91_plus": _ZERO,
-        "oldest_overdue_days": 0, "unapplied_credit": _ZERO, "net_exposure": _ZERO,
-        "turnover_12m": _ZERO,
-        "avg_monthly_sales": _ZERO, "exposure_months": 0.0, "first_invoice_date": None, "tenure_days": None,
-        "days_since_last_payment": None, "trend": None, "credit_note_ratio": 0.0,
-        "disputed_share": None, "terms_days": terms_days, "delivery_mode": delivery_mode,
-        "payment_method_mix": {}, "payment_method": payment_method, "country": country,
-        "currency": currency, "group": list(group or []), "attributes": dict(attributes or {}),
-    }
+    m = _EMPTY.copy()
+    m["terms_days"], m["delivery_mode"] = terms_days, delivery_mode
+    m["payment_method"], m["country"], m["currency"] = payment_method, country, currency
+    # fresh containers: each customer's are its own
+    m["payment_method_mix"], m["group"], m["attributes"] = {}, list(group or []), dict(
+        attributes or {})
+    return m
 
 
 def _json(value: Any) -> Any:
@@ -720,8 +731,14 @@ def compute_metrics(
         {"tenant": tenant_id},
     )
     for ext, terms, mode, method, currency, groups, extra in customers:
-        out[ext] = empty_metrics(terms, mode, payment_method=_text(method),
-                                 currency=_text(currency), **_customer_attributes(extra, groups))
+        own = out[ext] = empty_metrics(terms, mode)
+        # (most customers of a large ledger have none of these: no work for them)
+        if method is not None:
+            own["payment_method"] = _text(method)
+        if currency is not None:
+            own["currency"] = _text(currency)
+        if groups is not None or extra is not None:
+            own.update(_customer_attributes(extra, groups))
 
     # The payment statements run beside the documents one, on a second connection, so the
     # database works on both cores (sqlite3 and psycopg release the GIL while a query runs).
