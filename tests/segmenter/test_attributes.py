@@ -487,3 +487,23 @@ def test_an_object_inside_an_object_is_checked(tmp_path: Path, inner: str, words
     with pytest.raises(MappingError) as err:
         load_mapping(path)
     assert f"m.yaml:9: column extra: transform object: {words}" in str(err.value)
+
+
+def test_rules_check_prints_every_attribute_error_without_a_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.test_bad_input import run_cli
+
+    path = rules_file(tmp_path, (
+        "segments:\n"
+        "  - name: A\n    when: {attribute: delivery_mod, in: [paper]}\n"
+        "  - name: B\n    when: {attribute: industry, eq: retail}\n"
+        "  - name: C\ndefault_segment: C\n"))
+    ran = run_cli(capsys, "rules", "check", str(path))
+    assert ran.code == 2 and "Traceback" not in ran.err
+    assert "rules.yaml:7: unknown attribute 'delivery_mod'" in ran.said
+    assert "rules.yaml:9: unknown attribute 'industry'" in ran.said
+    ok = rules_file(tmp_path, (
+        "segments:\n  - name: A\n    when: {attribute: industry, eq: retail}\n"
+        "  - name: C\ndefault_segment: C\n"), head="attributes: [industry]\n")
+    ran = run_cli(capsys, "rules", "check", str(ok))
+    assert ran.code == 0, ran.said  # declared: valid (a warning: speed is used by nothing)
