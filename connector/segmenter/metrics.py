@@ -309,9 +309,8 @@ def _documents_sql(d: _Dialect, rollup_parents: bool, window_days: int = 365,
         }),
         "first_issue": f"MIN(CASE WHEN {inv} AND doc.issue_date <= {rd} THEN doc.issue_date END)",
         # as of the run date: a credit document's total less what it allocated by then
-        "unapplied": total(f"{credit} AND doc.issue_date <= {rd}", f"{tb} - " + d.least(
-            tb, "COALESCE((SELECT u.used FROM used_at u"
-                " WHERE u.kind = doc.kind AND u.src = doc.external_id), 0)"))
+        "unapplied": total(f"{credit} AND doc.issue_date <= {rd}",
+                           f"{tb} - " + d.least(tb, "COALESCE(u.used, 0)"))
         if point_in_time else total(f"{credit} AND doc.status = 'AUTHORISED'", adb),
         "cn_window": total(f"{cn} AND {issued_in_window}", tb),
     }
@@ -337,15 +336,18 @@ def _documents_sql(d: _Dialect, rollup_parents: bool, window_days: int = 365,
         select(window_pass, "doc.customer_external_id", doc, f"{invoice} AND {issued_in_window}"),
         select(derived_pass, "dv.cust", "derived dv", "1 = 1"),
         open_select,
-        select(history_pass, "doc.customer_external_id", doc,
+        # as of a date, joined to what each credit document allocated by then (a join, not a
+        # correlated look-up: PostgreSQL scans a CTE once per look-up)
+        select(history_pass, "doc.customer_external_id",
+               f"{doc} LEFT JOIN used_at u ON u.kind = doc.kind AND u.src = doc.external_id"
+               if point_in_time else doc,
                f"{counted} AND doc.kind IN ('invoice', {_CREDIT_KINDS[1:-1]})"),
     ])
-    as_of_ctes = f"""
-open_at AS MATERIALIZED (
-  -- Once per invoice (every pass column reads adb). In the document's currency when it is the
-  -- base one (the sum then reads ix_allocation_running alone), else in base amounts.
-  SELECT doc.customer_external_id AS cust, {_DUE} AS due,
-         {tb} - COALESCE(CASE WHEN {d.cents("doc.total")} = {tb} THEN
+    if d.sqlite:
+        # One index probe per open invoice (SQLite has no hash join; the probes read
+        # ix_allocation_running alone). In the document's currency when it is the base one,
+        # else in base amounts.
+        allocated_by = f"""COALESCE(CASE WHEN {d.cents("doc.total")} = {tb} THEN
                   (SELECT SUM({d.cents("a.amount")}) FROM allocation a
                    WHERE a.tenant_id = :tenant AND a.document_external_id = doc.external_id
                      AND a.allocated_on <= {rd} AND NOT a.is_deleted)
@@ -353,8 +355,28 @@ open_at AS MATERIALIZED (
                   (SELECT SUM({d.cents("COALESCE(a.amount_base, a.amount)")}) FROM allocation a
                    WHERE a.tenant_id = :tenant AND a.document_external_id = doc.external_id
                      AND a.allocated_on <= {rd} AND NOT a.is_deleted)
-                END, 0) AS adb
-  FROM document doc
+                END, 0)"""
+        alloc_cte, alloc_join = "", ""
+    else:
+        # PostgreSQL: one grouped pass over the allocations, hash-joined (with a probe per
+        # open invoice the statement took 18 s on bench/segment.py's 2 M invoices; this way 14 s).
+        allocated_by = (f"COALESCE(CASE WHEN {d.cents('doc.total')} = {tb} THEN al.amt"
+                        " ELSE al.amt_base END, 0)")
+        alloc_cte = f"""
+alloc_at AS MATERIALIZED (
+  SELECT a.document_external_id AS doc, SUM({d.cents("a.amount")}) AS amt,
+         SUM({d.cents("COALESCE(a.amount_base, a.amount)")}) AS amt_base
+  FROM allocation a
+  WHERE a.tenant_id = :tenant AND a.document_external_id IS NOT NULL
+    AND a.allocated_on <= {rd} AND NOT a.is_deleted
+  GROUP BY a.document_external_id
+),"""
+        alloc_join = "\n  LEFT JOIN alloc_at al ON al.doc = doc.external_id"
+    as_of_ctes = f"""{alloc_cte}
+open_at AS MATERIALIZED (
+  -- Once per invoice (every pass column reads adb).
+  SELECT doc.customer_external_id AS cust, {_DUE} AS due, {tb} - {allocated_by} AS adb
+  FROM document doc{alloc_join}
   WHERE {invoice} AND doc.issue_date <= {rd}
     AND (doc.fully_paid_on IS NULL OR doc.fully_paid_on > {rd})
 ),
