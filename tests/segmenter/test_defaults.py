@@ -14,16 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from arconnect.auth.service import add_xero_grant
-from arconnect.auth.vault import get_vault
 from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
 from arconnect.segmenter.rules import Assignment, Rules, assign, load_rules
 from arconnect.segmenter.service import segment_tenant
-from arconnect.services import find_tenants, sync_tenants
-from arconnect.settings import get_settings
-from arconnect.store.db import dispose_engines, get_engine
 from arconnect.store.models import Tenant
 from tests.segmenter.test_rules import metrics
+from tests.segmenter.test_service import _synced
 
 TODAY = date(2026, 11, 23)
 D = Decimal
@@ -118,22 +114,8 @@ def sandbox_store(sqlite_url: str, monkeypatch: pytest.MonkeyPatch
     sandbox = XeroSandbox(SandboxConfig(
         seed=42, start=START, strict_limits=False, client_id="cid", client_secret="secret",
         orgs=[OrgSpec(name="Archetypes", customers=60, invoices=1200, payments=2400)]))
-    sandbox.start(port=0)
-    for key, value in {"ARCONNECT_DATABASE_URL": sqlite_url, "ARCONNECT_SECRET_KEY": "k",
-                       "ARCONNECT_XERO_API_URL": sandbox.url,
-                       "ARCONNECT_XERO_IDENTITY_URL": sandbox.url,
-                       "ARCONNECT_XERO_LOGIN_URL": sandbox.url}.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-    try:
-        db = get_engine(sqlite_url)
-        add_xero_grant(db, client_id="cid", client_secret="secret",
-                       refresh_token=sandbox.create_grant()["refresh_token"], vault=get_vault())
-        assert sync_tenants(db, None, full=True)[0].ok
-        yield db, find_tenants(db)[0], dict(sandbox.orgs[0].archetypes)
-    finally:
-        sandbox.stop()
-        dispose_engines()
+    for db, tenant in _synced(sqlite_url, monkeypatch, sandbox):
+        yield db, tenant, dict(sandbox.orgs[0].archetypes)
 
 
 def test_sandbox_archetypes(sandbox_store: tuple[Engine, Tenant, dict[str, str]]) -> None:

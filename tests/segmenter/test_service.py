@@ -30,8 +30,10 @@ from arconnect.store.models import SegmentAssignment, SegmentHistory, Tenant
 RUN_DATE = date(2026, 11, 23)
 
 
-def _synced(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Engine, Tenant]]:
-    sandbox = XeroSandbox(SandboxConfig(
+def _synced(db_url: str, monkeypatch: pytest.MonkeyPatch, sandbox: XeroSandbox | None = None
+            ) -> Iterator[tuple[Engine, Tenant]]:
+    """A store holding a full sync of ``sandbox`` (default: a 40-customer company)."""
+    sandbox = sandbox or XeroSandbox(SandboxConfig(
         seed=21, orgs=[OrgSpec(name="Segment Co", customers=40, invoices=700, payments=1400)],
         client_id="cid", client_secret="secret", strict_limits=False))
     sandbox.start(port=0)
