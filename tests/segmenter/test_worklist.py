@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select, update
 
 from arconnect.errors import MappingError, NotFoundError
 from arconnect.segmenter.dunning import DunningPolicy, DunningStep, dunning_status, status_words
-from arconnect.segmenter.rules import Rules, load_rules
+from arconnect.segmenter.rules import Rules, load_rules, shipped_presets
 from arconnect.segmenter.service import export_rows, export_text, segment_tenant
 from arconnect.segmenter.worklist import build_worklist, late_probability, priority
 from arconnect.settings import get_settings
@@ -285,6 +285,17 @@ def test_dunning_errors_name_file_and_line(tmp_path: Path) -> None:
                                            r"after_days 15 is not after the step above it "
                                            r"\(15\)"):
         load_rules(path)
+
+
+def test_every_shipped_segment_has_a_dunning_policy() -> None:
+    for name in ("default", *shipped_presets()):
+        rules = load_rules(name)
+        assert [s.name for s in rules.segments if s.dunning is None] == [], name
+    at_risk = load_rules().segment("At risk")
+    assert at_risk is not None and at_risk.dunning is not None
+    assert status_words(dunning_status(at_risk.dunning, 38)) == (
+        "Final notice: orders stay on hold; collections at 75 days (letter, final) since day 31;"
+        " next: Call; escalate to the customer's finance lead (phone, final) on day 45, in 7 days")
 
 
 def test_cli_table_json_csv_and_errors(ledger_store: Ledger) -> None:
