@@ -213,6 +213,44 @@ _COLUMNS: tuple[tuple[str, str], ...] = (
 _TYPED_NULL = {"oldest": "CAST(NULL AS INTEGER)", "first_issue": "CAST(NULL AS DATE)"}
 
 
+def allocated_by_sql(d: _Dialect) -> tuple[str, str, str]:
+    """What was allocated to each invoice ``doc`` on or before ``:run_date``, in integer cents
+    of the base currency (in the document's currency when it is the base one, else in base
+    amounts): ``(cte, expression, join)``. ``cte`` (empty, or one CTE ending in a comma) goes
+    into the statement's WITH list, ``join`` after ``FROM document doc``; ``expression`` is 0
+    for an invoice without allocations. The metrics and the worklist's items share it."""
+    rd = d.day("run_date")
+    tb = f"COALESCE({d.cents('doc.total_base')}, 0)"
+    if d.sqlite:
+        # One index probe per invoice (SQLite has no hash join; the probes read
+        # ix_allocation_running alone).
+        expression = f"""COALESCE(CASE WHEN {d.cents("doc.total")} = {tb} THEN
+                  (SELECT SUM({d.cents("a.amount")}) FROM allocation a
+                   WHERE a.tenant_id = :tenant AND a.document_external_id = doc.external_id
+                     AND a.allocated_on <= {rd} AND NOT a.is_deleted)
+                ELSE
+                  (SELECT SUM({d.cents("COALESCE(a.amount_base, a.amount)")}) FROM allocation a
+                   WHERE a.tenant_id = :tenant AND a.document_external_id = doc.external_id
+                     AND a.allocated_on <= {rd} AND NOT a.is_deleted)
+                END, 0)"""
+        return "", expression, ""
+    # PostgreSQL: one grouped pass over the allocations, hash-joined (with a probe per open
+    # invoice the as-of documents statement took 18 s on bench/segment.py's 2 M invoices; this
+    # way 14 s).
+    cte = f"""
+alloc_at AS MATERIALIZED (
+  SELECT a.document_external_id AS doc, SUM({d.cents("a.amount")}) AS amt,
+         SUM({d.cents("COALESCE(a.amount_base, a.amount)")}) AS amt_base
+  FROM allocation a
+  WHERE a.tenant_id = :tenant AND a.document_external_id IS NOT NULL
+    AND a.allocated_on <= {rd} AND NOT a.is_deleted
+  GROUP BY a.document_external_id
+),"""
+    expression = (f"COALESCE(CASE WHEN {d.cents('doc.total')} = {tb} THEN al.amt"
+                  " ELSE al.amt_base END, 0)")
+    return cte, expression, "\n  LEFT JOIN alloc_at al ON al.doc = doc.external_id"
+
+
 def _documents_sql(d: _Dialect, rollup_parents: bool, window_days: int = 365,
                    point_in_time: bool = False) -> str:
     """One statement: every document-based metric, as exact integer sums per customer group.
@@ -343,35 +381,7 @@ def _documents_sql(d: _Dialect, rollup_parents: bool, window_days: int = 365,
                if point_in_time else doc,
                f"{counted} AND doc.kind IN ('invoice', {_CREDIT_KINDS[1:-1]})"),
     ])
-    if d.sqlite:
-        # One index probe per open invoice (SQLite has no hash join; the probes read
-        # ix_allocation_running alone). In the document's currency when it is the base one,
-        # else in base amounts.
-        allocated_by = f"""COALESCE(CASE WHEN {d.cents("doc.total")} = {tb} THEN
-                  (SELECT SUM({d.cents("a.amount")}) FROM allocation a
-                   WHERE a.tenant_id = :tenant AND a.document_external_id = doc.external_id
-                     AND a.allocated_on <= {rd} AND NOT a.is_deleted)
-                ELSE
-                  (SELECT SUM({d.cents("COALESCE(a.amount_base, a.amount)")}) FROM allocation a
-                   WHERE a.tenant_id = :tenant AND a.document_external_id = doc.external_id
-                     AND a.allocated_on <= {rd} AND NOT a.is_deleted)
-                END, 0)"""
-        alloc_cte, alloc_join = "", ""
-    else:
-        # PostgreSQL: one grouped pass over the allocations, hash-joined (with a probe per
-        # open invoice the statement took 18 s on bench/segment.py's 2 M invoices; this way 14 s).
-        allocated_by = (f"COALESCE(CASE WHEN {d.cents('doc.total')} = {tb} THEN al.amt"
-                        " ELSE al.amt_base END, 0)")
-        alloc_cte = f"""
-alloc_at AS MATERIALIZED (
-  SELECT a.document_external_id AS doc, SUM({d.cents("a.amount")}) AS amt,
-         SUM({d.cents("COALESCE(a.amount_base, a.amount)")}) AS amt_base
-  FROM allocation a
-  WHERE a.tenant_id = :tenant AND a.document_external_id IS NOT NULL
-    AND a.allocated_on <= {rd} AND NOT a.is_deleted
-  GROUP BY a.document_external_id
-),"""
-        alloc_join = "\n  LEFT JOIN alloc_at al ON al.doc = doc.external_id"
+    alloc_cte, allocated_by, alloc_join = allocated_by_sql(d)
     as_of_ctes = f"""{alloc_cte}
 open_at AS MATERIALIZED (
   -- Once per invoice (every pass column reads adb).

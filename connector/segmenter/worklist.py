@@ -60,6 +60,7 @@ from arconnect.segmenter.metrics import (  # the same counted invoices and custo
     _EXCLUDED_STATUSES,
     _customer_map,
     _Dialect,
+    allocated_by_sql,
 )
 from arconnect.segmenter.rules import Rules
 from arconnect.segmenter.service import _csv_cell, run_date_for, segment_tenant, stored_rules
@@ -225,25 +226,19 @@ def _items_sql(d: _Dialect, point_in_time: bool) -> str:
     invoice = (f"doc.tenant_id = :tenant AND NOT doc.is_deleted AND doc.status NOT IN "
                f"{_EXCLUDED_STATUSES} AND doc.kind = 'invoice'")
     tb = f"COALESCE({d.cents('doc.total_base')}, 0)"
+    alloc_cte, alloc_join = "", ""
     if point_in_time:
-        amount = f"""{tb} - COALESCE(CASE WHEN {d.cents("doc.total")} = {tb} THEN
-                 (SELECT SUM({d.cents("a.amount")}) FROM allocation a
-                  WHERE a.tenant_id = :tenant AND a.document_external_id = doc.external_id
-                    AND a.allocated_on <= {rd} AND NOT a.is_deleted)
-               ELSE
-                 (SELECT SUM({d.cents("COALESCE(a.amount_base, a.amount)")}) FROM allocation a
-                  WHERE a.tenant_id = :tenant AND a.document_external_id = doc.external_id
-                    AND a.allocated_on <= {rd} AND NOT a.is_deleted)
-               END, 0)"""
+        alloc_cte, allocated, alloc_join = allocated_by_sql(d)
+        amount = f"{tb} - {allocated}"
         open_now = (f"doc.issue_date <= {rd} AND (doc.fully_paid_on IS NULL "
                     f"OR doc.fully_paid_on > {rd})")
     else:
         amount = d.cents("doc.amount_due_base")
         open_now = "doc.status = 'AUTHORISED' AND doc.amount_due_base > 0"
     return f"""
-WITH {_customer_map(True)}
+WITH {alloc_cte}{_customer_map(True)}
 SELECT m.grp, doc.external_id, doc.number, doc.issue_date, {_DUE} AS due, {amount} AS cents
-FROM document doc
+FROM document doc{alloc_join}
 JOIN cmap m ON m.ext = doc.customer_external_id
 WHERE {invoice} AND {open_now} AND {_DUE} < {rd}
 """
