@@ -47,8 +47,8 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
     from arconnect.auth.vault import get_vault
     from arconnect.callback import CallbackServer
     from arconnect.console import segment_tables
-    from arconnect.segmenter.kpis import segment_kpis
     from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
+    from arconnect.segmenter.kpis import segment_kpis
     from arconnect.segmenter.service import segment_tenant
     from arconnect.services import find_tenants, sync_tenants
     from arconnect.store.db import dispose_engines, get_engine
