@@ -15,14 +15,12 @@ import pytest
 from sqlalchemy import Engine
 
 from arconnect.charts import bar_chart, line_chart, stacked_bar_chart
-from arconnect.csv_import import import_csv
 from arconnect.report import build_report, segment_moves
 from arconnect.segmenter.service import segment_tenant
-from arconnect.services import find_tenants
 from arconnect.settings import get_settings
-from arconnect.store.db import dispose_engines, get_engine
 from arconnect.store.models import SegmentHistory, Tenant
-from tests.segmenter.test_as_of import Row, write_csv
+from tests.segmenter.test_as_of import Row
+from tests.segmenter.test_kpis import _tiny
 from tests.test_bad_input import assert_one_line_error, run_cli
 
 # A customer id (the imported layout's name) that is markup; the CSV cannot hold a comma or a
@@ -86,13 +84,7 @@ def tiny(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
          ) -> Iterator[tuple[Engine, Tenant]]:
     monkeypatch.setenv("ARCONNECT_DATABASE_URL", sqlite_url)
     get_settings.cache_clear()
-    db = get_engine(sqlite_url)
-    assert not import_csv(db, write_csv(tmp_path / "ar.csv", ROWS), "csv_ibm", "tiny").rejects
-    (tenant,) = find_tenants(db, ["tiny"])
-    try:
-        yield db, tenant
-    finally:
-        dispose_engines()
+    yield from _tiny(sqlite_url, tmp_path, ROWS)
 
 
 def test_the_page_is_self_contained_and_escapes_every_name(

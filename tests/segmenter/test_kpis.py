@@ -71,9 +71,12 @@ def tiny_both(db_url: str, tmp_path: Path) -> Iterator[tuple[Engine, Tenant]]:
     yield from _tiny(db_url, tmp_path)
 
 
-def _tiny(url: str, tmp_path: Path) -> Iterator[tuple[Engine, Tenant]]:
+def _tiny(url: str, tmp_path: Path, rows: list[Row] | None = None
+          ) -> Iterator[tuple[Engine, Tenant]]:
+    """A store holding ``rows`` (default: the tiny history above) as the tenant "tiny"."""
     db = get_engine(url)
-    assert not import_csv(db, write_csv(tmp_path / "ar.csv", ROWS), "csv_ibm", "tiny").rejects
+    assert not import_csv(db, write_csv(tmp_path / "ar.csv", ROWS if rows is None else rows),
+                          "csv_ibm", "tiny").rejects
     (tenant,) = find_tenants(db, ["tiny"])
     try:
         yield db, tenant
