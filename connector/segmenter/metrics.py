@@ -701,7 +701,7 @@ class _SidePayments:
         try:
             with engine.connect() as side:
                 _no_jit(side)
-                self._rows = [side.execute(text(sql), self._params).all()
+                self._rows = [list(side.execute(text(sql), self._params).all())
                               for sql in self._sqls]
         except BaseException as err:  # re-raised in the caller's thread
             self._error = err
@@ -709,7 +709,8 @@ class _SidePayments:
     def result(self) -> tuple[list[Any], list[Any], list[Any]]:
         if self._thread is None:
             assert self._conn is not None
-            rows = [self._conn.execute(text(sql), self._params).all() for sql in self._sqls]
+            rows = [list(self._conn.execute(text(sql), self._params).all())
+                    for sql in self._sqls]
         else:
             self._thread.join()
             if self._error is not None:
