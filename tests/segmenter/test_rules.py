@@ -512,7 +512,7 @@ def test_uncomputable_formula_falls_back_to_the_floor(tmp_path: Path) -> None:
 def test_check_rules_summarises_the_decision_list() -> None:
     rows = check_rules("default")
     assert [(r["segment"], r["when"]) for r in rows] == [
-        ("At risk", "overdue_61_plus or (overdue_31_60 and high_exposure)"),
+        ("At risk", "high_risk"),
         ("Chronic late", "very_late"), ("New", "current and (new or paid_invoice_count = 0)"),
         ("Occasionally late", "late_payer or overdue_31_60"), ("Prompt", "prompt"),
         ("Reliable", "otherwise")]
