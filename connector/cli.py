@@ -472,13 +472,10 @@ def _remove_all_before_disconnect(db: Engine, t: Tenant, who: str) -> None:
     from arconnect.writeback import service as wb
 
     ctx = writeback_context(db, t, rules=_rules(None))
-    pending = wb.pending_plan(db, t)
-    if pending is not None and pending.kind == "remove_all":
-        plan, fresh = pending, False
+    choice = wb.plan_or_resume(ctx, kind="remove_all")
+    plan, fresh = choice.plan, choice.fresh
+    if choice.resumed:
         console.print(f"resuming plan {plan.id} (remove all)")
-    else:
-        plan, fresh = wb.plan_remove_all(ctx), True
-        wb.save_plan(db, plan)
     for table in writeback_tables(plan, show=10):
         console.print(table)
     with write_progress("remove-all") as report:
@@ -993,23 +990,12 @@ def writeback(
         plan = wb.load_plan(db, t, plan_id)
         fresh = False
     else:
-        pending = wb.pending_plan(db, t) if apply and not (rollback or remove_all) else None
-        if pending is not None:
-            plan, fresh = pending, False
+        kind = "rollback" if rollback else "remove_all" if remove_all else "segments"
+        choice = wb.plan_or_resume(ctx, kind=kind, rollback_of=rollback,
+                                   resume=apply and kind == "segments")
+        plan, fresh = choice.plan, choice.fresh
+        if choice.resumed:
             console.print(f"resuming plan {plan.id} ({plan.status})")
-        else:
-            if rollback:
-                plan = wb.plan_rollback(ctx, rollback)
-            elif remove_all:
-                plan = wb.plan_remove_all(ctx)
-            else:
-                plan = wb.build_plan(ctx)
-            waiting = wb.ready_plan(db, t) if plan.kind == "segments" else None
-            if waiting is not None and wb.same_plan(waiting, plan):
-                plan, fresh = waiting, False  # unchanged: the id someone may approve stays
-            else:
-                wb.save_plan(db, plan)
-                fresh = True
     for table in writeback_tables(plan, show=show):
         console.print(table)
     if not apply or dry_run:

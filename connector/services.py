@@ -328,20 +328,11 @@ def _run_writeback(db: Engine, tenant: Tenant, rules: Any, settings: Settings,
 
     try:
         ctx = writeback_context(db, tenant, rules=rules, settings=settings)
-        plan = wb.pending_plan(db, tenant)
-        fresh = False
-        if plan is None:
-            plan = wb.build_plan(ctx)
-            if not plan.ops:
-                wb.supersede_ready(db, tenant)
-                result.writeback = "nothing to write"
-                return
-            waiting = wb.ready_plan(db, tenant)
-            if waiting is not None and wb.same_plan(waiting, plan):
-                plan = waiting  # the one the approver may be looking at stays the one to approve
-            else:
-                wb.save_plan(db, plan)
-                fresh = True
+        choice = wb.plan_or_resume(ctx, save_empty=False)
+        plan, fresh = choice.plan, choice.fresh
+        if not plan.ops:
+            result.writeback = "nothing to write"
+            return
         result.plan_id = plan.id
         if plan.needs_approval and plan.approved_by is None:
             result.writeback, result.approval_reason = "plan ready", plan.approval_reason

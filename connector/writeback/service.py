@@ -466,6 +466,53 @@ def same_plan(a: Plan, b: Plan) -> bool:
     return a.needs_approval == b.needs_approval and key(a) == key(b)
 
 
+@dataclass(frozen=True)
+class PlanChoice:
+    """The plan to show or apply next (:func:`plan_or_resume`)."""
+
+    plan: Plan
+    fresh: bool  # made and saved now: applied from its first operation
+    resumed: bool  # approved or partly applied before: picked up where it stopped
+
+
+def plan_or_resume(ctx: Context, *, kind: str = "segments", rollback_of: str | None = None,
+                   resume: bool = True, save_empty: bool = True) -> PlanChoice:
+    """The one sequence ``arconnect writeback``, ``arconnect run`` and ``tenants disconnect``
+    share to pick the plan to show or apply.
+
+    1. With ``resume``, a plan already approved or partly applied goes first: for ``kind``
+       "segments" whatever it is (a run finishes what is in flight before planning anew), for
+       "remove_all" only a remove-all plan.
+    2. Else a new plan of ``kind`` is made ("segments", "rollback" of run ``rollback_of``,
+       "remove_all").
+    3. A segments plan that makes the same changes as the one waiting for its approval is that
+       one: the id someone may be approving stays. One with nothing to write supersedes the
+       waiting plan and, without ``save_empty``, is not stored.
+    4. A new plan is saved before anything is written.
+    """
+    db, tenant = ctx.db, ctx.tenant
+    pending = pending_plan(db, tenant) if resume else None
+    if pending is not None and kind in ("segments", pending.kind):
+        return PlanChoice(pending, fresh=False, resumed=True)
+    if kind == "rollback":
+        if rollback_of is None:
+            raise ValueError("a rollback plan needs the run it rolls back")
+        plan = plan_rollback(ctx, rollback_of)
+    elif kind == "remove_all":
+        plan = plan_remove_all(ctx)
+    else:
+        plan = build_plan(ctx)
+    if plan.kind == "segments":
+        if not plan.ops and not save_empty:
+            supersede_ready(db, tenant)
+            return PlanChoice(plan, fresh=False, resumed=False)
+        waiting = ready_plan(db, tenant)
+        if waiting is not None and same_plan(waiting, plan):
+            return PlanChoice(waiting, fresh=False, resumed=False)
+    save_plan(db, plan)
+    return PlanChoice(plan, fresh=True, resumed=False)
+
+
 def approve_plan(db: Engine, tenant: Tenant, plan_id: str, by: str | None = None) -> Plan:
     """Approve plan ``plan_id`` (it runs on the next apply, re-validated against the ERP)."""
     plan = load_plan(db, tenant, plan_id)

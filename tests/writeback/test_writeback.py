@@ -215,6 +215,27 @@ def test_a_plan_over_the_day_budget_resumes_on_the_next_run(wb_env: XeroEnv) -> 
     assert apply_all(wb_env).write_calls == 0
 
 
+def test_plan_or_resume_picks_the_plan_each_command_needs(wb_env: XeroEnv) -> None:
+    """The sequence writeback, run and disconnect share: an unchanged plan keeps the id that
+    waits for approval; a partly applied plan is resumed by a segments run and not by a
+    remove-all, which gets its own plan and is resumed in turn."""
+    ctx = context(wb_env)
+    first = wb.plan_or_resume(ctx)
+    assert first.fresh and not first.resumed and first.plan.ops
+    again = wb.plan_or_resume(ctx)  # nothing changed: the ready plan is the one
+    assert again.plan.id == first.plan.id and not again.fresh
+    partly = wb.apply_plan(ctx, first.plan, approved_by="tester", fresh=True, budget=2)
+    assert partly.status == "partial"
+    resumed = wb.plan_or_resume(context(wb_env))
+    assert resumed.resumed and resumed.plan.id == first.plan.id
+    assert not wb.plan_or_resume(ctx, resume=False).resumed
+    remove = wb.plan_or_resume(ctx, kind="remove_all")
+    assert remove.fresh and remove.plan.kind == "remove_all"
+    wb.apply_plan(ctx, remove.plan, approved_by="tester", fresh=True, budget=1)
+    picked = wb.plan_or_resume(context(wb_env), kind="remove_all")
+    assert picked.resumed and picked.plan.id == remove.plan.id
+
+
 def test_the_day_budget_counts_calls_already_made(wb_env: XeroEnv) -> None:
     ctx = context(wb_env, writeback_daily_share=0.001)  # 5 of Xero's 5,000 a day
     plan = wb.build_plan(ctx)
