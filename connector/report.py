@@ -293,11 +293,8 @@ def build_report(db: Engine, tenant: Tenant, *, rules: Rules | None = None,
     snap = snapshot(db, tenant, rules=rules, run_date=run_date, window_days=window_days,
                     notes=run_notes)
     kpis = kpis_of(db, snap)
-    # the worklist as the snapshot was made: the same date (the stored run's, or the one
-    # computed), window and rules
-    worklist = build_worklist(
-        db, tenant, rules=rules, run_date=None if snap.stored else snap.run_date,
-        window_days=window_days, limit=WORKLIST_ROWS)
+    # the worklist of the same customers (the run is read or computed once)
+    worklist = build_worklist(db, tenant, rules=rules, limit=WORKLIST_ROWS, snap=snap)
     moves = segment_moves(db, tenant, through=run_date)
     if notes is not None:
         notes.extend(run_notes)

@@ -45,6 +45,7 @@ allocation).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -110,6 +111,7 @@ class Snapshot:
     members: list[Member]
     stored: bool
     notes: tuple[str, ...] = ()
+    window_days: int | None = None  # of a computed run (a stored run does not record it)
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,7 @@ def snapshot_of_run(run: SegmentRun) -> Snapshot:
     """A run just computed (or written) by :func:`segment_tenant`."""
     return Snapshot(run.tenant, run.run_date, run.rules_name, [
         Member(r.customer_id, r.name, r.assignment.segment, r.assignment.credit_limit, r.metrics)
-        for r in run.results], stored=False, notes=run.notes)
+        for r in run.results], stored=False, notes=run.notes, window_days=run.window_days)
 
 
 def snapshot(db: Engine, tenant: Tenant, *, rules: Rules | None = None,
@@ -226,15 +228,26 @@ def _stored(db: Engine, tenant: Tenant) -> Snapshot:
 def _stored_run_date(members: Iterable[Member], computed_at: datetime, tenant: Tenant) -> date:
     """The as-of date of the stored run. The store keeps the metrics, and each customer with
     an invoice has its first invoice date and its tenure in days as of the run date: their sum
-    is that date (a back-dated run's too). Without any invoice: the day the run was made, in
-    the organisation's time zone."""
+    is that date (a back-dated run's too; the most common one, should rows of an older run
+    remain). Without any invoice: the day the run was made, in the organisation's time zone."""
+    dates: Counter[date] = Counter()
     for m in members:
         first, tenure = m.metrics.get("first_invoice_date"), m.metrics.get("tenure_days")
         if first and tenure is not None:
-            return date.fromisoformat(str(first)[:10]) + timedelta(days=int(tenure))
+            dates[date.fromisoformat(str(first)[:10]) + timedelta(days=int(tenure))] += 1
+    if dates:
+        return dates.most_common(1)[0][0]
     if computed_at.tzinfo is None:  # SQLite gives naive UTC back
         computed_at = computed_at.replace(tzinfo=UTC)
     return today_in(tenant.timezone, computed_at)
+
+
+def paid_and_late(metrics: Mapping[str, Any]) -> tuple[int, int]:
+    """(invoices paid in the window, of them paid late) from a customer's metrics:
+    ``late_share`` is late / paid."""
+    paid = int(metrics.get("paid_invoice_count") or 0)
+    share = metrics.get("late_share")
+    return paid, (round(float(share) * paid) if share is not None and paid else 0)
 
 
 # -- the period's figures --------------------------------------------------------------------
@@ -299,10 +312,9 @@ def _row(name: str, members: Sequence[Member], opening: Mapping[str, Decimal],
         first += opening.get(m.customer_id, _ZERO)
         sold += sales.get(m.customer_id, _ZERO)
         limits += m.credit_limit or _ZERO
-        n = int(x.get("paid_invoice_count") or 0)
+        n, n_late = paid_and_late(x)
         paid += n
-        if n and x.get("late_share") is not None:
-            late += round(float(x["late_share"]) * n)
+        late += n_late
         if n and x.get("days_late_weighted_paid") is not None:
             late_days += float(x["days_late_weighted_paid"]) * n
             late_weight += n

@@ -45,16 +45,17 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, text
 
 from arconnect.errors import NotFoundError
 from arconnect.segmenter.dunning import DunningStatus, dunning_status, status_words
+from arconnect.segmenter.kpis import Member, Snapshot, _money, paid_and_late, snapshot
 from arconnect.segmenter.metrics import (  # the same counted invoices and customer groups
     _DUE,
     _EXCLUDED_STATUSES,
@@ -63,15 +64,12 @@ from arconnect.segmenter.metrics import (  # the same counted invoices and custo
     allocated_by_sql,
 )
 from arconnect.segmenter.rules import Rules
-from arconnect.segmenter.service import _csv_cell, run_date_for, segment_tenant, stored_rules
-from arconnect.store.models import Customer, SegmentAssignment, Tenant
-from arconnect.timezones import today_in
+from arconnect.segmenter.service import _csv_cell, run_date_for, stored_rules
+from arconnect.store.models import Tenant
 
 __all__ = ["AGE_MONTH_DAYS", "SHRINKAGE", "Worklist", "WorklistItem", "WorklistRow",
            "build_worklist", "late_probability", "priority", "worklist_csv"]
 
-_ASSIGNMENTS = SegmentAssignment.__table__  # type: ignore[attr-defined]
-_CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 
 # K of the shrunk late probability: the segment's share weighs as much as K paid invoices.
 SHRINKAGE = 3
@@ -162,57 +160,6 @@ def priority(probability: float, overdue: Decimal, oldest_days: int) -> Decimal:
     return (Decimal(str(probability)) * overdue * factor).quantize(_CENT, ROUND_HALF_UP)
 
 
-# -- the customers: stored or computed ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Member:
-    customer_id: str
-    name: str | None
-    segment: str
-    metrics: Mapping[str, Any]
-
-
-def _paid_late(m: Mapping[str, Any]) -> tuple[int, int]:
-    """(paid invoices, of them paid late) from the metrics: late_share is late / paid."""
-    paid = int(m.get("paid_invoice_count") or 0)
-    share = m.get("late_share")
-    return paid, (round(float(share) * paid) if share is not None and paid else 0)
-
-
-def _money(value: Any) -> Decimal:
-    return Decimal(str(value or 0)).quantize(_CENT)
-
-
-def _stored_run_date(members: Iterable[_Member], computed: Iterable[datetime | None],
-                     tenant: Tenant) -> date:
-    """The date the stored metrics are as of. Assignments do not record it, but every metrics
-    row with invoices does in effect: ``tenure_days`` is counted from ``first_invoice_date``
-    to it. Without such a row (nothing invoiced, so nothing overdue either) the day of the last
-    computation in the organisation's time zone."""
-    dates: Counter[date] = Counter()
-    for m in members:
-        first, tenure = m.metrics.get("first_invoice_date"), m.metrics.get("tenure_days")
-        if first and tenure is not None:
-            dates[date.fromisoformat(str(first)[:10]) + timedelta(days=int(tenure))] += 1
-    if dates:
-        return dates.most_common(1)[0][0]
-    latest = max((c for c in computed if c is not None), default=None)
-    return today_in(tenant.timezone, latest) if latest is not None else run_date_for(tenant)
-
-
-def _stored(conn: Connection, tenant: Tenant) -> tuple[list[_Member], list[datetime | None]]:
-    a, c = _ASSIGNMENTS.c, _CUSTOMERS.c
-    rows = conn.execute(
-        select(a.customer_external_id, c.name, a.segment, a.metrics, a.computed_at)
-        .select_from(_ASSIGNMENTS.outerjoin(_CUSTOMERS, (c.tenant_id == a.tenant_id)
-                                            & (c.external_id == a.customer_external_id)))
-        .where(a.tenant_id == tenant.id)
-    ).all()
-    return ([_Member(r[0], r[1], r[2], r[3] or {}) for r in rows],
-            [r[4] for r in rows])
-
-
 # -- the items ---------------------------------------------------------------------------------
 
 
@@ -272,12 +219,12 @@ def _items(conn: Connection, tenant: Tenant, run_date: date, point_in_time: bool
 # -- the worklist ------------------------------------------------------------------------------
 
 
-def _pooled(members: Iterable[_Member]) -> tuple[dict[str, float], float]:
+def _pooled(members: Iterable[Member]) -> tuple[dict[str, float], float]:
     """Per segment, Σ late / Σ paid over its members; and the same over the ledger."""
     paid: Counter[str] = Counter()
     late: Counter[str] = Counter()
     for m in members:
-        p, n = _paid_late(m.metrics)
+        p, n = paid_and_late(m.metrics)
         paid[m.segment] += p
         late[m.segment] += n
     total_paid, total_late = sum(paid.values()), sum(late.values())
@@ -301,7 +248,8 @@ def _reason(row: WorklistRow, share: float) -> str:
 
 def build_worklist(db: Engine, tenant: Tenant, *, rules: Rules | None = None,
                    run_date: date | None = None, window_days: int | None = None,
-                   limit: int | None = None, notes: list[str] | None = None) -> Worklist:
+                   limit: int | None = None, notes: list[str] | None = None,
+                   snap: Snapshot | None = None) -> Worklist:
     """The ranked worklist of ``tenant``'s overdue customers (see the module's docstring).
 
     Without ``rules``, ``run_date`` and ``window_days``: the stored assignments of the last
@@ -309,32 +257,29 @@ def build_worklist(db: Engine, tenant: Tenant, *, rules: Rules | None = None,
     from the rules that run recorded. With any of them: computed as of ``run_date`` (default as
     ``segment`` resolves it) over ``window_days`` with ``rules`` (default: the shipped rules),
     nothing stored. ``limit`` keeps the first rows; ``notes`` receives the run's notes.
+    ``snap``: the customers of a snapshot already made (:func:`arconnect.segmenter.kpis.snapshot`;
+    the report's), instead of reading or computing them again.
 
     Raises:
         NotFoundError: no ``segment`` run is stored for the tenant (and no date was given).
     """
     assert tenant.id is not None
-    stored = rules is None and run_date is None and window_days is None
     notes = notes if notes is not None else []
+    if snap is None:
+        try:
+            snap = snapshot(db, tenant, rules=rules, run_date=run_date,
+                            window_days=window_days, notes=notes)
+        except NotFoundError:
+            raise NotFoundError(
+                f"tenant {tenant.name}: no segment run is stored yet: run `arconnect "
+                f"segment {tenant.arg}` first, or pass --as-of DATE to compute the "
+                "worklist as of a date") from None
+    members, day, window = snap.members, snap.run_date, snap.window_days
     rules_used: Rules | None
-    if stored:
+    if snap.stored:
         with db.connect() as conn:
-            members, computed = _stored(conn, tenant)
-            if not members:
-                raise NotFoundError(
-                    f"tenant {tenant.name}: no segment run is stored yet: run `arconnect "
-                    f"segment {tenant.arg}` first, or pass --as-of DATE to compute the "
-                    "worklist as of a date")
             rules_used = stored_rules(conn, tenant, notes)
-        day = _stored_run_date(members, computed, tenant)
-        window = None
     else:
-        run = segment_tenant(db, tenant, rules=rules, run_date=run_date, dry_run=True,
-                             window_days=window_days)
-        notes.extend(run.notes)
-        members = [_Member(r.customer_id, r.name, r.assignment.segment, r.metrics)
-                   for r in run.results]
-        day, window = run.run_date, run.window_days
         rules_used = rules
         if rules_used is None:
             from arconnect.segmenter.rules import load_rules
@@ -344,7 +289,7 @@ def build_worklist(db: Engine, tenant: Tenant, *, rules: Rules | None = None,
     overdue = [m for m in members if _money(m.metrics.get("overdue_balance")) > 0]
     rows = []
     for m in overdue:
-        paid, late = _paid_late(m.metrics)
+        paid, late = paid_and_late(m.metrics)
         prob = late_probability(paid, late, shares.get(m.segment, ledger))
         amount = _money(m.metrics.get("overdue_balance"))
         oldest = int(m.metrics.get("oldest_overdue_days") or 0)
@@ -370,7 +315,7 @@ def build_worklist(db: Engine, tenant: Tenant, *, rules: Rules | None = None,
         else:
             row.dunning = dunning_status(policy, row.oldest_overdue_days)
             row.next_step = status_words(row.dunning, day)
-    return Worklist(tenant, day, rows, total, count, shares, stored,
+    return Worklist(tenant, day, rows, total, count, shares, snap.stored,
                     rules_used.name if rules_used is not None else None, window)
 
 
