@@ -18,8 +18,8 @@ Definitions and their public sources:
   receivables) x 100 (Oracle Advanced Collections, same appendix, "Collection Effectiveness
   Index", with N = 1: the sales of the whole period). Opening receivables are the open balance
   at the period start, rebuilt as of that day from issue, paid and allocation dates
-  (:func:`arconnect.segmenter.metrics.compute_metrics` with ``point_in_time``: one more
-  set-based pass over the documents); closing current receivables are the open amount not yet
+  (the open items :func:`arconnect.segmenter.metrics.compute_metrics` rebuilds with
+  ``point_in_time``, summed by one statement of their own); closing current receivables are the open amount not yet
   due at the run date (``aging_current``). None when the denominator is not positive.
 * **credit sales of the period** — the base-currency total of the invoices issued in the
   period, counted as the metrics count invoices (not deleted, not DRAFT, SUBMITTED, DELETED or
@@ -59,7 +59,7 @@ from arconnect.segmenter.metrics import (  # the same counted invoices and custo
     _EXCLUDED_STATUSES,
     _customer_map,
     _Dialect,
-    compute_metrics,
+    allocated_by_sql,
 )
 from arconnect.segmenter.rules import Rules
 from arconnect.segmenter.service import SegmentRun, segment_tenant
@@ -277,14 +277,37 @@ def _period(conn: Connection, tenant_id: int, run_date: date, period_days: int
     """Per customer: the open receivables at the period start (rebuilt as of that day) and
     the credit sales of the period."""
     start = run_date - timedelta(days=period_days)
-    opening = {k: _money(m["open_balance"]) for k, m in compute_metrics(
-        conn, tenant_id, start, window_days=period_days, parallel=True,
-        point_in_time=True).items()}
     d = _Dialect(sqlite=conn.dialect.name == "sqlite")
+    opening = {grp: Decimal(int(cents or 0)).scaleb(-2) for grp, cents in conn.execute(
+        text(_opening_sql(d)), {"tenant": tenant_id, "run_date": start.isoformat()})}
     sales = {grp: Decimal(int(cents or 0)).scaleb(-2) for grp, cents in conn.execute(
         text(_sales_sql(d)),
         {"tenant": tenant_id, "start": start.isoformat(), "end": run_date.isoformat()})}
     return opening, sales
+
+
+def _opening_sql(d: _Dialect) -> str:
+    """Open receivables as of ``:run_date`` (the period's start), per customer group: every
+    counted invoice issued by then and not settled by then, for its total less its allocations
+    dated by then — the open items :func:`compute_metrics` rebuilds as of a date
+    (``point_in_time``), summed alone instead of measured with every other metric."""
+    alloc_cte, allocated, join = allocated_by_sql(d)
+    tb = f"COALESCE({d.cents('doc.total_base')}, 0)"
+    rd = d.day("run_date")
+    return f"""
+WITH {alloc_cte}{_customer_map(True)},
+open_at AS (
+  SELECT doc.customer_external_id AS cust, {tb} - {allocated} AS adb
+  FROM document doc{join}
+  WHERE doc.tenant_id = :tenant AND NOT doc.is_deleted
+    AND doc.status NOT IN {_EXCLUDED_STATUSES} AND doc.kind = 'invoice'
+    AND doc.issue_date <= {rd} AND (doc.fully_paid_on IS NULL OR doc.fully_paid_on > {rd})
+)
+SELECT m.grp, SUM(oa.adb)
+FROM open_at oa JOIN cmap m ON m.ext = oa.cust
+WHERE oa.adb > 0
+GROUP BY m.grp
+"""
 
 
 # -- the KPIs --------------------------------------------------------------------------------
