@@ -771,9 +771,8 @@ def export(
 
     if format not in ("json", "csv"):
         raise ArconnectError(f"--format {format!r}: use json or csv")
-    if output is not None and not output.parent.is_dir():  # before anything is read
-        raise ArconnectError(f"--output {output}: the folder {output.parent} does not exist; "
-                             "create it or give another path")
+    if output is not None:
+        _check_output_folder(output)
     if rules is not None and as_of is None and window_days is None:
         raise ArconnectError("--rules applies with --as-of or --window-days; without them the "
                              "export is the last `segment` run's (run `segment --rules` first)")
@@ -817,10 +816,8 @@ def report(
     from arconnect.report import build_report
 
     to_stdout = output is not None and str(output) == "-"
-    if output is not None and not to_stdout and not output.is_dir() \
-            and not output.parent.is_dir():  # before anything is read
-        raise ArconnectError(f"--output {output}: the folder {output.parent} does not exist; "
-                             "create it or give another path")
+    if output is not None and not to_stdout and not output.is_dir():
+        _check_output_folder(output)
     found = _tenant(tenant)
     day = _as_of(as_of, found)
     computed = day is not None or window_days is not None or rules is not None
@@ -850,6 +847,13 @@ def _report_path(output: Path | None, tenant: Tenant, run_date: date) -> Path:
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", tenant.name).strip("-.") or f"tenant-{tenant.id}"
     name = f"report-{slug[:60]}-{run_date.isoformat()}.html"
     return (output or Path.cwd()) / name
+
+
+def _check_output_folder(output: Path) -> None:
+    """Refuse an --output whose folder does not exist, before anything is read."""
+    if not output.parent.is_dir():
+        raise ArconnectError(f"--output {output}: the folder {output.parent} does not exist; "
+                             "create it or give another path")
 
 
 def _write_whole(path: Path, text: str) -> None:
