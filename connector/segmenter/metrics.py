@@ -525,19 +525,14 @@ _EMPTY: dict[str, Any] = {
 }
 
 
-def empty_metrics(
-    terms_days: int | None = None, delivery_mode: str | None = None, *,
-    payment_method: str | None = None, country: str | None = None, currency: str | None = None,
-    group: list[str] | None = None, attributes: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The metrics of a customer without any history (zeros for money and counts, else None),
-    with its attributes."""
+def empty_metrics(terms_days: int | None = None, delivery_mode: str | None = None
+                  ) -> dict[str, Any]:
+    """The metrics of a customer without any history (zeros for money and counts, else None;
+    no attributes but its terms and delivery mode)."""
     m = _EMPTY.copy()
     m["terms_days"], m["delivery_mode"] = terms_days, delivery_mode
-    m["payment_method"], m["country"], m["currency"] = payment_method, country, currency
     # fresh containers: each customer's are its own
-    m["payment_method_mix"], m["group"], m["attributes"] = {}, list(group or []), dict(
-        attributes or {})
+    m["payment_method_mix"], m["group"], m["attributes"] = {}, [], {}
     return m
 
 
