@@ -40,7 +40,8 @@ def test_a_non_payer_with_an_old_overdue_item_is_at_risk_not_new(rules: Rules) -
             avg_days_to_pay_weighted=None, days_late_weighted=420.0,
             days_late_weighted_paid=None, late_share=None, tenure_days=629,
             open_balance=D("112212.00"), overdue_balance=D("112212.00"),
-            aging_91_plus=D("112212.00"), oldest_overdue_days=599, turnover_12m=D("0.00"), avg_monthly_sales=D("0.00"),
+            aging_91_plus=D("112212.00"), oldest_overdue_days=599, turnover_12m=D("0.00"),
+            avg_monthly_sales=D("0.00"),
             exposure_months=None)
     assert (a.segment, a.credit_limit, a.credit_hold) == ("At risk", D(0), True)
     assert "overdue_61_plus" in a.tags
