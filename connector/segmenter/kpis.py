@@ -20,7 +20,8 @@ Definitions and their public sources:
   at the period start, rebuilt as of that day from issue, paid and allocation dates
   (the open items :func:`arconnect.segmenter.metrics.compute_metrics` rebuilds with
   ``point_in_time``, summed by one statement of their own); closing current receivables are
-  the open amount not yet due at the run date (``aging_current``). None when the denominator is not positive.
+  the open amount not yet due at the run date (``aging_current``). None when the denominator
+  is not positive.
 * **credit sales of the period** — the base-currency total of the invoices issued in the
   period, counted as the metrics count invoices (not deleted, not DRAFT, SUBMITTED, DELETED or
   VOIDED), summed per customer group as the metrics group them (sub-customers for their parent,
