@@ -115,3 +115,147 @@ class Reconciling(Protocol):
     def fetch_open(self, client: HttpClient, tenant: TenantInfo, entity: str) -> Iterator[Page]:
         """Yield every still-open document of ``entity`` (cursors untouched)."""
         ...
+
+
+# -- the platform port ------------------------------------------------------------------------
+#
+# One object per platform gives the engine everything it needs of that platform; the engine
+# finds it by ``tenant.platform`` in the registry (``arconnect.platforms``), the only engine
+# module that imports a platform package.
+
+TokenSet = dict[str, Any]
+"""A token response with an absolute ``expires_at`` (aware UTC datetime or None)."""
+
+
+@dataclass(frozen=True)
+class ConsentRequest:
+    """One consent request: where to send the user, and what to check when they come back.
+
+    Attributes:
+        url: the consent page address (carries ``state``, and a PKCE challenge where the
+            platform takes one).
+        state: the anti-forgery value the redirect must echo.
+        code_verifier: the PKCE secret the code exchange proves ("" without PKCE).
+    """
+
+    url: str
+    state: str
+    code_verifier: str = ""
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """A tenant a grant reaches: a Xero organisation, a QuickBooks company (realm), a NetSuite
+    account.
+
+    Attributes:
+        external_id: the platform's id of the tenant (Xero tenant id, QBO realm id, ...).
+        name: its name as the platform shows it.
+        connection_id: the platform's id of the link between grant and tenant, where it has
+            one (Xero's connection id), for a per-tenant disconnect.
+    """
+
+    external_id: str
+    name: str
+    connection_id: str | None = None
+
+
+class OAuthClient(Protocol):
+    """A platform's OAuth client for one app (client id and secret): consent, code exchange,
+    refresh, revocation. It speaks HTTP only: it never stores or logs a token."""
+
+    def authorization_url(self, redirect_uri: str, scopes: str | None = None) -> ConsentRequest:
+        """The consent URL and the state (and PKCE verifier) to check on the way back."""
+        ...
+
+    def exchange_code(self, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
+        """The token set for an authorization code."""
+        ...
+
+    def refresh(self, refresh_token: str) -> TokenSet:
+        """A new token set; raises ReconnectRequired when the platform refuses the grant."""
+        ...
+
+    def revoke(self, token: str) -> None:
+        """Revoke the grant (the refresh token, or the access token where that is all)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ErrorVerdict:
+    """The platform's reading of an HTTP response the engine would otherwise retry or return.
+
+    Attributes:
+        action: ``retry`` (back off and send again), ``rate_limited`` (wait, then send again),
+            ``quota`` (a daily or monthly budget is spent: stop the tenant's run), ``refresh``
+            (the access token is stale: refresh once, then send again), ``reconnect`` (the
+            grant is dead), ``config`` (a setting or a scope is wrong: stop, tell the fix),
+            ``data`` (this request's data was refused: return it to the caller), ``return``.
+        message: the platform's own words, for the error the user sees.
+        retry_after: seconds to wait, where the platform says.
+    """
+
+    action: str
+    message: str | None = None
+    retry_after: float | None = None
+
+
+class Platform(Protocol):
+    """Everything the engine needs of one platform.
+
+    Attributes:
+        name: the registry key and ``tenant.platform`` (``xero``, ``quickbooks``, ``netsuite``).
+        label: how people name it (``Xero``, ``QuickBooks Online``).
+        tenant_word: what a tenant is called on the platform (``organisation``, ``company``).
+    """
+
+    name: str
+    label: str
+    tenant_word: str
+
+    def adapter(self) -> Adapter:
+        """The reader."""
+        ...
+
+    def writer(self, settings: Any) -> Any:
+        """The write-back writer (see the write-back section of this module)."""
+        ...
+
+    def limits(self, settings: Any) -> Any:
+        """The tenant's call limits (``arconnect.pacing.Limits``)."""
+        ...
+
+    def base_url(self, settings: Any, tenant: TenantInfo) -> str:
+        """The API root a tenant's request paths are joined to."""
+        ...
+
+    def headers(self, tenant: TenantInfo) -> dict[str, str]:
+        """Headers on every request of the tenant (Xero's ``xero-tenant-id``)."""
+        ...
+
+    def oauth(self, settings: Any, client_id: str, client_secret: str) -> OAuthClient:
+        """The OAuth client of an app."""
+        ...
+
+    def app_credentials(self, settings: Any) -> tuple[str, str]:
+        """The configured app's client id and secret; ConfigError naming the settings."""
+        ...
+
+    def discover(self, oauth: OAuthClient, token: TokenSet,
+                 callback: Mapping[str, str]) -> list[Discovered]:
+        """The tenants a new grant reaches (Xero: ``GET /connections``; QBO: the ``realmId``
+        of the consent redirect, in ``callback``)."""
+        ...
+
+    def parse_error(self, response: requests.Response) -> ErrorVerdict | None:
+        """The platform's reading of a non-2xx response; None leaves the engine's default
+        (401 refresh, 429 wait, 5xx back off, other 4xx return)."""
+        ...
+
+    def error_message(self, response: requests.Response) -> str:
+        """The platform's message in a 4xx body, for errors the user sees."""
+        ...
+
+    def transforms(self) -> Mapping[str, Any]:
+        """Mapping transforms the platform adds (name -> ``arconnect.transforms`` Transform)."""
+        ...
