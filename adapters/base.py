@@ -168,8 +168,11 @@ class OAuthClient(Protocol):
         """The consent URL and the state (and PKCE verifier) to check on the way back."""
         ...
 
-    def exchange_code(self, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
-        """The token set for an authorization code."""
+    def exchange_code(
+        self, request: ConsentRequest, code: str, state: str, redirect_uri: str
+    ) -> TokenSet:
+        """The token set for the redirect's authorization code; AuthError when ``state`` is not
+        the request's (compare with ``hmac.compare_digest``) or the platform refuses the code."""
         ...
 
     def refresh(self, refresh_token: str) -> TokenSet:
