@@ -203,6 +203,25 @@ class ErrorVerdict:
     retry_after: float | None = None
 
 
+@dataclass(frozen=True)
+class RateInfo:
+    """What a response's headers say about the tenant's remaining budget (None: not said).
+
+    Attributes:
+        minute: calls left in the current minute window.
+        day: calls left today.
+        app_minute: calls left in the app-wide minute window.
+        day_spent: the server says the daily limit is spent.
+        retry_after: seconds until the spent limit resets, where the server says.
+    """
+
+    minute: int | None = None
+    day: int | None = None
+    app_minute: int | None = None
+    day_spent: bool = False
+    retry_after: float | None = None
+
+
 class Platform(Protocol):
     """Everything the engine needs of one platform.
 
@@ -210,18 +229,27 @@ class Platform(Protocol):
         name: the registry key and ``tenant.platform`` (``xero``, ``quickbooks``, ``netsuite``).
         label: how people name it (``Xero``, ``QuickBooks Online``).
         tenant_word: what a tenant is called on the platform (``organisation``, ``company``).
+        customer_entity: the entity whose records are the customers (refreshed right before a
+            write-back plan, so drift is judged on current values).
+        idle_expiry_days: days an unused refresh token lives (Xero 60, QBO 100); a keep-alive
+            refreshes idle grants before then. None: the grant cannot be kept alive.
+        per_tenant_disconnect: the platform can drop one tenant of a grant (Xero's
+            connections); otherwise disconnecting a tenant revokes its grant.
     """
 
     name: str
     label: str
     tenant_word: str
+    customer_entity: str
+    idle_expiry_days: int | None
+    per_tenant_disconnect: bool
 
-    def adapter(self) -> Adapter:
+    def adapter(self, settings: Any) -> Adapter:
         """The reader."""
         ...
 
-    def writer(self, settings: Any) -> Any:
-        """The write-back writer (see the write-back section of this module)."""
+    def writer(self, settings: Any, outbound: Any) -> Any:
+        """The write-back writer for the compiled ``outbound:`` mapping section."""
         ...
 
     def limits(self, settings: Any) -> Any:
@@ -236,8 +264,9 @@ class Platform(Protocol):
         """Headers on every request of the tenant (Xero's ``xero-tenant-id``)."""
         ...
 
-    def oauth(self, settings: Any, client_id: str, client_secret: str) -> OAuthClient:
-        """The OAuth client of an app."""
+    def oauth(self, settings: Any, client_id: str, client_secret: str,
+              now: Any = None) -> OAuthClient:
+        """The OAuth client of an app (``now``: the clock for ``expires_at``)."""
         ...
 
     def app_credentials(self, settings: Any) -> tuple[str, str]:
@@ -250,9 +279,25 @@ class Platform(Protocol):
         of the consent redirect, in ``callback``)."""
         ...
 
+    def remove_connection(self, oauth: OAuthClient, access_token: str,
+                          connection_id: str) -> bool:
+        """Drop one tenant from a grant (only when ``per_tenant_disconnect``): True when the
+        platform removed it, False when it no longer had it."""
+        ...
+
     def parse_error(self, response: requests.Response) -> ErrorVerdict | None:
         """The platform's reading of a non-2xx response; None leaves the engine's default
         (401 refresh, 429 wait, 5xx back off, other 4xx return)."""
+        ...
+
+    def explain_401(self, settings: Any, tenant_name: str,
+                    granted_scopes: Any) -> Any:
+        """An ``arconnect.http.Explain401`` for 401s no refresh cures (a missing scope), or
+        None. ``granted_scopes()`` reads the scopes the stored grant holds."""
+        ...
+
+    def rate_info(self, headers: Mapping[str, str]) -> RateInfo | None:
+        """The remaining budget the response's headers state, or None."""
         ...
 
     def error_message(self, response: requests.Response) -> str:
@@ -260,5 +305,9 @@ class Platform(Protocol):
         ...
 
     def transforms(self) -> Mapping[str, Any]:
-        """Mapping transforms the platform adds (name -> ``arconnect.transforms`` Transform)."""
+        """Mapping transforms the platform adds (name -> ``arconnect.transforms.Transform``)."""
+        ...
+
+    def verify_webhook(self, settings: Any, body: bytes, headers: Mapping[str, str]) -> bool:
+        """True when a webhook delivery is signed with the app's key."""
         ...
