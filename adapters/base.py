@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Protocol, runtime_checkable
 
 import requests
@@ -310,4 +311,249 @@ class Platform(Protocol):
 
     def verify_webhook(self, settings: Any, body: bytes, headers: Mapping[str, str]) -> bool:
         """True when a webhook delivery is signed with the app's key."""
+        ...
+
+
+# -- the write side ---------------------------------------------------------------------------
+#
+# Write-back (``arconnect.writeback``) plans operations per customer and *slot* and hands them to
+# the platform's :class:`Writer`, which turns them into the fewest calls the platform allows,
+# sends each one and says how the platform answered. The engine owns plans, budgets, audit rows
+# and idempotency keys; a writer owns the wire format and never touches the store.
+
+
+class SlotKind(str, Enum):
+    """What kind of thing a slot is in the ERP.
+
+    * ``membership``: the customer is in one of a set of containers, or in none (Xero contact
+      groups); containers are objects of their own, created by the writer when allowed.
+    * ``reference``: a field of the customer that points at a named object (QBO
+      ``CustomerTypeRef`` and ``SalesTermRef``; NetSuite ``category``, ``terms``).
+    * ``scalar``: a field holding a value (NetSuite ``creditLimit``, a custom field, Xero's
+      sales payment terms).
+    """
+
+    MEMBERSHIP = "membership"
+    REFERENCE = "reference"
+    SCALAR = "scalar"
+
+
+@dataclass(frozen=True)
+class SlotSpec:
+    """One slot as a writer sees it (compiled from the mapping's ``outbound:`` section).
+
+    Attributes:
+        key: how plans, audit rows and ``writeback_state`` name the slot (``group:segment``,
+            ``terms``, ``field:segment``, ``field:credit_limit``).
+        kind: membership, reference or scalar.
+        target: where it lands on the platform (``CustomerTypeRef``, ``SalesTermRef``, a custom
+            field's label ...); "" for the platform's default.
+        names: value (segment, tag ...) -> the name of the object it stands for (membership and
+            named references).
+        create: write-back may create missing objects (else the ERP admin must).
+        where: ``file:line`` of the slot in the mapping, for error messages.
+    """
+
+    key: str
+    kind: SlotKind
+    target: str = ""
+    names: Mapping[str, str] = field(default_factory=dict)
+    create: bool = True
+    where: str = ""
+
+
+WriteOp = dict[str, Any]
+"""A planned operation, as stored in a plan (JSON): ``action`` (``group.set``, ``group.create``,
+``group.delete``, ``terms.set``, ``terms.release``, ``field.set``, ``field.release``,
+``object.create``, ``note.add``), ``customer`` (ERP id or None), ``name``, ``slot`` (a
+:attr:`SlotSpec.key`, or ``object``), ``before``, ``after``, ``reason``, ``priority`` (open balance:
+larger first); ``remove`` (membership: containers to leave), ``original`` and ``restore`` (value
+slots: the customer's own value, and whether this puts it back), ``text`` (notes), ``target``
+(``object.create``: the slot key the object is for)."""
+
+
+@dataclass(frozen=True)
+class RefTarget:
+    """A reference field a writer can set, and the objects it points at.
+
+    Attributes:
+        creatable: whether the API can create a missing object (QBO terms: yes; customer
+            types: no).
+        max_name: the longest object name the platform takes (None: no known limit).
+        create_where: where an admin creates one by hand, as the ERP's menus name it.
+    """
+
+    creatable: bool
+    max_name: int | None = None
+    create_where: str = ""
+
+
+@dataclass(frozen=True)
+class WriteTargets:
+    """What a platform's writer can write: the mapping's ``outbound:`` section is checked
+    against it (``file:line`` errors) before anything is planned.
+
+    Attributes:
+        membership: True when the platform has containers customers join (Xero groups).
+        references: reference field name -> :class:`RefTarget` (``reference`` slots may name
+            these as ``target``).
+        terms: how payment terms are written (``scalar`` value, ``reference`` to a term object),
+            None when the writer cannot write terms.
+        limit_note: whether a credit limit can be noted in the customer's history.
+        limit_field: whether a credit limit can be written to a field (``credit_limit.field``).
+        limit_field_hint: what the ``field`` names on this platform, for messages.
+        terms_types: the accepted ``terms.type`` values (first: the default).
+        max_batch: the most operations one call may carry (``batch_size`` is capped to it).
+    """
+
+    membership: bool = False
+    references: Mapping[str, RefTarget] = field(default_factory=dict)
+    terms: SlotKind | None = None
+    limit_note: bool = False
+    limit_field: bool = False
+    limit_field_hint: str = ""
+    terms_types: tuple[str, ...] = ()
+    max_batch: int = 50
+
+
+@dataclass
+class ErpState:
+    """What the ERP holds now, as a writer read it for one plan.
+
+    Attributes:
+        objects: per slot key, the objects its values may point at: name -> id (membership
+            containers, customer types, terms).
+        members: membership container name -> ids of its members (lower case).
+        values: customer id -> slot key -> the value the ERP holds now (reference slots: the
+            object's name; scalar slots: the value; None: empty).
+        unavailable: slot key -> why the platform cannot take it (the plan lists the slot as
+            not written, with this reason, instead of failing).
+        calls: read calls made.
+        extra: the writer's own per-run facts (QBO ``SyncToken`` by customer, ...).
+    """
+
+    objects: dict[str, dict[str, str]] = field(default_factory=dict)
+    members: dict[str, set[str]] = field(default_factory=dict)
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    calls: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def value(self, customer: str, slot: str, default: Any = None) -> Any:
+        """The value of ``slot`` the ERP holds for ``customer`` (``default`` when not read)."""
+        return self.values.get(customer, {}).get(slot, default)
+
+
+@dataclass
+class WriteCall:
+    """One API call and the operations (indexes into the plan) it carries.
+
+    Attributes:
+        method, path, body, params: the request (``path`` relative to the API root the
+            writer's :meth:`Writer.send` resolves).
+        label: what the call does (``group.add``, ``group.clear``, ``terms.set``, ``batch``);
+            a ``group.clear`` is logged before it is sent (a run cut off after it knows to
+            refill the container).
+        ops: indexes of the plan operations the call carries.
+        group: the container (or object) name the call targets, when it targets one.
+    """
+
+    method: str
+    path: str
+    body: Any
+    label: str
+    ops: list[int] = field(default_factory=list)
+    group: str | None = None
+    params: dict[str, str] | None = None
+
+
+@dataclass
+class WriteUnit:
+    """Calls that go together (a container cleared is refilled in the same unit); the budget
+    starts a unit only when it can finish it."""
+
+    calls: list[WriteCall]
+    priority: float
+
+
+@dataclass
+class CallOutcome:
+    """How the platform answered one :class:`WriteCall`.
+
+    Attributes:
+        status: the HTTP status of the (last) request.
+        ok: the call went through (its operations are done unless ``refused``).
+        message: the platform's words when the call failed as a whole.
+        refused: op index -> the platform's message for operations refused inside a call that
+            went through (Xero's per-element ``ValidationErrors``, QBO's per-item ``Fault``);
+            key None: refused elements no operation stands for.
+        created: objects the call created: name -> id.
+        write_calls: write requests made (a QBO batch retried for stale items counts twice).
+        read_calls: read requests made to interpret or retry the answer.
+    """
+
+    status: int
+    ok: bool
+    message: str | None = None
+    refused: dict[int | None, str] = field(default_factory=dict)
+    created: dict[str, str] = field(default_factory=dict)
+    write_calls: int = 1
+    read_calls: int = 0
+
+
+@runtime_checkable
+class Writer(Protocol):
+    """A platform's write-back: reads what the ERP holds for the slots, compiles planned
+    operations into the fewest calls, sends them. It never touches the store and never retries
+    a call the engine's client retries (a writer may re-send once what the platform asks to be
+    re-sent, e.g. QBO's stale ``SyncToken``).
+
+    Attributes:
+        platform: the platform name.
+        batch_size: the most operations one call carries.
+        targets: what it can write (the outbound mapping is checked against it).
+        object_kind: how ``writeback_object`` names the containers it creates.
+    """
+
+    platform: str
+    batch_size: int
+    targets: WriteTargets
+    object_kind: str
+
+    def read_state(self, client: HttpClient, slots: Sequence[SlotSpec],
+                   customers: Mapping[str, Mapping[str, Any]]) -> ErpState:
+        """What the ERP holds for ``slots``; ``customers`` (id -> the stored customer row:
+        ``terms_days``, ``terms_type``, ``extra``) as the last sync left them."""
+        ...
+
+    def terms_value(self, days: int, terms_type: str, erp: ErpState) -> Any:
+        """The value of the ``terms`` slot for net ``days``, as :meth:`read_state` reports
+        terms (so the two compare)."""
+        ...
+
+    def refusal(self, tenant: str, slots: Sequence[SlotSpec], erp: ErpState,
+                needed: Mapping[str, set[str]]) -> str | None:
+        """Why the plan cannot be carried out before any write (objects an admin must create,
+        a platform limit), or None. ``needed``: slot key -> names of missing objects."""
+        ...
+
+    def compile(self, ops: Sequence[WriteOp], erp: ErpState,
+                untouchable: set[str]) -> list[WriteUnit]:
+        """The fewest calls that carry out ``ops``, in units by priority (``WriteCall.ops``
+        index ``ops``); ``untouchable``: customers no container-wide call may touch."""
+        ...
+
+    def send(self, client: HttpClient, call: WriteCall, key: str, ops: Sequence[WriteOp],
+             erp: ErpState) -> CallOutcome:
+        """Send ``call`` (``key``: the idempotency key the engine derived from the plan and the
+        call) and read the answer; ``ops`` is the whole plan (``call.ops`` index it); objects
+        created are added to ``erp.objects``."""
+        ...
+
+    def min_calls(self, ops: Sequence[WriteOp], erp: ErpState) -> int:
+        """The fewest write calls ``ops`` can take (the benchmark's yardstick)."""
+        ...
+
+    def daily_budget(self, settings: Any) -> int | None:
+        """The write calls a tenant may make in a day (None: no daily limit)."""
         ...
