@@ -1,0 +1,168 @@
+"""The contract's harness for Xero: the Xero sandbox with one small organisation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Engine
+
+from arconnect.auth.service import add_grant
+from arconnect.auth.vault import get_vault
+from arconnect.errors import ReconnectRequired
+from arconnect.platforms import get_platform
+from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
+from arconnect.sandbox.xero.wire import dotnet_date
+from arconnect.settings import get_settings
+from arconnect.store.models import Tenant
+from arconnect.store.vocabulary import (
+    XERO_DOCUMENT_STATUS,
+    XERO_PAYMENT_STATUS,
+    XERO_PAYMENT_TYPE,
+)
+from tests.contract.conftest import SCALE, START, Truth
+from tests.sync.conftest import truth as xero_truth  # type: ignore[import-not-found]
+
+CLIENT_ID, CLIENT_SECRET = "contract-client", "contract-secret"
+ORG = OrgSpec(name="Acme Wholesale", customers=20, invoices=240, payments=180, suppliers=3,
+              bills=20)
+# The organisation's tables as the engine names its entities.
+TABLES = {"contacts": "contacts", "invoices": "invoices", "credit_notes": "credit_notes",
+          "payments": "payments", "overpayments": "overpayments", "prepayments": "prepayments"}
+# sandbox mutation kind -> the contract's word for it
+CHANGES = {"edit": "edit", "payment": "pay", "partial_payment": "pay", "void": "void",
+           "delete_draft": "delete", "payment_deleted": "delete"}
+
+
+class XeroHarness:
+    """Xero's sandbox: strict rate limits on the scaled clock, one organisation."""
+
+    platform = "xero"
+    entities = tuple(TABLES)
+    malformed_entity = "invoices"
+    missing_id = "InvoiceID"
+    # a used refresh token works for 30 minutes more (https://developer.xero.com/faq/oauth2)
+    retires_used_refresh_tokens = True
+
+    def __init__(self) -> None:
+        self.sandbox = XeroSandbox(SandboxConfig(
+            seed=11, orgs=[ORG], client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+            auto_approve=True, strict_limits=True, time_scale=SCALE, start=START))
+
+    def start(self) -> None:
+        self.sandbox.start(host="127.0.0.1", port=0)
+
+    def stop(self) -> None:
+        self.sandbox.stop()
+
+    def settings(self, db_url: str) -> dict[str, str]:
+        url = self.sandbox.url
+        return {"ARCONNECT_DATABASE_URL": db_url, "ARCONNECT_XERO_API_URL": url,
+                "ARCONNECT_XERO_IDENTITY_URL": url, "ARCONNECT_XERO_LOGIN_URL": url,
+                "ARCONNECT_XERO_CLIENT_ID": CLIENT_ID,
+                "ARCONNECT_XERO_CLIENT_SECRET": CLIENT_SECRET}
+
+    def small_pages(self) -> dict[str, str]:
+        return {"ARCONNECT_XERO_PAGE_SIZE": "20"}
+
+    def connect(self, db: Engine) -> Tenant:
+        grant = self.sandbox.create_grant()
+        [tenant] = add_grant(db, "xero", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                             refresh_token=grant["refresh_token"], vault=get_vault())
+        return tenant
+
+    def _org(self, tenant: Tenant) -> Any:
+        return self.sandbox.org(tenant.external_id)
+
+    def organisation(self, tenant: Tenant) -> dict[str, Any]:
+        org = self._org(tenant)
+        return {"name": ORG.name, "base_currency": org.base_currency, "timezone": org.timezone}
+
+    def ground_truth(self, tenant: Tenant) -> Truth:
+        """Every row of every table, column by column, from the organisation's records (the
+        exact Xero truth of ``tests/sync/conftest.py``), in the store's words."""
+        org = self._org(tenant)
+        truth: Truth = xero_truth(org)
+        for row in truth["document"].values():
+            row["status"] = XERO_DOCUMENT_STATUS.get(row["status"], row["status"])
+        for key, row in truth["payment"].items():
+            raw = org.payments[key]
+            row["status"] = XERO_PAYMENT_STATUS.get(row["status"], row["status"])
+            row["payment_type"] = XERO_PAYMENT_TYPE[raw["PaymentType"]]
+        return truth
+
+    def full_sync_calls(self, records: Mapping[str, int]) -> int:
+        # one call per entity at this size (pages of 1,000) plus GET /Organisation
+        return 1 + len(records)
+
+    def mutate(self, tenant: Tenant, seed: int) -> set[str]:
+        summary = self.sandbox.mutate(tenant.external_id, n=40, seed=seed)
+        return {CHANGES.get(kind, kind) for kind, n in summary.counts.items() if n}
+
+    def move_earliest(self, tenant: Tenant, count: int) -> None:
+        org = self._org(tenant)
+        with org.lock:
+            for name in TABLES.values():
+                table = getattr(org, name)
+                for key in list(table)[:count]:
+                    table[key]["UpdatedDateUTC"] = dotnet_date(self.sandbox.clock.now_ms())
+                    table.touch(key)
+
+    def advance(self, seconds: float) -> None:
+        self.sandbox.clock.advance(seconds)
+
+    def slow(self, seconds: float) -> None:
+        self.sandbox.faults.slow(seconds, n=100000)
+
+    def storm(self, tenant: Tenant, n: int) -> None:
+        # Another client of the app spends the organisation's minute budget as each of the
+        # next n windows opens: 429 with Retry-After until the storm passes.
+        self.sandbox.faults.rate_limit_storm(tenant.external_id, windows=n)
+
+    def rate_limited(self, tenant: Tenant) -> int:
+        return sum(self.sandbox.stats[tenant.external_id].rate_limited.values())
+
+    def expire_tokens(self) -> None:
+        self.sandbox.faults.expire_tokens()
+
+    def revoke(self, tenant: Tenant) -> None:
+        self.sandbox.revoke_all()  # later tests connect with new grants
+
+    def refresh_refused(self, refresh_token: str) -> bool:
+        settings = get_settings()
+        oauth = get_platform("xero").oauth(settings, CLIENT_ID, CLIENT_SECRET)
+        try:
+            oauth.refresh(refresh_token)
+        except ReconnectRequired:
+            return True
+        return False
+
+    def refresh_grace(self) -> float:
+        return float(self.sandbox.config.refresh_grace_seconds)
+
+    def malformed_page(self, kind: str) -> None:
+        self.sandbox.faults.malformed(1, kind=kind, path_contains="Invoices")
+
+    def clear_faults(self) -> None:
+        self.sandbox.faults.clear()
+
+    def writeback_setup(self, tenant: Tenant) -> dict[str, str]:
+        return {}  # write-back creates the groups it needs
+
+    def written(self, tenant: Tenant) -> dict[str, str]:
+        org = self._org(tenant)
+        out: dict[str, str] = {}
+        for gid, group in org.contact_groups.items():
+            if group["Status"] == "ACTIVE" and group["Name"].startswith("AR: "):
+                for contact in org.group_members.get(gid, []):
+                    key = str(contact).lower()
+                    assert key not in out, f"contact {key} is in two AR groups"
+                    out[key] = group["Name"]
+        return out
+
+    def expected_written(self, segment: str) -> str:
+        return f"AR: {segment}"
+
+    def write_requests(self, tenant: Tenant) -> int:
+        paths = self.sandbox.stats[tenant.external_id].paths
+        return sum(n for key, n in paths.items() if not key.startswith("GET "))
