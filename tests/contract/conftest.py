@@ -51,6 +51,8 @@ class Harness(Protocol):
         missing_id: what a sync's error names when a record lacks its id (the id field).
         retires_used_refresh_tokens: a refresh token once traded stops working after the
             platform's grace (:meth:`refresh_grace`).
+        pages_to_kill_in: a sync with :meth:`small_pages` makes more calls than this: the
+            SIGKILL test kills it after a random number of calls up to this one.
     """
 
     platform: str
@@ -58,6 +60,7 @@ class Harness(Protocol):
     malformed_entity: str
     missing_id: str
     retires_used_refresh_tokens: bool
+    pages_to_kill_in: int
 
     def start(self) -> None:
         """Start the sandbox (a free port, the scaled clock)."""
@@ -108,6 +111,10 @@ class Harness(Protocol):
 
     def storm(self, tenant: Tenant, n: int) -> None:
         """A 429 storm of ``n`` rounds (Xero with ``Retry-After``, QBO without)."""
+
+    def calls(self, tenant: Tenant) -> int:
+        """How many API calls the sandbox has answered for ``tenant`` (token calls aside)."""
+        ...
 
     def rate_limited(self, tenant: Tenant) -> int:
         """How many 429s the sandbox answered for ``tenant``."""

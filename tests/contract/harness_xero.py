@@ -43,6 +43,7 @@ class XeroHarness:
     missing_id = "InvoiceID"
     # a used refresh token works for 30 minutes more (https://developer.xero.com/faq/oauth2)
     retires_used_refresh_tokens = True
+    pages_to_kill_in = 12  # of about 20 pages of 20 records
 
     def __init__(self) -> None:
         self.sandbox = XeroSandbox(SandboxConfig(
@@ -118,6 +119,9 @@ class XeroHarness:
         # Another client of the app spends the organisation's minute budget as each of the
         # next n windows opens: 429 with Retry-After until the storm passes.
         self.sandbox.faults.rate_limit_storm(tenant.external_id, windows=n)
+
+    def calls(self, tenant: Tenant) -> int:
+        return int(self.sandbox.stats[tenant.external_id].calls)
 
     def rate_limited(self, tenant: Tenant) -> int:
         return sum(self.sandbox.stats[tenant.external_id].rate_limited.values())
