@@ -1,0 +1,211 @@
+"""QuickBooks Online on the platform port: everything the engine needs of QBO, in one object.
+
+The engine finds it by name (``arconnect.platforms.get_platform("quickbooks")``) and never
+imports this package otherwise. A tenant is a company (realm); one grant reaches one company, the
+``realmId`` of the consent redirect. Limits: 500 requests a minute and 10 at once per company,
+40 batch requests a minute (https://blogs.intuit.com/2016/08/08/idg-concurrent-api-use-changes-coming-soon/);
+on the Builder tier of the Intuit App Partner Program, 500,000 read calls a month
+(https://blogs.intuit.com/2026/01/08/understanding-builder-tier-api-limits-for-you-and-your-customers/).
+Settings: :class:`arconnect.adapters.quickbooks.settings.QboSettings` (``ARCONNECT_QBO_*``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import orjson
+import requests
+
+from arconnect.adapters.base import (
+    Discovered,
+    ErrorVerdict,
+    HttpClient,
+    Page,
+    RateInfo,
+    TenantInfo,
+    TokenSet,
+)
+from arconnect.adapters.quickbooks._common import fault_errors, fault_text
+from arconnect.adapters.quickbooks.adapter import QuickBooksAdapter
+from arconnect.adapters.quickbooks.oauth import QboOAuth
+from arconnect.adapters.quickbooks.settings import QboSettings, get_qbo_settings
+from arconnect.auth.oauth import Now, utcnow
+from arconnect.errors import AuthError, ConfigError
+from arconnect.pacing import Limits
+
+# Fault codes (https://developer.intuit.com/app/developer/qbo/docs/develop/troubleshooting/error-codes):
+# 3200 AuthenticationFailed (the access token expired or is wrong), 3100 and 3300 authorization
+# (the app or the user may not do this), 5010 stale object, 6240 duplicate name, 610 object not
+# found, 2000-4999 validation (4000 a query the parser refused).
+_REFRESH_CODES = {"3200"}
+_AUTHORIZATION_CODES = {"3100", "3300", "3001"}
+
+
+def qbo_settings(settings: Any) -> QboSettings:
+    """The QBO settings: ``settings`` itself when it is one (tests, the sandbox), else those of
+    the environment (``ARCONNECT_QBO_*``)."""
+    if isinstance(settings, QboSettings):
+        return settings
+    nested = getattr(settings, "qbo", None)
+    return nested if isinstance(nested, QboSettings) else get_qbo_settings()
+
+
+class QuickBooksPlatform:
+    """QuickBooks Online's reader, OAuth, limits, error reading and webhook check."""
+
+    name = "quickbooks"
+    label = "QuickBooks Online"
+    tenant_word = "company"
+    customer_entity = "customers"
+    # "valid for 100 days. This expiry date is rolling and gets extended each time it's used"
+    # (https://developer.intuit.com/app/developer/qbo/docs/develop/authentication-and-authorization/faq).
+    idle_expiry_days: int | None = 100
+    per_tenant_disconnect = False
+    env_prefix = "ARCONNECT_QBO"
+    tenant_id_option = "realm-id"
+    callback_params: tuple[str, ...] = ("realmId",)
+
+    def configured_app(self, settings: Any) -> tuple[str | None, str | None]:
+        qbo = qbo_settings(settings)
+        return qbo.client_id, qbo.client_secret
+
+    def redirect_uri(self, settings: Any) -> str:
+        return qbo_settings(settings).redirect_uri
+
+    def adapter(self, settings: Any) -> QuickBooksAdapter:
+        overlap = getattr(settings, "sync_overlap_seconds", 60)
+        return QuickBooksAdapter(qbo_settings(settings).minor_version,
+                                 overlap if isinstance(overlap, int) else 60)
+
+    def writer(self, settings: Any, outbound: Any) -> Any:
+        # The write-back writer (adapters/quickbooks/writer.py) plugs in here.
+        raise ConfigError("QuickBooks Online write-back is not available in this version: "
+                          "run sync and segment only")
+
+    def limits(self, settings: Any) -> Limits:
+        qbo = qbo_settings(settings)
+        return Limits(per_minute=qbo.minute_limit, concurrency=qbo.concurrency,
+                      batch_per_minute=qbo.batch_minute_limit,
+                      per_month=qbo.month_read_budget)
+
+    def base_url(self, settings: Any, tenant: TenantInfo) -> str:
+        # https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/customer
+        return f"{qbo_settings(settings).api_url.rstrip('/')}/v3/company/{tenant.external_id}"
+
+    def headers(self, tenant: TenantInfo) -> dict[str, str]:
+        return QuickBooksAdapter.headers(tenant)
+
+    def oauth(self, settings: Any, client_id: str, client_secret: str,
+              now: Now | None = None) -> QboOAuth:
+        return QboOAuth(qbo_settings(settings), client_id, client_secret, now=now or utcnow)
+
+    def app_credentials(self, settings: Any) -> tuple[str, str]:
+        client_id, client_secret = self.configured_app(settings)
+        if not client_id or not client_secret:
+            raise ConfigError(
+                "ARCONNECT_QBO_CLIENT_ID and ARCONNECT_QBO_CLIENT_SECRET are not set: use your "
+                "Intuit app's keys (https://developer.intuit.com/app/developer/dashboard, "
+                "your app, Keys and credentials)"
+            )
+        return client_id, client_secret
+
+    def discover(self, oauth: Any, token: TokenSet,
+                 callback: Mapping[str, str]) -> list[Discovered]:
+        """The company the consent chose: the redirect's ``realmId``, named by its
+        ``CompanyInfo`` read with the new access token.
+
+        Raises:
+            AuthError: the redirect carries no ``realmId`` (the consent was not for a company).
+        """
+        realm = str(callback.get("realmId") or "").strip()
+        if not realm.isdigit():
+            raise AuthError(
+                "the QuickBooks redirect carries no realmId (company id): connect again and "
+                "pick a company on Intuit's consent page"
+            )
+        info = oauth.company_info(str(token["access_token"]), realm)
+        return [Discovered(realm, str(info.get("CompanyName") or realm))]
+
+    def remove_connection(self, oauth: Any, access_token: str, connection_id: str) -> bool:
+        # One grant reaches one company: disconnecting it is revoking the grant.
+        return False
+
+    def parse_error(self, response: requests.Response) -> ErrorVerdict | None:
+        """QBO's reading of a non-2xx reply: its ``Fault`` codes, or the status alone."""
+        status = response.status_code
+        if status < 400:
+            return None
+        body = _json(response)
+        codes = {str(e.get("code") or "") for e in fault_errors(body)}
+        message = fault_text(body) or None
+        if status == 401 or codes & _REFRESH_CODES:
+            return ErrorVerdict("refresh", message)
+        if status == 429:
+            # ThrottleExceeded (errorCode 003001); QBO sends no Retry-After
+            # (https://blogs.intuit.com/2016/08/08/idg-concurrent-api-use-changes-coming-soon/).
+            return ErrorVerdict("rate_limited", message or "ThrottleExceeded")
+        if status >= 500:
+            return ErrorVerdict("retry", message)
+        if status == 403 or codes & _AUTHORIZATION_CODES:
+            return ErrorVerdict("config", message or "QuickBooks refused the app (HTTP 403)")
+        # 5010 stale object, 6240 duplicate name, 610 not found, 2xxx validation, 4000 query:
+        # this request's data was refused; the caller reads the message.
+        return ErrorVerdict("data", message)
+
+    def explain_401(self, settings: Any, tenant_name: str, granted_scopes: Any) -> Any:
+        return None
+
+    def rate_info(self, headers: Mapping[str, str]) -> RateInfo | None:
+        return None  # QBO states no remaining budget in its headers
+
+    def error_message(self, response: requests.Response) -> str:
+        body = _json(response)
+        text = fault_text(body)
+        if text:
+            return text
+        tid = response.headers.get("intuit_tid") if response.headers is not None else None
+        suffix = f" (intuit_tid {tid})" if tid else ""
+        return (response.text or "")[:300] + suffix
+
+    def transforms(self) -> Mapping[str, Any]:
+        return {}
+
+    def verify_webhook(self, settings: Any, body: bytes, headers: Mapping[str, str]) -> bool:
+        """True when ``intuit-signature`` is the base64 HMAC-SHA256 of the raw body with the
+        app's verifier token (``ARCONNECT_QBO_WEBHOOK_VERIFIER``; section "Validating the
+        notification" of https://developer.intuit.com/app/developer/qbo/docs/develop/webhooks/managing-webhooks-notifications)."""
+        verifier = qbo_settings(settings).webhook_verifier
+        given = {str(k).lower(): v for k, v in headers.items()}.get("intuit-signature")
+        if not verifier or not given:
+            return False
+        digest = hmac.new(verifier.encode(), body, hashlib.sha256).digest()
+        return hmac.compare_digest(base64.b64encode(digest).decode(), str(given).strip())
+
+    # -- QBO's additions to the port ------------------------------------------------------------
+
+    def delete_sweep(self, client: HttpClient, tenant: TenantInfo, entity: str,
+                     known_ids: Iterable[str], settings: Any = None) -> Iterator[Page]:
+        """Tombstones for the ids of ``entity`` the store holds and QBO no longer has (deletes
+        older than CDC's 30 days); see :meth:`QuickBooksAdapter.delete_sweep`."""
+        return self.adapter(settings).delete_sweep(client, tenant, entity, known_ids)
+
+    def keep_alive(self, oauth: Any, refresh_token: str) -> TokenSet:
+        """Refresh an idle grant before its 100 days lapse; the caller stores the new token
+        set (its ``refresh_token`` first) as after any refresh.
+
+        Raises:
+            ReconnectRequired: Intuit refused the grant.
+        """
+        token: TokenSet = oauth.refresh(refresh_token)
+        return token
+
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return orjson.loads(response.content or b"")
+    except orjson.JSONDecodeError:
+        return None
