@@ -236,6 +236,12 @@ class Platform(Protocol):
             refreshes idle grants before then. None: the grant cannot be kept alive.
         per_tenant_disconnect: the platform can drop one tenant of a grant (Xero's
             connections); otherwise disconnecting a tenant revokes its grant.
+        env_prefix: the prefix of its settings (``ARCONNECT_XERO``, ``ARCONNECT_QBO``):
+            ``<prefix>_CLIENT_ID``, ``_CLIENT_SECRET``, ``_REFRESH_TOKEN``, ``_REDIRECT_URI``.
+        tenant_id_option: what the platform calls a tenant's id on the command line
+            (``tenant-id``, ``realm-id``).
+        callback_params: redirect query parameters besides ``code`` and ``state`` that the
+            discovery needs (QuickBooks: ``realmId``).
     """
 
     name: str
@@ -244,6 +250,17 @@ class Platform(Protocol):
     customer_entity: str
     idle_expiry_days: int | None
     per_tenant_disconnect: bool
+    env_prefix: str
+    tenant_id_option: str
+    callback_params: tuple[str, ...]
+
+    def configured_app(self, settings: Any) -> tuple[str | None, str | None]:
+        """The app's client id and secret as configured (None where unset)."""
+        ...
+
+    def redirect_uri(self, settings: Any) -> str:
+        """The configured OAuth redirect URI."""
+        ...
 
     def adapter(self, settings: Any) -> Adapter:
         """The reader."""
@@ -535,6 +552,11 @@ class Writer(Protocol):
                 needed: Mapping[str, set[str]]) -> str | None:
         """Why the plan cannot be carried out before any write (objects an admin must create,
         a platform limit), or None. ``needed``: slot key -> names of missing objects."""
+        ...
+
+    def resolve(self, call: WriteCall, erp: ErpState) -> None:
+        """Put the ids of objects created earlier in the run into ``call`` (before its
+        idempotency key is derived and it is logged or sent)."""
         ...
 
     def compile(self, ops: Sequence[WriteOp], erp: ErpState,

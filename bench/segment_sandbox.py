@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from arconnect.auth.service import add_xero_grant
+    from arconnect.auth.service import add_grant
     from arconnect.auth.vault import get_vault
     from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
     from arconnect.segmenter.rules import load_rules
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             db = get_engine(db_url)
             upgrade(db)
-            add_xero_grant(db, client_id="cid", client_secret="secret",
+            add_grant(db, "xero", client_id="cid", client_secret="secret",
                            refresh_token=sandbox.create_grant()["refresh_token"],
                            vault=get_vault())
             if not sync_tenants(db, None, full=True)[0].ok:

@@ -84,13 +84,13 @@ def run_part(part: str, sizes: dict[str, int], scale: float,
         os.environ.update({"ARCONNECT_XERO_MINUTE_LIMIT": "1000000",
                            "ARCONNECT_XERO_DAY_LIMIT": "1000000",
                            "ARCONNECT_XERO_APP_MINUTE_LIMIT": "1000000"})
-    from arconnect.auth.service import add_xero_grant
+    from arconnect.auth.service import add_grant
     from arconnect.auth.vault import get_vault
     from arconnect.services import sync_tenants
     from arconnect.store.db import get_engine
 
     db = get_engine()
-    add_xero_grant(db, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+    add_grant(db, "xero", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                    refresh_token=info["grant"]["refresh_token"], vault=get_vault())
     started = time.monotonic()
     [result] = sync_tenants(db, None, full=True)

@@ -239,7 +239,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _measure(args: argparse.Namespace, sandbox: Any, timer: Timer) -> dict[str, Any]:
-    from arconnect.auth.service import add_xero_grant
+    from arconnect.auth.service import add_grant
     from arconnect.auth.vault import get_vault
     from arconnect.segmenter.service import segment_tenant
     from arconnect.services import sync_tenants, writeback_context
@@ -248,7 +248,7 @@ def _measure(args: argparse.Namespace, sandbox: Any, timer: Timer) -> dict[str, 
 
     db = get_engine()
     grant = sandbox.create_grant()
-    [tenant] = add_xero_grant(db, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+    [tenant] = add_grant(db, "xero", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                               refresh_token=grant["refresh_token"], vault=get_vault())
     assert tenant.id is not None
     org = next(o for o in sandbox.orgs if o.tenant_id == tenant.external_id)

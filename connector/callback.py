@@ -124,6 +124,11 @@ class CallbackServer:
         self._server.shutdown()
         self._server.server_close()
 
+    @property
+    def params(self) -> dict[str, str]:
+        """The redirect's query parameters (``realmId`` ...), once it arrived."""
+        return dict(self._params)
+
     def wait(self, timeout: float = 300) -> tuple[str, str]:
         """Block until the redirect arrives; returns (code, state) or raises AuthError (the
         platform refused, no code, or a ``state`` other than :meth:`expect_state`'s)."""

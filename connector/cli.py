@@ -26,6 +26,7 @@ from rich.text import Text
 from sqlalchemy import Engine
 
 from arconnect import __version__
+from arconnect.adapters.base import Platform
 from arconnect.callback import CallbackServer
 from arconnect.console import (
     DataTable,
@@ -310,57 +311,76 @@ _SECRET_HELP = ("`-` reads it from stdin (a prompt that does not echo on a termi
                 "value given here is visible to other users in `ps` and kept in shell history")
 
 
+def _platform_arg(platform: str) -> Platform:
+    """The platform named on the command line; a one-line error listing the supported ones."""
+    from arconnect.platforms import get_platform
+
+    return get_platform(platform)
+
+
 @tenants_app.command("add")
 def tenants_add(
     ctx: typer.Context,
-    platform: Annotated[str, typer.Argument(metavar="PLATFORM", help="Platform: xero.")],
+    platform: Annotated[str, typer.Argument(
+        metavar="PLATFORM", help="Platform: xero or quickbooks.")],
     client_id: Annotated[str | None, typer.Option(
-        envvar="ARCONNECT_XERO_CLIENT_ID", metavar="ID",
-        help="The app's OAuth client id (default: ARCONNECT_XERO_CLIENT_ID).")] = None,
+        metavar="ID",
+        help="The app's OAuth client id (default: ARCONNECT_XERO_CLIENT_ID or "
+             "ARCONNECT_QBO_CLIENT_ID).")] = None,
     client_secret: Annotated[str | None, typer.Option(
-        envvar="ARCONNECT_XERO_CLIENT_SECRET", metavar="SECRET",
-        help="The app's OAuth client secret (default: ARCONNECT_XERO_CLIENT_SECRET); "
-             + _SECRET_HELP + ".")] = None,
+        metavar="SECRET",
+        help="The app's OAuth client secret (default: ARCONNECT_XERO_CLIENT_SECRET or "
+             "ARCONNECT_QBO_CLIENT_SECRET); " + _SECRET_HELP + ".")] = None,
     refresh_token: Annotated[str | None, typer.Option(
-        envvar="ARCONNECT_XERO_REFRESH_TOKEN", metavar="TOKEN",
-        help="A refresh token of the grant (default: ARCONNECT_XERO_REFRESH_TOKEN); "
-             + _SECRET_HELP + ".")] = None,
-    tenant_id: Annotated[
-        str | None, typer.Option(metavar="ID", help="Only this organisation (default: every "
-                                                    "one it reaches).")
-    ] = None,
+        metavar="TOKEN",
+        help="A refresh token of the grant (default: ARCONNECT_XERO_REFRESH_TOKEN or "
+             "ARCONNECT_QBO_REFRESH_TOKEN); " + _SECRET_HELP + ".")] = None,
+    tenant_id: Annotated[str | None, typer.Option(
+        "--tenant-id", "--realm-id", metavar="ID",
+        help="Only this tenant: a Xero organisation's tenant id (default: every one the "
+             "grant reaches) or the QuickBooks company's realm id (required: a QuickBooks "
+             "grant does not say which company it is for).")] = None,
 ) -> None:
     """Add a grant headlessly from a refresh token (it is rotated at once and stored encrypted).
 
-    One Xero grant can reach several organisations; each becomes a tenant. Give the client
-    secret and the refresh token through the environment (ARCONNECT_XERO_CLIENT_SECRET,
-    ARCONNECT_XERO_REFRESH_TOKEN) or stdin (`--refresh-token -`), not on the command line.
-    The organisations are checked before anything is stored: a wrong --tenant-id stores
-    nothing.
+    One Xero grant can reach several organisations; each becomes a tenant. A QuickBooks grant
+    is for one company: give its realm id (`--realm-id`, shown in the redirect after consent and
+    in QuickBooks under Settings ─▶ Account and settings ─▶ Billing & subscription). Give the
+    client secret and the refresh token through the environment
+    (ARCONNECT_XERO_CLIENT_SECRET / ARCONNECT_QBO_CLIENT_SECRET, ..._REFRESH_TOKEN) or stdin
+    (`--refresh-token -`), not on the command line. The tenants are checked before anything is
+    stored: a wrong id stores nothing.
     """
-    from arconnect.auth.service import add_xero_grant, check_vault
+    from arconnect.auth.service import add_grant, check_vault
     from arconnect.auth.vault import get_vault
     from arconnect.settings import get_settings
 
-    if platform != "xero":
-        raise ArconnectError(f"platform {platform!r} is not supported yet; use: xero")
+    port = _platform_arg(platform)
     settings = get_settings()
+    env = port.env_prefix
     if client_secret == "-" and refresh_token == "-":
         raise ArconnectError("--client-secret - and --refresh-token -: only one of them can "
-                             "read stdin; give the client secret through "
-                             "ARCONNECT_XERO_CLIENT_SECRET. Nothing was changed")
-    client_id = client_id or settings.xero_client_id
-    secret = _secret_arg(ctx, "client_secret", client_secret or settings.xero_client_secret,
-                         "ARCONNECT_XERO_CLIENT_SECRET")
-    token = _secret_arg(ctx, "refresh_token", refresh_token, "ARCONNECT_XERO_REFRESH_TOKEN")
+                             f"read stdin; give the client secret through {env}_CLIENT_SECRET. "
+                             "Nothing was changed")
+    configured_id, configured_secret = port.configured_app(settings)
+    client_id = client_id or os.environ.get(f"{env}_CLIENT_ID") or configured_id
+    secret = _secret_arg(ctx, "client_secret", client_secret
+                         or os.environ.get(f"{env}_CLIENT_SECRET") or configured_secret,
+                         f"{env}_CLIENT_SECRET")
+    token = _secret_arg(ctx, "refresh_token",
+                        refresh_token or os.environ.get(f"{env}_REFRESH_TOKEN"),
+                        f"{env}_REFRESH_TOKEN")
     if not client_id:
-        raise ArconnectError("--client-id is missing: pass your Xero app's client id or set "
-                             "ARCONNECT_XERO_CLIENT_ID. Nothing was changed")
+        raise ArconnectError(f"--client-id is missing: pass your {port.label} app's client id "
+                             f"or set {env}_CLIENT_ID. Nothing was changed")
+    if port.callback_params and not tenant_id:
+        raise ArconnectError(f"--{port.tenant_id_option} is missing: a {port.label} grant is "
+                             f"for one {port.tenant_word}; give its id. Nothing was changed")
     vault = get_vault()
     db = _db()
     check_vault(db, vault)  # a wrong key fails here, before the refresh token is used up
-    added = add_xero_grant(
-        db, client_id=client_id, client_secret=secret, refresh_token=token,
+    added = add_grant(
+        db, port.name, client_id=client_id, client_secret=secret, refresh_token=token,
         tenant_id=tenant_id, vault=vault,
     )
     console.print(f"tokens stored encrypted under key {vault.fingerprint}")
@@ -371,39 +391,45 @@ def tenants_add(
 
 @tenants_app.command("connect")
 def tenants_connect(
-    platform: Annotated[str, typer.Argument(metavar="PLATFORM", help="Platform: xero.")],
+    platform: Annotated[str, typer.Argument(
+        metavar="PLATFORM", help="Platform: xero or quickbooks.")],
     port: Annotated[int | None, typer.Option(
-        metavar="PORT", help="Local port of the redirect listener (default: the port of "
-             "ARCONNECT_XERO_REDIRECT_URI, 8765). The redirect URI with this port must be "
-             "registered with your Xero app.")] = None,
+        metavar="PORT", help="Local port of the redirect listener (default: the port of the "
+             "platform's redirect URI setting, 8765). The redirect URI with this port must be "
+             "registered with your app.")] = None,
+    paste: Annotated[bool, typer.Option(
+        "--paste", help="Do not listen: after consent, paste the address the browser was "
+             "sent to. For an https redirect URI (Intuit's production keys require one), or "
+             "a browser on another machine.")] = False,
 ) -> None:
-    """Connect organisations through the browser (OAuth with PKCE).
+    """Connect tenants through the browser (OAuth; PKCE where the platform takes it).
 
-    Checks the secret key and the store first, prints the consent URL, listens on
-    http://localhost:PORT/callback/xero for the redirect (register exactly that redirect URI
-    with your Xero app), and stores one tenant per organisation. Set ARCONNECT_XERO_CLIENT_ID,
-    ARCONNECT_XERO_CLIENT_SECRET and ARCONNECT_SECRET_KEY first.
+    Checks the secret key and the store first, prints the consent URL, then either listens on
+    the redirect URI's port on this machine (http://localhost:PORT/callback/PLATFORM:
+    register exactly that redirect URI with your app), or, with --paste, asks for the address
+    the browser was redirected to. Stores one tenant per organisation (Xero) or the company
+    chosen (QuickBooks). Set ARCONNECT_SECRET_KEY and the app's client id and secret first:
+    ARCONNECT_XERO_CLIENT_ID and ARCONNECT_XERO_CLIENT_SECRET, or ARCONNECT_QBO_CLIENT_ID and
+    ARCONNECT_QBO_CLIENT_SECRET.
     """
     from arconnect.auth.service import check_vault
     from arconnect.auth.vault import get_vault
     from arconnect.settings import get_settings
 
-    if platform != "xero":
-        raise ArconnectError(f"platform {platform!r} is not supported yet; use: xero")
+    platform_ = _platform_arg(platform)
     settings = get_settings()
-    host, port, path = _local_redirect(settings, port)
-    if not settings.xero_client_id or not settings.xero_client_secret:
-        raise ArconnectError(
-            "set ARCONNECT_XERO_CLIENT_ID and ARCONNECT_XERO_CLIENT_SECRET (your Xero app's "
-            "credentials, https://developer.xero.com/app/manage) first"
-        )
+    platform_.app_credentials(settings)  # named settings missing: fail before anything else
     # Everything that can fail locally fails now, before the user consents in the browser.
     vault = get_vault()
     db = _db()
     check_vault(db, vault)
-    with _listen(host, port, path) as listener:
-        redirect_uri = f"http://{host}:{listener.port}{path}"
-        added = _connect_xero(settings, redirect_uri, listener, db, vault)
+    if paste:
+        added = _connect_by_paste(platform_, settings, db, vault)
+    else:
+        host, port, path = _local_redirect(platform_, settings, port)
+        with _listen(platform_, host, port, path) as listener:
+            redirect_uri = f"http://{host}:{listener.port}{path}"
+            added = _connect_by_listener(platform_, settings, redirect_uri, listener, db, vault)
     console.print(f"tokens stored encrypted under key {vault.fingerprint}")
     for t in added:
         console.print(f"[green]connected[/] {safe(t.name)} ({safe(t.external_id)}) as tenant "
@@ -495,19 +521,64 @@ def _remove_all_before_disconnect(db: Engine, t: Tenant, who: str) -> None:
                   f"calls)")
 
 
-def _connect_xero(settings: Settings, redirect_uri: str, listener: CallbackServer,
-                  db: Engine, vault: TokenVault) -> list[Tenant]:
-    """Print the consent URL, wait for Xero's redirect, store the grant."""
-    from arconnect.auth.service import begin_xero_connect, complete_xero_connect
+def _connect_by_listener(platform: Platform, settings: Settings, redirect_uri: str,
+                         listener: CallbackServer, db: Engine,
+                         vault: TokenVault) -> list[Tenant]:
+    """Print the consent URL, wait for the platform's redirect, store the grant."""
+    from arconnect.auth.service import begin_connect, complete_connect
 
-    request = begin_xero_connect(settings, redirect_uri)
+    request = begin_connect(platform.name, settings, redirect_uri)
     listener.expect_state(request.state)  # the browser hears "Connected" only for this state
-    console.print("Open this address to connect Xero (sign in, choose the organisations, "
-                  "allow access):")
+    console.print(f"Open this address to connect {platform.label} (sign in, choose the "
+                  f"{platform.tenant_word}, allow access):")
     show_link(console, request.url)
-    console.print(f"waiting for Xero's redirect to {redirect_uri} (Ctrl-C to stop)")
+    console.print(f"waiting for {platform.label}'s redirect to {redirect_uri} (Ctrl-C to stop)")
     code, state = listener.wait()
-    return complete_xero_connect(db, request, code, state, redirect_uri, vault)
+    callback = {k: v for k, v in listener.params.items() if k in platform.callback_params}
+    return complete_connect(db, platform.name, request, code, state, redirect_uri, vault,
+                            callback=callback)
+
+
+def _connect_by_paste(platform: Platform, settings: Settings, db: Engine,
+                      vault: TokenVault) -> list[Tenant]:
+    """Print the consent URL; the user pastes the address the browser was redirected to."""
+    from arconnect.auth.service import begin_connect, complete_connect
+
+    redirect_uri = platform.redirect_uri(settings)
+    request = begin_connect(platform.name, settings, redirect_uri)
+    console.print(f"Open this address to connect {platform.label} (sign in, choose the "
+                  f"{platform.tenant_word}, allow access):")
+    show_link(console, request.url)
+    console.print(f"The browser is then sent to {redirect_uri}?code=…; copy that whole "
+                  "address from the address bar (the page itself may not load).")
+    pasted = (typer.prompt("Paste it here", hide_input=True) if sys.stdin.isatty()
+              else sys.stdin.readline()).strip()
+    params = _redirect_params(pasted, redirect_uri)
+    callback = {k: v for k, v in params.items() if k in platform.callback_params}
+    return complete_connect(db, platform.name, request, params["code"],
+                            params.get("state", ""), redirect_uri, vault, callback=callback)
+
+
+def _redirect_params(pasted: str, redirect_uri: str) -> dict[str, str]:
+    """The query of a pasted redirect address; a one-line error when it is not one."""
+    from urllib.parse import parse_qs
+
+    parts = urlsplit(pasted)
+    params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    expected = urlsplit(redirect_uri)
+    if (parts.scheme, parts.netloc, parts.path) != (expected.scheme, expected.netloc,
+                                                    expected.path):
+        raise ArconnectError(f"the pasted address is not the redirect URI {redirect_uri} "
+                             "with a code; copy the whole address the browser shows after "
+                             "consent. Nothing was stored")
+    if "error" in params:
+        raise ArconnectError(f"the platform refused the connection: {params['error']}. "
+                             "Nothing was stored")
+    if "code" not in params:
+        raise ArconnectError("the pasted address carries no authorization code; copy the "
+                             "whole address the browser shows after consent. Nothing was "
+                             "stored")
+    return params
 
 
 def show_link(out: Console, url: str) -> None:
@@ -516,20 +587,23 @@ def show_link(out: Console, url: str) -> None:
     out.print(Text(url, style=Style(link=url)), soft_wrap=True, highlight=False)
 
 
-def _local_redirect(settings: Settings, port: int | None) -> tuple[str, int, str]:
-    """Host, port and path of the local redirect listener: ARCONNECT_XERO_REDIRECT_URI's, the
-    port replaced by ``--port`` when given."""
-    uri = settings.xero_redirect_uri
+def _local_redirect(platform: Platform, settings: Settings,
+                    port: int | None) -> tuple[str, int, str]:
+    """Host, port and path of the local redirect listener: the platform's redirect URI
+    setting's, the port replaced by ``--port`` when given."""
+    uri = platform.redirect_uri(settings)
     parts = urlsplit(uri)
     if parts.scheme != "http" or parts.hostname not in ("localhost", "127.0.0.1"):
         raise ArconnectError(
-            f"ARCONNECT_XERO_REDIRECT_URI is {uri}: `arconnect tenants connect` listens on this "
-            f"machine, so it needs http://localhost:PORT/PATH (registered with your Xero app); "
-            f"unset it for http://localhost:8765/callback/xero")
+            f"{platform.env_prefix}_REDIRECT_URI is {uri}: `arconnect tenants connect` listens "
+            f"on this machine, so it needs http://localhost:PORT/PATH (registered with your "
+            f"{platform.label} app); use `arconnect tenants connect {platform.name} --paste` "
+            "for an https redirect URI, or unset it for "
+            f"http://localhost:8765/callback/{platform.name}")
     return parts.hostname, (parts.port or 80) if port is None else port, parts.path or "/"
 
 
-def _listen(host: str, port: int, path: str) -> CallbackServer:
+def _listen(platform: Platform, host: str, port: int, path: str) -> CallbackServer:
     """The redirect listener on ``port``; a port in use is a one-line error offering one."""
     from arconnect.callback import CallbackServer, free_port
 
@@ -537,13 +611,13 @@ def _listen(host: str, port: int, path: str) -> CallbackServer:
         return CallbackServer("127.0.0.1", port, path)
     except OSError as err:
         spare = free_port()
-        why = ("is in use (the Xero sandbox's default port is 8765 too)"
+        why = ("is in use (the sandbox's default port is 8765 too)"
                if err.errno == errno.EADDRINUSE else f"cannot be used ({err.strerror})")
         raise ArconnectError(
-            f"port {port} {why}: run `arconnect tenants connect xero --port {spare}` (free "
-            f"now) and register http://{host}:{spare}{path} as a redirect URI of your Xero app "
-            f"(https://developer.xero.com/app/manage; Xero requires an exact match), or free "
-            f"port {port}. Nothing was changed") from None
+            f"port {port} {why}: run `arconnect tenants connect {platform.name} --port "
+            f"{spare}` (free now) and register http://{host}:{spare}{path} as a redirect URI "
+            f"of your {platform.label} app (an exact match is required), or free port {port}. "
+            "Nothing was changed") from None
 
 
 def _secret_arg(ctx: typer.Context, name: str, value: str | None, envvar: str) -> str:

@@ -43,7 +43,7 @@ DEMO_CLIENT_SECRET = "arconnect-demo-secret"  # the sandbox's own app credential
 def run_demo(*, customers: int = 300, invoices: int = 6000,
              database_url: str | None = None) -> list[SyncResult]:
     """Start the sandbox, connect, full sync, mutate, incremental sync; print a summary."""
-    from arconnect.auth.service import begin_xero_connect, complete_xero_connect
+    from arconnect.auth.service import begin_connect, complete_connect
     from arconnect.auth.vault import get_vault
     from arconnect.callback import CallbackServer
     from arconnect.console import segment_tables
@@ -89,12 +89,12 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
         # The real OAuth code flow: authorize (consent auto-approved) ─▶ redirect to our
         # listener ─▶ code exchange ─▶ /connections ─▶ one tenant per organisation.
         with CallbackServer("127.0.0.1", 0) as listener:
-            request = begin_xero_connect(settings, listener.redirect_uri)
+            request = begin_connect("xero", settings, listener.redirect_uri)
             listener.expect_state(request.state)
             requests.get(request.url, timeout=30)  # follows the consent redirect to us
             code, state = listener.wait(timeout=30)
-            tenants = complete_xero_connect(db, request, code, state, listener.redirect_uri,
-                                            get_vault(allow_demo=True))
+            tenants = complete_connect(db, "xero", request, code, state, listener.redirect_uri,
+                                       get_vault(allow_demo=True))
         for t in tenants:
             console.print(f"connected [bold]{safe(t.name)}[/] ({safe(t.external_id)}) through "
                           "OAuth")

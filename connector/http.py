@@ -11,12 +11,17 @@ status-to-action table :data:`STATUS_ACTIONS` (in the manner of Airbyte's error 
                             retry once; a second 401 raises AuthError. A 401 the
                             platform's ``explain_401`` recognises as one no new token
                             cures (a missing scope) raises its error at once
-    429 + problem ``day``   DAILY_LIMIT: raise RateLimitedDaily at once, no retry
-    other 429               RATE_LIMITED: wait ``Retry-After`` clock seconds, retry
-                            (at most :data:`MAX_RATE_LIMIT_WAITS` times per request)
+    429                     RATE_LIMITED: wait ``Retry-After`` clock seconds (back off
+                            without one), retry (at most :data:`MAX_RATE_LIMIT_WAITS`
+                            times per request)
     5xx, connection error,  BACKOFF: exponential backoff with full jitter (0.5 s base,
     timeout                 30 s cap) up to ``max_attempts``, then UpstreamError
     ======================  =======================================================
+
+The platform refines the table (:meth:`arconnect.adapters.base.Platform.parse_error`): its
+reading of a response — a spent daily or monthly budget (DAILY_LIMIT: RateLimitedDaily at once,
+no retry), a dead grant, a configuration error, a refusal of the data — wins over the status.
+How a request is signed is the platform's too (:data:`Signer`; a bearer token by default).
 
 No urllib3 ``Retry`` sits under it (:func:`make_session`), and adapters never retry. Waits run
 on the scaled clock (:mod:`arconnect.clock`). Every request goes through the tenant's pacer
@@ -42,12 +47,14 @@ from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from arconnect import __version__
+from arconnect.adapters.base import ErrorVerdict, RateInfo
 from arconnect.clock import Clock, get_clock
 from arconnect.errors import (
     ArconnectError,
     AuthError,
     ConfigError,
     RateLimitedDaily,
+    ReconnectRequired,
     UpstreamError,
 )
 from arconnect.pacing import Pacing, describe_wait
@@ -64,6 +71,20 @@ Explain401 = Callable[[str, str, requests.Response], ArconnectError | None]
 """``(method, path, response) -> error``: the error to raise for a 401 that refreshing the token
 cannot cure (Xero's ``AuthorizationUnsuccessful``: the grant lacks a scope), or None when a
 refresh may help (an expired or revoked token)."""
+
+
+ParseError = Callable[[requests.Response], ErrorVerdict | None]
+"""The platform's reading of a non-2xx response (``Platform.parse_error``)."""
+ReadRateInfo = Callable[[Mapping[str, str]], RateInfo | None]
+"""What a response's headers say about the budget left (``Platform.rate_info``)."""
+Signer = Callable[[str, str, "Mapping[str, Any] | None", str], dict[str, str]]
+"""``(method, url, params, token) -> headers`` that authenticate one request."""
+
+
+def bearer(method: str, url: str, params: Mapping[str, Any] | None, token: str
+           ) -> dict[str, str]:
+    """The OAuth 2.0 bearer header (RFC 6750 section 2.1)."""
+    return {"Authorization": f"Bearer {token}"}
 
 
 class TokenProvider(Protocol):
@@ -94,10 +115,16 @@ STATUS_ACTIONS: tuple[tuple[range, Action], ...] = (
     (range(429, 430), Action.RATE_LIMITED),
     (range(500, 600), Action.BACKOFF),
 )
-# A 429's X-Rate-Limit-Problem header refines RATE_LIMITED. Xero names the limit hit
-# (https://developer.xero.com/documentation/guides/oauth2/limits/#api-rate-limits): only the
-# daily one is worth stopping for — the others reset within a minute.
-RATE_LIMIT_PROBLEMS: Mapping[str, Action] = {"day": Action.DAILY_LIMIT}
+# A platform's verdict (ErrorVerdict.action) to the action taken; reconnect, config and data
+# are handled in ApiClient._decide.
+VERDICT_ACTIONS: Mapping[str, Action] = {
+    "retry": Action.BACKOFF,
+    "rate_limited": Action.RATE_LIMITED,
+    "quota": Action.DAILY_LIMIT,
+    "refresh": Action.REFRESH,
+    "return": Action.RETURN,
+    "data": Action.RETURN,
+}
 # Send failures that are worth another try (the request may not have reached the server).
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     requests.ConnectionError,
@@ -106,14 +133,14 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def classify(response: requests.Response) -> Action:
-    """The action :data:`STATUS_ACTIONS` (and :data:`RATE_LIMIT_PROBLEMS`) give a response."""
+def classify(response: requests.Response, verdict: ErrorVerdict | None = None) -> Action:
+    """The action the platform's ``verdict`` (:data:`VERDICT_ACTIONS`), else
+    :data:`STATUS_ACTIONS`, give a response."""
+    if verdict is not None and verdict.action in VERDICT_ACTIONS:
+        return VERDICT_ACTIONS[verdict.action]
     status = response.status_code
     for statuses, action in STATUS_ACTIONS:
         if status in statuses:
-            if action is Action.RATE_LIMITED:
-                problem = response.headers.get("X-Rate-Limit-Problem", "").strip().lower()
-                return RATE_LIMIT_PROBLEMS.get(problem, action)
             return action
     return Action.RETURN
 
@@ -191,6 +218,9 @@ class ApiClient:
         session: the session to send with; :func:`make_session` sized for the pacer when None.
         explain_401: the platform's reading of a 401 (:data:`Explain401`); without it every
             401 is treated as a stale token.
+        parse_error: the platform's reading of a non-2xx response (:data:`ParseError`).
+        rate_info: reads what the headers say about the budget left (:data:`ReadRateInfo`).
+        sign: how a request is authenticated (:data:`Signer`; a bearer token by default).
 
     The client owns authentication, pacing and retries; it never interprets a body. Stats
     (``calls``, ``http_429s``, ``retries``, ``refreshes``) count for the client's lifetime and
@@ -210,6 +240,9 @@ class ApiClient:
         on_response: Callable[[requests.Response], None] | None = None,
         session: requests.Session | None = None,
         explain_401: Explain401 | None = None,
+        parse_error: ParseError | None = None,
+        rate_info: ReadRateInfo | None = None,
+        sign: Signer = bearer,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._tokens = token_provider
@@ -220,6 +253,9 @@ class ApiClient:
         self.max_attempts = max(int(max_attempts), 1)
         self._on_response = on_response
         self._explain_401 = explain_401
+        self._parse_error = parse_error
+        self._rate_info = rate_info
+        self._sign = sign
         self._session = session or make_session(pacer.limits.concurrency)
         self._stats_lock = threading.Lock()
         self._calls = 0
@@ -347,8 +383,8 @@ class ApiClient:
     ) -> requests.Response:
         token, state.fresh_token = state.fresh_token or self._tokens.access_token(), None
         send_headers = {**self._default_headers, **(headers or {})}
-        send_headers["Authorization"] = f"Bearer {token}"
-        with self.pacer.slot():
+        send_headers.update(self._sign(method, self.url(path), params, token))
+        with self.pacer.slot(path):
             self._count("_calls")
             try:
                 response = self._session.request(
@@ -369,7 +405,9 @@ class ApiClient:
                 raise UpstreamError(
                     f"{self.pacer.key}: {method} {path} failed: {type(err).__name__}: {err}"
                 ) from None
-            self.pacer.observe(response.headers)
+            info = self._rate_info(response.headers) if self._rate_info is not None else None
+            if info is not None:
+                self.pacer.observe(info)
         log.debug("%s %s -> %s", method, path, response.status_code)
         if self._on_response is not None:
             self._on_response(response)
@@ -379,8 +417,15 @@ class ApiClient:
         self, state: _RequestState, method: str, path: str, token: str,
         response: requests.Response,
     ) -> requests.Response:
-        action = classify(response)
         status = response.status_code
+        verdict = (self._parse_error(response)
+                   if self._parse_error is not None and status >= 400 else None)
+        if verdict is not None and verdict.action in ("reconnect", "config"):
+            response.close()
+            what = (f"{self.pacer.key}: {method} {path} was refused (HTTP {status})"
+                    + (f": {verdict.message}" if verdict.message else ""))
+            raise ReconnectRequired(what) if verdict.action == "reconnect" else ConfigError(what)
+        action = classify(response, verdict)
         if action is Action.RETURN:
             return response
         if action is Action.REFRESH and self._explain_401 is not None:
@@ -402,13 +447,15 @@ class ApiClient:
             self._count("_refreshes")
             raise _Retry(action, 0.0, status, "HTTP 401, token refreshed")
         if action is Action.DAILY_LIMIT:
+            spent = (verdict.message if verdict is not None and verdict.message
+                     else "the daily API limit is spent")
             retry_after = retry_after_seconds(response)
             if retry_after is None:
                 when = "it resets within 24 hours"
             else:
                 when = f"it resets in about {describe_wait(retry_after)}"
             raise RateLimitedDaily(
-                f"{self.pacer.key}: the daily API limit is spent (HTTP 429 on {method} {path}); "
+                f"{self.pacer.key}: {spent} (HTTP {status} on {method} {path}); "
                 f"{when}",
                 retry_after=retry_after,
             )
@@ -417,8 +464,8 @@ class ApiClient:
             delay = retry_after_seconds(response)
             if delay is None:  # no Retry-After (QBO sends none): back off like a 5xx
                 delay = backoff_seconds(state.rate_limit_waits)
-            problem = response.headers.get("X-Rate-Limit-Problem", "").strip() or "unnamed"
-            raise _Retry(action, delay, status, f"HTTP 429 (limit {problem})")
+            said = verdict.message if verdict is not None and verdict.message else "rate limited"
+            raise _Retry(action, delay, status, f"HTTP {status} ({said})")
         state.failures += 1
         raise _Retry(action, backoff_seconds(state.failures), status, f"HTTP {status}")
 

@@ -25,6 +25,29 @@ after a list field (``ContactGroups[*].Name`` gives a list), ``[0]`` for one ele
 equals|not_equals|in|not_in|missing}``, ``{all: [...]}``, ``{any: [...]}``, ``{not: {...}}``);
 nothing in a mapping file is ever evaluated as code.
 
+Deletes that arrive as tombstones (QBO change data capture returns a deleted entity as little
+more than its ``Id`` and ``status: "Deleted"``) are declared per entity, beside ``rows:``::
+
+    invoices:
+      tombstone:
+        when: {path: status, equals: Deleted}   # a condition, as skip_if
+        id: Id                                  # where the tombstone holds the record's id
+        update:
+          - table: document
+            set: {status: deleted, is_deleted: true}
+          # optional: match: source_external_id (default external_id), where: {source_kind: X}
+          - {table: allocation, match: source_external_id, where: {source_kind: payment},
+             set: {is_deleted: true}}
+
+A record matching ``when:`` is not mapped by ``rows:``; it only updates, on the rows of the
+tenant whose ``match`` column (default ``external_id``) equals its id, the columns its ``set:``
+names (a plain value is a constant, ``{path: .., transform: ..}`` reads the tombstone) and
+``synced_at``; every other column keeps what an earlier sync stored
+(:meth:`EntityMapping.map_tombstones`, :func:`arconnect.store.upsert.update_existing`). An id the
+store does not hold is skipped, not inserted: a tombstone carries no customer, kind or amount,
+so a row made from it would be a document of nobody's that the metrics would have to learn to
+ignore, and a record never seen alive has nothing in the store to hide.
+
 :func:`load_mapping` validates the whole file (pydantic for its shape, then every name, path,
 transform, argument and column against the tables in :mod:`arconnect.store.models`) and either
 returns a fully compiled :class:`Mapping` or raises one :class:`MappingError` listing every
@@ -48,10 +71,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, String
 
-from arconnect.adapters.xero.dates import parse_xero_date, parse_xero_datetime
 from arconnect.errors import MappingError
 from arconnect.store.models import Allocation, Customer, Document, Payment, SQLModel
-from arconnect.transforms import TRANSFORMS, Getter, Output, Transform, to_decimal
+from arconnect.transforms import (
+    Getter,
+    Output,
+    Transform,
+    all_transforms,
+    parse_iso_date,
+    parse_iso_datetime,
+    to_decimal,
+)
 from arconnect.yamlfile import Problems, load_yaml_with_lines, read_text
 
 __all__ = [
@@ -63,6 +93,8 @@ __all__ = [
     "RecordError",
     "RowMapping",
     "SourceField",
+    "Tombstone",
+    "TombstoneUpdate",
     "check_mapping",
     "load_mapping",
 ]
@@ -85,7 +117,7 @@ TABLES: dict[str, type[SQLModel]] = {
 FIELD_KEYS = ("path", "transform", "required", "default", "allowed", "const", "context",
               "description")
 # The transform that turns raw text into each column type, suggested in errors.
-_SUGGEST = {"date": "xero_date", "datetime": "xero_datetime", "decimal": "decimal"}
+_SUGGEST = {"date": "iso_date", "datetime": "iso_datetime", "decimal": "decimal"}
 _CONDITION_OPS = ("equals", "not_equals", "in", "not_in", "missing")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -136,6 +168,7 @@ class _RowModel(_Model):
 class _EntityModel(_Model):
     description: str | None = None
     rows: list[_RowModel] = Field(min_length=1)
+    tombstone: dict[str, Any] | None = None
 
 
 class _FileModel(_Model):
@@ -180,8 +213,8 @@ def _read_yaml(text: str, label: str) -> tuple[Any, dict[_Loc, int], list[tuple[
 
 _SEGMENT = re.compile(r"([A-Za-z_@$][A-Za-z0-9_@$-]*)(?:\[(\*|\d+)\])?")
 _PATH_HELP = (
-    "a path is dotted field names such as Contact.ContactID, with [*] after a list field "
-    "(ContactGroups[*].Name), [0] for its first element, and ^. in front for the parent record "
+    "a path is dotted field names such as CustomerRef.value, with [*] after a list field "
+    "(Line[*].Amount), [0] for its first element, and ^. in front for the parent record "
     "inside `each:`"
 )
 
@@ -341,12 +374,12 @@ def _coerce(value: Any, kind: Output) -> Any:
     if kind == "date":
         if isinstance(value, date) and not isinstance(value, datetime):
             return value
-        parsed = parse_xero_date(value)
+        parsed = parse_iso_date(value)
         if parsed is None:
             raise ValueError(f"{value!r} is not a date (write YYYY-MM-DD)")
         return parsed
     if kind == "datetime":
-        parsed = value if isinstance(value, datetime) else parse_xero_datetime(value)
+        parsed = value if isinstance(value, datetime) else parse_iso_datetime(value)
         if not isinstance(parsed, datetime):
             raise ValueError(f"{value!r} is not a timestamp (write 2024-01-31T12:00:00Z)")
         return parsed
@@ -399,12 +432,42 @@ class RowMapping:
 
 
 @dataclass(frozen=True)
+class TombstoneUpdate:
+    """What a tombstone changes in one table (one ``update:`` entry).
+
+    Attributes:
+        table: the table updated.
+        keys: the columns that find the rows: ``tenant_id``, the ``match`` column and the
+            ``where`` columns, in that order.
+        columns: the columns set (the ``set:`` ones, then ``synced_at``).
+    """
+
+    table: str
+    keys: tuple[str, ...]
+    columns: tuple[str, ...]
+    _where: tuple[tuple[str, Any], ...] = field(repr=False)
+    _fields: tuple[tuple[str, FieldFn], ...] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """The compiled ``tombstone:`` of an entity: which records are deletes, and their updates."""
+
+    line: int
+    updates: tuple[TombstoneUpdate, ...]
+    _when: Condition = field(repr=False)
+    _id: Getter = field(repr=False)
+    _id_path: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class EntityMapping:
     """The compiled mapping of one entity (``contacts``, ``invoices``...)."""
 
     name: str
     rows: tuple[RowMapping, ...]
     tables: tuple[str, ...]
+    tombstone: Tombstone | None = None
 
     def map_page(
         self, records: Sequence[Record], context: dict[str, Any], *, apply_skip: bool = True
@@ -414,6 +477,7 @@ class EntityMapping:
         Pure: reads ``records`` and ``context`` (``tenant_id``, ``synced_at``,
         ``base_currency``), writes nothing, keeps no state between calls. ``apply_skip=False``
         maps every record, ignoring ``skip_if`` (records fetched because they are needed).
+        Tombstones (the entity's ``tombstone: when:``) are left to :meth:`map_tombstones`.
 
         Raises:
             RecordError: a record could not be mapped (its index, the column, the problem).
@@ -426,9 +490,12 @@ class EntityMapping:
         ctx = context
         index = -1
         rec: Any = None
+        dead = self.tombstone._when if self.tombstone is not None else None
         try:
             for rec in records:
                 index += 1
+                if dead is not None and dead(rec, None):
+                    continue  # a tombstone: map_tombstones handles it
                 for fields, each, skip, append in plan:
                     if each is None:
                         if skip is not None and skip(rec, None):
@@ -450,6 +517,45 @@ class EntityMapping:
                         append({c: f(item, rec, ctx) for c, f in fields})
         except Exception as err:
             raise self._explain(index, rec, context, err) from None
+        return out
+
+    def map_tombstones(
+        self, records: Sequence[Record], context: dict[str, Any]
+    ) -> list[tuple[TombstoneUpdate, list[dict[str, Any]]]]:
+        """The partial rows the page's tombstones update, per ``update:`` entry (in file order).
+
+        Each row holds the entry's ``keys`` (``tenant_id``, the matched column holding the
+        tombstone's id as text, the ``where`` constants) and its ``columns``; nothing else, so
+        an update leaves every other column as it was. Pure, like :meth:`map_page`; an entity
+        without ``tombstone:`` gives ``[]``.
+
+        Raises:
+            RecordError: a tombstone without an id, or a ``set:`` value that could not be made.
+        """
+        stone = self.tombstone
+        if stone is None:
+            return []
+        out: list[tuple[TombstoneUpdate, list[dict[str, Any]]]] = [
+            (u, []) for u in stone.updates]
+        for index, rec in enumerate(records):
+            try:
+                if not stone._when(rec, None):
+                    continue
+                found = stone._id(rec, None)
+            except Exception as exc:
+                raise RecordError(index, "tombstone", _text(exc)) from None
+            if found is None or found == "" or isinstance(found, dict | list):
+                raise RecordError(index, "tombstone",
+                                  f"the tombstone has no id (path {stone._id_path})")
+            for update, rows in out:
+                row: dict[str, Any] = {"tenant_id": context.get("tenant_id"),
+                                       update.keys[1]: str(found), **dict(update._where)}
+                for column, fn in update._fields:
+                    try:
+                        row[column] = fn(rec, None, context)
+                    except Exception as exc:
+                        raise RecordError(index, column, _text(exc), update.table) from None
+                rows.append(row)
         return out
 
     def _explain(self, index: int, rec: Any, ctx: dict[str, Any], err: Exception) -> RecordError:
@@ -556,6 +662,18 @@ class _Compiler:
     def __init__(self, label: str, marks: dict[_Loc, int]) -> None:
         self.problems = _Problems(label, marks)
         self.fields: list[SourceField] = []
+        self.platform: str | None = None
+
+    def suggest(self, kind: str) -> str | None:
+        """The transform that turns a raw value into a ``kind`` column: the declared
+        platform's own (``xero_date``) before the engine's (``iso_date``)."""
+        generic = _SUGGEST.get(kind)
+        if generic is None:
+            return None
+        for name, t in all_transforms().items():
+            if self.platform and name.startswith(f"{self.platform}_") and t.output == kind:
+                return name
+        return generic
 
     def add(self, loc: _Loc, message: str) -> None:
         self.problems.add(loc, message)
@@ -653,11 +771,12 @@ class _Compiler:
         name = spec.get("transform")
         transform: Transform | None = None
         if name is not None:
-            transform = TRANSFORMS.get(name) if isinstance(name, str) else None
+            known_transforms = all_transforms()
+            transform = known_transforms.get(name) if isinstance(name, str) else None
             if transform is None:
                 self.add((*loc, "transform"),
-                         f"unknown transform {name!r}{_suggest(name, list(TRANSFORMS))}; "
-                         f"known transforms: {', '.join(TRANSFORMS)}")
+                         f"unknown transform {name!r}{_suggest(name, list(known_transforms))}; "
+                         f"known transforms: {', '.join(known_transforms)}")
                 return None
         arg_names = tuple(transform.args.model_fields) if transform else ()
         ok = True
@@ -727,7 +846,7 @@ class _Compiler:
         fn: Callable[..., Any] | None = None
         if transform is not None:
             if not _compatible(transform.output, col.kind):
-                better = _SUGGEST.get(col.kind)
+                better = self.suggest(col.kind)
                 hint = f"; use `transform: {better}`" if better else ""
                 self.add((*loc, "transform"),
                          f"column {col.name} holds a {col.kind} but transform {transform.name} "
@@ -738,7 +857,7 @@ class _Compiler:
                 return None
         elif col.kind in _SUGGEST:
             self.add(loc, f"column {col.name} holds a {col.kind}; the raw value is text or a "
-                          f"float: add `transform: {_SUGGEST[col.kind]}`")
+                          f"float: add `transform: {self.suggest(col.kind)}`")
             return None
 
         default: Any = None
@@ -753,6 +872,12 @@ class _Compiler:
         except TypeError:
             self.add((*loc, "allowed"), f"column {col.name}: `allowed:` lists plain values")
             return None
+        if allowed is not None and fn is not None and transform is not None and (
+                transform.name == "lookup"):
+            fn = self._guarded_lookup(fn, allowed, spec, loc, col)
+            if fn is None:
+                return None
+            allowed = None
         must = model.required or not col.nullable
         what = f"path {model.path}" if model.path else "the value"
         if model.required:
@@ -764,6 +889,36 @@ class _Compiler:
         if key is not None and "[" in key:
             key = None
         return _field_fn(get, fn, transform, default, must, missing, allowed, key)
+
+    def _guarded_lookup(self, fn: Callable[..., Any], allowed: frozenset[Any],
+                        spec: dict[str, Any], loc: _Loc, col: _Column
+                        ) -> Callable[..., Any] | None:
+        """``lookup`` with ``allowed:``: the platform's words are guarded, before the map.
+
+        The map's output is the store's words by construction; what can surprise is the API's
+        input. So ``allowed:`` lists the words the platform may send, each must have a
+        translation in ``map:`` (a load error names the missing ones), and any other value fails
+        the page — even when ``default:`` is given.
+        """
+        table = spec.get("map") if isinstance(spec.get("map"), dict) else {}
+        untranslated = sorted((str(w) for w in allowed if w not in table), key=str)
+        if untranslated:
+            self.add((*loc, "allowed"),
+                     f"column {col.name}: allowed {', '.join(untranslated)} "
+                     f"{'has' if len(untranslated) == 1 else 'have'} no translation in `map:`; "
+                     "add each to map: (or drop it from allowed:)")
+            return None
+        shown = ", ".join(map(str, sorted(allowed, key=str)))
+        lookup = fn
+
+        def guarded(value: Any) -> Any:
+            found = value if value.__class__ is list else () if value is None else (value,)
+            for item in found:
+                if item not in allowed:
+                    raise _Problem(f"value {item!r} is not allowed (allowed: {shown})")
+            return lookup(value)
+
+        return guarded
 
     def _context_field(self, col: _Column, name: Any, loc: _Loc, table: str) -> FieldFn | None:
         if name not in CONTEXT_KEYS:
@@ -877,7 +1032,7 @@ class _Compiler:
             if name == "external_id":
                 self.add((*loc, "fields"),
                          f"table {row.table} needs `external_id` (the ERP's id of the row), "
-                         "e.g. `external_id: ContactID`")
+                         "e.g. `external_id: Id`")
             else:
                 self.add((*loc, "fields"),
                          f"table {row.table} needs `{name}` (it cannot be empty), e.g. "
@@ -953,7 +1108,7 @@ class _Compiler:
             if not isinstance(spec, dict):
                 continue
             transform = spec.get("transform")
-            known = TRANSFORMS.get(transform) if isinstance(transform, str) else None
+            known = all_transforms().get(transform) if isinstance(transform, str) else None
             args = {k: v for k, v in spec.items() if k not in FIELD_KEYS}
             # A transform that handles a missing value (if_present...) always gives one.
             required = ((spec.get("required") is True or not columns[name].nullable)
@@ -992,7 +1147,126 @@ class _Compiler:
         if failed:
             return None
         tables = tuple(dict.fromkeys(r.table for r in rows))
-        return EntityMapping(name, tuple(rows), tables)
+        stone = None
+        if model.tombstone is not None:
+            stone = self.tombstone(model.tombstone, (*loc, "tombstone"), tables)
+            if stone is None:
+                return None
+        return EntityMapping(name, tuple(rows), tables, stone)
+
+    def tombstone(self, spec: dict[str, Any], loc: _Loc, tables: tuple[str, ...]
+                  ) -> Tombstone | None:
+        """Compile ``tombstone: {when, id, update: [{table, match, where, set}]}``."""
+        keys = ("when", "id", "update")
+        example = ("e.g. tombstone: {when: {path: status, equals: Deleted}, id: Id, "
+                   "update: [{table: document, set: {status: deleted, is_deleted: true}}]}")
+        unknown = [k for k in spec if k not in keys]
+        for k in unknown:
+            self.add((*loc, k), f"unknown key {k!r} in tombstone{_suggest(str(k), keys)}; "
+                                f"allowed here: {', '.join(keys)}")
+        missing = [k for k in keys if k not in spec]
+        if missing:
+            self.add(loc, f"tombstone needs {', '.join(missing)}; {example}")
+        if unknown or missing:
+            return None
+        when = self.condition(spec["when"], (*loc, "when"), in_each=False)
+        get_id: Getter | None = None
+        if not isinstance(spec["id"], str):
+            self.add((*loc, "id"), "tombstone id: give the path of the record's id, e.g. id: Id")
+        else:
+            try:
+                get_id = compile_path(spec["id"], in_each=False)
+            except PathSyntaxError as err:
+                self.add((*loc, "id"), f"tombstone id: {err}")
+        entries = spec["update"]
+        if not isinstance(entries, list) or not entries:
+            self.add((*loc, "update"), f"tombstone update: a list of tables to update; {example}")
+            return None
+        updates = [self._tombstone_update(e, (*loc, "update", i), tables)
+                   for i, e in enumerate(entries)]
+        if when is None or get_id is None or any(u is None for u in updates):
+            return None
+        return Tombstone(self.problems.line(loc), tuple(u for u in updates if u is not None),
+                         when, get_id, spec["id"])
+
+    def _tombstone_update(self, entry: Any, loc: _Loc, tables: tuple[str, ...]
+                          ) -> TombstoneUpdate | None:
+        keys = ("table", "match", "where", "set")
+        if not isinstance(entry, dict) or "table" not in entry or "set" not in entry:
+            self.add(loc, "a tombstone update is {table: T, set: {column: value}} (optional "
+                          "match: column, where: {column: value})")
+            return None
+        unknown = [k for k in entry if k not in keys]
+        for k in unknown:
+            self.add((*loc, k), f"unknown key {k!r}{_suggest(str(k), keys)}; allowed here: "
+                                f"{', '.join(keys)}")
+        table = entry["table"]
+        if table not in tables:
+            self.add((*loc, "table"),
+                     f"tombstone updates table {table!r}, which this entity's rows do not fill"
+                     f"{_suggest(str(table), tables)}; tables here: {', '.join(tables)}")
+            return None
+        columns = _TABLE_COLUMNS[table]
+        match = entry.get("match", "external_id")
+        if not isinstance(match, str) or match not in columns or columns[match].kind not in (
+                "str", "any"):
+            hint = "" if match in columns else _suggest(str(match), list(columns))
+            self.add((*loc, "match"), f"tombstone match: {match!r} is not a text column of "
+                                      f"{table}{hint}")
+            return None
+        where_spec = entry.get("where") or {}
+        if not isinstance(where_spec, dict):
+            self.add((*loc, "where"), "tombstone where: {column: value}, e.g. "
+                                      "{source_kind: payment}")
+            return None
+        set_spec = entry["set"]
+        if not isinstance(set_spec, dict) or not set_spec:
+            self.add((*loc, "set"), "tombstone set: {column: value}, e.g. "
+                                    "{status: deleted, is_deleted: true}")
+            return None
+        failed = bool(unknown)
+        where: list[tuple[str, Any]] = []
+        for name, value in where_spec.items():
+            col = columns.get(name)
+            if col is None or name in ("tenant_id", match):
+                self.add((*loc, "where", name),
+                         f"tombstone where: {name!r} is not a column of {table} to compare"
+                         f"{_suggest(str(name), list(columns))}")
+                failed = True
+                continue
+            try:
+                where.append((name, _coerce(value, col.kind)))
+            except ValueError as err:
+                self.add((*loc, "where", name), f"tombstone where: {name} ({col.kind}): {err}")
+                failed = True
+        fields: list[tuple[str, FieldFn]] = []
+        taken = {"tenant_id", match, *(n for n, _ in where)}
+        for name, value in set_spec.items():
+            at = (*loc, "set", name)
+            col = columns.get(name) if isinstance(name, str) else None
+            if col is None:
+                self.add(at, f"tombstone set: table {table} has no column {name!r}"
+                             f"{_suggest(str(name), list(columns))}")
+                failed = True
+                continue
+            if name in taken or name in AUTO_CONTEXT:
+                why = "it finds the rows" if name in taken else "arconnect fills it"
+                self.add(at, f"tombstone set: column {name!r} cannot be set ({why})")
+                failed = True
+                continue
+            spec = value if isinstance(value, dict) else {"const": value}
+            fn = self.field(col, spec, at, False, table)
+            if fn is None:
+                failed = True
+                continue
+            fields.append((name, fn))
+        if failed:
+            return None
+        fields.append(("synced_at", self._context_field(columns["synced_at"], "synced_at",
+                                                        loc, table)))  # type: ignore[arg-type]
+        return TombstoneUpdate(
+            table=table, keys=("tenant_id", match, *(n for n, _ in where)),
+            columns=tuple(n for n, _ in fields), _where=tuple(where), _fields=tuple(fields))
 
 
 def _field_fn(
@@ -1088,6 +1362,7 @@ def _compile(data: Any, marks: dict[_Loc, int], duplicates: list[tuple[int, str]
                 continue
             compiler.add(loc, _shape_message(e))
         raise compiler.problems.error() from None
+    compiler.platform = model.platform
     entities: dict[str, EntityMapping] = {}
     for name, entity_model in model.entities.items():
         entity = compiler.entity(name, entity_model, ("entities", name))
@@ -1100,7 +1375,7 @@ def _compile(data: Any, marks: dict[_Loc, int], duplicates: list[tuple[int, str]
 
 _SHAPE_KEYS = {
     (): ("version", "platform", "description", "entities", "outbound"),
-    ("entities", "*"): ("description", "rows"),
+    ("entities", "*"): ("description", "rows", "tombstone"),
     ("entities", "*", "rows", "*"): ("table", "each", "skip_if", "description", "fields"),
 }
 
@@ -1118,7 +1393,7 @@ def _shape_message(e: Any) -> str:
     if e["type"] == "missing":
         example = {"entities": "entities: {invoices: {rows: [...]}}",
                    "rows": "rows: [{table: document, fields: {...}}]",
-                   "table": "table: document", "fields": "fields: {external_id: InvoiceID}"}
+                   "table": "table: document", "fields": "fields: {external_id: Id}"}
         hint = example.get(str(loc[-1]), "")
         return f"`{loc[-1]}:` is missing" + (f", e.g. `{hint}`" if hint else "")
     if e["type"] == "too_short":

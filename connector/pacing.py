@@ -1,7 +1,7 @@
 """Proactive pacing: our own traffic never causes a 429.
 
-A pacer guards one tenant's calls with four limits (Xero's by default,
-https://developer.xero.com/documentation/guides/oauth2/limits/#api-rate-limits):
+A pacer guards one tenant's calls with the limits its platform states
+(:meth:`arconnect.adapters.base.Platform.limits`; any of them may be absent):
 
 - a **sliding** minute window: never more than ``per_minute`` calls in any 60 clock-seconds.
   The server counts in *fixed* windows that reset at a time we do not know; a sliding window
@@ -10,11 +10,13 @@ https://developer.xero.com/documentation/guides/oauth2/limits/#api-rate-limits):
 - a per-day budget (a sliding 24-hour window); when it is spent, :meth:`Pacer.slot` raises
   :class:`~arconnect.errors.RateLimitedDaily` instead of blocking for hours;
 - an app-wide sliding minute window shared by every tenant's pacer of the same app (the key's
-  prefix: ``xero:<tenant>`` belongs to the app ``xero``).
+  prefix: ``quickbooks:<realm>`` belongs to the app ``quickbooks``);
+- a sliding minute window for batch requests (``batch_per_minute``), for calls whose path ends
+  with ``batch_path``.
 
-The server's ``X-MinLimit-Remaining`` / ``X-DayLimit-Remaining`` / ``X-AppMinLimit-Remaining``
-headers (:meth:`Pacer.observe`) lower the budget when someone else — another app, another
-process — spent some of it; they never raise it.
+What the server's headers say is left (:class:`arconnect.adapters.base.RateInfo`, read by the
+platform; :meth:`Pacer.observe`) lowers the budget when someone else — another app, another
+process — spent some of it; it never raises it.
 
 Waiting goes through the scaled clock (:mod:`arconnect.clock`): with ``ARCONNECT_TIME_SCALE=60``
 a minute window passes in one real second.
@@ -35,11 +37,12 @@ import math
 import threading
 import uuid
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from arconnect.adapters.base import RateInfo
 from arconnect.clock import Clock, get_clock
 from arconnect.errors import ConfigError, RateLimitedDaily, UpstreamError
 
@@ -54,30 +57,46 @@ DAY = 86_400.0
 WINDOW_MARGIN = 0.01
 MINUTE_SPAN = MINUTE * (1.0 + WINDOW_MARGIN)
 
-_MIN_REMAINING = "x-minlimit-remaining"
-_DAY_REMAINING = "x-daylimit-remaining"
-_APP_REMAINING = "x-appminlimit-remaining"
-_PROBLEM = "x-rate-limit-problem"
-
 
 @dataclass(frozen=True)
 class Limits:
-    """A platform's call limits for one tenant (and the app-wide minute limit).
+    """A platform's call limits for one tenant (and the app-wide minute limit); None: the
+    platform has no such limit.
 
-    Defaults are Xero's (settings ``xero_minute_limit``, ``xero_concurrency``,
-    ``xero_day_limit``, ``xero_app_minute_limit``); the Starter tier has ``per_day=1000``.
+    Attributes:
+        per_minute: calls in any minute.
+        concurrency: calls in flight.
+        per_day: calls in any 24 hours.
+        app_per_minute: calls in any minute by every tenant of the app together.
+        batch_per_minute: batch requests in any minute (paths ending with ``batch_path``).
+        per_month: calls a calendar month (checked by the service before a run, from the
+            calls its runs recorded; not by the pacer).
+        batch_path: the path suffix of batch requests.
     """
 
     per_minute: int = 60
     concurrency: int = 5
-    per_day: int = 5000
-    app_per_minute: int = 10000
+    per_day: int | None = None
+    app_per_minute: int | None = None
+    batch_per_minute: int | None = None
+    per_month: int | None = None
+    batch_path: str = "/batch"
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if not isinstance(value, int) or value < 1:
+            if f.name == "batch_path" or (value is None and f.name not in (
+                    "per_minute", "concurrency")):
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"pacing limit {f.name}={value!r}: must be a positive integer")
+
+
+UNLIMITED = 10**12  # what an absent limit counts as inside the windows
+
+
+def _cap(limit: int | None) -> int:
+    return UNLIMITED if limit is None else limit
 
 
 class Pacing(Protocol):
@@ -90,33 +109,9 @@ class Pacing(Protocol):
         """Block until one more call is allowed; the call runs inside the context."""
         ...
 
-    def observe(self, headers: Mapping[str, str]) -> None:
+    def observe(self, info: RateInfo) -> None:
         """Lower the budget to what the server's rate-limit headers say is left."""
         ...
-
-
-def _header_int(headers: Mapping[str, str], name: str) -> int | None:
-    value = headers.get(name)
-    if value is None:
-        return None
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        return None
-
-
-def _header_seconds(headers: Mapping[str, str], name: str) -> float | None:
-    value = headers.get(name)
-    if value is None:
-        return None
-    try:
-        return max(float(str(value).strip()), 0.0)
-    except ValueError:
-        return None
-
-
-def _lower(headers: Mapping[str, str]) -> dict[str, str]:
-    return {str(k).lower(): str(v) for k, v in headers.items()}
 
 
 def describe_wait(seconds: float) -> str:
@@ -226,36 +221,50 @@ class Pacer:
         self._slots = threading.BoundedSemaphore(limits.concurrency)
         self._minute = _Window(MINUTE_SPAN)
         self._day = _Window(DAY)
+        self._batch = _Window(MINUTE_SPAN)
         self._day_reset_at: float | None = None
         self._app = _app_window(app_of(key), self._clock)
 
     @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
-        """Block until a call is allowed by every limit, then run the call inside the context.
+    def slot(self, path: str = "") -> Iterator[None]:
+        """Block until a call (to ``path``) is allowed by every limit, then run the call
+        inside the context.
 
         Raises:
             RateLimitedDaily: the day's budget is spent (ours, or the server said so).
         """
         self._slots.acquire()
         try:
-            self._admit()
+            self._admit(self._is_batch(path))
             yield
         finally:
             self._slots.release()
 
-    def _admit(self) -> None:
+    def _is_batch(self, path: str) -> bool:
+        return self.limits.batch_per_minute is not None and path.split("?", 1)[0].rstrip(
+            "/").endswith(self.limits.batch_path)
+
+    def _admit(self, batch: bool = False) -> None:
         limits = self.limits
         while True:
             with self._lock:
                 now = self._clock.monotonic()
-                self._check_day(now)
+                if limits.per_day is not None or self._day_reset_at is not None:
+                    self._check_day(now)
                 wait = self._minute.wait(now, limits.per_minute)
+                if batch:
+                    wait = max(wait, self._batch.wait(now, _cap(limits.batch_per_minute)))
                 with self._app.lock:
-                    wait = max(wait, self._app.window.wait(now, limits.app_per_minute))
+                    if limits.app_per_minute is not None:
+                        wait = max(wait, self._app.window.wait(now, limits.app_per_minute))
                     if wait <= 0:
-                        self._app.window.add(now)
+                        if limits.app_per_minute is not None:
+                            self._app.window.add(now)
                         self._minute.add(now)
-                        self._day.add(now)
+                        if limits.per_day is not None:
+                            self._day.add(now)
+                        if batch:
+                            self._batch.add(now)
                         return
             self._clock.sleep(wait)
 
@@ -264,33 +273,34 @@ class Pacer:
             if now < self._day_reset_at:
                 raise _daily_error(self.key, None, self._day_reset_at - now)
             self._day_reset_at = None
+        if self.limits.per_day is None:
+            return
         wait = self._day.wait(now, self.limits.per_day)
         if wait > 0:
             raise _daily_error(self.key, self.limits.per_day, wait)
 
-    def observe(self, headers: Mapping[str, str]) -> None:
-        """Trust the server when its headers say fewer calls are left than we think.
+    def observe(self, info: RateInfo) -> None:
+        """Trust the server when it says fewer calls are left than we think.
 
-        ``X-DayLimit-Remaining: 0`` (or a 429 whose ``X-Rate-Limit-Problem`` is ``day``) makes
-        the next :meth:`slot` raise RateLimitedDaily. Never raises the budget.
+        A day with no calls left (``info.day == 0``, or ``info.day_spent``) makes the next
+        :meth:`slot` raise RateLimitedDaily. Never raises the budget.
         """
-        h = _lower(headers)
         limits = self.limits
         with self._lock:
             now = self._clock.monotonic()
-            remaining = _header_int(h, _MIN_REMAINING)
-            if remaining is not None:
-                self._minute.lower_to(now, limits.per_minute, remaining)
-            remaining = _header_int(h, _DAY_REMAINING)
-            if remaining is not None:
-                self._day.lower_to(now, limits.per_day, remaining)
-            if h.get(_PROBLEM, "").strip().lower() == "day":
-                retry_after = _header_seconds(h, "retry-after")
+            if info.minute is not None:
+                self._minute.lower_to(now, limits.per_minute, info.minute)
+            if info.day is not None:
+                if limits.per_day is not None:
+                    self._day.lower_to(now, limits.per_day, info.day)
+                elif info.day <= 0:
+                    self._day_reset_at = now + DAY
+            if info.day_spent:
+                retry_after = info.retry_after
                 self._day_reset_at = now + (retry_after if retry_after is not None else DAY)
-            remaining = _header_int(h, _APP_REMAINING)
-            if remaining is not None:
+            if info.app_minute is not None and limits.app_per_minute is not None:
                 with self._app.lock:
-                    self._app.window.lower_to(now, limits.app_per_minute, remaining)
+                    self._app.window.lower_to(now, limits.app_per_minute, info.app_minute)
 
 
 # -- Redis: one budget across processes ---------------------------------------------------------
@@ -440,8 +450,10 @@ class RedisPacer:
             ) from None
 
     @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
-        """Block until a call is allowed across every process; see :meth:`Pacer.slot`."""
+    def slot(self, path: str = "") -> Iterator[None]:
+        """Block until a call is allowed across every process; see :meth:`Pacer.slot` (batch
+        requests count in the shared minute window like any call: a platform whose batch limit
+        is below its minute limit is paced to the batch limit by the in-process pacer only)."""
         self._local.acquire()
         try:
             member = self._admit()
@@ -459,7 +471,8 @@ class RedisPacer:
         while True:
             member = f"{self._id}:{next(self._ids)}"
             args: list[object] = [
-                repr(self._scale), limits.per_minute, limits.app_per_minute, limits.per_day,
+                repr(self._scale), limits.per_minute, _cap(limits.app_per_minute),
+                _cap(limits.per_day),
                 limits.concurrency, member, repr(self._lease_seconds), repr(MINUTE_SPAN),
                 repr(DAY),
             ]
@@ -473,22 +486,23 @@ class RedisPacer:
             else:
                 self._clock.sleep(float(value))
 
-    def observe(self, headers: Mapping[str, str]) -> None:
-        """Lower the shared budget to what the server's headers say; see :meth:`Pacer.observe`."""
-        h = _lower(headers)
+    def observe(self, info: RateInfo) -> None:
+        """Lower the shared budget to what the server says; see :meth:`Pacer.observe`."""
         limits = self.limits
         marker = f"ph:{self._id}:{next(self._ids)}:"
-        for name, window, span, limit in (
-            (_MIN_REMAINING, "min", MINUTE_SPAN, limits.per_minute),
-            (_DAY_REMAINING, "day", DAY, limits.per_day),
-            (_APP_REMAINING, "app", MINUTE_SPAN, limits.app_per_minute),
+        for remaining, window, span, limit in (
+            (info.minute, "min", MINUTE_SPAN, limits.per_minute),
+            (info.day, "day", DAY, limits.per_day),
+            (info.app_minute, "app", MINUTE_SPAN, limits.app_per_minute),
         ):
-            remaining = _header_int(h, name)
-            if remaining is not None and remaining < limit:
+            # An absent limit has no window to lower (its UNLIMITED stand-in would need as many
+            # phantom calls).
+            if remaining is not None and limit is not None and remaining < limit:
                 self._call(self._lower_script, [self._keys[window]],
                            [repr(self._scale), repr(span), limit, remaining, marker + window])
-        if h.get(_PROBLEM, "").strip().lower() == "day":
-            retry_after = _header_seconds(h, "retry-after")
+        if info.day_spent or (info.day is not None and info.day <= 0
+                              and limits.per_day is None):
+            retry_after = info.retry_after if info.day_spent else None
             seconds = retry_after if retry_after is not None else DAY
             if seconds > 0:
                 self._call(self._reset_script, [self._keys["day_reset"]],

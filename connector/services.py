@@ -16,19 +16,16 @@ from typing import Any
 from sqlalchemy import Engine, select, text
 
 from arconnect.adapters.base import TenantInfo
-from arconnect.adapters.xero import XeroAdapter
-from arconnect.adapters.xero.scopes import scope_refusal
 from arconnect.auth.service import get_tenant, list_tenants
 from arconnect.auth.tokens import STATUS_DISCONNECTED, TokenManager, credential_table
 from arconnect.errors import ArconnectError, ConfigError
 from arconnect.http import ApiClient
 from arconnect.mapping import Mapping, load_mapping
-from arconnect.pacing import Limits, get_pacer
+from arconnect.pacing import get_pacer
+from arconnect.platforms import get_platform
 from arconnect.settings import Settings, get_settings
 from arconnect.store.models import Tenant
 from arconnect.sync import Progress, SyncEngine, SyncResult
-
-PLATFORMS = ("xero",)
 
 
 def mapping_for(platform: str, settings: Settings | None = None) -> Mapping:
@@ -62,28 +59,22 @@ def mapping_source(platform: str, settings: Settings | None = None) -> str | Pat
     return platform
 
 
-def xero_limits(settings: Settings) -> Limits:
-    """Xero's per-organisation and per-app limits, as configured (Starter tier: 1,000/day)."""
-    return Limits(
-        per_minute=settings.xero_minute_limit,
-        concurrency=settings.xero_concurrency,
-        per_day=settings.xero_day_limit,
-        app_per_minute=settings.xero_app_minute_limit,
-    )
-
-
 def client_for(db: Engine, tenant: Tenant, settings: Settings | None = None) -> ApiClient:
-    """The authenticated, paced, retried HTTP client for one tenant."""
+    """The authenticated, paced, retried HTTP client for one tenant, built from its platform
+    (:func:`arconnect.platforms.get_platform`): base URL, headers, limits, error reading.
+
+    Raises:
+        ConfigError: the tenant's platform is not supported, or it has no stored grant.
+    """
     settings = settings or get_settings()
-    if tenant.platform != "xero":
-        raise ConfigError(f"tenant {tenant.name}: platform {tenant.platform!r} is not supported")
+    platform = get_platform(tenant.platform)
     if tenant.credential_id is None:
         raise ConfigError(f"tenant {tenant.name} has no stored grant; add it again")
     tokens = TokenManager.for_credential(db, tenant.credential_id)
     info = TenantInfo(tenant.external_id, tenant.name)
     credential_id = tenant.credential_id
 
-    def granted_scopes() -> str | None:  # read only when Xero refuses a call for a scope
+    def granted_scopes() -> str | None:  # read only when the platform refuses for a scope
         cred = credential_table()
         with db.connect() as conn:
             scope: str | None = conn.execute(
@@ -91,13 +82,15 @@ def client_for(db: Engine, tenant: Tenant, settings: Settings | None = None) -> 
         return scope
 
     return ApiClient(
-        settings.xero_api_url.rstrip("/"),
+        platform.base_url(settings, info),
         token_provider=tokens,
-        default_headers=XeroAdapter.headers(info),
-        pacer=get_pacer(f"xero:{tenant.external_id}", xero_limits(settings)),
+        default_headers=platform.headers(info),
+        pacer=get_pacer(f"{platform.name}:{tenant.external_id}", platform.limits(settings)),
         timeout=settings.http_timeout,
         max_attempts=settings.http_max_attempts,
-        explain_401=scope_refusal(tenant.name, settings.xero_scopes, granted_scopes),
+        explain_401=platform.explain_401(settings, tenant.name, granted_scopes),
+        parse_error=platform.parse_error,
+        rate_info=platform.rate_info,
     )
 
 
@@ -137,13 +130,14 @@ def sync_tenants(
                 raise ArconnectError(f"tenant {t.name} is disconnected ({t.status_detail})")
     else:
         tenants = [t for t in tenants if t.status != STATUS_DISCONNECTED]
-    adapter = XeroAdapter(settings.sync_overlap_seconds, settings.xero_page_size)
-    # Loaded once, before any tenant runs: a bad mapping (or mappings folder) stops nothing
-    # half-way.
-    mappings = {p: mapping_for(p, settings) for p in dict.fromkeys(t.platform for t in tenants)}
+    # Loaded once, before any tenant runs: a bad mapping (or mappings folder, or an unknown
+    # platform) stops nothing half-way.
+    platforms = dict.fromkeys(t.platform for t in tenants)
+    adapters = {p: get_platform(p).adapter(settings) for p in platforms}
+    mappings = {p: mapping_for(p, settings) for p in platforms}
 
     def run(tenant: Tenant) -> SyncResult:
-        engine = SyncEngine(db, adapter, mappings[tenant.platform],
+        engine = SyncEngine(db, adapters[tenant.platform], mappings[tenant.platform],
                             lambda t: client_for(db, t, settings), progress)
         return engine.run(tenant, full=full, reconcile=reconcile)
 
@@ -180,18 +174,18 @@ def store_summary(db: Engine, tenant: Tenant) -> dict[str, Any]:
         " (SELECT count(*) FROM document WHERE tenant_id = :t AND kind = 'invoice')"
         "   AS invoices,"
         " (SELECT count(*) FROM document WHERE tenant_id = :t AND kind = 'invoice'"
-        "   AND status = 'AUTHORISED') AS open_invoices,"
+        "   AND status = 'open') AS open_invoices,"
         " (SELECT coalesce(sum(amount_due_base), 0) FROM document WHERE tenant_id = :t"
-        "   AND kind = 'invoice' AND status = 'AUTHORISED') AS open_balance,"
+        "   AND kind = 'invoice' AND status = 'open') AS open_balance,"
         " (SELECT coalesce(sum(amount_due_base), 0) FROM document WHERE tenant_id = :t"
-        "   AND kind = 'invoice' AND status = 'AUTHORISED' AND due_date < :today)"
+        "   AND kind = 'invoice' AND status = 'open' AND due_date < :today)"
         "   AS overdue_balance,"
         " (SELECT count(*) FROM document WHERE tenant_id = :t AND kind = 'credit_note')"
         "   AS credit_notes,"
         " (SELECT count(*) FROM document WHERE tenant_id = :t"
         "   AND kind IN ('overpayment', 'prepayment')) AS cash_credits,"
         " (SELECT coalesce(sum(amount_due_base), 0) FROM document WHERE tenant_id = :t"
-        "   AND kind IN ('credit_note', 'overpayment', 'prepayment') AND status = 'AUTHORISED')"
+        "   AND kind IN ('credit_note', 'overpayment', 'prepayment') AND status = 'open')"
         "   AS unapplied_credit,"
         " (SELECT count(*) FROM payment WHERE tenant_id = :t AND NOT is_deleted) AS payments,"
         " (SELECT count(*) FROM allocation WHERE tenant_id = :t AND NOT is_deleted)"
@@ -207,7 +201,6 @@ def writeback_context(db: Engine, tenant: Tenant, *, rules: Any = None,
     """Everything a write-back of ``tenant`` needs (:class:`arconnect.writeback.service.Context`):
     its client, the platform's outbound mapping checked against the rules, and a refresh of
     its contacts (terms) before each plan."""
-    from arconnect.adapters.xero.writer import XeroWriter
     from arconnect.segmenter.rules import load_rules
     from arconnect.writeback.service import Context
 
@@ -217,18 +210,19 @@ def writeback_context(db: Engine, tenant: Tenant, *, rules: Any = None,
     settings = settings or get_settings()
     rules = rules or load_rules(settings.rules_file or "default")
     outbound = mapping_for(tenant.platform, settings).outbound(rules)
-    adapter = XeroAdapter(settings.sync_overlap_seconds, settings.xero_page_size)
+    platform = get_platform(tenant.platform)
+    adapter = platform.adapter(settings)
 
     def refresh() -> None:
         engine = SyncEngine(db, adapter, mapping_for(tenant.platform, settings),
                             lambda t: client_for(db, t, settings))
-        result = engine.run(tenant, entities=("contacts",))
+        result = engine.run(tenant, entities=(platform.customer_entity,))
         if result.status != "ok":
             raise ArconnectError(f"tenant {tenant.name}: reading its contacts before the "
                                  f"write-back failed: {result.error}")
 
     return Context(db, tenant, client_for(db, tenant, settings), outbound, rules,
-                   XeroWriter(outbound.batch_size), settings, refresh)
+                   platform.writer(settings, outbound), settings, refresh)
 
 
 # -- a whole run: what a scheduled job does ---------------------------------------------------

@@ -32,8 +32,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from arconnect.adapters.xero.dates import parse_xero_date, parse_xero_datetime
-
 # A compiled path: reads a value from the current record (and its parent inside ``each:``).
 Getter = Callable[[dict[str, Any], "dict[str, Any] | None"], Any]
 ValueFn = Callable[[Any], Any]
@@ -121,40 +119,70 @@ def _blank(value: Any) -> bool:
 # -- the transforms ----------------------------------------------------------------------------
 
 
-def _xero_datetime(args: NoArgs, paths: dict[str, Any]) -> ValueFn:
-    def xero_datetime(value: Any) -> datetime | None:
+def parse_iso_datetime(value: Any) -> datetime | None:
+    """ISO 8601 text with an offset (``2024-06-20T13:16:17-07:00``, ``…Z``) ─▶ aware UTC
+    datetime; text without an offset is taken as UTC; None when it is not ISO 8601."""
+    if isinstance(value, datetime):
+        out = value
+    elif isinstance(value, str):
+        try:
+            out = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    return (out if out.tzinfo else out.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def parse_iso_date(value: Any) -> date | None:
+    """``YYYY-MM-DD`` (or an ISO timestamp: its calendar date in its own offset) ─▶ date; None
+    when it is neither."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    try:
+        return date.fromisoformat(text[:10]) if len(text) == 10 else datetime.fromisoformat(
+            text.replace("Z", "+00:00")).date()
+    except ValueError:
+        return None
+
+
+def _iso_datetime(args: NoArgs, paths: dict[str, Any]) -> ValueFn:
+    def iso_datetime(value: Any) -> datetime | None:
         if value == "":
             return None
-        out = parse_xero_datetime(value)
-        if not isinstance(out, datetime):
-            raise ValueError(f"{value!r} is not a Xero date-time (/Date(ms+hhmm)/ or ISO 8601)")
-        # Stored as UTC instants; the offset only said which local time it was.
-        return out.astimezone(UTC)
+        out = parse_iso_datetime(value)
+        if out is None:
+            raise ValueError(f"{value!r} is not an ISO 8601 timestamp (2024-06-20T13:16:17-07:00)")
+        return out
 
-    return xero_datetime
+    return iso_datetime
 
 
-def _xero_date(args: NoArgs, paths: dict[str, Any]) -> ValueFn:
-    # Calendar dates repeat a lot within a page (issue and due dates): remember them.
-    cache: dict[str, date] = {}
+def _iso_date(args: NoArgs, paths: dict[str, Any]) -> ValueFn:
+    cache: dict[str, date] = {}  # issue and due dates repeat within a page
 
-    def xero_date(value: Any) -> date | None:
+    def iso_date(value: Any) -> date | None:
         try:
             return cache[value]
         except (KeyError, TypeError):
             pass
         if value == "":
             return None
-        out: date | None = parse_xero_date(value)
+        out = parse_iso_date(value)
         if out is None:
-            raise ValueError(f"{value!r} is not a Xero date (/Date(ms+hhmm)/ or YYYY-MM-DD)")
+            raise ValueError(f"{value!r} is not an ISO 8601 date (YYYY-MM-DD)")
         if isinstance(value, str):
             if len(cache) > 50_000:
                 cache.clear()
             cache[value] = out
         return out
 
-    return xero_date
+    return iso_date
 
 
 class DecimalArgs(Args):
@@ -344,7 +372,13 @@ class BaseAmountArgs(Args):
 
     rate: str = Field(
         default="CurrencyRate",
-        description="path of the exchange rate (foreign units per ONE base unit)",
+        description="path of the exchange rate (read as `rate_is:` says)",
+    )
+    rate_is: Literal["divisor", "multiplier"] = Field(
+        default="divisor",
+        description="divisor: foreign units per ONE base unit, base = amount / rate (Xero "
+                    "CurrencyRate); multiplier: base units per ONE foreign unit, base = amount "
+                    "× rate (QBO ExchangeRate)",
     )
     currency: str | None = Field(
         default="CurrencyCode", description="path of the document currency (none: not checked)"
@@ -358,6 +392,10 @@ def _base_amount(args: BaseAmountArgs, paths: dict[str, Any]) -> RecordFn:
     # 20.65 AUD ─▶ 22.04 NZD; 500.00 NZD at 1.547150 in a USD org ─▶ 323.17 USD). Base-currency
     # payments carry CurrencyRate 0, invoices 1; a missing or zero rate means "already base".
     # https://developer.xero.com/documentation/api/accounting/invoices (CurrencyRate)
+    # QBO's ExchangeRate is the other way round, home (base) units per one foreign unit:
+    # HomeTotalAmt = TotalAmt × ExchangeRate, so a QBO mapping says `rate_is: multiplier`.
+    # https://developer.intuit.com/app/developer/qbo/docs/workflows/manage-multiple-currencies
+    multiply = args.rate_is == "multiplier"
     rate_of: Getter = paths["rate"]
     currency_of: Getter | None = paths.get("currency")
     quantum = _quantum(args.round)
@@ -375,10 +413,11 @@ def _base_amount(args: BaseAmountArgs, paths: dict[str, Any]) -> RecordFn:
             currency = currency_of(rec, parent)
             if currency and currency == ctx.get("base_currency"):
                 return amount.quantize(quantum, ROUND_HALF_UP)
-        divisor = to_decimal(rate)
-        if divisor <= 0:
+        factor = to_decimal(rate)
+        if factor <= 0:
             raise ValueError(f"exchange rate {rate!r} is not positive")
-        return (amount / divisor).quantize(quantum, ROUND_HALF_UP)
+        base = amount * factor if multiply else amount / factor
+        return base.quantize(quantum, ROUND_HALF_UP)
 
     return base_amount
 
@@ -570,7 +609,7 @@ def _object(args: ObjectArgs, paths: dict[str, Any]) -> RecordFn:
                     not inner_paths):
                 raise ValueError(f"paths.{key}: an object inside takes only `paths: {{key: "
                                  "path}`, e.g. {transform: object, paths: {industry: "
-                                 "'ContactGroups[*].Name'}}")
+                                 "'Groups[*].Name'}}")
             try:
                 inner_objects.append((str(key), _object(ObjectArgs(paths=inner_paths), {})))
             except ValueError as err:
@@ -628,10 +667,10 @@ def _t(name: str, summary: str, args: type[Args], output: Output,
 TRANSFORMS: dict[str, Transform] = {
     t.name: t
     for t in (
-        _t("xero_datetime", "Xero /Date(ms±hhmm)/ or ISO text ─▶ UTC timestamp", NoArgs,
-           "datetime", _xero_datetime),
-        _t("xero_date", "Xero /Date(…)/ or ISO text ─▶ calendar date in its own offset", NoArgs,
-           "date", _xero_date),
+        _t("iso_datetime", "ISO 8601 timestamp with its offset ─▶ UTC timestamp", NoArgs,
+           "datetime", _iso_datetime),
+        _t("iso_date", "ISO 8601 date (YYYY-MM-DD) ─▶ calendar date", NoArgs, "date",
+           _iso_date),
         _t("decimal", "number ─▶ exact Decimal (never float); `round: N` rounds half-up",
            DecimalArgs, "decimal", _decimal),
         _t("int", "whole number", NoArgs, "int", _int),
@@ -647,7 +686,8 @@ TRANSFORMS: dict[str, Transform] = {
            "bool", _not_in, handles_none=True),
         _t("lookup", "`map: {from: to}` with `default:`; on a list the first hit wins",
            LookupArgs, "any", _lookup, handles_none=True),
-        _t("base_amount", "amount ─▶ base currency: amount / rate (`rate:`, `currency:` paths)",
+        _t("base_amount", "amount ─▶ base currency: amount / rate, or × rate with `rate_is: "
+           "multiplier` (`rate:`, `currency:` paths)",
            BaseAmountArgs, "decimal", _base_amount, path_args=("rate", "currency"),
            uses_record=True),
         _t("first", "first non-empty of `path` and `paths: [..]`", FirstArgs, "any", _first,
@@ -668,10 +708,17 @@ TRANSFORMS: dict[str, Transform] = {
 }
 
 
+def all_transforms() -> dict[str, Transform]:
+    """The engine's transforms and those every registered platform adds (``xero_date`` ...)."""
+    from arconnect.platforms import platform_transforms
+
+    return {**TRANSFORMS, **platform_transforms()}
+
+
 def describe_transforms() -> list[dict[str, str]]:
     """Name, arguments and summary of every transform (for docs, errors and the CLI)."""
     out = []
-    for t in TRANSFORMS.values():
+    for t in all_transforms().values():
         out.append({"name": t.name, "args": ", ".join(t.args.model_fields) or "-",
                     "summary": t.summary})
     return out

@@ -1,8 +1,8 @@
 """Authorisation: the token vault, the platforms' OAuth flows and single-flight token refresh.
 
 - :mod:`arconnect.auth.vault` — ``TokenVault``: tokens and client secrets encrypted at rest.
-- :mod:`arconnect.auth.xero` — ``XeroOAuth``: consent URL (PKCE), code exchange, refresh,
-  connections, revocation.
+- :mod:`arconnect.auth.oauth` — the token set every platform's OAuth client returns (the
+  clients themselves live in the platform packages, found through :mod:`arconnect.platforms`).
 - :mod:`arconnect.auth.tokens` — ``TokenManager``: one per grant; valid access tokens, refresh
   single-flight across threads and processes, rotated tokens persisted before use.
 - :mod:`arconnect.auth.service` — what the CLI, the demo and the web app call: add, connect,

@@ -1,7 +1,9 @@
 """Connecting and disconnecting organisations: what the CLI, the demo and the web app call.
 
-A Xero grant (one user's consent) is one ``credential`` row; every organisation it reaches
-(``GET /connections``) is one ``tenant`` row pointing at it. Tokens and the client secret are
+A grant (one user's consent) is one ``credential`` row; every tenant it reaches (a Xero
+grant reaches several organisations, a QuickBooks grant one company) is one ``tenant`` row
+pointing at it. What a grant reaches, how a code is exchanged and how a connection is dropped
+are the platform's (:class:`arconnect.adapters.base.Platform`). Tokens and the client secret are
 stored encrypted by the vault. These functions own those two tables' auth columns; they never
 print or log a token.
 """
@@ -9,12 +11,13 @@ print or log a token.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from arconnect.adapters.base import Discovered, OAuthClient, Platform
+from arconnect.auth.oauth import AuthRequest, Now, TokenSet, utcnow
 from arconnect.auth.tokens import (
     STATUS_ACTIVE,
     STATUS_DISCONNECTED,
@@ -23,35 +26,35 @@ from arconnect.auth.tokens import (
     as_utc,
 )
 from arconnect.auth.vault import TokenVault
-from arconnect.auth.xero import AuthRequest, Now, TokenSet, XeroOAuth, utcnow
 from arconnect.errors import AuthError, ConfigError, NotFoundError, ReconnectRequired
+from arconnect.platforms import get_platform
 from arconnect.settings import Settings, get_settings
 from arconnect.store.models import Credential, Tenant
 
-PLATFORM = "xero"
 
-
-def _oauth(settings: Settings | None, client_id: str, client_secret: str, now: Now) -> XeroOAuth:
-    return XeroOAuth(settings or get_settings(), client_id, client_secret, now=now)
+def _oauth(platform: Platform, settings: Settings | None, client_id: str, client_secret: str,
+           now: Now) -> OAuthClient:
+    return platform.oauth(settings or get_settings(), client_id, client_secret, now)
 
 
 def _save_grant(
     engine: Engine,
+    platform: str,
     *,
     client_id: str,
     client_secret: str,
     token: TokenSet,
-    connections: Sequence[dict[str, Any]],
+    connections: Sequence[Discovered],
     vault: TokenVault,
     now: Now,
 ) -> list[Tenant]:
-    """Store one grant and its organisations in one transaction: a credential row with the
-    token set encrypted, and one tenant per organisation, upserted by ``(platform,
-    external_id)``. Either both are committed or neither (no grant without a tenant)."""
+    """Store one grant and its tenants in one transaction: a credential row with the token set
+    encrypted, and one tenant per tenant reached, upserted by ``(platform, external_id)``.
+    Either both are committed or neither (no grant without a tenant)."""
     stamp = now()
     refresh = token.get("refresh_token")
     cred = Credential(
-        platform=PLATFORM,
+        platform=platform,
         client_id=client_id,
         client_secret_enc=vault.encrypt(client_secret),
         access_token_enc=vault.encrypt(str(token["access_token"])),
@@ -69,23 +72,23 @@ def _save_grant(
         session.flush()
         assert cred.id is not None
         for conn in connections:
-            external_id = str(conn["tenantId"])
+            external_id = conn.external_id
             tenant = session.scalars(
-                select(Tenant).where(col(Tenant.platform) == PLATFORM,
+                select(Tenant).where(col(Tenant.platform) == platform,
                                     col(Tenant.external_id) == external_id)
             ).one_or_none()
             if tenant is None:
                 tenant = Tenant(
-                    platform=PLATFORM,
+                    platform=platform,
                     external_id=external_id,
-                    name=str(conn.get("tenantName") or external_id),
+                    name=conn.name or external_id,
                     created_at=stamp,
                     updated_at=stamp,
                 )
                 session.add(tenant)
-            tenant.name = str(conn.get("tenantName") or tenant.name)
+            tenant.name = conn.name or tenant.name
             tenant.credential_id = int(cred.id)
-            tenant.connection_id = str(conn["id"]) if conn.get("id") else None
+            tenant.connection_id = conn.connection_id
             tenant.status = STATUS_ACTIVE
             tenant.status_detail = None
             tenant.updated_at = stamp
@@ -94,39 +97,32 @@ def _save_grant(
     return out
 
 
-def _organisations(connections: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    # /connections also lists practice (XPM) connections; only organisations hold ledgers.
-    # https://developer.xero.com/documentation/guides/oauth2/tenants
-    return [
-        c for c in connections
-        if c.get("tenantId") and str(c.get("tenantType") or "ORGANISATION") == "ORGANISATION"
-    ]
-
-
-def _select(connections: list[dict[str, Any]], tenant_id: str | None,
-            retry: str) -> list[dict[str, Any]]:
-    """The organisations to store: every one, or only ``tenant_id``; checked before anything
-    is stored, so a wrong id leaves no grant behind. ``retry`` says how to try again."""
+def _select(platform: Platform, connections: list[Discovered], tenant_id: str | None,
+            retry: str) -> list[Discovered]:
+    """The tenants to store: every one, or only ``tenant_id``; checked before anything is
+    stored, so a wrong id leaves no grant behind. ``retry`` says how to try again."""
+    word = platform.tenant_word
     if not connections:
         raise NotFoundError(
-            "the grant reaches no Xero organisation (GET /connections is empty): the user "
-            "must choose at least one organisation on Xero's consent page; nothing was "
-            "stored. Connect again with `arconnect tenants connect xero`"
+            f"the grant reaches no {platform.label} {word}: the user must choose at least one "
+            f"{word} on {platform.label}'s consent page; nothing was stored. Connect again "
+            f"with `arconnect tenants connect {platform.name}`"
         )
     if tenant_id is None:
         return connections
-    chosen = [c for c in connections if str(c["tenantId"]) == tenant_id]
+    chosen = [c for c in connections if c.external_id == tenant_id]
     if not chosen:
-        reach = ", ".join(f"{c['tenantId']} ({c.get('tenantName', '')})" for c in connections)
+        reach = ", ".join(f"{c.external_id} ({c.name})" for c in connections)
         raise NotFoundError(
-            f"--tenant-id {tenant_id!r}: the grant does not reach that organisation; it "
+            f"--tenant-id {tenant_id!r}: the grant does not reach that {word}; it "
             f"reaches: {reach}. Nothing was stored; {retry}"
         )
     return chosen
 
 
-def add_xero_grant(
+def add_grant(
     engine: Engine,
+    platform: str,
     *,
     client_id: str,
     client_secret: str,
@@ -136,46 +132,51 @@ def add_xero_grant(
     settings: Settings | None = None,
     now: Now = utcnow,
 ) -> list[Tenant]:
-    """Add a grant headlessly from a refresh token; one tenant per organisation it reaches.
+    """Add a grant headlessly from a refresh token; one tenant per tenant it reaches.
 
     The refresh token is traded at once and the rotated pair is committed before anything else
-    (the given token is then used up; Xero still accepts it for 30 minutes, so a failed run can be
-    repeated with it).
+    (the given token may then be used up; Xero still accepts it for 30 minutes, so a failed run
+    can be repeated with it).
 
     Args:
         engine: the store.
-        client_id: the Xero app's client id.
+        platform: the platform's name (``xero``, ``quickbooks``).
+        client_id: the app's client id.
         client_secret: the app's client secret (stored encrypted).
-        refresh_token: a refresh token of the grant (``offline_access`` scope).
-        tenant_id: only this organisation (Xero tenant id); default every one the grant reaches.
+        refresh_token: a refresh token of the grant.
+        tenant_id: only this tenant (Xero tenant id, QuickBooks realm id); default every one
+            the grant reaches. Required where the grant does not tell which tenant it is for
+            (QuickBooks: the realm id comes with the consent redirect only).
         vault: encrypts the tokens and the client secret.
-        settings: Xero hosts and timeout (default: the process-wide settings).
+        settings: hosts and timeout (default: the process-wide settings).
         now: the clock for ``expires_at``.
 
     Raises:
-        ReconnectRequired: Xero refused the refresh token (used up, expired or revoked).
-        NotFoundError: ``tenant_id`` is not among the organisations the grant reaches.
-        AuthError, UpstreamError: Xero refused the app or failed.
+        ReconnectRequired: the platform refused the refresh token (used up, expired, revoked).
+        NotFoundError: ``tenant_id`` is not among the tenants the grant reaches.
+        AuthError, UpstreamError: the platform refused the app or failed.
     """
-    oauth = _oauth(settings, client_id, client_secret, now)
+    port = get_platform(platform)
+    oauth = _oauth(port, settings, client_id, client_secret, now)
     try:
         token = oauth.refresh(refresh_token)
-    except ReconnectRequired:
+    except ReconnectRequired as err:
         raise ReconnectRequired(
-            "Xero refused the refresh token (invalid_grant): it was already used more than 30 "
-            "minutes ago, expired (60 days unused) or was revoked; get a new one, or use "
-            "`arconnect tenants connect xero`"
+            f"{port.label} refused the refresh token (invalid_grant: {err}); get a new one, or "
+            f"use `arconnect tenants connect {port.name}`"
         ) from None
-    # Which organisations first: a wrong --tenant-id must not leave a stored grant behind.
-    # The given refresh token stays usable for Xero's 30-minute grace period, so the command
-    # can be repeated with the right id (https://developer.xero.com/faq/oauth2).
+    # Which tenants first: a wrong --tenant-id must not leave a stored grant behind.
+    # Where the grant does not say which tenant it is for, the id given stands in for the
+    # consent redirect's parameter (QuickBooks' realm id).
+    callback = ({port.callback_params[0]: tenant_id}
+                if tenant_id and port.callback_params else {})
     chosen = _select(
-        _organisations(oauth.connections(str(token["access_token"]))), tenant_id,
-        "the same refresh token works again for 30 minutes: rerun with one of these ids, "
-        "or without --tenant-id for all of them",
+        port, port.discover(oauth, token, callback), tenant_id,
+        "rerun with one of these ids (with Xero the same refresh token works again for 30 "
+        "minutes), or without --tenant-id for all of them",
     )
-    return _save_grant(engine, client_id=client_id, client_secret=client_secret, token=token,
-                       connections=chosen, vault=vault, now=now)
+    return _save_grant(engine, port.name, client_id=client_id, client_secret=client_secret,
+                       token=token, connections=chosen, vault=vault, now=now)
 
 
 def check_vault(engine: Engine, vault: TokenVault) -> None:
@@ -199,20 +200,23 @@ def check_vault(engine: Engine, vault: TokenVault) -> None:
             raise ConfigError(f"stored grant {credential_id}: {err}") from None
 
 
-def begin_xero_connect(
-    settings: Settings, redirect_uri: str, scopes: str | None = None
+def begin_connect(
+    platform: str, settings: Settings, redirect_uri: str, scopes: str | None = None
 ) -> AuthRequest:
-    """Start the browser flow: the consent URL (state + PKCE) for the configured Xero app.
+    """Start the browser flow: the consent URL (state, and PKCE where the platform takes it)
+    for the configured app of ``platform``.
 
     Raises:
-        ConfigError: ``ARCONNECT_XERO_CLIENT_ID`` / ``_CLIENT_SECRET`` are not set.
+        ConfigError: the app's client id / secret settings are not set (named).
     """
-    client_id, client_secret = _app_credentials(settings)
-    return XeroOAuth(settings, client_id, client_secret).authorization_url(redirect_uri, scopes)
+    port = get_platform(platform)
+    client_id, client_secret = port.app_credentials(settings)
+    return port.oauth(settings, client_id, client_secret).authorization_url(redirect_uri, scopes)
 
 
-def complete_xero_connect(
+def complete_connect(
     engine: Engine,
+    platform: str,
     request: AuthRequest,
     code: str,
     state: str,
@@ -220,31 +224,25 @@ def complete_xero_connect(
     vault: TokenVault,
     settings: Settings | None = None,
     now: Now = utcnow,
+    callback: dict[str, str] | None = None,
 ) -> list[Tenant]:
-    """Finish the browser flow: exchange the code, store the grant, one tenant per organisation.
+    """Finish the browser flow: exchange the code, store the grant, one tenant per tenant it
+    reaches (``callback``: the redirect's other query parameters, e.g. QuickBooks' realmId).
 
     Raises:
-        AuthError: state mismatch, or Xero refused the code.
-        ConfigError: the Xero app's credentials are not set.
-        UpstreamError: Xero failed.
+        AuthError: state mismatch, or the platform refused the code.
+        ConfigError: the app's credentials are not set.
+        UpstreamError: the platform failed.
     """
     settings = settings or get_settings()
-    client_id, client_secret = _app_credentials(settings)
-    oauth = _oauth(settings, client_id, client_secret, now)
+    port = get_platform(platform)
+    client_id, client_secret = port.app_credentials(settings)
+    oauth = _oauth(port, settings, client_id, client_secret, now)
     token = oauth.exchange_code(request, code, state, redirect_uri)
-    connections = _select(_organisations(oauth.connections(str(token["access_token"]))), None,
+    connections = _select(port, port.discover(oauth, token, callback or {}), None,
                           "connect again")
-    return _save_grant(engine, client_id=client_id, client_secret=client_secret, token=token,
-                       connections=connections, vault=vault, now=now)
-
-
-def _app_credentials(settings: Settings) -> tuple[str, str]:
-    if not settings.xero_client_id or not settings.xero_client_secret:
-        raise ConfigError(
-            "ARCONNECT_XERO_CLIENT_ID and ARCONNECT_XERO_CLIENT_SECRET are not set: use your "
-            "Xero app's credentials (https://developer.xero.com/app/manage)"
-        )
-    return settings.xero_client_id, settings.xero_client_secret
+    return _save_grant(engine, port.name, client_id=client_id, client_secret=client_secret,
+                       token=token, connections=connections, vault=vault, now=now)
 
 
 def list_tenants(engine: Engine) -> list[Tenant]:
@@ -279,13 +277,13 @@ def revoke_grant(
     settings: Settings | None = None,
     now: Now = utcnow,
 ) -> None:
-    """Revoke a grant at Xero and mark it and its tenants ``revoked`` (tokens erased).
+    """Revoke a grant at its platform and mark it and its tenants ``revoked`` (tokens erased).
 
-    Xero removes every connection of the grant. Synced data stays in the store.
+    The platform removes every connection of the grant. Synced data stays in the store.
 
     Raises:
         NotFoundError: no such credential.
-        AuthError, UpstreamError: Xero refused or failed; nothing was changed locally.
+        AuthError, UpstreamError: the platform refused or failed; nothing was changed locally.
     """
     with Session(engine, expire_on_commit=False) as session:
         cred = session.get(Credential, credential_id)
@@ -294,7 +292,8 @@ def revoke_grant(
         refresh = vault.decrypt(cred.refresh_token_enc) if cred.refresh_token_enc else None
         secret = vault.decrypt(cred.client_secret_enc) if cred.client_secret_enc else ""
         if refresh and cred.status == STATUS_ACTIVE:
-            _oauth(settings, cred.client_id, secret, now).revoke(refresh)
+            _oauth(get_platform(cred.platform), settings, cred.client_id, secret,
+                   now).revoke(refresh)
         stamp = now()
         cred.status = STATUS_REVOKED
         cred.access_token_enc = None
@@ -320,16 +319,19 @@ def disconnect_tenant(
     now: Now = utcnow,
     by: str | None = None,
 ) -> str:
-    """Disconnect one organisation: Xero drops the grant's connection to it
-    (``DELETE /connections/{id}``); when it was the grant's last organisation the grant is
-    revoked too, so no live token is kept. The tenant is marked ``disconnected`` (its synced
-    data, segments and audit trail stay; syncs of every tenant skip it). Returns what was done,
-    in words.
+    """Disconnect one tenant: where the platform links tenants to a grant one by one (Xero's
+    connections, ``DELETE /connections/{id}``) that link is dropped, and when it was the grant's
+    last tenant — or the platform has no such links (QuickBooks: one company per grant) — the
+    grant is revoked, so no live token is kept. The tenant is marked ``disconnected`` (its
+    synced data, segments and audit trail stay; syncs of every tenant skip it). Returns what
+    was done, in words.
 
     Raises:
-        AuthError, UpstreamError: Xero refused or failed; nothing was changed locally.
+        AuthError, UpstreamError: the platform refused or failed; nothing was changed locally.
     """
     settings = settings or get_settings()
+    port = get_platform(tenant.platform)
+    label = port.label
     done: list[str] = []
     with Session(engine, expire_on_commit=False) as session:
         cred = session.get(Credential, tenant.credential_id) if tenant.credential_id else None
@@ -337,13 +339,14 @@ def disconnect_tenant(
             t for t in session.scalars(select(Tenant).where(
                 col(Tenant.credential_id) == cred.id, col(Tenant.id) != tenant.id))
             if t.status != STATUS_DISCONNECTED]
-    removed = _remove_connection(engine, cred, tenant, settings, now)
+    removed = _remove_connection(engine, port, cred, tenant, settings, now)
     if removed is None:
-        done.append("the grant is no longer active, so nothing was asked of Xero (remove the "
-                    "app under Settings ─▶ Connected apps in Xero if it is still listed)")
+        done.append(f"the grant is no longer active, so nothing was asked of {label} (remove "
+                    f"the app in {label}'s connected apps if it is still listed)")
     else:
-        done.append("Xero removed the connection" if removed
-                    else "Xero no longer had the connection")
+        if port.per_tenant_disconnect:
+            done.append(f"{label} removed the connection" if removed
+                        else f"{label} no longer had the connection")
         if not siblings and cred is not None and cred.id is not None:
             revoke_grant(engine, cred.id, vault, settings, now)
             done.append("the grant (its last organisation) was revoked and its tokens erased")
@@ -353,28 +356,30 @@ def disconnect_tenant(
         stamp = now()
         row.status = STATUS_DISCONNECTED
         row.status_detail = (f"disconnected {stamp:%Y-%m-%d}" + (f" by {by}" if by else "")
-                             + "; data kept; reconnect with `arconnect tenants connect xero`")
+                             + "; data kept; reconnect with `arconnect tenants connect "
+                             + f"{port.name}`")
         row.updated_at = stamp
         session.commit()
     return "; ".join(done)
 
 
-def _remove_connection(engine: Engine, cred: Credential | None, tenant: Tenant,
-                       settings: Settings, now: Now) -> bool | None:
-    """``DELETE /connections/{id}`` with the grant's token: True when Xero removed it, False
-    when it no longer had it, None when the grant is dead (revoked or expired at Xero)."""
+def _remove_connection(engine: Engine, port: Platform, cred: Credential | None,
+                       tenant: Tenant, settings: Settings, now: Now) -> bool | None:
+    """Drop the tenant's link to the grant with the grant's token: True when the platform
+    removed it, False when it no longer had it (or has no per-tenant links), None when the
+    grant is dead (revoked or expired at the platform)."""
     if cred is None or cred.id is None or cred.status != STATUS_ACTIVE:
         return None
     manager = TokenManager.for_credential(engine, cred.id)
-    oauth = _oauth(settings, cred.client_id, "", now)
+    oauth = _oauth(port, settings, cred.client_id, "", now)
     try:
         token = manager.access_token()
-        if not tenant.connection_id:
+        if not port.per_tenant_disconnect or not tenant.connection_id:
             return False
         try:
-            return oauth.remove_connection(token, tenant.connection_id)
+            return port.remove_connection(oauth, token, tenant.connection_id)
         except AuthError:  # the token was refused: refresh once, which tells if the grant lives
-            return oauth.remove_connection(manager.refresh(token), tenant.connection_id)
+            return port.remove_connection(oauth, manager.refresh(token), tenant.connection_id)
     except ReconnectRequired:
         return None
 

@@ -1,10 +1,12 @@
 """One token manager per grant: valid access tokens, and single-flight refresh.
 
-Xero refresh tokens are single use: every refresh returns a new refresh token and the old one
-stops working 30 minutes later (https://developer.xero.com/faq/oauth2). Two workers refreshing
-the same grant with the same token can each get a different new pair, and whichever one is
-stored last may be the one Xero no longer honours ("each token_set ... should be unique and only
-stored in a single place", Xero community answer 125347287). So a refresh here is single-flight:
+Refresh tokens rotate: Xero's are single use (the old one stops working 30 minutes later,
+https://developer.xero.com/faq/oauth2) and Intuit's change value from time to time ("Always store
+the latest refresh_token value from the most recent API server response",
+https://developer.intuit.com/app/developer/qbo/docs/develop/authentication-and-authorization/faq).
+Two workers refreshing the same grant with the same token can each get a different new pair, and
+whichever one is stored last may be the one the platform no longer honours. So a refresh here is
+single-flight:
 
 1. a lock per credential serialises the threads of this process;
 2. a database lock serialises processes: SQLite ``BEGIN IMMEDIATE`` (the write lock, taken
@@ -17,7 +19,8 @@ stored in a single place", Xero community answer 125347287). So a refresh here i
    handed out.
 
 If the process dies between the token endpoint's answer and the commit, the stored (old) refresh
-token is still honoured for Xero's 30-minute grace period, so the next refresh recovers.
+token is still honoured for the platform's grace period (Xero: 30 minutes), so the next refresh
+recovers. The OAuth client comes from the credential's platform (:mod:`arconnect.platforms`).
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, Table, select, update
 
+from arconnect.auth.oauth import Now, TokenSet, utcnow
 from arconnect.auth.vault import TokenVault, get_reading_vault
-from arconnect.auth.xero import Now, TokenSet, XeroOAuth, utcnow
-from arconnect.errors import NotFoundError, ReconnectRequired
+from arconnect.errors import ArconnectError, NotFoundError, ReconnectRequired
 from arconnect.settings import get_settings
 from arconnect.store.models import SQLModel
 
@@ -46,7 +49,8 @@ STATUS_DISCONNECTED = "disconnected"  # a tenant the admin disconnected (its dat
 
 
 class OAuthClient(Protocol):
-    """What the token manager needs of a platform's OAuth client (``XeroOAuth``)."""
+    """What the token manager needs of a platform's OAuth client
+    (:class:`arconnect.adapters.base.OAuthClient`)."""
 
     def refresh(self, refresh_token: str) -> TokenSet:
         """A new token set for ``refresh_token``; ReconnectRequired on ``invalid_grant``."""
@@ -76,10 +80,16 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC)
 
 
-def default_oauth_factory(client_id: str, client_secret: str) -> OAuthClient:
-    """Xero's OAuth client over the process-wide settings."""
-    oauth: OAuthClient = XeroOAuth(get_settings(), client_id, client_secret)
-    return oauth
+def platform_oauth_factory(platform: str) -> OAuthFactory:
+    """The OAuth client factory of ``platform``'s apps over the process-wide settings."""
+    from arconnect.platforms import get_platform
+
+    def factory(client_id: str, client_secret: str) -> OAuthClient:
+        oauth: OAuthClient = get_platform(platform).oauth(get_settings(), client_id,
+                                                          client_secret)
+        return oauth
+
+    return factory
 
 
 _locks: dict[tuple[str, int], threading.Lock] = {}
@@ -103,7 +113,8 @@ class TokenManager:
         engine: the store holding the credential.
         credential_id: the credential row's id.
         vault: decrypts and encrypts the stored tokens.
-        oauth_factory: builds the platform's OAuth client from ``(client_id, client_secret)``.
+        oauth_factory: builds the platform's OAuth client from ``(client_id, client_secret)``;
+            default: the one of the credential's platform.
         now: the clock deciding expiry (aware UTC; tests move it).
 
     The manager owns the credential's token columns and its status; it never logs a token and
@@ -115,7 +126,7 @@ class TokenManager:
         engine: Engine,
         credential_id: int,
         vault: TokenVault,
-        oauth_factory: OAuthFactory = default_oauth_factory,
+        oauth_factory: OAuthFactory | None = None,
         *,
         now: Now = utcnow,
     ) -> None:
@@ -215,13 +226,14 @@ class TokenManager:
                 dead = self._mark_dead(conn, row, "no refresh token is stored")
             else:
                 client_secret = self._decrypt(row["client_secret_enc"]) or ""
-                oauth = self._oauth_factory(row["client_id"], client_secret)
+                factory = self._oauth_factory or platform_oauth_factory(row["platform"])
+                oauth = factory(row["client_id"], client_secret)
                 self.refreshes += 1
                 try:
                     token = oauth.refresh(refresh_token)
                 except ReconnectRequired:
                     dead = self._mark_dead(
-                        conn, row, "Xero refused the refresh token (invalid_grant)"
+                        conn, row, f"{_label(row)} refused the refresh token (invalid_grant)"
                     )
                 else:
                     access, expires = self._store(conn, row, token, refresh_token)
@@ -340,7 +352,7 @@ class TokenManager:
         why = (
             "the grant was revoked"
             if row["status"] == STATUS_REVOKED
-            else "Xero refused the refresh token (invalid_grant)"
+            else f"{_label(row)} refused the refresh token (invalid_grant)"
         )
         if conn is not None:
             return ReconnectRequired(self._reconnect_message(conn, why))
@@ -355,7 +367,25 @@ class TokenManager:
             )
         else:
             who = f"credential {self.credential_id}"
+        platform = self._platform(conn)
         return (
-            f"{who}: {why}; reconnect with `arconnect tenants connect xero` or "
-            "`arconnect tenants add xero --client-id … --client-secret … --refresh-token …`"
+            f"{who}: {why}; reconnect with `arconnect tenants connect {platform}` or "
+            f"`arconnect tenants add {platform} --client-id … --client-secret … "
+            "--refresh-token …`"
         )
+
+    def _platform(self, conn: Connection) -> str:
+        cred = credential_table()
+        name = conn.execute(select(cred.c.platform).where(cred.c.id == self.credential_id)
+                            ).scalar_one_or_none()
+        return str(name or "PLATFORM")
+
+
+def _label(row: dict[str, Any]) -> str:
+    """How messages name the credential's platform (its registered label)."""
+    from arconnect.platforms import get_platform
+
+    try:
+        return get_platform(str(row.get("platform"))).label
+    except ArconnectError:
+        return str(row.get("platform") or "the platform")

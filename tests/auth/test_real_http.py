@@ -13,10 +13,10 @@ import pytest
 import requests
 from sqlalchemy import Engine
 
-from arconnect.auth.service import add_xero_grant, begin_xero_connect, complete_xero_connect
+from arconnect.auth.service import add_grant, begin_connect, complete_connect
 from arconnect.auth.tokens import TokenManager
 from arconnect.auth.vault import TokenVault
-from arconnect.auth.xero import XeroOAuth
+from arconnect.adapters.xero.oauth import XeroOAuth
 from arconnect.errors import ReconnectRequired
 from arconnect.sandbox.xero import XeroSandbox
 from arconnect.settings import Settings, load_settings
@@ -44,7 +44,7 @@ def vault() -> TokenVault:
 
 def _connect(server: XeroSandbox, engine: Engine, vault: TokenVault, settings: Settings) -> int:
     grant = server.create_grant()
-    tenants = add_xero_grant(engine, client_id="cid", client_secret="secret",
+    tenants = add_grant(engine, "xero", client_id="cid", client_secret="secret",
                              refresh_token=grant["refresh_token"], vault=vault, settings=settings)
     assert [t.name for t in tenants] == ["A"]
     assert tenants[0].credential_id is not None
@@ -77,12 +77,12 @@ def test_browser_flow_with_pkce(server: XeroSandbox, sqlite_url: str, vault: Tok
                                 settings: Settings) -> None:
     engine = db.get_engine(sqlite_url)
     redirect = "http://localhost:9/callback/xero"
-    request = begin_xero_connect(settings, redirect)
+    request = begin_connect("xero", settings, redirect)
     answer = requests.get(request.url, allow_redirects=False, timeout=10)
     assert answer.status_code in (302, 303), answer.text[:200]
     query = parse_qs(urlsplit(answer.headers["Location"]).query)
     assert query["state"] == [request.state]
-    tenants = complete_xero_connect(engine, request, query["code"][0], query["state"][0],
+    tenants = complete_connect(engine, "xero", request, query["code"][0], query["state"][0],
                                     redirect, vault, settings)
     assert [t.name for t in tenants] == ["A"]
 
@@ -91,7 +91,7 @@ CHILD = """
 import json, sys
 from arconnect.auth.tokens import TokenManager
 from arconnect.auth.vault import TokenVault
-from arconnect.auth.xero import XeroOAuth
+from arconnect.adapters.xero.oauth import XeroOAuth
 from arconnect.settings import load_settings
 from arconnect.store.db import get_engine
 

@@ -9,9 +9,9 @@ import responses
 from sqlalchemy import Engine, func, select
 
 from arconnect.auth.service import (
-    add_xero_grant,
-    begin_xero_connect,
-    complete_xero_connect,
+    add_grant,
+    begin_connect,
+    complete_connect,
     get_tenant,
     list_tenants,
     revoke_grant,
@@ -63,7 +63,7 @@ def test_add_grant_rotates_first_then_one_tenant_per_organisation(
 ) -> None:
     _token_endpoint()
     responses.get(f"{HOST}/connections", json=CONNECTIONS)
-    tenants = add_xero_grant(engine, client_id="cid", client_secret="secret",
+    tenants = add_grant(engine, "xero", client_id="cid", client_secret="secret",
                              refresh_token="rt-0", vault=vault, settings=settings,
                              now=lambda: T0)
     assert [(t.external_id, t.name, t.connection_id, t.status) for t in tenants] == [
@@ -87,11 +87,11 @@ def test_add_grant_again_updates_the_tenants(engine: Engine, vault: TokenVault,
                                              settings: Settings) -> None:
     _token_endpoint(1)
     responses.get(f"{HOST}/connections", json=CONNECTIONS)
-    first = add_xero_grant(engine, client_id="cid", client_secret="secret", refresh_token="rt-0",
+    first = add_grant(engine, "xero", client_id="cid", client_secret="secret", refresh_token="rt-0",
                            vault=vault, settings=settings)
     responses.replace(responses.GET, f"{HOST}/connections",
                       json=[{**CONNECTIONS[0], "tenantName": "Org A renamed"}])
-    again = add_xero_grant(engine, client_id="cid", client_secret="secret",
+    again = add_grant(engine, "xero", client_id="cid", client_secret="secret",
                            refresh_token="rt-1", vault=vault, settings=settings)
     assert again[0].id == first[0].id and again[0].name == "Org A renamed"
     assert again[0].credential_id != first[0].credential_id
@@ -103,7 +103,7 @@ def test_add_grant_for_one_organisation(engine: Engine, vault: TokenVault,
                                         settings: Settings) -> None:
     _token_endpoint()
     responses.get(f"{HOST}/connections", json=CONNECTIONS)
-    tenants = add_xero_grant(engine, client_id="cid", client_secret="secret",
+    tenants = add_grant(engine, "xero", client_id="cid", client_secret="secret",
                              refresh_token="rt-0", tenant_id="t-2", vault=vault,
                              settings=settings)
     assert [t.external_id for t in tenants] == ["t-2"]
@@ -116,7 +116,7 @@ def test_add_grant_unknown_organisation_lists_the_reachable_ones(
     _token_endpoint()
     responses.get(f"{HOST}/connections", json=CONNECTIONS)
     with pytest.raises(NotFoundError) as info:
-        add_xero_grant(engine, client_id="cid", client_secret="secret", refresh_token="rt-0",
+        add_grant(engine, "xero", client_id="cid", client_secret="secret", refresh_token="rt-0",
                        tenant_id="nope", vault=vault, settings=settings)
     assert "'nope'" in str(info.value)
     assert "t-1 (Org A)" in str(info.value) and "t-2 (Org B)" in str(info.value)
@@ -132,7 +132,7 @@ def test_add_grant_with_a_used_refresh_token(engine: Engine, vault: TokenVault,
                                              settings: Settings) -> None:
     responses.post(f"{HOST}/connect/token", status=400, json={"error": "invalid_grant"})
     with pytest.raises(ReconnectRequired, match="invalid_grant") as info:
-        add_xero_grant(engine, client_id="cid", client_secret="secret",
+        add_grant(engine, "xero", client_id="cid", client_secret="secret",
                        refresh_token="rt-used", vault=vault, settings=settings)
     assert "rt-used" not in str(info.value)
     assert list_tenants(engine) == []
@@ -140,16 +140,16 @@ def test_add_grant_with_a_used_refresh_token(engine: Engine, vault: TokenVault,
 
 @responses.activate
 def test_browser_flow(engine: Engine, vault: TokenVault, settings: Settings) -> None:
-    request = begin_xero_connect(settings, "http://localhost:9/callback/xero")
+    request = begin_connect("xero", settings, "http://localhost:9/callback/xero")
     query = parse_qs(urlsplit(request.url).query)
     assert request.url.startswith(f"{HOST}/identity/connect/authorize?")
     assert query["state"] == [request.state] and query["code_challenge_method"] == ["S256"]
     _token_endpoint()
     responses.get(f"{HOST}/connections", json=CONNECTIONS[:1])
     with pytest.raises(AuthError, match="state"):
-        complete_xero_connect(engine, request, "code", "forged", "http://localhost:9/callback/xero",
+        complete_connect(engine, "xero", request, "code", "forged", "http://localhost:9/callback/xero",
                               vault, settings)
-    tenants = complete_xero_connect(engine, request, "code", request.state,
+    tenants = complete_connect(engine, "xero", request, "code", request.state,
                                     "http://localhost:9/callback/xero", vault, settings)
     assert [t.name for t in tenants] == ["Org A"]
     form = parse_qs(str(responses.calls[0].request.body))
@@ -158,7 +158,7 @@ def test_browser_flow(engine: Engine, vault: TokenVault, settings: Settings) -> 
 
 def test_browser_flow_needs_the_app_credentials() -> None:
     with pytest.raises(ConfigError, match="ARCONNECT_XERO_CLIENT_ID"):
-        begin_xero_connect(load_settings(), "http://localhost:9/callback/xero")
+        begin_connect("xero", load_settings(), "http://localhost:9/callback/xero")
 
 
 @responses.activate
@@ -166,7 +166,7 @@ def test_get_tenant_by_id_name_or_external_id(engine: Engine, vault: TokenVault,
                                               settings: Settings) -> None:
     _token_endpoint()
     responses.get(f"{HOST}/connections", json=CONNECTIONS)
-    a, b = add_xero_grant(engine, client_id="cid", client_secret="secret",
+    a, b = add_grant(engine, "xero", client_id="cid", client_secret="secret",
                           refresh_token="rt-0", vault=vault, settings=settings)
     assert get_tenant(engine, str(b.id)).external_id == "t-2"
     assert get_tenant(engine, "Org A").id == a.id
@@ -182,7 +182,7 @@ def test_revoke_grant(engine: Engine, vault: TokenVault, settings: Settings,
     _token_endpoint()
     responses.get(f"{HOST}/connections", json=CONNECTIONS[:1])
     responses.post(f"{HOST}/connect/revocation", status=200)
-    (tenant,) = add_xero_grant(engine, client_id="cid", client_secret="secret",
+    (tenant,) = add_grant(engine, "xero", client_id="cid", client_secret="secret",
                                refresh_token="rt-0", vault=vault, settings=settings)
     assert tenant.credential_id is not None
     monkeypatch.setenv("ARCONNECT_SECRET_KEY", KEY)

@@ -11,7 +11,7 @@ import pytest
 import requests
 import responses
 
-from arconnect.auth.xero import AuthRequest, XeroOAuth
+from arconnect.adapters.xero.oauth import AuthRequest, XeroOAuth
 from arconnect.errors import AuthError, ReconnectRequired, UpstreamError
 from arconnect.settings import load_settings
 

@@ -13,6 +13,7 @@ import requests
 import responses
 
 from arconnect import __version__
+from arconnect.adapters.xero.platform import XeroPlatform
 from arconnect.clock import Clock
 from arconnect.errors import AuthError, ConfigError, RateLimitedDaily, UpstreamError
 from arconnect.http import (
@@ -32,6 +33,7 @@ BASE = "https://api.example.test"
 PATH = "/api.xro/2.0/Invoices"
 URL = BASE + PATH
 KEY = "xero:org-1"
+XERO = XeroPlatform()  # the platform whose error reading and rate headers these tests use
 
 
 def _client(tokens: Any, clock: Clock, **kwargs: Any) -> ApiClient:
@@ -44,6 +46,8 @@ def _client(tokens: Any, clock: Clock, **kwargs: Any) -> ApiClient:
         clock=clock,
         timeout=5.0,
         max_attempts=kwargs.pop("max_attempts", 4),
+        parse_error=kwargs.pop("parse_error", XERO.parse_error),
+        rate_info=kwargs.pop("rate_info", XERO.rate_info),
         **kwargs,
     )
 
@@ -81,7 +85,8 @@ def _response(status: int, headers: dict[str, str] | None = None) -> requests.Re
     ],
 )
 def test_status_table(status: int, headers: dict[str, str], action: Action) -> None:
-    assert classify(_response(status, headers)) is action
+    response = _response(status, headers)
+    assert classify(response, XERO.parse_error(response)) is action
 
 
 def test_retry_after_forms() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from arconnect import pacing
+from arconnect.adapters.xero.platform import XeroPlatform
 from arconnect.clock import Clock, set_clock
 from arconnect.errors import ConfigError, RateLimitedDaily
 from arconnect.pacing import MINUTE, MINUTE_SPAN, Limits, Pacer, RedisPacer, get_pacer
@@ -18,6 +19,12 @@ from arconnect.settings import get_settings
 
 BIG = Limits(per_minute=10_000, concurrency=50, per_day=100_000, app_per_minute=100_000)
 
+
+
+
+def _xero(headers: dict[str, str]) -> Any:
+    """What Xero's rate-limit headers say is left (the platform reads them)."""
+    return XeroPlatform().rate_info(headers)
 
 def _run_threads(pacer: Pacer, clock: Any, threads: int, calls: int) -> list[float]:
     """``calls`` calls spread over ``threads`` threads; returns the admitted stamps, sorted."""
@@ -108,7 +115,7 @@ def test_server_headers_lower_the_budget(vclock: Any) -> None:
     pacer = Pacer("xero:org-1", Limits(per_minute=60), clock=vclock)
     with pacer.slot():
         pass
-    pacer.observe({"X-MinLimit-Remaining": "2"})  # someone else spent 57 of this minute
+    pacer.observe(_xero({"X-MinLimit-Remaining": "2"}))  # someone else spent 57 of this minute
     for _ in range(2):
         with pacer.slot():
             pass
@@ -123,8 +130,8 @@ def test_server_headers_never_raise_the_budget(vclock: Any) -> None:
     for _ in range(2):
         with pacer.slot():
             pass
-    pacer.observe({"x-minlimit-remaining": "59", "X-DayLimit-Remaining": "4999",
-                   "X-AppMinLimit-Remaining": "junk"})
+    pacer.observe(_xero({"x-minlimit-remaining": "59", "X-DayLimit-Remaining": "4999",
+                   "X-AppMinLimit-Remaining": "junk"}))
     with pacer.slot():
         pass
     assert vclock.sleeps == [pytest.approx(MINUTE_SPAN)]
@@ -148,14 +155,14 @@ def test_server_day_remaining_zero_stops_the_next_slot(vclock: Any) -> None:
     pacer = Pacer("xero:org-1", Limits(), clock=vclock)
     with pacer.slot():
         pass
-    pacer.observe({"X-DayLimit-Remaining": "0"})
+    pacer.observe(_xero({"X-DayLimit-Remaining": "0"}))
     with pytest.raises(RateLimitedDaily), pacer.slot():
         pass
 
 
 def test_daily_429_headers_block_until_retry_after(vclock: Any) -> None:
     pacer = Pacer("xero:org-1", Limits(), clock=vclock)
-    pacer.observe({"X-Rate-Limit-Problem": "day", "Retry-After": "600"})
+    pacer.observe(_xero({"X-Rate-Limit-Problem": "day", "Retry-After": "600"}))
     with pytest.raises(RateLimitedDaily) as info, pacer.slot():
         pass
     assert info.value.retry_after == pytest.approx(600)
@@ -184,7 +191,7 @@ def test_app_headers_lower_the_app_budget(vclock: Any) -> None:
     a, b = Pacer("xero:a", limits, clock=vclock), Pacer("xero:b", limits, clock=vclock)
     with a.slot():
         pass
-    a.observe({"X-AppMinLimit-Remaining": "0"})
+    a.observe(_xero({"X-AppMinLimit-Remaining": "0"}))
     with b.slot():
         pass
     assert vclock.sleeps and vclock.sleeps[0] > 0

@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 
+from arconnect.adapters.xero.platform import XeroPlatform
 from arconnect.clock import Clock
 from arconnect.errors import RateLimitedDaily
 from arconnect.pacing import MINUTE, MINUTE_SPAN, Limits, RedisPacer
 
 REDIS_URL = os.environ.get("ARCONNECT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
 
 
 class _Stop(Exception):
@@ -36,6 +38,11 @@ class ProbeClock(Clock):
         self.asked.append(seconds)
         raise _Stop
 
+
+
+def _xero(headers: dict[str, str]) -> Any:
+    """What Xero's rate-limit headers say is left (the platform reads them)."""
+    return XeroPlatform().rate_info(headers)
 
 def _pacer(redis_client: Any, limits: Limits, clock: Clock, **kwargs: Any) -> RedisPacer:
     return RedisPacer("xero:org-1", limits, redis_client, clock, prefix=redis_client.prefix,
@@ -96,7 +103,7 @@ def test_observed_headers_lower_the_shared_budget(redis_client: Any) -> None:
     first = _pacer(redis_client, limits, Clock(1.0))
     with first.slot():
         pass
-    first.observe({"X-MinLimit-Remaining": "0"})
+    first.observe(_xero({"X-MinLimit-Remaining": "0"}))
     clock = ProbeClock(1.0)
     with pytest.raises(_Stop), _pacer(redis_client, limits, clock).slot():
         pass
@@ -117,7 +124,7 @@ def test_shared_day_budget(redis_client: Any) -> None:
 
 def test_daily_429_blocks_every_process(redis_client: Any) -> None:
     a, b = _pacer(redis_client, Limits(), Clock(1.0)), _pacer(redis_client, Limits(), Clock(1.0))
-    a.observe({"X-Rate-Limit-Problem": "day", "Retry-After": "900"})
+    a.observe(_xero({"X-Rate-Limit-Problem": "day", "Retry-After": "900"}))
     with pytest.raises(RateLimitedDaily) as info, b.slot():
         pass
     assert 890 < (info.value.retry_after or 0) <= 900

@@ -51,7 +51,7 @@ def test_unknown_transform_lists_the_known_ones(tmp_path: Path) -> None:
     text = HEAD + "          issue_date: {path: Date, transform: xero_dat}\n"
     path, msg = error_of(tmp_path, text)
     assert_at(msg, path, LINE, "unknown transform 'xero_dat'", "did you mean 'xero_date'",
-              "known transforms: xero_datetime, xero_date, decimal")
+              "known transforms: iso_datetime, iso_date, decimal", "xero_datetime, xero_date")
 
 
 def test_unknown_column_lists_the_tables_columns(tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_unknown_table(tmp_path: Path) -> None:
 
 def test_missing_external_id(tmp_path: Path) -> None:
     path, msg = error_of(tmp_path, HEAD.replace("          external_id: InvoiceID\n", ""))
-    assert_at(msg, path, 5, "table document needs `external_id`", "external_id: ContactID")
+    assert_at(msg, path, 5, "table document needs `external_id`", "external_id: Id")
 
 
 def test_missing_not_null_column(tmp_path: Path) -> None:
@@ -87,7 +87,7 @@ def test_missing_not_null_column(tmp_path: Path) -> None:
 )
 def test_bad_path_syntax(tmp_path: Path, bad: str) -> None:
     path, msg = error_of(tmp_path, HEAD + f"          number: '{bad}'\n")
-    assert_at(msg, path, LINE, "bad path", "dotted field names such as Contact.ContactID")
+    assert_at(msg, path, LINE, "bad path", "dotted field names such as CustomerRef.value")
 
 
 def test_parent_path_outside_each(tmp_path: Path) -> None:
@@ -151,7 +151,11 @@ def test_a_number_is_not_a_path(tmp_path: Path) -> None:
 
 def test_column_type_needs_its_transform(tmp_path: Path) -> None:
     path, msg = error_of(tmp_path, HEAD + "          issue_date: Date\n")
-    assert_at(msg, path, LINE, "column issue_date holds a date", "transform: xero_date")
+    assert_at(msg, path, LINE, "column issue_date holds a date", "transform: iso_date")
+    # a mapping that declares its platform is pointed at the platform's own date format
+    xero = "platform: xero\n" + HEAD
+    path, msg = error_of(tmp_path, xero + "          issue_date: Date\n")
+    assert_at(msg, path, LINE + 1, "column issue_date holds a date", "transform: xero_date")
     path, msg = error_of(tmp_path, HEAD + "          total: {path: Total, transform: xero_date}\n")
     assert_at(msg, path, LINE, "holds a decimal but transform xero_date gives a date",
               "transform: decimal")

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from arconnect.adapters.base import TenantInfo
 from arconnect.adapters.xero import XeroAdapter
-from arconnect.auth.service import add_xero_grant
+from arconnect.auth.service import add_grant
 from arconnect.auth.vault import get_vault
 from arconnect.clock import Clock, set_clock
 from arconnect.errors import ScopeMissing
@@ -131,7 +131,7 @@ def scoped_env(monkeypatch: pytest.MonkeyPatch, db_url: str, scope: str,
     try:
         db = get_engine(db_url)
         grant = sandbox.create_grant(scope=scope)
-        tenants = add_xero_grant(db, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+        tenants = add_grant(db, "xero", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                                  refresh_token=grant["refresh_token"], vault=get_vault())
         yield XeroEnv(sandbox, db, tenants[0], db_url)
     finally:

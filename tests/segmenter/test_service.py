@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from arconnect.auth.service import add_xero_grant
+from arconnect.auth.service import add_grant
 from arconnect.auth.vault import get_vault
 from arconnect.errors import NotFoundError
 from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
@@ -45,7 +45,7 @@ def _synced(db_url: str, monkeypatch: pytest.MonkeyPatch, sandbox: XeroSandbox |
     get_settings.cache_clear()
     try:
         db = get_engine(db_url)
-        add_xero_grant(db, client_id="cid", client_secret="secret",
+        add_grant(db, "xero", client_id="cid", client_secret="secret",
                        refresh_token=sandbox.create_grant()["refresh_token"], vault=get_vault())
         assert sync_tenants(db, None, full=True)[0].ok
         yield db, find_tenants(db)[0]

@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, text
 
-from arconnect.auth.service import add_xero_grant
+from arconnect.auth.service import add_grant
 from arconnect.auth.vault import get_vault
 from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
 from arconnect.settings import get_settings
 from arconnect.store.db import dispose_engines, get_engine
 from arconnect.store.models import SyncCursor, Tenant
+from arconnect.store.vocabulary import XERO_DOCUMENT_STATUS, XERO_PAYMENT_STATUS
 
 CLIENT_ID, CLIENT_SECRET = "test-client", "test-secret"
 RECEIVABLE_PAYMENTS = {"ACCRECPAYMENT", "ARCREDITPAYMENT", "AROVERPAYMENTPAYMENT",
@@ -69,7 +70,7 @@ def point_settings_at(monkeypatch: pytest.MonkeyPatch, url: str, db_url: str,
 
 def connect(sandbox: XeroSandbox, db: Engine) -> list[Tenant]:
     grant = sandbox.create_grant()
-    return add_xero_grant(db, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+    return add_grant(db, "xero", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                           refresh_token=grant["refresh_token"], vault=get_vault())
 
 
@@ -152,7 +153,7 @@ def truth(org: Any) -> dict[str, dict[str, dict[str, Any]]]:
         if inv["Type"] != "ACCREC":
             continue
         documents[inv["InvoiceID"]] = {
-            "kind": "invoice", "status": inv["Status"],
+            "kind": "invoice", "status": XERO_DOCUMENT_STATUS[inv["Status"]],
             "customer_external_id": survivor(org, inv["Contact"]["ContactID"]),
             "issue_date": xdate(inv.get("Date")), "due_date": xdate(inv.get("DueDate")),
             "fully_paid_on": xdate(inv.get("FullyPaidOnDate")),
@@ -167,7 +168,7 @@ def truth(org: Any) -> dict[str, dict[str, dict[str, Any]]]:
         if cn["Type"] != "ACCRECCREDIT":
             continue
         documents[cn["CreditNoteID"]] = {
-            "kind": "credit_note", "status": cn["Status"],
+            "kind": "credit_note", "status": XERO_DOCUMENT_STATUS[cn["Status"]],
             "customer_external_id": survivor(org, cn["Contact"]["ContactID"]),
             "issue_date": xdate(cn.get("Date")), "total": Decimal(str(cn["Total"])),
         }
@@ -186,7 +187,7 @@ def truth(org: Any) -> dict[str, dict[str, dict[str, Any]]]:
             if credit["Type"] not in types:
                 continue
             documents[credit[id_field]] = {
-                "kind": kind, "status": credit["Status"],
+                "kind": kind, "status": XERO_DOCUMENT_STATUS[credit["Status"]],
                 "customer_external_id": survivor(org, credit["Contact"]["ContactID"]),
                 "issue_date": xdate(credit.get("Date")), "total": Decimal(str(credit["Total"])),
                 "amount_due": Decimal(str(credit["RemainingCredit"])),
@@ -204,7 +205,7 @@ def truth(org: Any) -> dict[str, dict[str, dict[str, Any]]]:
             continue
         payments[pay["PaymentID"]] = {
             "document_external_id": pay["Invoice"]["InvoiceID"],
-            "status": pay["Status"], "amount": Decimal(str(pay["Amount"])),
+            "status": XERO_PAYMENT_STATUS[pay["Status"]], "amount": Decimal(str(pay["Amount"])),
             "paid_on": xdate(pay.get("Date")), "is_deleted": pay["Status"] == "DELETED",
         }
         allocations[f"payment:{pay['PaymentID']}"] = {

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -22,49 +20,9 @@ from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
+from arconnect.auth.oauth import AuthRequest, Now, TokenSet, normalize_token, safe_error, utcnow
 from arconnect.errors import AuthError, ReconnectRequired, UpstreamError
 from arconnect.settings import Settings
-
-TokenSet = dict[str, Any]
-Now = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    """The current time, aware UTC (the default ``now`` everywhere in auth)."""
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class AuthRequest:
-    """One consent request: where to send the user, and what to check when they come back.
-
-    Attributes:
-        url: the consent page address (carries ``state`` and the PKCE S256 challenge).
-        state: the anti-forgery value the redirect must echo.
-        code_verifier: the PKCE secret the code exchange proves (keep it server-side).
-    """
-
-    url: str
-    state: str
-    code_verifier: str
-
-
-def normalize_token(token: dict[str, Any], now: Now = utcnow) -> TokenSet:
-    """A copy of a token response with an absolute ``expires_at`` (aware UTC datetime).
-
-    ``expires_in`` (seconds, Xero: 1800) wins; a numeric ``expires_at`` (epoch seconds, as
-    authlib adds) is converted; no expiry at all leaves ``expires_at`` None.
-    """
-    out = dict(token)
-    expires_in = out.get("expires_in")
-    expires_at = out.get("expires_at")
-    if expires_in is not None:
-        out["expires_at"] = now() + timedelta(seconds=float(expires_in))
-    elif isinstance(expires_at, int | float):
-        out["expires_at"] = datetime.fromtimestamp(expires_at, UTC)
-    elif not isinstance(expires_at, datetime):
-        out["expires_at"] = None
-    return out
 
 
 class XeroOAuth:
@@ -266,7 +224,7 @@ class XeroOAuth:
                 raise ReconnectRequired(
                     f"Xero {what}: Xero refused the grant (invalid_grant)"
                 ) from None
-            raise AuthError(f"Xero {what}: Xero refused it ({_safe(error)})") from None
+            raise AuthError(f"Xero {what}: Xero refused it ({safe_error(error)})") from None
         except requests.HTTPError as err:
             status = err.response.status_code if err.response is not None else None
             if status is not None and status < 500:
@@ -285,16 +243,11 @@ class XeroOAuth:
         return dict(token)
 
 
-def _safe(error: str) -> str:
-    """An OAuth error code fit for a message (codes are short ASCII words; cut anything else)."""
-    return "".join(ch for ch in error if ch.isalnum() or ch in "_-.")[:64] or "oauth_error"
-
-
 def _error_of(resp: requests.Response) -> str:
     try:
         body = resp.json()
     except ValueError:
         return ""
     if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return f" ({_safe(body['error'])})"
+        return f" ({safe_error(body['error'])})"
     return ""
