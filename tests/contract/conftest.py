@@ -99,9 +99,17 @@ class Harness(Protocol):
         ``delete``, ``void``...)."""
         ...
 
-    def move_earliest(self, tenant: Tenant, count: int) -> None:
-        """Edit the ``count`` records of each entity that a full read lists first: they move to
-        the end of the order, shifting the others towards the front."""
+    def move_earliest(self, tenant: Tenant, count: int, entity: str | None = None) -> None:
+        """Edit the ``count`` records of ``entity`` (default: of each entity) that a full read
+        lists first: they move to the end of the order, shifting the others towards the
+        front."""
+
+    def tiny_pages(self) -> dict[str, str]:
+        """Settings that make a sync read pages of 3 records."""
+        ...
+
+    def grow(self, tenant: Tenant, at_least: int) -> None:
+        """Copy records (new ids) until every entity holds ``at_least`` of them."""
 
     def advance(self, seconds: float) -> None:
         """Move the sandbox's clock ahead."""
@@ -207,9 +215,11 @@ def platform_params(use: str = "sync") -> list[Any]:
     return params
 
 
-def load_harness(platform: str) -> Harness:
+def load_harness(platform: str, company: str = "small") -> Harness:
+    """The harness of ``platform`` with a ``small`` company (a few hundred invoices) or a
+    ``tiny`` one (a few dozen)."""
     module, _, name = HARNESSES[platform].partition(":")
-    harness: Harness = getattr(importlib.import_module(module), name)()
+    harness: Harness = getattr(importlib.import_module(module), name)(company)
     return harness
 
 
@@ -217,11 +227,11 @@ def load_harness(platform: str) -> Harness:
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     """The platform's started sandbox: one per test module (tests share its company; each
     test connects a fresh tenant in a fresh store and compares it with the company as it is
-    then)."""
+    then). A module sets ``COMPANY = "tiny"`` for a smaller company."""
     lacking = missing(request.param, "sync")
     if lacking:
         pytest.fail(f"{request.param} lacks: {'; '.join(lacking)}")
-    found = load_harness(request.param)
+    found = load_harness(request.param, getattr(request.module, "COMPANY", "small"))
     found.start()
     try:
         yield found

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
+from copy import deepcopy
 from typing import Any
 
 from sqlalchemy import Engine
@@ -24,11 +26,16 @@ from tests.contract.conftest import SCALE, START, Truth
 from tests.sync.conftest import truth as xero_truth  # type: ignore[import-not-found]
 
 CLIENT_ID, CLIENT_SECRET = "contract-client", "contract-secret"
-ORG = OrgSpec(name="Acme Wholesale", customers=20, invoices=240, payments=180, suppliers=3,
-              bills=20)
+ORGS = {"small": OrgSpec(name="Acme Wholesale", customers=20, invoices=240, payments=180,
+                         suppliers=3, bills=20),
+        "tiny": OrgSpec(name="Acme Wholesale", customers=12, invoices=40, payments=30,
+                        suppliers=2, bills=4)}
 # The organisation's tables as the engine names its entities.
 TABLES = {"contacts": "contacts", "invoices": "invoices", "credit_notes": "credit_notes",
           "payments": "payments", "overpayments": "overpayments", "prepayments": "prepayments"}
+ID_FIELDS = {"contacts": "ContactID", "invoices": "InvoiceID", "credit_notes": "CreditNoteID",
+             "payments": "PaymentID", "overpayments": "OverpaymentID",
+             "prepayments": "PrepaymentID"}
 # sandbox mutation kind -> the contract's word for it
 CHANGES = {"edit": "edit", "payment": "pay", "partial_payment": "pay", "void": "void",
            "delete_draft": "delete", "payment_deleted": "delete"}
@@ -45,9 +52,10 @@ class XeroHarness:
     retires_used_refresh_tokens = True
     pages_to_kill_in = 12  # of about 20 pages of 20 records
 
-    def __init__(self) -> None:
+    def __init__(self, company: str = "small") -> None:
+        self.spec = ORGS[company]
         self.sandbox = XeroSandbox(SandboxConfig(
-            seed=11, orgs=[ORG], client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+            seed=11, orgs=[self.spec], client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
             auto_approve=True, strict_limits=True, time_scale=SCALE, start=START))
 
     def start(self) -> None:
@@ -77,7 +85,8 @@ class XeroHarness:
 
     def organisation(self, tenant: Tenant) -> dict[str, Any]:
         org = self._org(tenant)
-        return {"name": ORG.name, "base_currency": org.base_currency, "timezone": org.timezone}
+        return {"name": self.spec.name, "base_currency": org.base_currency,
+                "timezone": org.timezone}
 
     def ground_truth(self, tenant: Tenant) -> Truth:
         """Every row of every table, column by column, from the organisation's records (the
@@ -100,14 +109,35 @@ class XeroHarness:
         summary = self.sandbox.mutate(tenant.external_id, n=40, seed=seed)
         return {CHANGES.get(kind, kind) for kind, n in summary.counts.items() if n}
 
-    def move_earliest(self, tenant: Tenant, count: int) -> None:
+    def move_earliest(self, tenant: Tenant, count: int, entity: str | None = None) -> None:
         org = self._org(tenant)
         with org.lock:
-            for name in TABLES.values():
+            for name in [TABLES[entity]] if entity else TABLES.values():
                 table = getattr(org, name)
                 for key in list(table)[:count]:
                     table[key]["UpdatedDateUTC"] = dotnet_date(self.sandbox.clock.now_ms())
                     table.touch(key)
+
+    def tiny_pages(self) -> dict[str, str]:
+        return {"ARCONNECT_XERO_PAGE_SIZE": "3"}
+
+    def grow(self, tenant: Tenant, at_least: int) -> None:
+        org = self._org(tenant)
+        with org.lock:
+            for entity, name in TABLES.items():
+                table = getattr(org, name)
+                originals = [r for r in table.values()
+                             if entity != "contacts" or r.get("IsCustomer")]
+                for n in range(at_least - len(table)):
+                    copy = deepcopy(originals[n % len(originals)])
+                    copy[ID_FIELDS[entity]] = str(uuid.uuid4())
+                    if entity == "contacts":
+                        copy["Name"] = f"{copy['Name']} {n}"
+                    for alloc in copy.get("Allocations") or []:
+                        alloc["AllocationID"] = str(uuid.uuid4())
+                    copy["UpdatedDateUTC"] = dotnet_date(self.sandbox.clock.now_ms())
+                    table[copy[ID_FIELDS[entity]]] = copy
+                    table.touch(copy[ID_FIELDS[entity]])
 
     def advance(self, seconds: float) -> None:
         self.sandbox.clock.advance(seconds)
