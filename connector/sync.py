@@ -25,7 +25,7 @@ from arconnect.errors import ArconnectError, PageError, RateLimitedDaily, Reconn
 from arconnect.mapping import Mapping, RecordError
 from arconnect.store.locks import LockBusy, tenant_lock
 from arconnect.store.models import SQLModel, SyncCursor, SyncRun, Tenant
-from arconnect.store.upsert import upsert
+from arconnect.store.upsert import update_existing, upsert
 
 # The unique key of each normalized table, as the upsert's conflict target.
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
@@ -194,6 +194,7 @@ class SyncEngine:
             context["synced_at"] = datetime.now(UTC)
             try:
                 rows = entity_map.map_page(page.records, context, apply_skip=apply_skip)
+                gone = entity_map.map_tombstones(page.records, context)
             except RecordError as err:
                 raise PageError(
                     info.label, entity, page.number, _record_problem(err, page)
@@ -201,6 +202,9 @@ class SyncEngine:
             with self.db.begin() as conn:
                 for table_name, table_rows in rows.items():
                     self._upsert(conn, table_name, table_rows)
+                # Tombstones set only what they say on the rows already stored.
+                for update, partial in gone:
+                    update_existing(conn, self._tables[update.table], partial, update.keys)
                 if save_cursor:
                     self._save_cursor(conn, tenant.id, entity, page.next_cursor)
             stored += len(page.records)

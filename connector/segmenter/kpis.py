@@ -23,8 +23,8 @@ Definitions and their public sources:
   the open amount not yet due at the run date (``aging_current``). None when the denominator
   is not positive.
 * **credit sales of the period** — the base-currency total of the invoices issued in the
-  period, counted as the metrics count invoices (not deleted, not DRAFT, SUBMITTED, DELETED or
-  VOIDED), summed per customer group as the metrics group them (sub-customers for their parent,
+  period, counted as the metrics count invoices (not deleted, not ``draft``, ``voided`` or
+  ``deleted``), summed per customer group as the metrics group them (sub-customers for their parent,
   merged customers for the survivor).
 * **average days late** — the members' ``days_late_weighted_paid`` (amount-weighted days after
   the due date over the invoices paid in the window: Oracle's Weighted Average Days Late, same

@@ -55,14 +55,15 @@ Attributes (``ATTRIBUTE_KEYS``: text values the rules compare with ``in``/``eq``
 
 Assumptions (documented here because the rules depend on them):
 
-* An invoice counts when ``kind = 'invoice'``, not ``is_deleted`` and its status is not DRAFT,
-  SUBMITTED, DELETED or VOIDED. An invoice without a due date is due on its issue date.
+* Statuses and payment kinds are the store's words (:mod:`arconnect.store.vocabulary`), whatever
+  the platform. An invoice counts when ``kind = 'invoice'``, not ``is_deleted`` and its status is
+  not ``draft``, ``voided`` or ``deleted``. An invoice without a due date is due on its issue date.
 * Paid date: ``fully_paid_on`` when set, else the date of the non-deleted allocation (payments and
   credit notes, in the document's currency) that brings the allocated sum to ≥ ``total``;
   allocations of the same day count together. Otherwise the invoice is unpaid.
 * "Paid in the window": issued in the window (run_date − window_days, run_date] and paid on a date
   in that window too (a payment after the run date has not happened yet as of the run date).
-* Open item: an invoice with status AUTHORISED and ``amount_due_base > 0`` (any age); overdue when
+* Open item: an invoice with status ``open`` and ``amount_due_base > 0`` (any age); overdue when
   its due date is before the run date. The open overdue items enter ``days_late_weighted`` and
   ``trend`` whatever their issue date — an old unpaid invoice is the strongest delinquency signal
   (JD Edwards' paid-only average lets a non-payer look good).
@@ -73,7 +74,7 @@ Assumptions (documented here because the rules depend on them):
   (in base currency); aging and overdue are measured at the run date. Unapplied credit is a
   credit document's total less its allocations dated by then (refunds paid out of it are not
   dated allocations and are not subtracted).
-* Unapplied credit: remaining credit (Xero ``RemainingCredit``) of AUTHORISED credit notes,
+* Unapplied credit: remaining credit (Xero ``RemainingCredit``) of ``open`` credit notes,
   overpayments and prepayments: money or credit the customer holds that no invoice used yet.
   ``net_exposure`` = open balance − unapplied credit, floored at zero (what the customer would
   still owe if its credit were applied).
@@ -86,8 +87,8 @@ Assumptions (documented here because the rules depend on them):
   payment) or ``settlement`` (an imported history's settled date, ``mappings/csv_ibm.yaml``)
   dated on or before the run date.
 * Payment-method mix: non-deleted payments dated in the window with a mapped ``method``, shares of
-  their base amount; refunds (Xero payment types on credit notes, overpayments and prepayments)
-  are left out.
+  their base amount; refunds and credit applications (payment kinds other than ``receipt``:
+  ``NOT_RECEIVED_KINDS``) are left out.
 * Disputes: an invoice is disputed when ``document.extra.disputed`` is JSON ``true`` (the IBM CSV
   mapping writes it from its ``Disputed`` column); the flag is read as stored now, it has no
   date. ``disputed_share`` is None for every customer when no counted invoice of the tenant
@@ -112,6 +113,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, text
 
+from arconnect.store.vocabulary import EXCLUDED_STATUSES, NOT_RECEIVED_KINDS, OPEN, sql_words
+
 __all__ = ["ATTRIBUTE_KEYS", "METRIC_KEYS", "compute_metrics", "empty_metrics"]
 
 METRIC_KEYS: tuple[str, ...] = (
@@ -131,10 +134,11 @@ ATTRIBUTE_KEYS: tuple[str, ...] = ("delivery_mode", "payment_method", "country",
 
 _CENT = Decimal("0.01")
 _ZERO = Decimal("0.00")
-_EXCLUDED_STATUSES = "('DRAFT', 'SUBMITTED', 'DELETED', 'VOIDED')"
-# Refunds paid out against credit notes, overpayments and prepayments, not money received:
-# https://developer.xero.com/documentation/api/accounting/types#payments
-_REFUND_TYPES = "('ARCREDITPAYMENT', 'AROVERPAYMENTPAYMENT', 'ARPREPAYMENTPAYMENT')"
+# Documents not counted: not approved, cancelled or gone (connector/store/vocabulary.py).
+_EXCLUDED_STATUSES = sql_words(EXCLUDED_STATUSES)
+_OPEN = f"'{OPEN}'"
+# Refunds paid out of credits and payments that only apply a credit: not money received.
+_NOT_RECEIVED = sql_words(NOT_RECEIVED_KINDS)
 # Documents whose remaining credit the customer holds (unapplied credit).
 _CREDIT_KINDS = "('credit_note', 'overpayment', 'prepayment')"
 _TREND_DAYS = 90
@@ -349,7 +353,7 @@ def _documents_sql(d: _Dialect, rollup_parents: bool, window_days: int = 365,
         # as of the run date: a credit document's total less what it allocated by then
         "unapplied": total(f"{credit} AND doc.issue_date <= {rd}",
                            f"{tb} - " + d.least(tb, "COALESCE(u.used, 0)"))
-        if point_in_time else total(f"{credit} AND doc.status = 'AUTHORISED'", adb),
+        if point_in_time else total(f"{credit} AND doc.status = {_OPEN}", adb),
         "cn_window": total(f"{cn} AND {issued_in_window}", tb),
     }
 
@@ -369,7 +373,7 @@ def _documents_sql(d: _Dialect, rollup_parents: bool, window_days: int = 365,
     open_select = (
         select(open_pass, "oa.cust", "open_at oa", "oa.adb > 0") if point_in_time else
         select(open_pass, "doc.customer_external_id", doc,
-               f"{invoice} AND doc.status = 'AUTHORISED' AND doc.amount_due_base > 0"))
+               f"{invoice} AND doc.status = {_OPEN} AND doc.amount_due_base > 0"))
     passes = "\n  UNION ALL\n".join([
         select(window_pass, "doc.customer_external_id", doc, f"{invoice} AND {issued_in_window}"),
         select(derived_pass, "dv.cust", "derived dv", "1 = 1"),
@@ -476,7 +480,7 @@ per_customer AS (
   SELECT p.customer_external_id AS cust, p.method, SUM({d.cents("p.amount_base")}) AS cents
   FROM payment p
   WHERE p.tenant_id = :tenant AND NOT p.is_deleted AND p.method IS NOT NULL
-    AND (p.payment_type IS NULL OR p.payment_type NOT IN {_REFUND_TYPES})
+    AND (p.payment_type IS NULL OR p.payment_type NOT IN {_NOT_RECEIVED})
     AND p.paid_on > {d.day("window_start")} AND p.paid_on <= {d.day("run_date")}
   GROUP BY p.customer_external_id, p.method
 )

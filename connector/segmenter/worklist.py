@@ -66,6 +66,7 @@ from arconnect.segmenter.metrics import (  # the same counted invoices and custo
 from arconnect.segmenter.rules import Rules
 from arconnect.segmenter.service import _csv_cell, run_date_for, stored_rules
 from arconnect.store.models import Tenant
+from arconnect.store.vocabulary import OPEN
 
 __all__ = ["AGE_MONTH_DAYS", "SHRINKAGE", "Worklist", "WorklistItem", "WorklistRow",
            "build_worklist", "late_probability", "priority", "worklist_csv"]
@@ -166,7 +167,7 @@ def priority(probability: float, overdue: Decimal, oldest_days: int) -> Decimal:
 def _items_sql(d: _Dialect, point_in_time: bool) -> str:
     """Open overdue invoices per customer group as of ``:run_date``, in integer cents of the
     base currency: the ``open_at`` rows of :mod:`arconnect.segmenter.metrics` (as of an
-    earlier day) or its current open items (status AUTHORISED, amount due), overdue when due
+    earlier day) or its current open items (status ``open``, amount due), overdue when due
     before the run date. The same customer groups (merged customers and sub-customers count
     for the customer their history counts for)."""
     rd = d.day("run_date")
@@ -181,7 +182,7 @@ def _items_sql(d: _Dialect, point_in_time: bool) -> str:
                     f"OR doc.fully_paid_on > {rd})")
     else:
         amount = d.cents("doc.amount_due_base")
-        open_now = "doc.status = 'AUTHORISED' AND doc.amount_due_base > 0"
+        open_now = f"doc.status = '{OPEN}' AND doc.amount_due_base > 0"
     return f"""
 WITH {alloc_cte}{_customer_map(True)}
 SELECT m.grp, doc.external_id, doc.number, doc.issue_date, {_DUE} AS due, {amount} AS cents

@@ -1,4 +1,5 @@
-"""Dialect-aware bulk upsert: ``INSERT … ON CONFLICT (keys) DO UPDATE`` for SQLite and PostgreSQL.
+"""Dialect-aware bulk upsert: ``INSERT … ON CONFLICT (keys) DO UPDATE`` for SQLite and PostgreSQL,
+and :func:`update_existing`, the partial update a tombstone makes.
 
 Idempotent by construction: upserting the same page twice leaves the same rows, which is what
 makes a cursor overlap and a resumed page harmless.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Date, DateTime, Table
+from sqlalchemy import Connection, Date, DateTime, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -104,6 +105,50 @@ def _sqlite_executemany(conn: Connection, stmt: Any, key: Any, columns: Sequence
             columns_out.append([p(row[n]) for row in rows])
     params = list(zip(*columns_out, strict=True))
     conn.exec_driver_sql(sql, params)
+
+
+def update_existing(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+) -> int:
+    """Set, on the rows that exist, only the columns ``rows`` give; insert nothing.
+
+    The partial upsert of a delete that arrives as a tombstone: ``UPDATE table SET <the rows'
+    other columns> WHERE <keys match>``, one statement executed for every row, the same on
+    SQLite and PostgreSQL. A row whose keys match nothing changes nothing (nothing to delete);
+    the keys need not be a unique constraint (every matching row is updated).
+
+    Args:
+        conn: a connection inside the caller's transaction (this function never commits).
+        table: the target table.
+        rows: dicts with the same keys each: the ``keys`` plus the columns to set.
+        keys: the columns that find the rows.
+
+    Returns:
+        The number of rows sent.
+
+    Raises:
+        ValueError: a row that sets no column, or lacks a key.
+    """
+    if not rows:
+        return 0
+    columns = [c for c in rows[0] if c not in keys]
+    missing = [k for k in keys if k not in rows[0]]
+    if not columns or missing:
+        raise ValueError(f"update_existing on {table.name}: rows need the keys "
+                         f"{', '.join(keys)} and at least one column to set")
+    # Bind names differ from the column names: SQLAlchemy reserves those for SET.
+    stmt = (
+        table.update()
+        .where(*[table.c[k] == bindparam(f"key_{k}") for k in keys])
+        .values({c: bindparam(f"set_{c}", type_=table.c[c].type) for c in columns})
+    )
+    params = [{**{f"key_{k}": row[k] for k in keys}, **{f"set_{c}": row[c] for c in columns}}
+              for row in rows]
+    conn.execute(stmt, params)
+    return len(rows)
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> int:

@@ -78,23 +78,23 @@ def test_import_stores_exact_rows(db_url: str, tmp_path: Path) -> None:
                " amount_due_base, amount_paid, delivery_mode, extra, tenant_id, is_deleted")
     tid = result.tenant_id
     assert got == [
-        ("0000000042", "invoice", "0000000042", "2820-XGXSB", "PAID", date(2013, 7, 3),
+        ("0000000042", "invoice", "0000000042", "2820-XGXSB", "paid", date(2013, 7, 3),
          date(2013, 8, 2), date(2013, 7, 8), "USD", Decimal("65.88"), Decimal("65.88"),
          Decimal("0.00"), Decimal("0.00"), Decimal("65.88"), "electronic",
          {"disputed": True, "country": "770"}, tid, False),
-        ("0000611365", "invoice", "0000611365", "0379-NEVHP", "PAID", date(2013, 1, 2),
+        ("0000611365", "invoice", "0000611365", "0379-NEVHP", "paid", date(2013, 1, 2),
          date(2013, 2, 1), date(2013, 1, 15), "USD", Decimal("55.94"), Decimal("55.94"),
          Decimal("0.00"), Decimal("0.00"), Decimal("55.94"), "paper",
          {"disputed": False, "country": "391"}, tid, False),
-        ("0000611366", "invoice", "0000611366", "0379-NEVHP", "AUTHORISED", date(2013, 5, 2),
+        ("0000611366", "invoice", "0000611366", "0379-NEVHP", "open", date(2013, 5, 2),
          date(2013, 6, 1), None, "USD", Decimal("100.00"), Decimal("100.00"),
          Decimal("100.00"), Decimal("100.00"), Decimal("0.00"), "electronic",
          {"disputed": False, "country": "391"}, tid, False),
-        ("0007900770", "invoice", "0007900770", "8976-AMJEO", "PAID", date(2013, 1, 26),
+        ("0007900770", "invoice", "0007900770", "8976-AMJEO", "paid", date(2013, 1, 26),
          date(2013, 2, 25), date(2013, 3, 3), "USD", Decimal("61.74"), Decimal("61.74"),
          Decimal("0.00"), Decimal("0.00"), Decimal("61.74"), "electronic",
          {"disputed": True, "country": "406"}, tid, False),
-        ("0007900771", "invoice", "0007900771", "8976-AMJEO", "AUTHORISED", date(2013, 11, 30),
+        ("0007900771", "invoice", "0007900771", "8976-AMJEO", "open", date(2013, 11, 30),
          date(2013, 12, 30), None, "USD", Decimal("12.50"), Decimal("12.50"),
          Decimal("12.50"), Decimal("12.50"), Decimal("0.00"), "electronic",
          {"disputed": False, "country": "406"}, tid, False),
@@ -131,7 +131,7 @@ def test_reimport_is_idempotent_and_updates(db_url: str, tmp_path: Path) -> None
     import_csv(engine, write_export(tmp_path, [*ROWS[:2], settled, *ROWS[3:]], "later.csv"),
                "csv_ibm", "IBM sample")
     assert rows(engine, "document", "external_id, status, amount_due")[2] == (
-        "0000611366", "PAID", Decimal("0.00"))
+        "0000611366", "paid", Decimal("0.00"))
     assert counts(engine)["allocation"] == 4 and counts(engine)["document"] == 5
     # Another tenant name is another tenant: nothing shared.
     other = import_csv(engine, path, "csv_ibm", "Other", base_currency="EUR")
@@ -200,7 +200,7 @@ entities:
         fields:
           external_id: invoiceNumber
           kind: {const: invoice}
-          status: {const: PAID}
+          status: {const: paid}
           issue_date: {path: InvoiceDate, transform: date, format: "%m/%Y"}
           due_date: {path: DueDate, transform: date}
 """

@@ -164,7 +164,7 @@ def test_nothing_after_the_as_of_date_is_read(
     at = DATES[1]
     before = _metrics(db, tenant, at)
     # Later: an invoice issued after the date, and an invoice open on the date settled after
-    # it (its current status becomes PAID, its amount due 0).
+    # it (its current status becomes paid, its amount due 0).
     still_open = next(r for r in rows if r.issued <= at and r.settled is None)
     later = [r if r is not still_open else Row(r.customer, r.number, r.issued, r.due, r.amount,
                                                 at + timedelta(days=3))
@@ -311,23 +311,23 @@ def test_bad_dates_and_windows_are_one_line_errors(
 
 def test_partial_payments_and_credit_as_of_a_date(db_url: str) -> None:
     """A synced tenant as it stood on three days: open amounts less the allocations dated by
-    then (the invoices are PAID today), credit unapplied until its allocation's date, and
+    then (the invoices are paid today), credit unapplied until its allocation's date, and
     nothing issued later."""
     from tests.segmenter.test_metrics import Alloc, Cust, Doc, History, store
 
     d = date.fromisoformat
     history = History([Cust("A", terms_days=30)], [
-        Doc("INV1", "invoice", "A", "PAID", False, d("2026-01-01"), d("2026-01-31"),
+        Doc("INV1", "invoice", "A", "paid", False, d("2026-01-01"), d("2026-01-31"),
             d("2026-03-10"), 100_000, 100_000, 0,
             [Alloc("P1", "payment", d("2026-02-01"), 40_000),
              Alloc("P2", "payment", d("2026-03-10"), 60_000)]),
-        Doc("CN1", "credit_note", "A", "PAID", False, d("2026-01-15"), None, None,
+        Doc("CN1", "credit_note", "A", "paid", False, d("2026-01-15"), None, None,
             30_000, 30_000, 0),
-        Doc("INV2", "invoice", "A", "PAID", False, d("2026-03-01"), d("2026-03-31"), None,
+        Doc("INV2", "invoice", "A", "paid", False, d("2026-03-01"), d("2026-03-31"), None,
             50_000, 50_000, 0,
             [Alloc("CN1", "credit_note", d("2026-04-01"), 30_000),
              Alloc("P3", "payment", d("2026-04-05"), 20_000)]),
-        Doc("INV3", "invoice", "A", "AUTHORISED", False, d("2026-05-01"), d("2026-05-31"),
+        Doc("INV3", "invoice", "A", "open", False, d("2026-05-01"), d("2026-05-31"),
             None, 70_000, 70_000, 70_000),
     ])
     db = get_engine(db_url)

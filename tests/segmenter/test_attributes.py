@@ -233,7 +233,7 @@ def test_attributes_computed_on_a_store(sqlite_url: str) -> None:
         return Alloc(ext, "payment", date(2026, 5, 1), cents, method=method)
 
     def inv(ext: str, cust: str, currency: str | None, *allocs: Alloc) -> Doc:
-        return Doc(ext, "invoice", cust, "AUTHORISED", False, date(2026, 4, 1),
+        return Doc(ext, "invoice", cust, "open", False, date(2026, 4, 1),
                    date(2026, 5, 1), None, 10_000, 10_000, 10_000, list(allocs),
                    currency=currency)
 
@@ -273,15 +273,15 @@ def test_disputed_share_on_a_store(db_url: str) -> None:
     engine = db.get_engine(db_url)
 
     def inv(ext: str, cust: str, disputed: bool | None, issued: date = date(2026, 3, 1),
-            status: str = "AUTHORISED") -> Doc:
-        return Doc(ext, "invoice", cust, status, status == "VOIDED", issued, issued, None,
+            status: str = "open") -> Doc:
+        return Doc(ext, "invoice", cust, status, status == "voided", issued, issued, None,
                    10_000, 10_000, 10_000, disputed=disputed)
 
     docs = [
         inv("A1", "A", True), inv("A2", "A", False), inv("A3", "A", None),  # no flag: not
         inv("A4", "A", True, issued=date(2024, 1, 1)),  # before the window
-        inv("A5", "A", True, status="VOIDED"),  # not counted
-        inv("A6", "A", True, status="DRAFT"),
+        inv("A5", "A", True, status="voided"),  # not counted
+        inv("A6", "A", True, status="draft"),
         inv("B1", "B", None), inv("B2", "B", None),
         inv("K1", "K", True),  # a sub-customer: counts for its parent A
         inv("C1", "C", True, issued=date(2024, 1, 1)),  # nothing in the window
@@ -300,9 +300,9 @@ def test_text_true_is_no_dispute_flag(db_url: str) -> None:
     """Only a JSON boolean is a flag, on SQLite and PostgreSQL alike."""
     engine = db.get_engine(db_url)
     tenant_id = store(engine, History([Cust("A")], [
-        Doc("A1", "invoice", "A", "AUTHORISED", False, date(2026, 3, 1), None, None, 100, 100,
+        Doc("A1", "invoice", "A", "open", False, date(2026, 3, 1), None, None, 100, 100,
             100, disputed=False),
-        Doc("A2", "invoice", "A", "AUTHORISED", False, date(2026, 3, 1), None, None, 100, 100,
+        Doc("A2", "invoice", "A", "open", False, date(2026, 3, 1), None, None, 100, 100,
             100)]))
     from arconnect.store.models import Document
     with engine.begin() as conn:

@@ -65,7 +65,7 @@ _n = iter(range(1, 10_000))
 
 def _paid(cust: str, issued: date, days_to_pay: int, cents: int = 100_000) -> Doc:
     """An invoice due 30 days after issue, paid ``days_to_pay`` days after issue."""
-    return Doc(f"P{next(_n)}", "invoice", cust, "PAID", False, issued, issued + D(30),
+    return Doc(f"P{next(_n)}", "invoice", cust, "paid", False, issued, issued + D(30),
                issued + D(days_to_pay), cents, cents, 0)
 
 
@@ -73,7 +73,7 @@ def _open(cust: str, number: str, issued: date, cents: int, *,
           paid_on: date | None = None) -> Doc:
     """An invoice due 30 days after issue, unpaid; or paid in full on ``paid_on``, after RUN:
     open as of RUN, paid now."""
-    status, due_now = ("PAID", 0) if paid_on else ("AUTHORISED", cents)
+    status, due_now = ("paid", 0) if paid_on else ("open", cents)
     return Doc(number, "invoice", cust, status, False, issued, issued + D(30), paid_on, cents,
                cents, due_now)
 
@@ -95,7 +95,7 @@ def ledger() -> History:
         *(_paid("B", RUN - D(300 - 30 * i), 20) for i in range(6)),
         _open("B", "INV-B1", RUN - D(35), 940_000),
         # paid in full now, by two payments (no paid date from the ERP)
-        Doc("INV-B2", "invoice", "B", "PAID", False, RUN - D(34), RUN - D(4), None, 100_000,
+        Doc("INV-B2", "invoice", "B", "paid", False, RUN - D(34), RUN - D(4), None, 100_000,
             100_000, 0, [Alloc("PB1", "payment", RUN - D(20), 40_000),
                          Alloc("PB2", "payment", RUN + D(5), 60_000)]),
         *(_paid("C", RUN - D(300 - 50 * i), 50) for i in range(2)),

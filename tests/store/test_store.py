@@ -45,7 +45,7 @@ def test_upsert_is_idempotent_and_exact(db_url: str) -> None:
     with engine.begin() as conn:
         tid = _tenant(conn)
     row = {
-        "tenant_id": tid, "external_id": "inv-1", "kind": "invoice", "status": "AUTHORISED",
+        "tenant_id": tid, "external_id": "inv-1", "kind": "invoice", "status": "open",
         "is_deleted": False, "issue_date": date(1967, 6, 18), "total": Decimal("1234567.89"),
         "total_base": Decimal("0.01"), "currency_rate": Decimal("0.9370530000"),
         "synced_at": datetime.now(UTC),
@@ -54,11 +54,11 @@ def test_upsert_is_idempotent_and_exact(db_url: str) -> None:
         with engine.begin() as conn:
             upsert(conn, table, [row], ("tenant_id", "external_id"))
     with engine.begin() as conn:
-        upsert(conn, table, [{**row, "status": "PAID"}], ("tenant_id", "external_id"))
+        upsert(conn, table, [{**row, "status": "paid"}], ("tenant_id", "external_id"))
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(table)).scalar() == 1
         got = conn.execute(select(table)).mappings().one()
-    assert got["status"] == "PAID"
+    assert got["status"] == "paid"
     assert got["total"] == Decimal("1234567.89")
     assert got["total_base"] == Decimal("0.01")
     assert got["issue_date"] == date(1967, 6, 18)
@@ -73,7 +73,7 @@ def test_upsert_many_rows_in_chunks(db_url: str) -> None:
         now = datetime.now(UTC)
         rows = [
             {"tenant_id": tid, "external_id": f"inv-{i}", "kind": "invoice",
-             "status": "PAID", "is_deleted": False, "synced_at": now}
+             "status": "paid", "is_deleted": False, "synced_at": now}
             for i in range(5000)
         ]
         upsert(conn, table, rows, ("tenant_id", "external_id"))

@@ -94,7 +94,7 @@ def test_deletes_voids_archives_and_merges_are_reflected(xero_env: XeroEnv) -> N
     assert _sync(env).ok
     got = stored(env.db, env.tenant.id)
     statuses = {r["status"] for r in got["document"].values()}
-    assert {"VOIDED", "DELETED"} & statuses
+    assert {"voided", "deleted"} & statuses
     assert any(r["is_deleted"] for r in got["payment"].values())
     assert any(r["status"] == "ARCHIVED" for r in got["customer"].values())
     merged = {k for k, r in got["customer"].items() if r["merged_into_external_id"]}
