@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 import requests
@@ -339,7 +339,7 @@ class Platform(Protocol):
 # and idempotency keys; a writer owns the wire format and never touches the store.
 
 
-class SlotKind(str, Enum):
+class SlotKind(StrEnum):
     """What kind of thing a slot is in the ERP.
 
     * ``membership``: the customer is in one of a set of containers, or in none (Xero contact
