@@ -300,7 +300,8 @@ def compile_outbound(data: Any, problems: Problems, prefix: Loc, *, segments: Se
             allowed_keys=lambda loc: _KEYS.get(tuple("*" if isinstance(p, int) else p
                                                      for p in loc), ()),
             examples={"slot": "slot: segment", "value": "value: segment",
-                      "name": 'name: "AR: {segment}"', "target": "target: CustomerTypeRef"},
+                      "name": 'name: "AR: {segment}"',
+                      "target": "target: <a reference field of the platform>"},
         )
         return None
     before = len(problems.items)
