@@ -25,6 +25,12 @@ after a list field (``ContactGroups[*].Name`` gives a list), ``[0]`` for one ele
 equals|not_equals|in|not_in|missing}``, ``{all: [...]}``, ``{any: [...]}``, ``{not: {...}}``);
 nothing in a mapping file is ever evaluated as code.
 
+``allowed:`` checks the value stored, except beside ``transform: lookup``: there it lists the
+platform's words, each must have a translation in ``map:``, and a word outside it fails the page
+before the map is read. That is how a mapping translates the platform's statuses and payment
+types into the store's own words (:mod:`arconnect.store.vocabulary`) and still guards against
+a word the API should never send.
+
 Deletes that arrive as tombstones (QBO change data capture returns a deleted entity as little
 more than its ``Id`` and ``status: "Deleted"``) are declared per entity, beside ``rows:``::
 
@@ -447,6 +453,16 @@ class TombstoneUpdate:
     columns: tuple[str, ...]
     _where: tuple[tuple[str, Any], ...] = field(repr=False)
     _fields: tuple[tuple[str, FieldFn], ...] = field(repr=False)
+
+    @property
+    def match(self) -> str:
+        """The column a tombstone's id is matched against."""
+        return self.keys[1]
+
+    @property
+    def where(self) -> tuple[tuple[str, Any], ...]:
+        """The fixed column values the updated rows must also have."""
+        return self._where
 
 
 @dataclass(frozen=True)
@@ -900,7 +916,8 @@ class _Compiler:
         translation in ``map:`` (a load error names the missing ones), and any other value fails
         the page — even when ``default:`` is given.
         """
-        table = spec.get("map") if isinstance(spec.get("map"), dict) else {}
+        given = spec.get("map")
+        table: dict[Any, Any] = given if isinstance(given, dict) else {}
         untranslated = sorted((str(w) for w in allowed if w not in table), key=str)
         if untranslated:
             self.add((*loc, "allowed"),
@@ -1262,8 +1279,9 @@ class _Compiler:
             fields.append((name, fn))
         if failed:
             return None
-        fields.append(("synced_at", self._context_field(columns["synced_at"], "synced_at",
-                                                        loc, table)))  # type: ignore[arg-type]
+        stamp = self._context_field(columns["synced_at"], "synced_at", loc, table)
+        assert stamp is not None  # synced_at is a context key
+        fields.append(("synced_at", stamp))
         return TombstoneUpdate(
             table=table, keys=("tenant_id", match, *(n for n, _ in where)),
             columns=tuple(n for n, _ in fields), _where=tuple(where), _fields=tuple(fields))
