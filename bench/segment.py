@@ -125,25 +125,25 @@ def load(db_url: str, customers: int, invoices: int, seed: int, *,
         _, mean, spread = PROFILES[profile[c]]
         paid = max(issue, due + int(rng.gauss(mean, spread)))
         r = rng.random()
-        status, deleted, fully, due_amt = "PAID", 0, None, 0.0
+        status, deleted, fully, due_amt = "paid", 0, None, 0.0
         if r < 0.004:
-            status, deleted = "VOIDED", 1
+            status, deleted = "voided", 1
         elif r < 0.006:
-            status, deleted = "DELETED", 1
+            status, deleted = "deleted", 1
         elif r < 0.008:
-            status = "DRAFT"
+            status = "draft"
         elif r < 0.07:  # disputed or bad debt: never paid
             paid = run_ord + 1
-        if status != "PAID" or paid > run_ord:
-            if status == "PAID":
-                status, due_amt = "AUTHORISED", total
+        if status != "paid" or paid > run_ord:
+            if status == "paid":
+                status, due_amt = "open", total
                 if rng.random() < 0.2 and issue + 5 <= run_ord:  # partly paid
                     part = round(total * 0.4, 2)
                     due_amt = round(total - part, 2)
                     on = date.fromordinal(rng.randrange(issue, run_ord + 1)).isoformat()
                     allocs.append((TENANT_ID, f"P{n:08d}a", "payment", f"P{n:08d}a", ext, cust,
                                    on, part, part, 0, SYNCED_AT))
-                    pays.append((TENANT_ID, f"P{n:08d}a", "ACCRECPAYMENT", ext, cust, "AUTHORISED",
+                    pays.append((TENANT_ID, f"P{n:08d}a", "receipt", ext, cust, "posted",
                                  0, on, part, part, METHODS[c % 4], SYNCED_AT))
             docs.append((TENANT_ID, ext, "invoice", cust, status, deleted,
                          date.fromordinal(issue).isoformat(), date.fromordinal(due).isoformat(),
@@ -154,7 +154,7 @@ def load(db_url: str, customers: int, invoices: int, seed: int, *,
             fully = paid_on
         if r > 0.99:  # a credit note settles a fifth, the payment the rest
             cn = round(total * 0.2, 2)
-            docs.append((TENANT_ID, f"K{n:08d}", "credit_note", cust, "PAID", 0,
+            docs.append((TENANT_ID, f"K{n:08d}", "credit_note", cust, "paid", 0,
                          paid_on, paid_on, paid_on, cn, cn, 0.0, 0.0, SYNCED_AT))
             allocs.append((TENANT_ID, f"K{n:08d}", "credit_note", f"K{n:08d}", ext, cust,
                            paid_on, cn, cn, 0, SYNCED_AT))
@@ -163,9 +163,9 @@ def load(db_url: str, customers: int, invoices: int, seed: int, *,
             rest = total
         allocs.append((TENANT_ID, f"P{n:08d}", "payment", f"P{n:08d}", ext, cust, paid_on,
                        rest, rest, 0, SYNCED_AT))
-        pays.append((TENANT_ID, f"P{n:08d}", "ACCRECPAYMENT", ext, cust, "AUTHORISED", 0,
+        pays.append((TENANT_ID, f"P{n:08d}", "receipt", ext, cust, "posted", 0,
                      paid_on, rest, rest, METHODS[(c + n % 3) % 4], SYNCED_AT))
-        docs.append((TENANT_ID, ext, "invoice", cust, "PAID", 0,
+        docs.append((TENANT_ID, ext, "invoice", cust, "paid", 0,
                      date.fromordinal(issue).isoformat(), date.fromordinal(due).isoformat(),
                      fully, total, total, 0.0, 0.0, SYNCED_AT))
         if len(docs) >= 200_000:
