@@ -16,6 +16,7 @@ nothing is skipped silently and the mark fails the suite the day the pieces land
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -91,6 +92,11 @@ class Harness(Protocol):
     def full_sync_calls(self, records: Mapping[str, int]) -> int:
         """The most API calls a full sync of this company may make (``records`` read per
         entity): the platform's minimum for the company's size."""
+        ...
+
+    def reads_bound(self, tenant: Tenant, entity: str, cursor: Any) -> int:
+        """The most records an incremental read of ``entity`` from the stored ``cursor`` may
+        return: those the platform changed since the cursor, less the overlap setting."""
         ...
 
     def mutate(self, tenant: Tenant, seed: int) -> set[str]:
@@ -368,9 +374,11 @@ def assert_store_equals(env: Env, truth: Truth | None = None) -> None:
 
 
 def cursor_of(env: Env, entity: str) -> Any:
+    """The cursor the store holds for ``entity`` of the tenant (None: none)."""
     with env.db.connect() as conn:
-        return conn.execute(text("SELECT value FROM sync_cursor WHERE tenant_id = :t "
-                                 "AND entity = :e"), {"t": env.tenant.id, "e": entity}).scalar()
+        value = conn.execute(text("SELECT value FROM sync_cursor WHERE tenant_id = :t "
+                                  "AND entity = :e"), {"t": env.tenant.id, "e": entity}).scalar()
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def tenant_status(env: Env) -> str:

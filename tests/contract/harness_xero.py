@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from copy import deepcopy
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -104,6 +105,13 @@ class XeroHarness:
     def full_sync_calls(self, records: Mapping[str, int]) -> int:
         # one call per entity at this size (pages of 1,000) plus GET /Organisation
         return 1 + len(records)
+
+    def reads_bound(self, tenant: Tenant, entity: str, cursor: Any) -> int:
+        last = datetime.fromisoformat(cursor["last_ts"]).replace(microsecond=0)
+        overlap = timedelta(seconds=get_settings().sync_overlap_seconds)
+        since_ms = int((last - overlap).timestamp() * 1000)
+        table = getattr(self._org(tenant), TABLES[entity])
+        return sum(1 for ms in table.updated.values() if ms >= since_ms)
 
     def mutate(self, tenant: Tenant, seed: int) -> set[str]:
         summary = self.sandbox.mutate(tenant.external_id, n=40, seed=seed)

@@ -44,13 +44,17 @@ def test_full_sync_equals_ground_truth(env_any_db: Env) -> None:
 def test_incremental_sync_picks_up_every_change(env: Env) -> None:
     full = _sync(env, full=True)
     assert full.ok, full.error
+    before = {entity: cursor_of(env, entity) for entity in env.harness.entities}
     env.harness.advance(3600)
     changes = env.harness.mutate(env.tenant, seed=5)
     assert {"edit", "pay", "delete", "void"} <= changes, changes
     result = _sync(env)
     assert result.ok, result.error
     assert_store_equals(env)
-    # only what changed (and a little overlap) was read again
+    # only what changed since the cursor (less the overlap) was read again
+    for entity, cursor in before.items():
+        bound = env.harness.reads_bound(env.tenant, entity, cursor)
+        assert result.records.get(entity, 0) <= bound, (entity, result.records, bound)
     assert sum(result.records.values()) < sum(full.records.values()) / 2, result.records
 
 

@@ -1,19 +1,21 @@
-"""End to end against the Xero sandbox: full, incremental, faults, limits, tokens, crashes."""
+"""What only Xero's sync has to get right, end to end against the Xero sandbox: paging through
+records stamped in the same second, merges and archives, the daily limit, one grant reaching
+several organisations, contacts that become customers silently, the reconcile pass.
+
+What every platform must do (full and incremental syncs against the ground truth, a SIGKILL and
+resume on changed data, 429 storms, token rotation across processes, revoked grants, malformed
+pages) is the contract suite's, ``tests/contract``, which runs it on Xero too."""
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
-from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
-from arconnect.clock import Clock, get_clock, set_clock
+from arconnect.clock import get_clock
 from arconnect.sandbox.xero import OrgSpec
 from arconnect.services import find_tenants, sync_tenants
 from arconnect.sync import Progress, SyncResult
@@ -35,41 +37,6 @@ def _sync(env: XeroEnv, *, full: bool = False, progress: Progress | None = None)
 def _tenant_status(env: XeroEnv) -> str:
     [tenant] = find_tenants(env.db, [str(env.tenant.id)])
     return tenant.status
-
-
-
-def test_full_sync_equals_ground_truth(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    with sandbox_env(monkeypatch, db_url) as env:
-        result = _sync(env, full=True)
-        assert result.status == "ok", result.error
-        assert_store_equals_truth(env.db, env.tenant.id, env.org)
-        [tenant] = find_tenants(env.db, [str(env.tenant.id)])
-        assert tenant.base_currency == env.org.base_currency
-        assert tenant.timezone == env.org.timezone
-        # one call per entity page plus /Organisation: the minimum for this size
-        assert result.api_calls == 1 + len(result.records)
-
-
-def test_incremental_sync_picks_up_every_mutation(xero_env: XeroEnv) -> None:
-    env = xero_env
-    assert _sync(env, full=True).ok
-    before = {e: stored_cursor(env, e)
-              for e in ("contacts", "invoices", "credit_notes", "payments")}
-    env.sandbox.clock.advance(3600)
-    env.sandbox.mutate(env.tenant.external_id, n=40, seed=5)
-    result = _sync(env)
-    assert result.ok, result.error
-    assert_store_equals_truth(env.db, env.tenant.id, env.org)
-    # Only what changed since the cursor (minus the overlap) was read again.
-    for entity, table in (("contacts", env.org.contacts), ("invoices", env.org.invoices),
-                          ("credit_notes", env.org.credit_notes),
-                          ("payments", env.org.payments)):
-        from datetime import datetime
-
-        last = datetime.fromisoformat(before[entity]["last_ts"]).replace(microsecond=0)
-        since_ms = int((last - timedelta(seconds=60)).timestamp() * 1000)
-        eligible = sum(1 for ms in table.updated.values() if ms >= since_ms)
-        assert result.records[entity] <= eligible, entity
 
 
 @pytest.mark.parametrize("xero_env", [{"page_size": 25}], indirect=True)
@@ -104,61 +71,6 @@ def test_deletes_voids_archives_and_merges_are_reflected(xero_env: XeroEnv) -> N
     assert_store_equals_truth(env.db, env.tenant.id, env.org)
 
 
-@pytest.mark.parametrize("xero_env", [{"page_size": 20}], indirect=True)
-def test_killed_sync_resumes_without_loss_or_duplicates(xero_env: XeroEnv) -> None:
-    env = xero_env
-    env.sandbox.faults.slow(0.03, n=100000)
-    cmd = [sys.executable, "-m", "arconnect.cli", "sync", str(env.tenant.id)]
-    kills = 0
-    for wait_rows in (30, 200, 500):
-        proc = subprocess.Popen(cmd, env=os.environ.copy(), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            with env.db.connect() as conn:
-                n = conn.execute(text("SELECT count(*) FROM document")).scalar() or 0
-            if n >= wait_rows:
-                break
-            time.sleep(0.02)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait()
-        # Xero changes while nothing runs: paid and edited records move to the end of the
-        # order, shifting unchanged ones onto pages the killed run already read
-        env.sandbox.mutate(env.tenant.external_id, n=40, seed=wait_rows)
-    assert kills >= 2, "the sync finished before it could be killed"
-    with env.db.connect() as conn:  # the killed runs never finished
-        unfinished = conn.execute(text("SELECT count(*) FROM sync_run WHERE status IN "
-                                       "('running', 'interrupted')")).scalar()
-    assert unfinished == kills
-    env.sandbox.faults.clear()
-    result = _sync(env)
-    assert result.ok, result.error
-    assert_store_equals_truth(env.db, env.tenant.id, env.org)
-    with env.db.connect() as conn:
-        statuses = dict(conn.execute(
-            text("SELECT status, count(*) FROM sync_run GROUP BY status")).all())
-    assert statuses.get("running", 0) == 0
-    assert statuses["interrupted"] == kills and statuses["ok"] == 1 + (3 - kills)
-
-
-def test_per_minute_429_storm_completes(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
-    # Another client of the app spends the organisation's minute budget as each of the next
-    # three windows opens: every call answers 429 until the storm passes. A minute passes in
-    # half a real second, for the sandbox and for us.
-    monkeypatch.setenv("ARCONNECT_TIME_SCALE", "120")
-    set_clock(Clock(120))
-    with sandbox_env(monkeypatch, sqlite_url, strict_limits=True, time_scale=120,
-                     page_size=40) as env:
-        env.sandbox.faults.rate_limit_storm(env.tenant.external_id, windows=3)
-        result = _sync(env, full=True)
-        assert result.ok, result.error
-        assert result.http_429s >= 3
-        assert env.sandbox.stats[env.tenant.external_id].rate_limited["minute"] >= 3
-        assert_store_equals_truth(env.db, env.tenant.id, env.org)
-
-
 def test_daily_limit_stops_the_run_and_the_next_run_resumes(
     monkeypatch: pytest.MonkeyPatch, sqlite_url: str
 ) -> None:
@@ -179,28 +91,6 @@ def test_daily_limit_stops_the_run_and_the_next_run_resumes(
         assert result.ok
         assert _tenant_status(env) == "active"
         assert_store_equals_truth(env.db, env.tenant.id, env.org)
-
-
-class _ExpireAfterFirstPage(Progress):
-    def __init__(self, env: XeroEnv) -> None:
-        self.env, self.done = env, False
-
-    def page_done(self, tenant: str, entity: str, page: Any, stored: int) -> None:
-        if not self.done:
-            self.env.sandbox.faults.expire_tokens()
-            self.done = True
-
-
-@pytest.mark.parametrize("xero_env", [{"page_size": 40}], indirect=True)
-def test_access_token_expiring_mid_sync_is_refreshed(xero_env: XeroEnv) -> None:
-    env = xero_env
-    with env.db.connect() as conn:
-        version = conn.execute(text("SELECT version FROM credential")).scalar()
-    result = _sync(env, full=True, progress=_ExpireAfterFirstPage(env))
-    assert result.ok, result.error
-    with env.db.connect() as conn:
-        assert conn.execute(text("SELECT version FROM credential")).scalar() > version
-    assert_store_equals_truth(env.db, env.tenant.id, env.org)
 
 
 def test_two_processes_on_one_grant_keep_the_rotated_token(
@@ -242,36 +132,21 @@ def test_one_sync_per_tenant_at_a_time(xero_env: XeroEnv) -> None:
     assert _sync(env).ok
 
 
-def test_revoked_grant_ends_as_reconnect_required(xero_env: XeroEnv) -> None:
-    env = xero_env
-    env.sandbox.revoke_all()
-    env.sandbox.faults.expire_tokens()
-    result = _sync(env)
-    assert result.status == "reconnect_required"
-    assert "reconnect" in (result.error or "").lower()
-    assert _tenant_status(env) == "reconnect_required"
-
-
-@pytest.mark.parametrize("kind, problem", [
-    ("json", "invalid JSON"),
-    ("missing_id", "InvoiceID"),
-    ("unknown_status", "Status"),
-])
-def test_malformed_page_fails_the_run_and_changes_nothing(
-    xero_env: XeroEnv, kind: str, problem: str
-) -> None:
+def test_an_unknown_status_fails_the_run_and_changes_nothing(xero_env: XeroEnv) -> None:
+    # A Status outside Xero's documented codes is refused like a malformed page (the contract
+    # suite, tests/contract, breaks a page's JSON and its ids on every platform).
     env = xero_env
     assert _sync(env, full=True).ok
     env.sandbox.clock.advance(3600)
     env.sandbox.mutate(env.tenant.external_id, n=30, seed=2)
     cursor_before = stored_cursor(env, "invoices")
     docs_before = stored(env.db, env.tenant.id)["document"]
-    env.sandbox.faults.malformed(1, kind=kind, path_contains="Invoices")
+    env.sandbox.faults.malformed(1, kind="unknown_status", path_contains="Invoices")
     result = _sync(env)
     assert result.status == "failed"
     assert "entity invoices, page 1" in (result.error or "")
     assert env.tenant.name in (result.error or "")
-    assert problem in (result.error or "")
+    assert "Status" in (result.error or "")
     assert stored_cursor(env, "invoices") == cursor_before
     after = stored(env.db, env.tenant.id)["document"]
     assert {k: v["status"] for k, v in after.items()} == {
