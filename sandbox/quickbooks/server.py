@@ -1,0 +1,520 @@
+"""The HTTP server: one loopback port serving Intuit's OAuth paths and the Accounting API.
+
+Standard library only (``ThreadingHTTPServer``, HTTP/1.1 keep-alive). Real Intuit spreads
+these paths over several hosts (``appcenter.intuit.com``, ``oauth.platform.intuit.com``,
+``developer.api.intuit.com``, ``quickbooks.api.intuit.com``); here every base URL is the same
+``http://127.0.0.1:PORT``. Routes:
+
+- ``GET|POST /connect/oauth2`` — consent page (or an immediate redirect with ``code``,
+  ``state`` and ``realmId``)
+- ``POST /oauth2/v1/tokens/bearer`` — tokens; ``POST /v2/oauth2/tokens/revoke`` — revocation
+- ``GET /.well-known/openid_configuration`` — the discovery document, pointing here
+- ``/v3/company/{realmId}/…`` — the Accounting API (:mod:`arconnect.sandbox.quickbooks.api`)
+- ``/_sandbox/…`` — the control API (state, clock, faults, grants, mutate, stats, revoke)
+
+The loopback and ``Host`` safety rules are the Xero sandbox's (``sandbox/xero/server.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import gc
+import html
+import json
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from arconnect.sandbox.quickbooks.api import ApiFault, QboApi
+from arconnect.sandbox.quickbooks.faults import Faults
+from arconnect.sandbox.quickbooks.generator import generate_company
+from arconnect.sandbox.quickbooks.identity import ACCOUNTING_SCOPE, Identity, OAuthError
+from arconnect.sandbox.quickbooks.limits import Stats, Throttle
+from arconnect.sandbox.quickbooks.model import Company, QboConfig
+from arconnect.sandbox.quickbooks.mutate import Mutator
+from arconnect.sandbox.quickbooks.wire import JSON, fault, render, response_time
+from arconnect.sandbox.xero.api import Request, Response
+from arconnect.sandbox.xero.clock import SandboxClock
+from arconnect.sandbox.xero.server import (
+    LOOPBACK_NAMES,
+    RemoteRefused,
+    _host_names,
+    _host_of,
+    is_loopback,
+)
+
+__all__ = ["QboSandbox", "RemoteRefused", "is_loopback"]
+
+CONSENT = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Connect to QuickBooks</title></head>
+<body><h1>Connect your QuickBooks company</h1>
+<p>The app <b>{client}</b> wants access to: <code>{scope}</code>.</p>
+<form method="post" action="/connect/oauth2">{hidden}
+<fieldset><legend>Company</legend>{companies}</fieldset>
+<button name="decision" value="allow">Connect</button>
+<button name="decision" value="deny">Cancel</button></form></body></html>
+"""
+
+
+def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, render(payload).encode(), dict(headers or {}), JSON)
+
+
+class QboSandbox:
+    """The QuickBooks Online emulator: companies, OAuth, throttles, faults, the HTTP server.
+
+    Args:
+        config: what to generate and how strictly to behave.
+
+    Attributes:
+        config: the configuration.
+        clock: the sandbox clock (``clock_scale`` sandbox seconds per real second).
+        companies: the companies (ground truth), each with ``realm_id``.
+        identity: the OAuth state.
+        faults: fault-injection knobs.
+        stats: request counters per kind.
+    """
+
+    def __init__(self, config: QboConfig | None = None) -> None:
+        self.config = config or QboConfig()
+        cfg = self.config
+        self.clock = SandboxClock(cfg.start_at(), cfg.clock_scale)
+        self.companies: list[Company] = [generate_company(spec, i, cfg.seed, self.clock.start)
+                                         for i, spec in enumerate(cfg.companies)]
+        self._by_realm = {c.realm_id: c for c in self.companies}
+        gc.freeze()  # long-lived records: out of the cyclic collector's way (as the Xero one)
+        self.identity = Identity(self.clock, cfg.client_id, cfg.client_secret,
+                                 list(cfg.redirect_uris), cfg.production_keys,
+                                 cfg.refresh_grace_seconds)
+        self.throttle = Throttle(self.clock, cfg.strict_limits, cfg.minute_limit,
+                                 cfg.concurrent_limit, cfg.batch_minute_limit)
+        self.stats = Stats()
+        self.faults = Faults(self.identity.expire_access_tokens, self.identity.revoke_realm)
+        self.api = QboApi(self.clock)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._allowed_hosts: frozenset[str] = LOOPBACK_NAMES
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def start(self, host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False,
+              allowed_hosts: Sequence[str] = ()) -> str:
+        """Serve on ``host:port`` (0 = a free port) in a background thread; returns the URL.
+
+        Raises:
+            RemoteRefused: ``host`` is not loopback and ``allow_remote`` is False.
+            RuntimeError: already running.
+        """
+        if self._server is not None:
+            raise RuntimeError("the sandbox is already running")
+        if not allow_remote and not is_loopback(host):
+            raise RemoteRefused(
+                f"refusing to serve on {host!r}: the sandbox's control API is unauthenticated "
+                "(it shows the client secret and mints tokens); use 127.0.0.1, or pass "
+                "--allow-remote (allow_remote=True) to expose it on purpose")
+        self._allowed_hosts = _host_names(host, allow_remote, allowed_hosts)
+        server = _Server((host, port), _Handler)
+        server.sandbox = self
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="qbo-sandbox",
+                                        kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread.start()
+        return self.url
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` — the OAuth and API base URL at once."""
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running")
+        host, port = self._server.server_address[:2]
+        if isinstance(host, bytes):
+            host = host.decode()
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        """Stop serving and close the port."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> QboSandbox:
+        if self._server is None:
+            self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # ---- the Python control surface ----------------------------------------------------------
+    @property
+    def client_id(self) -> str:
+        """The registered app's client id."""
+        return self.config.client_id
+
+    @property
+    def client_secret(self) -> str:
+        """The registered app's client secret."""
+        return self.config.client_secret
+
+    def company(self, realm_id: str | None = None) -> Company:
+        """The company with ``realm_id`` (default: the first).
+
+        Raises:
+            KeyError: no such realm.
+        """
+        if realm_id is None:
+            return self.companies[0]
+        try:
+            return self._by_realm[realm_id]
+        except KeyError:
+            raise KeyError(f"no company with realmId {realm_id}") from None
+
+    def create_grant(self, realm_id: str | None = None, hard_expiry: bool = False
+                     ) -> dict[str, Any]:
+        """A token set for a new consent to ``realm_id`` (default: the first company),
+        without the browser flow; ``realmId`` is added to it for convenience."""
+        company = self.company(realm_id)
+        tokens = self.identity.create_grant(company.realm_id, hard_expiry=hard_expiry)
+        return {**tokens, "realmId": company.realm_id}
+
+    def mutate(self, realm_id: str | None = None, seed: int = 1) -> Mutator:
+        """The change primitives for one company (default: the first)."""
+        return Mutator(self.company(realm_id), self.clock, seed)
+
+    def state(self) -> dict[str, Any]:
+        """A JSON-ready snapshot (``GET /_sandbox/state``)."""
+        return {
+            "url": self.url if self._server else None, "now": self.clock.now().isoformat(),
+            "clock_scale": self.clock.scale, "strict_limits": self.config.strict_limits,
+            "client_id": self.client_id, "client_secret": self.client_secret,
+            "redirect_uris": self.config.redirect_uris,
+            "companies": [{"realm_id": c.realm_id, "name": c.name,
+                           "home_currency": c.home_currency, "offset": c.spec.offset,
+                           "counts": {e: len(t) for e, t in c.tables.items()}}
+                          for c in self.companies],
+            "faults": self.faults.pending(),
+        }
+
+    # ---- request handling --------------------------------------------------------------------
+    def handle(self, req: Request) -> Response:
+        """Answer one HTTP request."""
+        host = req.headers.get("Host")
+        if host is None or _host_of(host) not in self._allowed_hosts:
+            # DNS-rebinding protection, as the Xero sandbox: 421 Misdirected Request
+            return Response(421, b"Misdirected Request", content_type="text/plain")
+        path = req.path
+        if path.startswith("/_sandbox/"):
+            return self._control(req)
+        slow = self.faults.take("slow", path)
+        if slow is not None:
+            time.sleep(slow.seconds)
+        burst = self.faults.take("5xx", path)
+        if burst is not None:
+            return Response(burst.status, b"Service Unavailable", content_type="text/plain")
+        if path.startswith("/v3/company/"):
+            return self._accounting(req)
+        if path == "/connect/oauth2":
+            self.stats.record("authorize")
+            return self._authorize(req)
+        if path == "/oauth2/v1/tokens/bearer" and req.method == "POST":
+            self.stats.record("token")
+            return self._token(req)
+        if path == "/v2/oauth2/tokens/revoke" and req.method == "POST":
+            self.stats.record("revoke")
+            return self._revoke(req)
+        if path in ("/.well-known/openid_configuration",
+                    "/.well-known/openid_sandbox_configuration"):
+            return _json(200, self._discovery())
+        return Response(404, b"Not Found", content_type="text/plain")
+
+    def _discovery(self) -> dict[str, Any]:
+        base = self.url if self._server else ""
+        return {"issuer": "https://oauth.platform.intuit.com/op/v1",
+                "authorization_endpoint": f"{base}/connect/oauth2",
+                "token_endpoint": f"{base}/oauth2/v1/tokens/bearer",
+                "revocation_endpoint": f"{base}/v2/oauth2/tokens/revoke",
+                "response_types_supported": ["code"],
+                "token_endpoint_auth_methods_supported": ["client_secret_post",
+                                                          "client_secret_basic"]}
+
+    def _auth_fault(self, detail: str, company: Company | None) -> Response:
+        # QBO's 401 as integrators quote it (routablehq/python-quickbooks #250): lower-case
+        # "fault"/"error" keys, type AUTHENTICATION, code 3200, epoch-millisecond "time"
+        body = {"warnings": None, "intuitObject": None,
+                "fault": {"error": [{"message": "message=AuthenticationFailed; "
+                                                "errorCode=003200; statusCode=401",
+                                     "detail": detail, "code": "3200", "element": None}],
+                          "type": "AUTHENTICATION"},
+                "report": None, "queryResponse": None, "batchItemResponse": [],
+                "attachableResponse": [], "syncErrorResponse": None, "requestId": None,
+                "time": int(self.clock.now().timestamp() * 1000), "status": None,
+                "cdcresponse": []}
+        return Response(401, render(body).encode(),
+                        {"WWW-Authenticate": 'Bearer realm="Intuit", error="invalid_token"'},
+                        JSON)
+
+    def _accounting(self, req: Request) -> Response:
+        parts = [p for p in req.path.split("/") if p]  # v3 company {realm} …
+        realm = parts[2] if len(parts) > 2 else ""
+        company = self._by_realm.get(realm)
+        auth = req.headers.get("Authorization") or ""
+        if not auth.lower().startswith("bearer "):
+            return self._auth_fault("Authorization header missing or not Bearer", company)
+        grant, detail = self.identity.check_access(auth[7:].strip())
+        if grant is None:
+            return self._auth_fault(detail, company)
+        if company is None or grant.realm_id != realm:
+            # a token for another company: QBO answers 403 ApplicationAuthorizationFailed
+            # (code 3100, as quoted in frappe/erpnext #29161)
+            return self._forbidden(company)
+        rest = parts[3:]
+        kind = self.api.kind(req, rest)
+        forced = self.faults.take("429", req.path)
+        limit = "forced" if forced is not None else self.throttle.admit(
+            realm, batch=kind == "batch")
+        self.stats.record(kind, realm, limit)
+        if limit is not None:
+            return self._throttled(company)
+        try:
+            resp = self.api.handle(company, req, rest)
+        finally:
+            if forced is None:
+                self.throttle.release(realm)
+        if resp.status == 200 and req.method == "GET":
+            bad = self.faults.take("malformed", req.path)
+            if bad is not None:
+                resp = _corrupt(resp, bad.malformed)
+        return resp
+
+    def _forbidden(self, company: Company | None) -> Response:
+        err = ApiFault("message=ApplicationAuthorizationFailed; errorCode=003100; "
+                       "statusCode=403", "", "3100", 403, "SERVICE")
+        return self.api.fault_response(company, err)
+
+    def _throttled(self, company: Company) -> Response:
+        # QBO's 429 (ruckus/quickbooks-ruby PR #348, intuit/QuickBooks-V3-PHP-SDK #54): Fault
+        # type SERVICE, code 3001, no Retry-After header
+        err = ApiFault("message=ThrottleExceeded; errorCode=003001; statusCode=429",
+                       "The request limit was reached.  Try again later", "3001", 429,
+                       "SERVICE")
+        return self.api.fault_response(company, err)
+
+    # ---- OAuth -------------------------------------------------------------------------------
+    def _error_page(self, message: str) -> Response:
+        body = (f"<!doctype html><title>Error</title><h1>Something went wrong</h1>"
+                f"<p>{html.escape(message)}</p>").encode()
+        return Response(400, body, content_type="text/html; charset=utf-8")
+
+    def _authorize(self, req: Request) -> Response:
+        params = dict(req.query)
+        if req.method == "POST":
+            params.update({k.lower(): v for k, v in parse_qsl(req.body.decode())})
+        client_id = params.get("client_id", "")
+        redirect = params.get("redirect_uri", "")
+        if client_id != self.client_id:
+            return self._error_page("invalid_client: unknown client_id")
+        problem = self.identity.redirect_problem(redirect)
+        if problem is not None:
+            return self._error_page(f"invalid redirect_uri: {problem}")
+        state = params.get("state")
+
+        def back(extra: dict[str, str]) -> Response:
+            if state is not None:
+                extra["state"] = state
+            sep = "&" if "?" in redirect else "?"
+            return Response(302, b"", {"Location": redirect + sep + urlencode(extra)},
+                            content_type="text/plain")
+
+        if params.get("response_type") != "code":
+            return back({"error": "unsupported_response_type"})
+        scope = params.get("scope", "")
+        if ACCOUNTING_SCOPE not in scope.split():
+            return back({"error": "invalid_scope"})
+        if req.method == "GET" and not self.config.auto_approve:
+            hidden = "".join(
+                f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+                for k, v in params.items() if k not in ("decision", "realmid"))
+            companies = "".join(
+                f'<label><input type="radio" name="realmId" value="{c.realm_id}"'
+                f'{" checked" if i == 0 else ""}> {html.escape(c.name)}</label><br>'
+                for i, c in enumerate(self.companies))
+            page = CONSENT.format(client=html.escape(client_id), scope=html.escape(scope),
+                                  hidden=hidden, companies=companies)
+            return Response(200, page.encode(), content_type="text/html; charset=utf-8")
+        if req.method == "POST" and params.get("decision") == "deny":
+            return back({"error": "access_denied"})
+        realm = params.get("realmid") or self.companies[0].realm_id
+        if realm not in self._by_realm:
+            return self._error_page(f"unknown company {realm}")
+        code = self.identity.issue_code(redirect, realm, scope)
+        return back({"code": code, "realmId": realm})
+
+    def _client(self, req: Request, form: dict[str, str]) -> tuple[str | None, str | None]:
+        auth = req.headers.get("Authorization") or ""
+        if auth.lower().startswith("basic "):
+            try:
+                user, _, secret = base64.b64decode(auth[6:].strip()).decode().partition(":")
+            except ValueError:
+                return None, None
+            return user, secret
+        return form.get("client_id"), form.get("client_secret")
+
+    def _token(self, req: Request) -> Response:
+        form = dict(parse_qsl(req.body.decode()))
+        headers = {"Cache-Control": "no-cache, no-store", "Pragma": "no-cache"}
+        hard = (form.get("include_hard_expiry", "").lower() == "true")
+        try:
+            self.identity.authenticate(*self._client(req, form))
+            grant_type = form.get("grant_type")
+            if grant_type == "authorization_code":
+                tokens = self.identity.exchange_code(form.get("code", ""),
+                                                     form.get("redirect_uri"), hard)
+            elif grant_type == "refresh_token":
+                tokens = self.identity.refresh(form.get("refresh_token", ""), hard)
+            else:
+                raise OAuthError("unsupported_grant_type")
+        except OAuthError as err:
+            return _json(err.status, err.body(), headers)
+        return _json(200, tokens, headers)
+
+    def _revoke(self, req: Request) -> Response:
+        try:
+            self.identity.authenticate(*self._client(req, {}))
+        except OAuthError as err:
+            return _json(err.status, err.body())
+        try:
+            token = str(json.loads(req.body or b"{}").get("token", ""))
+        except (ValueError, AttributeError):
+            return _json(400, {"error": "invalid_request"})
+        if not self.identity.revoke(token):
+            return _json(400, {"error": "invalid_token"})  # assumed for an unknown token
+        return Response(200, b"", content_type="text/plain")
+
+    # ---- control API -------------------------------------------------------------------------
+    def _control(self, req: Request) -> Response:
+        name = req.path.lower().rstrip("/").split("/")[-1]
+        if req.method not in ("GET", "HEAD"):
+            media = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            if media != "application/json":
+                return _json(415, {"error": f"{req.method} {req.path} needs Content-Type: "
+                                            f"application/json (got {media or 'none'!r})"})
+        try:
+            body = json.loads(req.body or b"{}")
+        except ValueError:
+            return _json(400, {"error": "invalid JSON"})
+        try:
+            if name == "state" and req.method == "GET":
+                return _json(200, self.state())
+            if name == "clock" and req.method == "POST":
+                return _json(200, {"now": self.clock.advance(
+                    float(body.get("advance", 0))).isoformat()})
+            if name == "grants" and req.method == "POST":
+                return _json(200, self.create_grant(body.get("realm_id")))
+            if name == "mutate" and req.method == "POST":
+                done = self.mutate(body.get("realm_id"), int(body.get("seed", 1))).random(
+                    int(body.get("n", 50)))
+                return _json(200, {"counts": dict(done)})
+            if name == "stats" and req.method == "GET":
+                return _json(200, self.stats.as_dict())
+            if name == "reset" and req.method == "POST":
+                self.stats.reset()
+                return _json(200, {"reset": True})
+            if name == "revoke" and req.method == "POST":
+                return _json(200, {"revoked": self.faults.revoke_grant(body.get("realm_id"))})
+            if name == "faults" and req.method == "POST":
+                return self._control_fault(body)
+        except (KeyError, ValueError, TypeError) as err:
+            return _json(400, {"error": str(err)})
+        return _json(404, {"error": f"no control endpoint {req.method} {req.path}"})
+
+    def _control_fault(self, body: dict[str, Any]) -> Response:
+        kind = body.pop("fault", None)
+        knobs = {"burst_5xx": self.faults.burst_5xx, "throttle": self.faults.throttle,
+                 "slow": self.faults.slow, "malformed": self.faults.malformed}
+        if kind in knobs:
+            knobs[kind](**body)
+        elif kind == "expire_tokens":
+            self.faults.expire_tokens()
+        elif kind == "clear":
+            self.faults.clear()
+        else:
+            return _json(400, {"error": "fault must be burst_5xx, throttle, slow, malformed, "
+                                        "expire_tokens or clear"})
+        return _json(200, {"armed": self.faults.pending()})
+
+
+def _corrupt(resp: Response, kind: str) -> Response:
+    """A successful body spoiled: truncated JSON, or the first listed record without ``Id``."""
+    if kind == "json":
+        return Response(resp.status, resp.body[: max(len(resp.body) // 2, 1)], resp.headers,
+                        resp.content_type)
+    doc = json.loads(resp.body)
+    for value in (doc.get("QueryResponse") or {}).values():
+        if isinstance(value, list) and value:
+            value[0].pop("Id", None)
+            break
+    return Response(resp.status, json.dumps(doc).encode(), resp.headers, resp.content_type)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+    sandbox: QboSandbox
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _Server
+    server_version = "QboSandbox/1.0"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Quiet: benchmarks send thousands of requests a second."""
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header from the sandbox clock (the clock timestamps come from)."""
+        if timestamp is None:
+            return formatdate(self.server.sandbox.clock.now().timestamp(), usegmt=True)
+        return super().date_time_string(timestamp)
+
+    def _dispatch(self) -> None:
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        query = {k.lower(): v for k, v in parse_qsl(split.query, keep_blank_values=True)}
+        req = Request(self.command, split.path, query, self.headers, body)  # type: ignore[arg-type]
+        try:
+            resp = self.server.sandbox.handle(req)
+        except Exception as err:  # a sandbox bug must not hang the client: answer 500
+            resp = Response(500, render({"Fault": fault(
+                "An application error has occurred while processing your request",
+                f"System Failure Error: sandbox error {err!r}", "10000", "SystemFault"),
+                "time": datetime.now().astimezone().isoformat()}).encode(), {}, JSON)
+        self.send_response(resp.status)
+        self.send_header("Content-Type", resp.content_type)
+        self.send_header("Content-Length", str(len(resp.body)))
+        # every QBO response carries intuit_tid, the id to quote to Intuit support
+        self.send_header("intuit_tid", str(uuid.uuid4()))
+        for name, value in resp.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if resp.body and self.command != "HEAD":
+            self.wfile.write(resp.body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch
+
+
+def response_time_of(sb: QboSandbox, company: Company) -> str:
+    """The ``time`` a response sent now would carry (tests compare against it)."""
+    return response_time(sb.clock.now(), company.tz)
