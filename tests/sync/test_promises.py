@@ -15,6 +15,7 @@ from arconnect.adapters.base import Page
 from arconnect.adapters.xero import XeroAdapter
 from arconnect.sandbox.xero.wire import dotnet_date
 from arconnect.services import client_for, mapping_for, sync_tenants
+from arconnect.store.vocabulary import XERO_DOCUMENT_STATUS
 from arconnect.sync import Progress, SyncEngine
 
 from .conftest import (  # type: ignore[import-not-found]
@@ -174,6 +175,6 @@ def test_deleted_and_voided_invoices_arrive_when_plain_lists_hide_them(
         for status in ("DELETED", "VOIDED"):
             for invoice_id in gone(status):
                 assert invoice_id in documents, f"{status} invoice {invoice_id} never arrived"
-                assert documents[invoice_id]["status"] == status
+                assert documents[invoice_id]["status"] == XERO_DOCUMENT_STATUS[status]
                 assert documents[invoice_id]["is_deleted"]
         assert_store_equals_truth(env.db, env.tenant.id, org)
