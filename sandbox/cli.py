@@ -1,4 +1,4 @@
-"""``arconnect sandbox serve xero``: run the Xero emulator in the foreground until Ctrl-C."""
+"""``arconnect sandbox serve xero|quickbooks``: run an emulator in the foreground until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from arconnect.sandbox.quickbooks.model import CompanySpec, QboConfig
 from arconnect.sandbox.xero.model import OrgSpec, SandboxConfig
 
 app = typer.Typer(help="Local ERP emulators for demos and tests.", no_args_is_help=True)
@@ -36,6 +37,46 @@ def org_specs(count: int, customers: int, invoices: int, payments: int | None) -
             payments=int(invoices * 0.8) if payments is None else payments,
             suppliers=max(5, customers // 10), bills=max(invoices // 10, 10)))
     return specs
+
+
+# Company k of a multi-company QBO sandbox: name, home currency, UTC offset, country.
+COMPANY_PRESETS = (
+    ("Sandbox Company US 1", "USD", "-08:00", "US"),
+    ("Sandbox Company UK 1", "GBP", "+00:00", "GB"),
+    ("Sandbox Company AU 1", "AUD", "+10:00", "AU"),
+)
+
+
+def company_specs(count: int, customers: int, invoices: int,
+                  payments: int | None) -> list[CompanySpec]:
+    """``count`` QBO companies of the given size, cycling through the presets."""
+    specs = []
+    for k in range(max(count, 1)):
+        name, currency, offset, country = COMPANY_PRESETS[k % len(COMPANY_PRESETS)]
+        if k >= len(COMPANY_PRESETS):
+            name = f"{name[:-1]}{k // len(COMPANY_PRESETS) + 1}"
+        specs.append(CompanySpec(
+            name=name, home_currency=currency, offset=offset, country=country,
+            customers=customers, invoices=invoices,
+            payments=int(invoices * 0.8) if payments is None else payments))
+    return specs
+
+
+def _refuse_remote(host: str, allow_remote: bool) -> None:
+    """Exit 2 for a non-loopback host without --allow-remote; warn with it."""
+    from arconnect.sandbox.xero.server import is_loopback
+
+    if is_loopback(host):
+        return
+    if not allow_remote:
+        typer.echo(f"error: --host {host} is not a loopback address and the sandbox's "
+                   "control API is unauthenticated (it shows the client secret and mints "
+                   "tokens); use --host 127.0.0.1, or add --allow-remote to expose it on "
+                   "purpose", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"WARNING: serving on {host} with --allow-remote: anyone who can reach this "
+               "port can read the client secret, mint tokens and change the data through "
+               "/_sandbox/; use it on a trusted network only", err=True)
 
 
 def _wait_forever() -> None:
@@ -112,6 +153,85 @@ def serve_xero(
         typer.echo(f"  tenant {org.tenant_id}  {org.name} ({org.base_currency}): "
                    f"{len(org.contacts)} contacts, {len(org.invoices)} invoices, "
                    f"{len(org.payments)} payments")
+    typer.echo(f"  control API:   {url}/_sandbox/state   (Ctrl-C to stop)")
+    try:
+        _wait_forever()
+    except KeyboardInterrupt:
+        typer.echo("stopping", err=True)
+    finally:
+        sandbox.stop()
+
+
+@serve_app.command("quickbooks")
+def serve_quickbooks(
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port (0 = any free port).")] = 8766,
+    host: Annotated[str, typer.Option(
+        metavar="HOST",
+        help="Address to listen on (loopback only, unless --allow-remote).")] = "127.0.0.1",
+    allow_remote: Annotated[bool, typer.Option(
+        "--allow-remote", help="Allow a non-loopback --host: anyone who reaches it can read "
+                               "the client secret and mint tokens.")] = False,
+    allowed_host: Annotated[list[str] | None, typer.Option(
+        "--allowed-host", metavar="HOST", help="Another name clients may use in the Host header "
+                               "(repeatable; loopback names always work).")] = None,
+    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the synthetic companies.")] = 7,
+    customers: Annotated[int, typer.Option(metavar="N", help="Customers per company.")] = 200,
+    invoices: Annotated[int, typer.Option(metavar="N", help="Invoices per company.")] = 4000,
+    payments: Annotated[int | None, typer.Option(
+        metavar="N", help="Most payments per company (default 80 % of invoices).")] = None,
+    companies: Annotated[int, typer.Option(metavar="N", help="Companies (realms) to serve.")
+                         ] = 1,
+    relaxed: Annotated[bool, typer.Option(
+        "--relaxed", help="Count calls but never answer 429.")] = False,
+    time_scale: Annotated[float, typer.Option(
+        metavar="X", help="Sandbox seconds per real second.")] = 1.0,
+    auto_approve: Annotated[bool, typer.Option(
+        "--auto-approve/--consent", help="Skip or show the consent page.")] = True,
+    production_keys: Annotated[bool, typer.Option(
+        "--production-keys", help="Production keys: https redirect URIs only.")] = False,
+    redirect_uri: Annotated[list[str] | None, typer.Option(
+        "--redirect-uri", metavar="URI", help="A registered redirect URI (repeatable; default "
+                                              "http://localhost:8765/callback/quickbooks and "
+                                              "…:8000…).")] = None,
+    client_id: Annotated[str, typer.Option(metavar="ID", help="The app's client id.")
+                         ] = "arconnect-qbo-demo",
+    client_secret: Annotated[str, typer.Option(metavar="SECRET", help="The app's client secret.")
+                             ] = "qbo-demo-secret",
+) -> None:
+    """Serve the QuickBooks Online emulator (OAuth and API on one port) until Ctrl-C."""
+    from arconnect.sandbox.quickbooks.server import QboSandbox
+
+    _refuse_remote(host, allow_remote)
+    config = QboConfig(
+        seed=seed, companies=company_specs(companies, customers, invoices, payments),
+        client_id=client_id, client_secret=client_secret, auto_approve=auto_approve,
+        strict_limits=not relaxed, clock_scale=time_scale, production_keys=production_keys,
+        start=datetime.now(UTC).replace(microsecond=0))
+    if redirect_uri:
+        config.redirect_uris = list(redirect_uri)
+    typer.echo("generating companies…", err=True)
+    sandbox = QboSandbox(config)
+    url = sandbox.start(host=host, port=port, allow_remote=allow_remote,
+                        allowed_hosts=allowed_host or ())
+    typer.echo(f"QuickBooks Online sandbox listening on {url}")
+    typer.echo(f"  ARCONNECT_QBO_API_URL={url}")
+    typer.echo(f"  ARCONNECT_QBO_AUTH_URL={url}")
+    typer.echo(f"  ARCONNECT_QBO_TOKEN_URL={url}")
+    typer.echo(f"  authorize:     {url}/connect/oauth2")
+    typer.echo(f"  token:         {url}/oauth2/v1/tokens/bearer")
+    typer.echo(f"  revoke:        {url}/v2/oauth2/tokens/revoke")
+    typer.echo(f"  client id:     {client_id}")
+    typer.echo(f"  client secret: {client_secret}")
+    typer.echo(f"  redirect URIs: {', '.join(config.redirect_uris)}")
+    limits = ("relaxed (no 429s)" if relaxed else
+              f"strict: {config.minute_limit}/min, {config.concurrent_limit} concurrent, "
+              f"{config.batch_minute_limit} batches/min per realm")
+    typer.echo(f"  limits:        {limits}; time scale {time_scale:g}")
+    for company in sandbox.companies:
+        counts = {e: len(t) for e, t in company.tables.items()}
+        typer.echo(f"  realm {company.realm_id}  {company.name} ({company.home_currency}): "
+                   f"{counts['Customer']} customers, {counts['Invoice']} invoices, "
+                   f"{counts['Payment']} payments")
     typer.echo(f"  control API:   {url}/_sandbox/state   (Ctrl-C to stop)")
     try:
         _wait_forever()

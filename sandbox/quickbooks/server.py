@@ -24,7 +24,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -249,7 +249,7 @@ class QboSandbox:
     def _auth_fault(self, detail: str, company: Company | None) -> Response:
         # QBO's 401 as integrators quote it (routablehq/python-quickbooks #250): lower-case
         # "fault"/"error" keys, type AUTHENTICATION, code 3200, epoch-millisecond "time"
-        body = {"warnings": None, "intuitObject": None,
+        body: dict[str, Any] = {"warnings": None, "intuitObject": None,
                 "fault": {"error": [{"message": "message=AuthenticationFailed; "
                                                 "errorCode=003200; statusCode=401",
                                      "detail": detail, "code": "3200", "element": None}],
@@ -438,8 +438,9 @@ class QboSandbox:
 
     def _control_fault(self, body: dict[str, Any]) -> Response:
         kind = body.pop("fault", None)
-        knobs = {"burst_5xx": self.faults.burst_5xx, "throttle": self.faults.throttle,
-                 "slow": self.faults.slow, "malformed": self.faults.malformed}
+        knobs: dict[str, Callable[..., None]] = {
+            "burst_5xx": self.faults.burst_5xx, "throttle": self.faults.throttle,
+            "slow": self.faults.slow, "malformed": self.faults.malformed}
         if kind in knobs:
             knobs[kind](**body)
         elif kind == "expire_tokens":
