@@ -105,7 +105,17 @@ class Adapter(Protocol):
 
 @runtime_checkable
 class Reconciling(Protocol):
-    """Optional adapter methods for reads that no incremental cursor catches."""
+    """Optional adapter methods for reads that no incremental cursor catches.
+
+    Attributes:
+        customer_entity: the entity read by id for customers that documents name but the
+            store lacks.
+        open_entities: the entities whose open documents a reconcile run re-reads in full
+            (changes the platform makes without a new timestamp).
+    """
+
+    customer_entity: str
+    open_entities: Sequence[str]
 
     def fetch_ids(
         self, client: HttpClient, tenant: TenantInfo, entity: str, ids: Sequence[str]
@@ -115,6 +125,19 @@ class Reconciling(Protocol):
 
     def fetch_open(self, client: HttpClient, tenant: TenantInfo, entity: str) -> Iterator[Page]:
         """Yield every still-open document of ``entity`` (cursors untouched)."""
+        ...
+
+
+@runtime_checkable
+class Sweeping(Protocol):
+    """Optional: finding deletes no incremental read reports (QBO's change data capture
+    reaches 30 days back; older deletes only show as ids missing from a full listing)."""
+
+    def delete_sweep(self, client: HttpClient, tenant: TenantInfo, entity: str,
+                     known_ids: Sequence[str]) -> Iterator[Page]:
+        """Yield tombstones (records the entity's mapping reads as deletes) for the ids in
+        ``known_ids`` that ``entity`` no longer lists; nothing unless the whole listing was
+        read."""
         ...
 
 

@@ -20,7 +20,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, select, text, update
 
-from arconnect.adapters.base import Adapter, Cursor, HttpClient, Page, Reconciling, TenantInfo
+from arconnect.adapters.base import (
+    Adapter,
+    Cursor,
+    HttpClient,
+    Page,
+    Reconciling,
+    Sweeping,
+    TenantInfo,
+)
 from arconnect.errors import ArconnectError, PageError, RateLimitedDaily, ReconnectRequired
 from arconnect.mapping import Mapping, RecordError
 from arconnect.store.locks import LockBusy, tenant_lock
@@ -147,9 +155,13 @@ class SyncEngine:
                                                            result)
             if entities is None and isinstance(self.adapter, Reconciling):
                 if reconcile:
-                    pages = self.adapter.fetch_open(client, info, "invoices")
-                    result.records["reconciled"] = self._store_pages(tenant, info, "invoices",
-                                                                     pages, result)
+                    result.records["reconciled"] = sum(
+                        self._store_pages(tenant, info, entity,
+                                          self.adapter.fetch_open(client, info, entity), result)
+                        for entity in self.adapter.open_entities)
+                    if isinstance(self.adapter, Sweeping):
+                        result.records["swept"] = self._delete_sweep(client, tenant, info,
+                                                                     result)
                 self._fill_missing_customers(client, tenant, info, result)
             self._fold_merged_customers(tenant.id)
             result.status = "ok"
@@ -222,6 +234,56 @@ class SyncEngine:
         unique = {tuple(r[k] for k in keys): r for r in rows}
         upsert(conn, self._tables[table_name], list(unique.values()), keys)
 
+    def _delete_sweep(self, client: HttpClient, tenant: Tenant, info: TenantInfo,
+                      result: SyncResult) -> int:
+        """Mark deleted what the platform no longer lists (deletes its incremental reads do not
+        report); returns how many rows were marked.
+
+        The entities whose tombstones update the same rows (QBO invoices and credit memos both
+        land in ``document``) are swept together: an id is gone only when none of them lists
+        it. Each entity's listing narrows the candidates; the last one's tombstones are stored
+        through the mapping's ``tombstone:`` rule like any delete.
+        """
+        assert isinstance(self.adapter, Sweeping)
+        groups: dict[tuple[str, str, tuple[tuple[str, Any], ...]], list[str]] = {}
+        for entity in self.adapter.entities:
+            entity_map = self.mapping.entities.get(entity)
+            if entity_map is None or entity_map.tombstone is None:
+                continue
+            first = entity_map.tombstone.updates[0]
+            groups.setdefault((first.table, first.match, first.where), []).append(entity)
+        marked = 0
+        context: dict[str, Any] = {"tenant_id": tenant.id, "base_currency": info.base_currency,
+                                   "synced_at": datetime.now(UTC)}
+        for (table, match, where), names in groups.items():
+            candidates = self._live_ids(tenant, table, match, where)
+            for entity in names[:-1]:
+                if not candidates:
+                    break
+                entity_map = self.mapping.entities[entity]
+                still: list[str] = []
+                for page in self.adapter.delete_sweep(client, info, entity, candidates):
+                    for change, partial in entity_map.map_tombstones(page.records, context):
+                        if change.table == table:
+                            still.extend(str(row[match]) for row in partial)
+                candidates = still
+            if candidates:
+                pages = self.adapter.delete_sweep(client, info, names[-1], candidates)
+                marked += self._store_pages(tenant, info, names[-1], pages, result)
+        return marked
+
+    def _live_ids(self, tenant: Tenant, table: str, match: str,
+                  where: tuple[tuple[str, Any], ...]) -> list[str]:
+        """The ``match`` values of the tenant's rows of ``table`` not yet marked deleted."""
+        t = self._tables[table]
+        stmt = select(t.c[match]).where(t.c.tenant_id == tenant.id)
+        if "is_deleted" in t.c:
+            stmt = stmt.where(t.c.is_deleted.is_not(True))
+        for column, value in where:
+            stmt = stmt.where(t.c[column] == value)
+        with self.db.connect() as conn:
+            return sorted({str(v) for v in conn.execute(stmt).scalars() if v is not None})
+
     def _fill_missing_customers(
         self, client: HttpClient, tenant: Tenant, info: TenantInfo, result: SyncResult
     ) -> None:
@@ -234,8 +296,9 @@ class SyncEngine:
         missing = self._missing_customers(tenant)
         if not missing:
             return
-        pages = self.adapter.fetch_ids(client, info, "contacts", missing)
-        self._store_pages(tenant, info, "contacts", pages, result, apply_skip=False)
+        entity = self.adapter.customer_entity
+        pages = self.adapter.fetch_ids(client, info, entity, missing)
+        self._store_pages(tenant, info, entity, pages, result, apply_skip=False)
         still = self._missing_customers(tenant)
         if still:
             now = datetime.now(UTC)

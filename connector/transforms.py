@@ -370,18 +370,14 @@ def _lookup(args: LookupArgs, paths: dict[str, Any]) -> ValueFn:
 class BaseAmountArgs(Args):
     """Arguments of ``base_amount``."""
 
-    rate: str = Field(
-        default="CurrencyRate",
-        description="path of the exchange rate (read as `rate_is:` says)",
-    )
+    rate: str = Field(description="path of the exchange rate (read as `rate_is:` says)")
     rate_is: Literal["divisor", "multiplier"] = Field(
         default="divisor",
-        description="divisor: foreign units per ONE base unit, base = amount / rate (Xero "
-                    "CurrencyRate); multiplier: base units per ONE foreign unit, base = amount "
-                    "× rate (QBO ExchangeRate)",
+        description="divisor: foreign units per ONE base unit, base = amount / rate; "
+                    "multiplier: base units per ONE foreign unit, base = amount × rate",
     )
     currency: str | None = Field(
-        default="CurrencyCode", description="path of the document currency (none: not checked)"
+        default=None, description="path of the document currency (none: not checked)"
     )
     round: int = Field(default=2, ge=0, le=10, description="decimal places, rounded half-up")
 

@@ -95,6 +95,8 @@ class QuickBooksAdapter:
 
     platform = "quickbooks"
     entities: Sequence[str] = tuple(ENDPOINTS)
+    customer_entity = "customers"
+    open_entities: Sequence[str] = ("invoices",)
 
     def __init__(self, minor_version: int = 75, overlap_seconds: int = 60,
                  page_size: int = MAX_PAGE_SIZE, now: Now = _utcnow,

@@ -76,6 +76,10 @@ class XeroAdapter:
     """
 
     platform = "xero"
+    customer_entity = "contacts"
+    # Payments and credit allocations change an invoice's AmountDue without bumping its
+    # UpdatedDateUTC in some cases; a reconcile re-reads the open ones.
+    open_entities: Sequence[str] = ("invoices",)
     entities: Sequence[str] = tuple(ENDPOINTS)
 
     def __init__(self, overlap_seconds: int = 60, page_size: int = MAX_PAGE_SIZE) -> None:

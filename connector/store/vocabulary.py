@@ -102,8 +102,7 @@ __all__ = [
     "DELETED", "DOCUMENT_KINDS", "DOCUMENT_STATUSES", "DRAFT", "EXCLUDED_STATUSES",
     "NOT_RECEIVED_KINDS", "OPEN", "OVERPAYMENT_REFUND", "PAID", "PAYMENT_KINDS",
     "PAYMENT_STATUSES", "POSTED", "PREPAYMENT_REFUND", "RECEIPT", "REFUND", "REFUND_KINDS",
-    "VOCABULARY", "VOIDED", "XERO_DOCUMENT_STATUS", "XERO_PAYMENT_STATUS", "XERO_PAYMENT_TYPE",
-    "sql_words",
+    "VOCABULARY", "VOIDED", "sql_words",
 ]
 
 # ── document.status ─────────────────────────────────────────────────────────────────────────────
@@ -144,21 +143,6 @@ VOCABULARY: dict[tuple[str, str], tuple[str, ...]] = {
     ("payment", "status"): PAYMENT_STATUSES,
     ("allocation", "source_kind"): ALLOCATION_SOURCES,
 }
-
-# ── Xero's words, for reference (mappings/xero.yaml holds the same translation as data) ─────────
-# https://developer.xero.com/documentation/api/accounting/types#invoices
-XERO_DOCUMENT_STATUS: dict[str, str] = {
-    "DRAFT": DRAFT, "SUBMITTED": DRAFT, "AUTHORISED": OPEN, "PAID": PAID, "VOIDED": VOIDED,
-    "DELETED": DELETED,
-}
-# https://developer.xero.com/documentation/api/accounting/types#payments
-XERO_PAYMENT_TYPE: dict[str, str] = {
-    "ACCRECPAYMENT": RECEIPT, "ARCREDITPAYMENT": CREDIT_NOTE_REFUND,
-    "AROVERPAYMENTPAYMENT": OVERPAYMENT_REFUND, "ARPREPAYMENTPAYMENT": PREPAYMENT_REFUND,
-}
-# https://developer.xero.com/documentation/api/accounting/payments (Status)
-XERO_PAYMENT_STATUS: dict[str, str] = {"AUTHORISED": POSTED, "DELETED": DELETED}
-
 
 def sql_words(words: tuple[str, ...]) -> str:
     """The words as an SQL list literal, ``('draft', 'voided')``, for ``IN`` in fixed SQL text.

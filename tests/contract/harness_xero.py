@@ -18,13 +18,9 @@ from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
 from arconnect.sandbox.xero.wire import dotnet_date
 from arconnect.settings import get_settings
 from arconnect.store.models import Tenant
-from arconnect.store.vocabulary import (
-    XERO_DOCUMENT_STATUS,
-    XERO_PAYMENT_STATUS,
-    XERO_PAYMENT_TYPE,
-)
 from tests.contract.conftest import SCALE, START, Truth
 from tests.sync.conftest import truth as xero_truth  # type: ignore[import-not-found]
+from tests.xero_words import XERO_DOCUMENT_STATUS, XERO_PAYMENT_STATUS, XERO_PAYMENT_TYPE
 
 CLIENT_ID, CLIENT_SECRET = "contract-client", "contract-secret"
 ORGS = {"small": OrgSpec(name="Acme Wholesale", customers=20, invoices=240, payments=180,
@@ -40,6 +36,8 @@ ID_FIELDS = {"contacts": "ContactID", "invoices": "InvoiceID", "credit_notes": "
 # sandbox mutation kind -> the contract's word for it
 CHANGES = {"edit": "edit", "payment": "pay", "partial_payment": "pay", "void": "void",
            "delete_draft": "delete", "payment_deleted": "delete"}
+
+
 
 
 class XeroHarness:

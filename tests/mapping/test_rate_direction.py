@@ -73,7 +73,8 @@ def test_qbo_exchange_rate_multiplies(tmp_path: Path) -> None:
 
 
 def test_divisor_is_the_default(tmp_path: Path) -> None:
-    path = _document(tmp_path, "{path: Total, transform: base_amount}")
+    path = _document(tmp_path, "{path: Total, transform: base_amount, rate: CurrencyRate, "
+                               "currency: CurrencyCode}")
     rec = {"Id": "1", "Total": 20.65, "CurrencyRate": 0.937053, "CurrencyCode": "AUD"}
     assert _total_base(path, rec, "NZD") == Decimal("22.04")
 
@@ -81,4 +82,11 @@ def test_divisor_is_the_default(tmp_path: Path) -> None:
 def test_an_unknown_direction_is_a_load_error(tmp_path: Path) -> None:
     path = _document(tmp_path, "{path: Total, transform: base_amount, rate_is: times}")
     with pytest.raises(MappingError, match=r"rates\.yaml:9: .*rate_is"):
+        load_mapping(path)
+
+
+def test_the_rate_path_must_be_named(tmp_path: Path) -> None:
+    # the engine knows no platform's field names: no default rate path
+    path = _document(tmp_path, "{path: Total, transform: base_amount}")
+    with pytest.raises(MappingError, match=r"rates\.yaml:9: .*rate"):
         load_mapping(path)

@@ -141,6 +141,7 @@ def test_lookup() -> None:
 
 
 def _base(rec: dict[str, Any], base: str | None, **args: Any) -> Any:
+    args = {"rate": "CurrencyRate", "currency": "CurrencyCode", **args}
     f = build("base_amount", **args)
     return f(rec["Total"], rec, None, {"base_currency": base})
 

@@ -18,7 +18,7 @@ from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
 from arconnect.settings import get_settings
 from arconnect.store.db import dispose_engines, get_engine
 from arconnect.store.models import SyncCursor, Tenant
-from arconnect.store.vocabulary import XERO_DOCUMENT_STATUS, XERO_PAYMENT_STATUS
+from tests.xero_words import XERO_DOCUMENT_STATUS, XERO_PAYMENT_STATUS
 
 CLIENT_ID, CLIENT_SECRET = "test-client", "test-secret"
 RECEIVABLE_PAYMENTS = {"ACCRECPAYMENT", "ARCREDITPAYMENT", "AROVERPAYMENTPAYMENT",

@@ -15,8 +15,8 @@ from arconnect.adapters.base import Page
 from arconnect.adapters.xero import XeroAdapter
 from arconnect.sandbox.xero.wire import dotnet_date
 from arconnect.services import client_for, mapping_for, sync_tenants
-from arconnect.store.vocabulary import XERO_DOCUMENT_STATUS
 from arconnect.sync import Progress, SyncEngine
+from tests.xero_words import XERO_DOCUMENT_STATUS
 
 from .conftest import (  # type: ignore[import-not-found]
     XeroEnv,
