@@ -79,6 +79,14 @@ def test_full_then_incremental_read_against_the_sandbox(sb: Any) -> None:
             mapping.entities[entity].map_page(page.records, context)
         assert cursors[entity] and "since" in cursors[entity]  # type: ignore[operator]
 
+    # The reconcile reads: by id (customers, inactive ones too) and what is still owed.
+    wanted = sorted(company.table("Customer"))[:7]
+    by_id = reader.fetch_ids(client, tenant, "customers", wanted)  # type: ignore[arg-type]
+    assert sorted(r["Id"] for p in by_id for r in p.records) == wanted
+    owed = {r["Id"] for p in reader.fetch_open(client, tenant, "invoices")  # type: ignore[arg-type]
+            for r in p.records}
+    assert owed == {i for i, r in company.table("Invoice").items() if r["Balance"] > 0}
+
     # Changes: an edit, a payment, a void, a credit applied, a delete.
     change = sb.mutate()
     invoices = [i for i, r in company.table("Invoice").items() if r["Balance"] > 0]
