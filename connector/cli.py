@@ -659,9 +659,11 @@ def mappings_check(
                        help="Mapping files (default: the shipped or configured xero mapping)."),
     ] = None,
 ) -> None:
-    """Validate mapping files; errors name file:line and the fix."""
+    """Validate mapping files (inbound fields, and the outbound section against the platform's
+    write-back); errors and warnings name file:line and the fix."""
     from arconnect.mapping import check_mapping
     from arconnect.services import mapping_source
+    from arconnect.writeback.outbound import check_outbound
 
     sources: list[Path | str] = list(files) if files else [mapping_source("xero")]
     for source in sources:
@@ -673,6 +675,8 @@ def mappings_check(
         for row in rows:
             table.add_row(*(str(row[c]) for c in columns))
         console.print(table)
+        for warning in check_outbound(source):
+            err_console.print(f"warning: {warning}")
 
 
 @secrets_app.command("generate")

@@ -82,9 +82,9 @@ class QuickBooksPlatform:
                                  overlap if isinstance(overlap, int) else 60)
 
     def writer(self, settings: Any, outbound: Any) -> Any:
-        # The write-back writer (adapters/quickbooks/writer.py) plugs in here.
-        raise ConfigError("QuickBooks Online write-back is not available in this version: "
-                          "run sync and segment only")
+        from arconnect.adapters.quickbooks.writer import QuickBooksWriter
+
+        return QuickBooksWriter(outbound.batch_size, qbo_settings(settings).minor_version)
 
     def limits(self, settings: Any) -> Limits:
         qbo = qbo_settings(settings)

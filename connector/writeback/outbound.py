@@ -250,9 +250,9 @@ def check_targets(outbound: Outbound, targets: WriteTargets, platform: str) -> l
         for name in sorted(set(r.names.values())):
             if ref.max_name is not None and len(name) > ref.max_name:
                 warnings.append(
-                    f"{r.where}: {r.target} name {name!r} is {len(name)} characters; {platform}'s "
-                    f"schema allows at most {ref.max_name} (unverified): shorten `name:` or "
-                    "`names:` if creating it is refused")
+                    f"{r.where}: {r.target} name {name!r} is {len(name)} characters; "
+                    f"{platform}'s schema allows at most {ref.max_name} (a limit not verified "
+                    "against the live API): shorten it with `names:` if it cannot be created")
     if outbound.terms and targets.terms is None:
         errors.append(f"{w.get('terms', '?')}: {platform} write-back cannot write payment "
                       "terms; set `terms: {write: false}`")
@@ -398,3 +398,29 @@ def _compile_slot(kind: SlotKind, g: GroupModel | ReferenceModel, loc: Loc, prob
                          SlotKind.REFERENCE, g.target, where)
     return GroupSlot(g.slot, source, names, dim or None, tuple(g.bands or ()), g.create,
                      where=where)
+
+
+def check_outbound(source: Any, rules: Any = None, settings: Any = None) -> list[str]:
+    """The ``outbound:`` section of mapping file ``source``, compiled against ``rules`` (the
+    configured ones by default) and held to its platform's writer: ``arconnect mappings
+    check`` runs it.
+
+    Returns:
+        Warnings, ``file:line: ...`` (nothing when the file has no outbound section).
+
+    Raises:
+        MappingError: ``file:line`` problems of the section.
+    """
+    from arconnect.mapping import load_mapping
+    from arconnect.platforms import get_platform
+    from arconnect.segmenter.rules import load_rules
+    from arconnect.settings import get_settings
+
+    mapping = load_mapping(source)
+    if mapping.outbound_data is None or not mapping.platform:
+        return []
+    settings = settings or get_settings()
+    rules = rules or load_rules(settings.rules_file or "default")
+    outbound = mapping.outbound(rules)
+    writer = get_platform(mapping.platform).writer(settings, outbound)
+    return check_targets(outbound, writer.targets, writer.platform)
