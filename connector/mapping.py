@@ -918,7 +918,13 @@ class _Compiler:
         """
         given = spec.get("map")
         table: dict[Any, Any] = given if isinstance(given, dict) else {}
-        untranslated = sorted((str(w) for w in allowed if w not in table), key=str)
+        fold = spec.get("ignore_case") is True
+
+        def key(word: Any) -> Any:
+            return word.casefold() if fold and isinstance(word, str) else word
+
+        words = {key(w) for w in table}
+        untranslated = sorted((str(w) for w in allowed if key(w) not in words), key=str)
         if untranslated:
             self.add((*loc, "allowed"),
                      f"column {col.name}: allowed {', '.join(untranslated)} "
@@ -927,11 +933,12 @@ class _Compiler:
             return None
         shown = ", ".join(map(str, sorted(allowed, key=str)))
         lookup = fn
+        known = {key(w) for w in allowed}
 
         def guarded(value: Any) -> Any:
             found = value if value.__class__ is list else () if value is None else (value,)
             for item in found:
-                if item not in allowed:
+                if key(item) not in known:
                     raise _Problem(f"value {item!r} is not allowed (allowed: {shown})")
             return lookup(value)
 

@@ -24,11 +24,9 @@ from arconnect.store.vocabulary import (
     PAYMENT_KINDS,
     REFUND_KINDS,
     VOCABULARY,
-    XERO_DOCUMENT_STATUS,
-    XERO_PAYMENT_STATUS,
-    XERO_PAYMENT_TYPE,
     sql_words,
 )
+from tests.xero_words import XERO_DOCUMENT_STATUS, XERO_PAYMENT_STATUS, XERO_PAYMENT_TYPE
 
 DOC = Document.__table__  # type: ignore[attr-defined]
 PAY = Payment.__table__  # type: ignore[attr-defined]
@@ -193,6 +191,16 @@ def test_lookup_allowed_lists_the_platforms_words(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="value 'X' is not allowed"):
         m.entities["invoices"].map_page([{"Id": "1", "S": "X"}], {"tenant_id": 1,
                                                                   "synced_at": NOW})
+
+
+def test_lookup_allowed_follows_ignore_case(tmp_path: Path) -> None:
+    m = load_mapping(_mapping(tmp_path, "{path: S, transform: lookup, map: {open: open}, "
+                                        "ignore_case: true, allowed: [Open]}"))
+    ctx = {"tenant_id": 1, "synced_at": NOW}
+    assert m.entities["invoices"].map_page([{"Id": "1", "S": "OPEN"}], ctx)["document"][0][
+        "status"] == "open"
+    with pytest.raises(ValueError, match="value 'Paid' is not allowed"):
+        m.entities["invoices"].map_page([{"Id": "1", "S": "Paid"}], ctx)
 
 
 def test_lookup_allowed_word_without_translation_is_a_load_error(tmp_path: Path) -> None:
