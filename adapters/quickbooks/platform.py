@@ -187,6 +187,26 @@ class QuickBooksPlatform:
 
     # -- QBO's additions to the port ------------------------------------------------------------
 
+    def webhook_tenants(self, body: bytes) -> list[str]:
+        """The realm ids a verified webhook delivery names, in order, each once: the legacy
+        ``{"eventNotifications": [{"realmId", …}]}`` and the CloudEvents array (each event's
+        ``intuitaccountid``), which Intuit makes mandatory from 15 May 2026
+        (https://blogs.intuit.com/2025/11/12/upcoming-change-to-webhooks-payload-structure/).
+        The events carry ids only: the tenant's next sync reads the changes. Anything else
+        names no realm.
+        """
+        payload = _json_bytes(body)
+        if isinstance(payload, dict):
+            events = payload.get("eventNotifications")
+            found = [e.get("realmId") for e in events if isinstance(e, dict)] if isinstance(
+                events, list) else []
+        elif isinstance(payload, list):
+            found = [e.get("intuitaccountid") for e in payload if isinstance(e, dict)]
+        else:
+            found = []
+        return list(dict.fromkeys(str(r) for r in found if isinstance(r, str | int) and str(
+            r).isdigit()))
+
     def delete_sweep(self, client: HttpClient, tenant: TenantInfo, entity: str,
                      known_ids: Iterable[str], settings: Any = None) -> Iterator[Page]:
         """Tombstones for the ids of ``entity`` the store holds and QBO no longer has (deletes
@@ -205,7 +225,11 @@ class QuickBooksPlatform:
 
 
 def _json(response: requests.Response) -> Any:
+    return _json_bytes(response.content or b"")
+
+
+def _json_bytes(body: bytes) -> Any:
     try:
-        return orjson.loads(response.content or b"")
+        return orjson.loads(body)
     except orjson.JSONDecodeError:
         return None

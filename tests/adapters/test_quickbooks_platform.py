@@ -103,6 +103,17 @@ def test_webhook_signature() -> None:
     assert not PLATFORM.verify_webhook(unset, body, {"intuit-signature": signature})
 
 
+def test_webhook_tenants_in_both_payload_formats() -> None:
+    legacy = (FIXTURES / "webhook_legacy_sample_intuit_docs.json").read_bytes()
+    assert PLATFORM.webhook_tenants(legacy) == ["1185883450"]
+    cloud = (FIXTURES / "webhook_cloudevents_intuit_blog.json").read_bytes()
+    assert PLATFORM.webhook_tenants(cloud) == ["310687"]
+    twice = json.dumps([{"intuitaccountid": "7"}, {"intuitaccountid": "7"},
+                        {"intuitaccountid": "../x"}]).encode()
+    assert PLATFORM.webhook_tenants(twice) == ["7"]
+    assert PLATFORM.webhook_tenants(b"not json") == []
+
+
 def test_port_names() -> None:
     assert (PLATFORM.name, PLATFORM.label, PLATFORM.tenant_word) == (
         "quickbooks", "QuickBooks Online", "company")
