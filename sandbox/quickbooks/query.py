@@ -1,7 +1,7 @@
 """QBO's query language, as real clients use it, parsed and run against a company's tables.
 
 https://developer.intuit.com/app/developer/qbo/docs/learn/explore-the-quickbooks-online-api/data-queries
-: ``SELECT * | COUNT(*) FROM Entity [WHERE a op b AND …] [ORDERBY f [ASC|DESC], …]
+: ``SELECT * | COUNT(*) FROM Entity [WHERE a op b AND …] [ORDERBY f [ASC|DESC]]
 [STARTPOSITION n] [MAXRESULTS m]``; operators ``=``, ``<``, ``>``, ``<=``, ``>=``, ``IN (…)``,
 ``LIKE`` (``%`` wildcards only); no ``OR``, joins, projections or ``GROUP BY``. Keywords, entity
 and property names are case-insensitive; ``MAXRESULTS`` defaults to 100 and tops out at 1,000;
@@ -172,17 +172,15 @@ class _Parser:
                 else:
                     break
         if self.keyword("orderby", required=False):
-            while True:
-                path = self.path()
-                desc = False
-                if self.keyword("desc", required=False):
-                    desc = True
-                else:
-                    self.keyword("asc", required=False)
-                query.order.append((path, desc))
-                if self.peek()[1] != ",":
-                    break
-                self.take()
+            # one sort property: the grammar Intuit documents (a second one, after a comma,
+            # is refused here; assumed)
+            path = self.path()
+            desc = False
+            if self.keyword("desc", required=False):
+                desc = True
+            else:
+                self.keyword("asc", required=False)
+            query.order.append((path, desc))
         if self.keyword("startposition", required=False):
             query.start = max(self.integer(), 1)
         if self.keyword("maxresults", required=False):
@@ -357,17 +355,20 @@ def run(company: Company, query: Query) -> tuple[list[str], int]:
 
 def _sort(keys: list[str], table: Table, query: Query) -> None:
     """Default order as recorded: name lists by FullyQualifiedName/Name (case-insensitive),
-    transactions newest change first; ORDERBY keys applied last-to-first (stable sorts)."""
+    transactions newest change first (the recorded pages' order); an ORDERBY sorts by its
+    property, ties by Id."""
     def num(k: str) -> int:
         return int(k) if k.isdigit() else 0
 
-    if query.entity in TRANSACTIONS:
+    if query.order:  # ties under an explicit ORDERBY fall in Id order (assumed)
+        keys.sort(key=num)
+    elif query.entity in TRANSACTIONS:
         keys.sort(key=lambda k: (table.updated[k], num(k)), reverse=True)
     elif query.entity == "Customer":
         keys.sort(key=lambda k: (str(table[k].get("FullyQualifiedName", "")).lower(), num(k)))
     else:
         keys.sort(key=lambda k: (str(table[k].get("Name", "")).lower(), num(k)))
-    for path, desc in reversed(query.order):
+    for path, desc in query.order:
         times = _TIME_FIELDS.get(path.lower())
 
         def sort_key(k: str, path: str = path, times: str | None = times) -> Any:
