@@ -203,7 +203,8 @@ def applications(payment: Record) -> list[Record]:
     Returns:
         Items ``{"Id", "SourceType" ("Payment" | "CreditMemo"), "SourceId", "TxnId" (the
         invoice), "Amount" (Decimal)}``; the Id is ``<payment>:<invoice>`` for cash and
-        ``<payment>:<credit memo>:<invoice>`` for a credit.
+        ``<payment>:<credit memo>:<invoice>`` for a credit — ``<payment>`` alone when the
+        payment only applies one credit memo to one invoice.
     """
     pid = payment.get("Id")
     charges: dict[str, Decimal] = {}
@@ -237,6 +238,10 @@ def applications(payment: Record) -> list[Record]:
         if owed > 0:
             out.append({"Id": f"{pid}:{invoice}", "SourceType": "Payment", "SourceId": pid,
                         "TxnId": invoice, "Amount": owed})
+    if len(out) == 1 and out[0]["SourceType"] == "CreditMemo":
+        # QBO's own credit link (one memo, one invoice): keyed by the payment's Id, so the
+        # payment's delete (unapplying the credit) finds it (mappings/quickbooks.yaml).
+        out[0]["Id"] = pid
     return out
 
 

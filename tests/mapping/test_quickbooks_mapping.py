@@ -136,8 +136,8 @@ def test_the_zero_payment_that_links_a_credit_memo_is_a_credit_allocation(qbo: A
     link = by_id(rows["payment"], "74")
     assert link["payment_type"] == "credit_application"
     assert link["amount"] == Decimal("0.00")
-    allocations = [a for a in rows["allocation"] if a["external_id"].startswith("74:")]
-    assert allocations == [{**allocations[0], "external_id": "74:73:71",
+    allocations = [a for a in rows["allocation"] if a["external_id"].startswith("74")]
+    assert allocations == [{**allocations[0], "external_id": "74",
                             "source_kind": "credit_note", "source_external_id": "73",
                             "document_external_id": "71", "amount": Decimal("100.00")}]
     # Invoice 71 (205.00) was paid by payment 72's 105.00 cash and credit memo 73's 100.00.
@@ -145,6 +145,17 @@ def test_the_zero_payment_that_links_a_credit_memo_is_a_credit_allocation(qbo: A
              for a in rows["allocation"] if a["document_external_id"] == "71"}
     assert to_71 == {("payment", "72"): Decimal("105.00"),
                      ("credit_note", "73"): Decimal("100.00")}
+
+
+def test_deleting_the_credit_link_payment_unapplies_its_credit(qbo: Any) -> None:
+    stone = {"Id": "74", "status": "Deleted", "MetaData": {}}
+    updates = {(u.table, u.keys[1], u.keys[2:]): rows
+               for u, rows in qbo.entities["payments"].map_tombstones([stone], ctx())}
+    (credit,) = updates[("allocation", "external_id", ("source_kind",))]
+    assert (credit["external_id"], credit["source_kind"], credit["is_deleted"]) == (
+        "74", "credit_note", True)
+    (cash,) = updates[("allocation", "source_external_id", ("source_kind",))]
+    assert (cash["source_external_id"], cash["source_kind"]) == ("74", "payment")
 
 
 def test_a_payment_with_cash_and_a_credit_splits_the_invoice(qbo: Any) -> None:
