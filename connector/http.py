@@ -221,6 +221,8 @@ class ApiClient:
         parse_error: the platform's reading of a non-2xx response (:data:`ParseError`).
         rate_info: reads what the headers say about the budget left (:data:`ReadRateInfo`).
         sign: how a request is authenticated (:data:`Signer`; a bearer token by default).
+        max_calls: calls this client may still send (what is left of a monthly budget); the
+            next one raises RateLimitedDaily.
 
     The client owns authentication, pacing and retries; it never interprets a body. Stats
     (``calls``, ``http_429s``, ``retries``, ``refreshes``) count for the client's lifetime and
@@ -243,6 +245,7 @@ class ApiClient:
         parse_error: ParseError | None = None,
         rate_info: ReadRateInfo | None = None,
         sign: Signer = bearer,
+        max_calls: int | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._tokens = token_provider
@@ -256,6 +259,7 @@ class ApiClient:
         self._parse_error = parse_error
         self._rate_info = rate_info
         self._sign = sign
+        self.max_calls = max_calls
         self._session = session or make_session(pacer.limits.concurrency)
         self._stats_lock = threading.Lock()
         self._calls = 0
@@ -384,6 +388,10 @@ class ApiClient:
         token, state.fresh_token = state.fresh_token or self._tokens.access_token(), None
         send_headers = {**self._default_headers, **(headers or {})}
         send_headers.update(self._sign(method, self.url(path), params, token))
+        if self.max_calls is not None and self._calls >= self.max_calls:
+            raise RateLimitedDaily(
+                f"{self.pacer.key}: the monthly call budget is spent ({method} {path} not "
+                "sent); it renews on the 1st of next month (UTC)")
         with self.pacer.slot(path):
             self._count("_calls")
             try:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select, text
 from arconnect.adapters.base import TenantInfo
 from arconnect.auth.service import get_tenant, list_tenants
 from arconnect.auth.tokens import STATUS_DISCONNECTED, TokenManager, credential_table
-from arconnect.errors import ArconnectError, ConfigError
+from arconnect.errors import ArconnectError, ConfigError, ReconnectRequired
 from arconnect.http import ApiClient
 from arconnect.mapping import Mapping, load_mapping
 from arconnect.pacing import get_pacer
@@ -81,17 +81,33 @@ def client_for(db: Engine, tenant: Tenant, settings: Settings | None = None) -> 
                 select(cred.c.scope).where(cred.c.id == credential_id)).scalar_one_or_none()
         return scope
 
+    limits = platform.limits(settings)
     return ApiClient(
         platform.base_url(settings, info),
         token_provider=tokens,
         default_headers=platform.headers(info),
-        pacer=get_pacer(f"{platform.name}:{tenant.external_id}", platform.limits(settings)),
+        pacer=get_pacer(f"{platform.name}:{tenant.external_id}", limits),
         timeout=settings.http_timeout,
         max_attempts=settings.http_max_attempts,
         explain_401=platform.explain_401(settings, tenant.name, granted_scopes),
         parse_error=platform.parse_error,
         rate_info=platform.rate_info,
+        max_calls=(None if limits.per_month is None
+                   else max(limits.per_month - calls_this_month(db, tenant), 0)),
     )
+
+
+def calls_this_month(db: Engine, tenant: Tenant, now: datetime | None = None) -> int:
+    """API calls the tenant's syncs made since the 1st of this month (UTC), for platforms
+    that budget calls by the month (Intuit's Builder tier: 500,000 read calls)."""
+    now = now or datetime.now(UTC)
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    with db.connect() as conn:
+        used = conn.execute(text(
+            "SELECT coalesce(sum(api_calls), 0) FROM sync_run"
+            " WHERE tenant_id = :t AND started_at >= :start"), {"t": tenant.id, "start": start}
+        ).scalar_one()
+    return int(used)
 
 
 def find_tenants(db: Engine, keys: Sequence[str] | None = None) -> list[Tenant]:
@@ -223,6 +239,52 @@ def writeback_context(db: Engine, tenant: Tenant, *, rules: Any = None,
 
     return Context(db, tenant, client_for(db, tenant, settings), outbound, rules,
                    platform.writer(settings, outbound), settings, refresh)
+
+
+# -- keeping idle grants alive ----------------------------------------------------------------
+
+
+@dataclass
+class KeepAliveResult:
+    """What :func:`keep_alive` did, per grant (``credential <id> (<platform>)``)."""
+
+    refreshed: list[str] = field(default_factory=list)
+    fresh: list[str] = field(default_factory=list)
+    cannot: list[str] = field(default_factory=list)
+    dead: list[str] = field(default_factory=list)
+
+
+def keep_alive(db: Engine, *, margin_days: int = 7, now: datetime | None = None
+               ) -> KeepAliveResult:
+    """Refresh every active grant whose refresh token would lapse unused within
+    ``margin_days`` (its platform's ``idle_expiry_days`` after the last refresh: Xero 60,
+    QuickBooks 100), so a tenant nobody synced for weeks stays connected. Grants of platforms
+    whose tokens cannot be kept alive are listed in ``cannot``; a grant the platform refuses is
+    marked ``reconnect_required`` by the token manager and listed in ``dead``.
+    """
+    now = now or datetime.now(UTC)
+    out = KeepAliveResult()
+    cred = credential_table()
+    with db.connect() as conn:
+        rows = conn.execute(select(cred.c.id, cred.c.platform, cred.c.updated_at)
+                            .where(cred.c.status == "active").order_by(cred.c.id)).all()
+    for credential_id, platform_name, updated_at in rows:
+        label = f"credential {credential_id} ({platform_name})"
+        platform = get_platform(platform_name)
+        if platform.idle_expiry_days is None:
+            out.cannot.append(label)
+            continue
+        last = updated_at if updated_at.tzinfo else updated_at.replace(tzinfo=UTC)
+        if now - last < timedelta(days=platform.idle_expiry_days - margin_days):
+            out.fresh.append(label)
+            continue
+        try:
+            TokenManager.for_credential(db, credential_id).refresh(force=True)
+        except ReconnectRequired:
+            out.dead.append(label)
+        else:
+            out.refreshed.append(label)
+    return out
 
 
 # -- a whole run: what a scheduled job does ---------------------------------------------------

@@ -140,6 +140,29 @@ def test_other_statuses_are_returned_without_retry(status: int, tokens: Any, vcl
     assert client.calls == 1 and client.retries == 0 and vclock.sleeps == []
 
 
+@responses.activate
+def test_a_spent_monthly_budget_stops_before_sending(tokens: Any, vclock: Any) -> None:
+    responses.get(URL, json={}, status=200)
+    client = _client(tokens, vclock, max_calls=2)
+    client.request("GET", PATH)
+    client.request("GET", PATH)
+    with pytest.raises(RateLimitedDaily, match="monthly call budget is spent"):
+        client.request("GET", PATH)
+    assert len(responses.calls) == 2 and client.calls == 2
+
+
+@responses.activate
+def test_a_platforms_own_signature_replaces_the_bearer_header(tokens: Any, vclock: Any) -> None:
+    responses.get(URL, json={}, status=200)
+
+    def sign(method: str, url: str, params: Any, token: str) -> dict[str, str]:
+        return {"Authorization": f'OAuth realm="1", sig="{method} {url} {token}"'}
+
+    _client(tokens, vclock, sign=sign).request("GET", PATH)
+    sent = responses.calls[0].request.headers["Authorization"]
+    assert sent == f'OAuth realm="1", sig="GET {URL} tok-1"'
+
+
 # -- REFRESH ---------------------------------------------------------------------------------------
 
 

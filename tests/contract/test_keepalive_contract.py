@@ -1,0 +1,42 @@
+"""Keeping an idle grant alive is a port operation every OAuth platform passes: a grant unused
+for almost its platform's idle lifetime (Xero 60 days, QuickBooks 100) is refreshed — the
+rotated token stored, the tenant still syncing — and a recently used one is left alone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+
+from arconnect.auth.tokens import credential_table
+from arconnect.platforms import get_platform
+from arconnect.services import keep_alive, sync_tenants
+
+from .conftest import Env
+
+
+def test_an_idle_grant_is_refreshed_before_it_lapses(env: Env) -> None:
+    cred = credential_table()
+    idle = get_platform(env.harness.platform).idle_expiry_days
+    assert idle is not None
+    now = datetime.now(UTC)
+    with env.db.connect() as conn:
+        before = conn.execute(select(cred.c.version, cred.c.refresh_token_enc)
+                              .where(cred.c.id == env.tenant.credential_id)).one()
+
+    # used a day ago: nothing to do
+    assert keep_alive(env.db, now=now).refreshed == []
+
+    # unused for all but five days of its lifetime: refreshed now
+    with env.db.begin() as conn:
+        conn.execute(update(cred).where(cred.c.id == env.tenant.credential_id)
+                     .values(updated_at=now - timedelta(days=idle - 5)))
+    result = keep_alive(env.db, now=now)
+    assert result.refreshed == [f"credential {env.tenant.credential_id} "
+                                f"({env.harness.platform})"], result
+    with env.db.connect() as conn:
+        after = conn.execute(select(cred.c.version, cred.c.refresh_token_enc)
+                             .where(cred.c.id == env.tenant.credential_id)).one()
+    assert after.version == before.version + 1
+    [synced] = sync_tenants(env.db, [env.key])
+    assert synced.ok, synced.error
