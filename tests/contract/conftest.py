@@ -38,8 +38,13 @@ minute passes in half a real second, so rate-limit windows and backoffs cost no 
 SECRET_KEY = "test-key-for-the-contract-suite"
 
 Truth = dict[str, dict[str, dict[str, Any]]]
-"""table -> row key -> column -> value: what the store must hold (allocations are keyed
-``source_kind:external_id``, every other table by ``external_id``)."""
+"""table -> row key -> column -> value: what the store must hold. Allocations are keyed
+``source_kind:external_id``, every other table by ``external_id``; ``applied`` holds what the
+live allocations add up to, ``to:<document>`` (applied to it) and ``from:<credit document>``
+(applied out of it), for platforms whose allocation ids are the adapter's own. A row holding
+``OPTIONAL: True`` may be absent (a record deleted at the platform before the store saw it);
+when present, its columns must match."""
+OPTIONAL = "__optional__"
 
 
 class Harness(Protocol):
@@ -48,7 +53,8 @@ class Harness(Protocol):
     Attributes:
         platform: the registry name (``tenant.platform``).
         entities: the entities a sync reads, as the engine names them in its results.
-        malformed_entity: the entity :meth:`malformed_page` breaks, as the engine names it.
+        malformed_entity: the entity whose first page of a full read :meth:`malformed_page`
+            breaks, as the engine names it.
         missing_id: what a sync's error names when a record lacks its id (the id field).
         retires_used_refresh_tokens: a refresh token once traded stops working after the
             platform's grace (:meth:`refresh_grace`).
@@ -149,24 +155,21 @@ class Harness(Protocol):
         ...
 
     def malformed_page(self, kind: str) -> None:
-        """The next read of :attr:`malformed_entity` answers a corrupted page: ``json`` (a
-        truncated body) or ``missing_id`` (the first record without its id)."""
+        """The next page of :attr:`malformed_entity` a full read asks for is corrupted:
+        ``json`` (a truncated body) or ``missing_id`` (the first record without its id)."""
 
     def clear_faults(self) -> None:
         """Disarm every injected fault."""
 
-    def writeback_setup(self, tenant: Tenant) -> dict[str, str]:
-        """Prepare what the ERP side needs for a write-back (QBO: the customer types exist);
-        returns settings the write-back needs."""
+    def writeback_setup(self, tenant: Tenant, names: Mapping[str, str]) -> dict[str, str]:
+        """Prepare what the ERP side needs for a write-back of the segments to the objects
+        ``names`` (segment -> group or type name; QBO: the customer types exist); returns
+        settings the write-back needs."""
         ...
 
-    def written(self, tenant: Tenant) -> dict[str, str]:
-        """What the ERP holds now in the segment slot: customer external id -> the value
-        (Xero: the ``AR:`` group the contact is in; QBO: its customer type's name)."""
-        ...
-
-    def expected_written(self, segment: str) -> str:
-        """The slot value :meth:`written` shows for a customer in ``segment``."""
+    def written(self, tenant: Tenant, names: Mapping[str, str]) -> dict[str, str]:
+        """The segment slot as the ERP holds it now: customer external id -> the object (of
+        ``names``' values) it is in or refers to (Xero: its ``AR:`` group; QBO: its type)."""
         ...
 
     def write_requests(self, tenant: Tenant) -> int:
@@ -178,36 +181,46 @@ PLATFORMS = ("xero", "quickbooks")
 HARNESSES = {"xero": "tests.contract.harness_xero:XeroHarness",
              "quickbooks": "tests.contract.harness_quickbooks:QboHarness"}
 
-# What each platform's harness needs beyond the engine, by what the test uses.
+# What each platform's harness needs beyond the engine, by what the test uses: ``module:name``
+# (a module attribute), ``module:Class.field`` (a settings field), ``module:file.yaml`` (a
+# shipped file).
 NEEDS: dict[str, dict[str, tuple[str, ...]]] = {
     "quickbooks": {
-        "sync": ("arconnect.sandbox.quickbooks:QboSandbox",
+        "sync": ("arconnect.sandbox.quickbooks.server:QboSandbox",
                  "arconnect.adapters.quickbooks.platform:QuickBooksPlatform",
                  "arconnect.mappings:quickbooks.yaml"),
+        "pages": ("arconnect.adapters.quickbooks.settings:QboSettings.page_size",),
         "writeback": ("arconnect.adapters.quickbooks.writer:QuickBooksWriter",),
     },
 }
 
 
+def _lacks(target: str) -> str | None:
+    """Why ``target`` (see :data:`NEEDS`) is not there, or None when it is."""
+    module, _, name = target.partition(":")
+    try:
+        if name.endswith(".yaml"):
+            from importlib.resources import files
+
+            found = files(module).joinpath(name).is_file()
+            return None if found else f"{module.replace('.', '/')}/{name}"
+        owner, _, field = name.partition(".")
+        value = getattr(importlib.import_module(module), owner, None)
+        if value is None:
+            return target
+        if field and field not in getattr(value, "model_fields", {}):
+            return f"{target} (no such setting)"
+        return None
+    except Exception as err:  # an import error names the missing module
+        return f"{target} ({type(err).__name__}: {err})"
+
+
 def missing(platform: str, use: str = "sync") -> list[str]:
-    """The pieces ``platform`` lacks for a test of kind ``use`` (``sync`` or ``writeback``)."""
+    """The pieces ``platform`` lacks for a test of kind ``use`` (``sync``, ``pages`` or
+    ``writeback``)."""
     needs = NEEDS.get(platform, {})
     wanted = list(needs.get("sync", ())) + (list(needs.get(use, ())) if use != "sync" else [])
-    out = []
-    for target in wanted:
-        module, _, name = target.partition(":")
-        try:
-            if name.endswith(".yaml"):
-                from importlib.resources import files
-
-                if not files(module).joinpath(name).is_file():
-                    out.append(f"{module.replace('.', '/')}/{name}")
-                continue
-            if not hasattr(importlib.import_module(module), name):
-                out.append(target)
-        except Exception as err:  # an import error names the missing module
-            out.append(f"{target} ({type(err).__name__}: {err})")
-    return out
+    return [why for why in map(_lacks, wanted) if why]
 
 
 def platform_params(use: str = "sync") -> list[Any]:
@@ -256,7 +269,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "use(kind): what a contract test needs of a platform "
-                                       "beyond a sync (writeback)")
+                                       "beyond a sync (pages, writeback)")
 
 
 @dataclass
@@ -319,6 +332,17 @@ def stored(db: Engine, tenant_id: int | None) -> Truth:
                        else str(r["external_id"]))
                 assert key not in out[table], f"duplicate {table} row {key}"
                 out[table][key] = dict(r)
+    applied: dict[str, dict[str, Any]] = {}
+    for row in out["allocation"].values():
+        if row["is_deleted"] or row["amount"] is None:
+            continue
+        keys = [f"to:{row['document_external_id']}"]
+        if row["source_kind"] != "payment":
+            keys.append(f"from:{row['source_external_id']}")
+        for key in keys:
+            applied.setdefault(key, {"amount": Decimal(0)})["amount"] += Decimal(
+                str(row["amount"]))
+    out["applied"] = applied
     return out
 
 
@@ -339,6 +363,8 @@ def summary(rows: Truth) -> dict[str, tuple[int, Decimal]]:
     out: dict[str, tuple[int, Decimal]] = {}
     for table, by_key in rows.items():
         for row in by_key.values():
+            if row.get(OPTIONAL):
+                continue
             name = f"{table}:{row['kind']}" if table == "document" and "kind" in row else table
             money = row.get("total", row.get("amount"))
             count, total = out.get(name, (0, Decimal(0)))
@@ -352,13 +378,16 @@ def assert_store_equals(env: Env, truth: Truth | None = None) -> None:
     got = stored(env.db, env.tenant.id)
     problems = []
     for table, rows in expected.items():
-        missing_rows = sorted(set(rows) - set(got[table]))
+        missing_rows = sorted(k for k in set(rows) - set(got[table])
+                              if not rows[k].get(OPTIONAL))
         extra = sorted(set(got[table]) - set(rows))
         if missing_rows or extra:
             problems.append(f"{table}: {len(missing_rows)} missing {missing_rows[:3]}, "
                             f"{len(extra)} extra {extra[:3]}")
         for key in sorted(set(rows) & set(got[table])):
             for col, want in rows[key].items():
+                if col == OPTIONAL:
+                    continue
                 have = got[table][key][col]
                 if not _same(want, have):
                     problems.append(f"{table} {key}.{col}: stored {have!r}, "
@@ -371,6 +400,16 @@ def assert_store_equals(env: Env, truth: Truth | None = None) -> None:
                   if got_sum.get(k) != v]
         raise AssertionError("the store differs from the platform's company:\n  "
                              + "\n  ".join(counts + problems[:15]))
+
+
+def segment_names(platform: str) -> dict[str, str]:
+    """Segment -> the group or type name the shipped outbound mapping writes it to."""
+    from arconnect.segmenter.rules import load_rules
+    from arconnect.services import mapping_for
+
+    outbound = mapping_for(platform).outbound(load_rules(get_settings().rules_file or "default"))
+    [slot] = [s for s in outbound.named_slots() if s.source == "segment"]
+    return dict(slot.names)
 
 
 def cursor_of(env: Env, entity: str) -> Any:

@@ -186,22 +186,20 @@ class XeroHarness:
     def clear_faults(self) -> None:
         self.sandbox.faults.clear()
 
-    def writeback_setup(self, tenant: Tenant) -> dict[str, str]:
+    def writeback_setup(self, tenant: Tenant, names: Mapping[str, str]) -> dict[str, str]:
         return {}  # write-back creates the groups it needs
 
-    def written(self, tenant: Tenant) -> dict[str, str]:
+    def written(self, tenant: Tenant, names: Mapping[str, str]) -> dict[str, str]:
         org = self._org(tenant)
+        ours = set(names.values())
         out: dict[str, str] = {}
         for gid, group in org.contact_groups.items():
-            if group["Status"] == "ACTIVE" and group["Name"].startswith("AR: "):
+            if group["Status"] == "ACTIVE" and group["Name"] in ours:
                 for contact in org.group_members.get(gid, []):
                     key = str(contact).lower()
-                    assert key not in out, f"contact {key} is in two AR groups"
+                    assert key not in out, f"contact {key} is in two segment groups"
                     out[key] = group["Name"]
         return out
-
-    def expected_written(self, segment: str) -> str:
-        return f"AR: {segment}"
 
     def write_requests(self, tenant: Tenant) -> int:
         paths = self.sandbox.stats[tenant.external_id].paths

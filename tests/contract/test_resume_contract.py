@@ -48,6 +48,7 @@ def _empty_store(env: Env) -> None:
                          {"t": env.tenant.id})
 
 
+@pytest.mark.use("pages")
 def test_stopped_sync_resumes_without_loss_after_records_move(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
