@@ -46,7 +46,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 import orjson
 import requests
@@ -217,9 +217,13 @@ class QuickBooksAdapter:
     # https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/changedatacapture
     def _cdc(self, client: HttpClient, tenant: TenantInfo, endpoint: Endpoint,
              since: datetime) -> Page | None:
-        """One CDC read of one entity since ``since``; None when the reply is cut short."""
+        """One CDC read of one entity since ``since``; None when the reply is cut short, or
+        when QBO refuses the request as such (400: ``changedSince`` beyond its 30 days by QBO's
+        clock, which may run ahead of ours) — a query reads the same changes."""
         body = self._get(client, tenant, endpoint.entity, "cdc", "/cdc", params={
-            "entities": endpoint.name, "changedSince": query_time(since)})
+            "entities": endpoint.name, "changedSince": query_time(since)}, soft=(400,))
+        if body is None:
+            return None
         records: list[Record] = []
         for block in body.get("CDCResponse") or ():
             for response in (block.get("QueryResponse") or ()) if block.__class__ is dict else ():
@@ -280,9 +284,20 @@ class QuickBooksAdapter:
 
     # -- HTTP -----------------------------------------------------------------------------------
 
+    @overload
     def _get(self, client: HttpClient, tenant: TenantInfo, entity: str, page: int | str,
-             path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """GET ``path`` with ``minorversion``; the parsed JSON object of a 2xx reply.
+             path: str, params: dict[str, Any] | None = None) -> dict[str, Any]: ...
+
+    @overload
+    def _get(self, client: HttpClient, tenant: TenantInfo, entity: str, page: int | str,
+             path: str, params: dict[str, Any] | None = None, *,
+             soft: tuple[int, ...]) -> dict[str, Any] | None: ...
+
+    def _get(self, client: HttpClient, tenant: TenantInfo, entity: str, page: int | str,
+             path: str, params: dict[str, Any] | None = None, *,
+             soft: tuple[int, ...] = ()) -> dict[str, Any] | None:
+        """GET ``path`` with ``minorversion``; the parsed JSON object of a 2xx reply (None for
+        a status in ``soft``).
 
         Raises:
             UpstreamError: QBO answered 4xx/5xx (its Fault's message in the error).
@@ -290,6 +305,8 @@ class QuickBooksAdapter:
         """
         all_params = {**(params or {}), "minorversion": self.minor_version}
         resp = client.request("GET", path, params=all_params, headers=self.headers(tenant))
+        if resp.status_code in soft:
+            return None
         if resp.status_code >= 400:
             raise UpstreamError(
                 f"tenant {tenant.label}, entity {entity}, page {page}: QuickBooks answered "

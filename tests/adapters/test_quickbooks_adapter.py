@@ -83,6 +83,8 @@ class Qbo:
             body = self._query(params["query"])
         elif path == "/cdc":
             body = self._cdc(params)
+            if "Fault" in body:
+                return _response(400, body)
         elif path == f"/companyinfo/{REALM}":
             body = {"CompanyInfo": {"CompanyName": "Sandbox Company US 1", "Country": "US"},
                     "time": _stamp(self.now)}
@@ -116,7 +118,9 @@ class Qbo:
     def _cdc(self, params: dict[str, Any]) -> dict[str, Any]:
         assert params["entities"] == self.entity
         since = parse_qbo_datetime(params["changedSince"])
-        assert since is not None and self.now - since <= timedelta(days=30)
+        assert since is not None
+        if self.now - since > timedelta(days=30):
+            return {"Fault": {"Error": [{"Message": "Invalid changedSince", "code": "2260"}]}}
         changed = [self._wire(r) for r in self._ordered() if r["_ts"] >= since]
         changed += [{"Id": rid, "status": "Deleted",
                      "MetaData": {"LastUpdatedTime": _stamp(ts)}}
@@ -309,6 +313,17 @@ def test_a_cursor_older_than_the_window_reads_by_query() -> None:
     qbo.calls.clear()
     run(adapter(), qbo, "invoices", {"since": (NOW - timedelta(days=29)).isoformat()})
     assert [c[0] for c in qbo.calls] == ["/cdc"]
+
+
+def test_a_cdc_refused_by_qbo_clock_reads_by_query() -> None:
+    qbo = Qbo()
+    qbo.add(3, NOW - timedelta(days=31), step=timedelta(days=1))
+    qbo.now = NOW + timedelta(days=3)  # QBO's clock runs ahead: the cursor is out of its window
+    since = (NOW - timedelta(days=29)).isoformat()
+    pages, cursor = run(adapter(), qbo, "invoices", {"since": since})
+    assert [c[0] for c in qbo.calls] == ["/cdc", "/query"]
+    assert ids(pages) == {"3"}
+    assert cursor == {"since": qbo.now.isoformat()}
 
 
 def test_without_cdc_every_incremental_read_is_a_query() -> None:
