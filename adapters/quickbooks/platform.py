@@ -78,8 +78,9 @@ class QuickBooksPlatform:
 
     def adapter(self, settings: Any) -> QuickBooksAdapter:
         overlap = getattr(settings, "sync_overlap_seconds", 60)
-        return QuickBooksAdapter(qbo_settings(settings).minor_version,
-                                 overlap if isinstance(overlap, int) else 60)
+        qbo = qbo_settings(settings)
+        return QuickBooksAdapter(qbo.minor_version, overlap if isinstance(overlap, int) else 60,
+                                 page_size=qbo.page_size)
 
     def writer(self, settings: Any, outbound: Any) -> Any:
         from arconnect.adapters.quickbooks.writer import QuickBooksWriter

@@ -49,6 +49,8 @@ class QboSettings(BaseSettings):
     # Builder tier of the Intuit App Partner Program: 500,000 read (CorePlus) calls a month
     # (https://blogs.intuit.com/2026/01/08/understanding-builder-tier-api-limits-for-you-and-your-customers/).
     month_read_budget: int = Field(500_000, ge=1)
+    page_size: int = Field(1000, ge=1, le=1000,
+                           description="records per query page (QBO's maximum, 1000)")
     webhook_verifier: str | None = None
     http_timeout: float = Field(60.0, gt=0)
 
