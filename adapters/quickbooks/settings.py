@@ -7,7 +7,7 @@ on one host, and :meth:`QboSettings.on_host` points every URL at it.
 
 from __future__ import annotations
 
-import functools
+import threading
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -78,7 +78,26 @@ def load_qbo_settings(**overrides: object) -> QboSettings:
         raise ConfigError(f"{name}: {message}") from None
 
 
-@functools.lru_cache(maxsize=1)
+_cache: list[tuple[object, QboSettings]] = []  # (the engine settings read with, ours)
+_cache_lock = threading.Lock()
+
+
 def get_qbo_settings() -> QboSettings:
-    """The process-wide QBO settings (cached; tests call ``get_qbo_settings.cache_clear()``)."""
-    return load_qbo_settings()
+    """The process-wide QBO settings, read again whenever the engine's settings are
+    (``arconnect.settings.get_settings.cache_clear()`` re-reads both, so one call after an
+    environment change is enough)."""
+    from arconnect.settings import get_settings
+
+    engine = get_settings()
+    with _cache_lock:
+        if not _cache or _cache[0][0] is not engine:  # held, so its identity is not reused
+            _cache[:] = [(engine, load_qbo_settings())]
+        return _cache[0][1]
+
+
+def _clear() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+get_qbo_settings.cache_clear = _clear  # type: ignore[attr-defined]
