@@ -54,6 +54,16 @@ def address(addr_id: str, street: str, city: str, region: str, postcode: str) ->
             "PostalCode": postcode}
 
 
+def doc_bill_addr(cust: Record) -> Record:
+    """A sales document's ``BillAddr``: free-form lines (contact, company, street, "City, ST
+    ZIP"), as the recorded invoices and credit memos show it."""
+    addr = cust["BillAddr"]
+    person = f"{cust.get('GivenName', '')} {cust.get('FamilyName', '')}".strip()
+    return {"Id": str(int(addr["Id"]) + 1000), "Line1": person or cust["DisplayName"],
+            "Line2": cust["CompanyName"], "Line3": addr["Line1"],
+            "Line4": f"{addr['City']}, {addr['CountrySubDivisionCode']}  {addr['PostalCode']}"}
+
+
 def pseudonym(realm_id: str, cust_id: str) -> str:
     """``V4IDPseudonym``: an opaque, stable 38-hex-digit value per customer."""
     return "00" + hashlib.sha256(f"{realm_id}:{cust_id}".encode()).hexdigest()[:36]
@@ -137,7 +147,7 @@ def invoice(company: Company, *, txn_id: str, number: str, cust: Record, day: da
     rec.update(_sales_doc_head(company, txn_id, created, updated, number, day, currency, rate))
     rec.update({"LinkedTxn": [], "Line": lines, "TxnTaxDetail": tax_detail(net, tax),
                 "CustomerRef": ref(cust["Id"], cust["DisplayName"]),
-                "CustomerMemo": {"value": CUSTOMER_MEMO}, "BillAddr": dict(cust["BillAddr"]),
+                "CustomerMemo": {"value": CUSTOMER_MEMO}, "BillAddr": doc_bill_addr(cust),
                 "ShipAddr": dict(cust["ShipAddr"])})
     if term is not None:
         rec["SalesTermRef"] = ref(term["Id"], term["Name"])
@@ -158,7 +168,7 @@ def credit_memo(company: Company, *, txn_id: str, number: str, cust: Record, day
     rec.update(_sales_doc_head(company, txn_id, created, updated, number, day, currency, rate))
     rec.update({"Line": lines, "TxnTaxDetail": tax_detail(net, tax),
                 "CustomerRef": ref(cust["Id"], cust["DisplayName"]),
-                "CustomerMemo": {"value": CUSTOMER_MEMO}, "BillAddr": dict(cust["BillAddr"]),
+                "CustomerMemo": {"value": CUSTOMER_MEMO}, "BillAddr": doc_bill_addr(cust),
                 "ShipAddr": dict(cust["ShipAddr"]), "TotalAmt": total,
                 "ApplyTaxAfterDiscount": False, "PrintStatus": "NotSet",
                 "EmailStatus": "NotSet", "BillEmail": dict(cust["PrimaryEmailAddr"]),
@@ -201,7 +211,7 @@ def refund_receipt(company: Company, *, txn_id: str, number: str, cust: Record, 
                                                                 amount)]),
                 "TxnTaxDetail": {"TotalTax": ZERO},
                 "CustomerRef": ref(cust["Id"], cust["DisplayName"]),
-                "BillAddr": dict(cust["BillAddr"]), "TotalAmt": amount,
+                "BillAddr": doc_bill_addr(cust), "TotalAmt": amount,
                 "ApplyTaxAfterDiscount": False, "PrintStatus": "NotSet", "Balance": ZERO,
                 "PaymentMethodRef": ref("2"), "DepositToAccountRef": ref("35")})
     return rec

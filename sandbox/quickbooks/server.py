@@ -214,14 +214,14 @@ class QboSandbox:
         path = req.path
         if path.startswith("/_sandbox/"):
             return self._control(req)
+        if path.startswith("/v3/company/"):
+            return self._accounting(req)
         slow = self.faults.take("slow", path)
         if slow is not None:
             time.sleep(slow.seconds)
         burst = self.faults.take("5xx", path)
         if burst is not None:
             return Response(burst.status, b"Service Unavailable", content_type="text/plain")
-        if path.startswith("/v3/company/"):
-            return self._accounting(req)
         if path == "/connect/oauth2":
             self.stats.record("authorize")
             return self._authorize(req)
@@ -285,6 +285,13 @@ class QboSandbox:
         if limit is not None:
             return self._throttled(company)
         try:
+            slow = self.faults.take("slow", req.path)
+            if slow is not None:  # a slow call holds its concurrency slot
+                time.sleep(slow.seconds)
+            burst = self.faults.take("5xx", req.path)
+            if burst is not None:
+                return Response(burst.status, b"Service Unavailable",
+                                content_type="text/plain")
             resp = self.api.handle(company, req, rest)
         finally:
             if forced is None:
