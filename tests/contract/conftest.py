@@ -11,6 +11,16 @@ test passes or fails for every platform in the same words.
 The ``harness`` fixture is parametrized over :data:`PLATFORMS`; a platform whose pieces are not
 in the tree yet runs as a strict ``xfail`` naming exactly what is missing (:func:`missing`), so
 nothing is skipped silently and the mark fails the suite the day the pieces land and pass.
+
+Adding a platform (NetSuite): write ``harness_<name>.py`` with a class implementing
+:class:`Harness` over the platform's sandbox, add the name to :data:`PLATFORMS` and
+:data:`HARNESSES`, and list in :data:`NEEDS` the modules and settings it needs, so that until
+they exist its tests are strict xfails naming them.
+
+Cost: each module starts one sandbox per platform with a small company (``tiny`` in
+``test_resume_contract.py``), and the sandboxes and arconnect share a clock running
+:data:`SCALE` times real time, so rate-limit windows, backoffs and token lifetimes pass without
+sleeping.
 """
 
 from __future__ import annotations
