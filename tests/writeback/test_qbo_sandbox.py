@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +18,10 @@ from arconnect.auth.vault import get_vault
 from arconnect.clock import Clock, set_clock
 from arconnect.errors import WritebackRefused
 from arconnect.sandbox.quickbooks import CompanySpec, QboConfig, QboSandbox
+from arconnect.sandbox.quickbooks import records as R
 from arconnect.segmenter.service import segment_tenant
 from arconnect.services import sync_tenants, writeback_context
-from arconnect.settings import get_settings
+from arconnect.settings import Settings, get_settings
 from arconnect.store.db import dispose_engines, get_engine
 from arconnect.store.models import SegmentAssignment, Tenant
 from arconnect.writeback import service as wb
@@ -37,12 +39,14 @@ class QboEnv:
     tenant: Tenant
 
 
-def _env(monkeypatch: pytest.MonkeyPatch, sqlite_url: str,
-         types: tuple[str, ...]) -> Iterator[QboEnv]:
+def _env(monkeypatch: pytest.MonkeyPatch, sqlite_url: str, types: tuple[str, ...],
+         custom_fields: dict[str, str] | None = None,
+         mappings_dir: Path | None = None) -> Iterator[QboEnv]:
     from arconnect.adapters.quickbooks.settings import get_qbo_settings
 
     spec = CompanySpec(name="Sandbox Company US 1", customers=14, invoices=160, payments=120,
-                       customer_types=("Commercial", *types))
+                       customer_types=("Commercial", *types),
+                       custom_fields=dict(custom_fields or {}))
     sandbox = QboSandbox(QboConfig(seed=5, companies=[spec],
                                    start=datetime(2026, 11, 23, 9, 0, tzinfo=UTC),
                                    strict_limits=False, clock_scale=600.0,
@@ -58,6 +62,8 @@ def _env(monkeypatch: pytest.MonkeyPatch, sqlite_url: str,
                        "ARCONNECT_QBO_CLIENT_ID": CLIENT_ID,
                        "ARCONNECT_QBO_CLIENT_SECRET": CLIENT_SECRET}.items():
         monkeypatch.setenv(key, value)
+    if mappings_dir is not None:
+        monkeypatch.setenv("ARCONNECT_MAPPINGS_DIR", str(mappings_dir))
     get_settings.cache_clear()
     get_qbo_settings.cache_clear()
     set_clock(Clock(600.0))
@@ -151,3 +157,87 @@ def test_a_missing_customer_type_is_refused_before_any_write(
         assert "Sales → Customers → Customer types → New: AR Reliable" in str(err.value)
         assert "Nothing was written" in str(err.value)
         assert env.sandbox.stats["batch"] + env.sandbox.stats["write"] == writes
+
+
+def test_a_refused_item_is_audited_with_qbos_message_and_retried_next_run(
+        qbo_env: QboEnv) -> None:
+    ctx = writeback_context(qbo_env.db, qbo_env.tenant)
+    plan = wb.build_plan(ctx)
+    company = qbo_env.sandbox.company(qbo_env.tenant.external_id)
+    refused_type = next(op["after"] for op in plan.ops if op["slot"] == "field:segment")
+    types = company.tables["CustomerType"]
+    with company.lock:  # the admin makes the type inactive between plan and apply
+        ctype = next(t for t in types.values() if t["Name"] == refused_type)
+        ctype["Active"] = False
+        types.touch(ctype["Id"], types.updated[ctype["Id"]])
+    wb.save_plan(qbo_env.db, plan)
+    result = wb.apply_plan(ctx, plan, approved_by="tester", fresh=True)
+    refused = [op for op in plan.ops if op["after"] == refused_type]
+    assert result.status == "applied_with_errors"
+    assert result.failed == len(refused) and result.done == len(plan.ops) - len(refused)
+    rows = [r for r in wb.audit_rows(qbo_env.db, qbo_env.tenant, plan_id=plan.id)
+            if r["status"] == "error"]
+    assert sorted(r["customer_external_id"] for r in rows) == sorted(
+        op["customer"] for op in refused)
+    assert all(r["response"]["status"] == 200 and r["response"]["error"] for r in rows)
+
+    with company.lock:
+        ctype["Active"] = True
+        types.touch(ctype["Id"], types.updated[ctype["Id"]])
+    ctx = writeback_context(qbo_env.db, qbo_env.tenant)
+    again = wb.build_plan(ctx)
+    assert sorted(op["customer"] for op in again.ops) == sorted(op["customer"] for op in refused)
+    wb.save_plan(qbo_env.db, again)
+    retried = wb.apply_plan(ctx, again, approved_by="tester", fresh=True)
+    assert retried.status == "applied" and retried.write_calls == 1, retried.errors
+
+
+def test_a_customer_edited_after_the_plan_is_reread_and_written(qbo_env: QboEnv) -> None:
+    # no approval step (it would re-read the company): the plan is applied as it was made
+    ctx = writeback_context(qbo_env.db, qbo_env.tenant,
+                            settings=Settings(writeback_approval_share=1.0))
+    plan = wb.build_plan(ctx)
+    assert not plan.needs_approval
+    wb.save_plan(qbo_env.db, plan)
+    edited = next(op["customer"] for op in plan.ops if op["slot"] == "field:segment")
+    company = qbo_env.sandbox.company(qbo_env.tenant.external_id)
+    with company.lock:  # someone edits the customer's notes: its SyncToken moves on
+        record = company.tables["Customer"][edited]
+        record["Notes"] = "called about the March invoice"
+        R.bump(company, "Customer", record, qbo_env.sandbox.clock.now())
+    result = wb.apply_plan(ctx, plan, approved_by="tester", fresh=True)
+    assert result.status == "applied" and not result.failed, result.errors
+    assert result.write_calls == 2  # the batch, and the stale customer once more
+    assert _customers(qbo_env)[edited]["Notes"] == "called about the March invoice"
+    assert _type_names(qbo_env)[_customers(qbo_env)[edited]["CustomerTypeRef"]["value"]] == \
+        next(op["after"] for op in plan.ops if op["customer"] == edited)
+
+
+def test_the_credit_limit_goes_to_a_custom_field_when_the_company_has_one(
+        monkeypatch: pytest.MonkeyPatch, sqlite_url: str, tmp_path: Path) -> None:
+    shipped = (Path(__file__).resolve().parents[2] / "mappings" / "quickbooks.yaml").read_text(
+        encoding="utf-8")
+    (tmp_path / "quickbooks.yaml").write_text(shipped.replace(
+        '    # field: "AR credit limit"', '    field: "AR credit limit"'), encoding="utf-8")
+    for env in _env(monkeypatch, sqlite_url, OUR_TYPES, {"AR credit limit": "1"}, tmp_path):
+        company = env.sandbox.company(env.tenant.external_id)
+        with company.lock:  # what `include=enhancedAllCustomFields` shows: the field, empty
+            table = company.tables["Customer"]
+            for key, record in table.items():
+                record["CustomField"] = [{"DefinitionId": "1", "Name": "AR credit limit",
+                                          "Type": "StringType"}]
+                table.touch(key, table.updated[key])
+        ctx = writeback_context(env.db, env.tenant)
+        plan = wb.build_plan(ctx)
+        limits = {op["customer"]: op["after"] for op in plan.ops
+                  if op["slot"] == "field:credit_limit"}
+        assert limits and "not_written" not in plan.summary
+        wb.save_plan(env.db, plan)
+        result = wb.apply_plan(ctx, plan, approved_by="tester", fresh=True)
+        assert result.status == "applied", result.errors
+        customers = _customers(env)
+        for cid, limit in limits.items():
+            [field] = customers[cid]["CustomField"]
+            assert field["StringValue"] == limit
+        again = wb.build_plan(writeback_context(env.db, env.tenant))
+        assert again.ops == []
