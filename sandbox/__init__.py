@@ -1,4 +1,5 @@
-"""Faithful local emulators of the ERP APIs arconnect talks to (today: Xero).
+"""Faithful local emulators of the ERP APIs arconnect talks to (today: Xero and QuickBooks
+Online).
 
 They are real HTTP servers on loopback with the vendors' paths, envelopes, date formats, paging,
 rate limits and OAuth, fed by deterministic synthetic companies. The demo and the tests use them;
