@@ -36,10 +36,12 @@ CDC_MARGIN = timedelta(hours=12)
 CDC_CAP = 1000
 # Ids per `WHERE Id IN (...)` query: keeps the URL of a GET well under common 8 KB limits.
 IDS_PER_QUERY = 200
-# A new query page starts again at the first record of the last timestamp read while fewer
+# A new query page starts again at the first record of the last timestamp read while no more
 # than this many records share it (re-reading them is cheap and needs no stable order among
-# them); beyond, it continues by position inside that timestamp.
+# them); beyond, it continues by position inside that timestamp, and checks by a count when it
+# leaves it (MAX_GROUP_READS reads of it at most).
 TIE_REREAD_MAX = 100
+MAX_GROUP_READS = 3
 
 # The words :func:`annotate` derives: QBO's invoice list shows Voided, Paid and Open, its credit
 # memos Closed once fully applied; a payment or refund is Posted unless it was voided.
@@ -141,13 +143,16 @@ def utc_offset_zone(stamp: Any) -> str:
 
 
 def select(endpoint: Endpoint, conditions: Iterable[str] = (), *, order: str = "",
-           start: int = 1, size: int = MAX_PAGE_SIZE) -> str:
+           start: int = 1, size: int = MAX_PAGE_SIZE, count: bool = False) -> str:
     """A query statement: ``SELECT * FROM <name> [WHERE a AND b] [ORDERBY f] STARTPOSITION n
-    MAXRESULTS m`` (QBO has no OR; the grammar takes one ORDERBY field)."""
+    MAXRESULTS m`` (QBO has no OR; the grammar takes one ORDERBY field), or with ``count``
+    ``SELECT COUNT(*) FROM <name> [WHERE …]`` (the reply's ``QueryResponse.totalCount``)."""
     where = [c for c in (endpoint.where, *conditions) if c]
-    text = f"SELECT * FROM {endpoint.name}"
+    text = f"SELECT {'COUNT(*)' if count else '*'} FROM {endpoint.name}"
     if where:
         text += " WHERE " + " AND ".join(where)
+    if count:
+        return text
     if order:
         text += f" ORDERBY {order}"
     return f"{text} STARTPOSITION {start} MAXRESULTS {size}"

@@ -43,7 +43,7 @@ each id the store holds that QBO no longer has becomes a tombstone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, overload
@@ -59,6 +59,7 @@ from arconnect.adapters.quickbooks._common import (
     COMPANY_INFO,
     ENDPOINTS,
     IDS_PER_QUERY,
+    MAX_GROUP_READS,
     MAX_PAGE_SIZE,
     PREFERENCES,
     TIE_REREAD_MAX,
@@ -107,7 +108,7 @@ class QuickBooksAdapter:
         self.now = now
         self.use_cdc = use_cdc
         # Re-reading the records of the last timestamp must leave room for new ones.
-        self.tie_reread_max = max(1, min(TIE_REREAD_MAX, page_size // 2))
+        self.tie_reread_max = min(TIE_REREAD_MAX, (page_size - 1) // 2)
 
     @staticmethod
     def headers(tenant: TenantInfo) -> dict[str, str]:
@@ -244,26 +245,88 @@ class QuickBooksAdapter:
               conditions: Sequence[str] = (), annotated: bool = True) -> Iterator[Page]:
         """Page through the records updated at or after ``state.start``, by key (see the
         module docstring)."""
+        past = False  # every record of ``state.pos`` is read: the next query starts after it
         while True:
             lower = state.pos or state.start
             where = list(conditions)
             if lower is not None:
-                where.append(f"{ORDER} >= {quote(query_time(lower))}")
-            offset = state.tie if state.pos is not None and (
-                state.tie >= self.tie_reread_max) else 0
+                where.append(f"{ORDER} {'>' if past else '>='} {quote(query_time(lower))}")
+            # By position inside the last timestamp only when this process read every record
+            # of it so far (a resumed pass reads that timestamp again from its first record).
+            offset = state.tie if not past and state.pos is not None and (
+                state.tie > self.tie_reread_max and len(state.tie_ids) >= state.tie) else 0
             statement = select(endpoint, where, order=ORDER, start=offset + 1,
                                size=self.page_size)
             state.page += 1
             records, server_time = self._query(client, tenant, endpoint, state.page, statement)
             if state.started is None:
                 state.started = server_time
-            fresh = state.read(records, offset)
             done = len(records) < self.page_size
+            past = False
+            if offset and state.pos is not None and (
+                    done or updated_at(records[-1]) != state.pos):
+                # Leaving a timestamp read by position: an edit or a delete inside it meanwhile
+                # shifts its records (and this page's). QBO's count of it says whether that
+                # happened; if so it is read again whole and this page is dropped.
+                group = state.tie_ids | {r.get("Id") for r in records
+                                         if updated_at(r) == state.pos}
+                if not (yield from self._settle(client, tenant, endpoint, state, conditions,
+                                                group, annotated)):
+                    past = True
+                    continue
+            fresh = state.read(records, offset)
             if annotated:
                 annotate(endpoint, fresh)
             yield Page(fresh, state.closed() if done else state.open(), state.page, done=done)
             if done:
                 return
+
+    def _settle(self, client: HttpClient, tenant: TenantInfo, endpoint: Endpoint,
+                state: _Pass, conditions: Sequence[str], group: set[Any],
+                annotated: bool) -> Generator[Page, None, bool]:
+        """Check that ``group`` is every record of the timestamp ``state.pos``; when QBO counts
+        otherwise, read that timestamp again whole (a few times at most) and return False.
+
+        The pages read again carry a cursor at that timestamp's first record, so a stop
+        meanwhile reads it again from there."""
+        assert state.pos is not None
+        at = [*conditions, f"{ORDER} = {quote(query_time(state.pos))}"]
+        state.page += 1
+        if self._count(client, tenant, endpoint, state.page, at) == len(group):
+            return True
+        for _ in range(MAX_GROUP_READS):
+            seen: set[Any] = set()
+            start = 1
+            while True:
+                state.page += 1
+                records, _ = self._query(client, tenant, endpoint, state.page, select(
+                    endpoint, at, order=ORDER, start=start, size=self.page_size))
+                seen.update(r.get("Id") for r in records)
+                if annotated:
+                    annotate(endpoint, records)
+                yield Page(records, state.regroup(), state.page)
+                if len(records) < self.page_size:
+                    break
+                start += len(records)
+            state.page += 1
+            if self._count(client, tenant, endpoint, state.page, at) == len(seen):
+                break
+        state.tie_ids = seen
+        state.tie = len(seen)
+        return False
+
+    def _count(self, client: HttpClient, tenant: TenantInfo, endpoint: Endpoint,
+               page: int, conditions: Sequence[str]) -> int:
+        """QBO's count of the records matching ``conditions`` (``SELECT COUNT(*)``)."""
+        statement = select(endpoint, conditions, count=True)
+        body = self._get(client, tenant, endpoint.entity, page, "/query",
+                         params={"query": statement})
+        response = body.get("QueryResponse")
+        total = response.get("totalCount") if response.__class__ is dict else None
+        if not isinstance(total, int):
+            raise PageError(tenant.label, endpoint.entity, page,
+                            "the COUNT(*) reply has no QueryResponse.totalCount")
+        return total
 
     def _query(self, client: HttpClient, tenant: TenantInfo, endpoint: Endpoint,
                page: int | str, statement: str) -> tuple[list[Record], datetime | None]:
@@ -378,6 +441,10 @@ class _Pass:
             self.tie_ids = set(at_last)
         self.pos = last
         return fresh
+
+    def regroup(self) -> Cursor:
+        """The cursor while the records of ``pos`` are read again: from its first record."""
+        return {**self.open(), "tie": 0}
 
     def open(self) -> Cursor:
         """The cursor after a page with more to read."""

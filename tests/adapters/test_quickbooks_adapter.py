@@ -97,15 +97,17 @@ class Qbo:
         return _response(200, body)
 
     def _query(self, statement: str) -> dict[str, Any]:
+        counted = re.fullmatch(r"SELECT COUNT\(\*\) FROM (\w+)(?: WHERE (.+))?", statement)
+        if counted:
+            rows = self._where(counted.group(2))
+            return {"QueryResponse": {"totalCount": len(rows)}, "time": _stamp(self.now)}
         m = re.fullmatch(r"SELECT \* FROM (\w+)(?: WHERE (.+?))?(?: ORDERBY (\S+))? "
                          r"STARTPOSITION (\d+) MAXRESULTS (\d+)", statement)
         assert m, statement
         name, where, order, start, size = m.groups()
         assert name == self.entity
         assert int(size) <= 1000
-        rows = self._ordered()
-        for col, op, value in _COND.findall(where or ""):
-            rows = [r for r in rows if _matches(r, col, op, value)]
+        rows = self._where(where)
         page = rows[int(start) - 1:int(start) - 1 + int(size)]
         reply: dict[str, Any] = {"QueryResponse": {}, "time": _stamp(self.now)}
         if page:
@@ -114,6 +116,12 @@ class Qbo:
         if self.between_pages is not None:
             self.between_pages(self)
         return reply
+
+    def _where(self, where: str | None) -> list[dict[str, Any]]:
+        rows = self._ordered()
+        for col, op, value in _COND.findall(where or ""):
+            rows = [r for r in rows if _matches(r, col, op, value)]
+        return rows
 
     def _cdc(self, params: dict[str, Any]) -> dict[str, Any]:
         assert params["entities"] == self.entity
@@ -134,7 +142,8 @@ def _matches(rec: dict[str, Any], col: str, op: str, value: str) -> bool:
     if col == "MetaData.LastUpdatedTime":
         when = parse_qbo_datetime(value.strip("'"))
         assert when is not None
-        return bool(rec["_ts"].replace(microsecond=0) >= when)
+        ts = rec["_ts"].replace(microsecond=0)
+        return bool(ts >= when if op == ">=" else ts > when if op == ">" else ts == when)
     if col == "Id" and op == "IN":
         return rec["Id"] in {v.strip().strip("'") for v in value.strip("()").split(",")}
     if col == "Balance":
@@ -245,6 +254,39 @@ def test_more_records_in_one_second_than_a_page_are_read_by_position() -> None:
     assert ids(pages) == set(qbo.records)
     assert any("STARTPOSITION 1 " not in c[1]["query"] for c in qbo.calls)
     assert len(qbo.calls) <= 6
+
+
+def test_a_bulk_second_edited_while_paged_by_position_is_read_again() -> None:
+    qbo = Qbo()
+    qbo.add(2, NOW - timedelta(days=2))
+    qbo.add(23, NOW - timedelta(days=1), step=timedelta(0))  # ids 3..25 in one second
+    qbo.add(4, NOW - timedelta(hours=1), step=timedelta(minutes=1))
+    edits = iter(["3", "4", "5"])
+
+    def edit_in_the_second(model: Qbo) -> None:
+        rid = next(edits, None)
+        if rid is not None:
+            model.edit(rid)  # leaves the second: the records after it shift forward
+
+    qbo.between_pages = edit_in_the_second
+    pages, cursor = run(adapter(), qbo, "invoices", None)
+    assert ids(pages) == set(qbo.records)
+    assert any(c[1]["query"].startswith("SELECT COUNT(*)") for c in qbo.calls)
+    assert cursor is not None and "since" in cursor
+
+
+def test_a_stop_inside_a_bulk_second_then_edits_in_it_lose_nothing() -> None:
+    qbo = Qbo()
+    qbo.add(30, NOW - timedelta(days=1), step=timedelta(0))
+    first, cursor = run(adapter(page_size=4), qbo, "invoices", None, stop_after=2)
+    for rid in ("1", "2", "3", "6"):
+        qbo.edit(rid)  # read before the stop; they leave the second
+    qbo.delete("9")
+    second, _ = run(adapter(page_size=4), qbo, "invoices", cursor)
+    assert ids(first) | ids(second) >= set(qbo.records)
+    # The resumed pass starts that second again from its first record.
+    resumed = [c[1]["query"] for c in qbo.calls if c[1].get("query", "").startswith("SELECT *")]
+    assert "STARTPOSITION 1 " in resumed[2]
 
 
 def test_full_sync_call_count_is_near_the_minimum() -> None:
