@@ -81,7 +81,7 @@ class QboHarness:
     malformed_entity = "customers"  # a full read's first query
     missing_id = "Id"
     retires_used_refresh_tokens = True  # after the sandbox's grace (Intuit's is undocumented)
-    pages_to_kill_in = 4  # of 7 calls at pages of 1,000 (CompanyInfo, Preferences, 5 entities)
+    pages_to_kill_in = 12  # of about 25 calls at pages of 20
 
     def __init__(self, company: str = "small") -> None:
         self.spec = COMPANIES[company]
