@@ -120,12 +120,12 @@ class QuickBooksWriter:
                                       if t.get("Active", True) and t.get("DayOfMonthDue") is None}
         limit = next((s for s in slots if s.key == LIMIT_SLOT), None)
         rows = {cid: dict(row.get("extra") or {}) for cid, row in customers.items()}
+        custom: dict[str, Any] | None = None
         if limit is None:
             erp.unavailable[LIMIT_SLOT] = (
                 "QuickBooks Online's API has no credit-limit field; name a customer custom "
                 "field in the mapping (outbound credit_limit.field) to write it there")
             live = sorted(cid for cid, extra in rows.items() if extra.get("sync_token") is None)
-            custom = None
         else:
             # Custom field values are not in the store: every customer is read live, with
             # the company's custom fields.
