@@ -30,10 +30,13 @@ shift the records behind it one place forward and skip one at every page boundar
 query that starts again from ``pos`` cannot skip anything (a record edited meanwhile is read
 again at its new place). The price is re-reading the few records that share ``pos`` (their ids
 are dropped in-process); when over :data:`TIE_REREAD_MAX` share it (a bulk import), the next
-page continues by position inside that second, ``STARTPOSITION tie + 1``. A stop resumes from
-the stored ``pos`` the same way, so a kill at any instant loses nothing. A closed pass's next
-``since`` is QBO's clock at its first page: anything changed after that has a later
-LastUpdatedTime; the engine's overlap covers records committed a little late.
+page continues by position inside that second, ``STARTPOSITION tie + 1``, which an edit or a
+delete inside that second would shift: so when the pass leaves such a second, QBO's ``SELECT
+COUNT(*)`` of it must equal the ids read in it, else it is read again whole and the pass goes on
+with ``> pos``. A stop resumes from the stored ``pos``, reading that second again from its first
+record (positions taken before the stop mean nothing after it), so a kill at any instant loses
+nothing. A closed pass's next ``since`` is QBO's clock at its first page: anything changed after
+that has a later LastUpdatedTime; the engine's overlap covers records committed a little late.
 
 **Deletes.** CDC reports deletes of the last 30 days. Older ones (a company not synced for a
 month, or a CDC reply cut short) are found by :meth:`QuickBooksAdapter.delete_sweep`: every id
