@@ -26,6 +26,7 @@ with them): about one customer in twelve becomes a sub-customer (``ParentRef``, 
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from random import Random
@@ -89,7 +90,13 @@ def generate_company(spec: CompanySpec, index: int, seed: int, start: datetime) 
                                payments=spec.payments, suppliers=0, bills=0,
                                country_code=spec.country), index, seed, start)
     company = Company.empty(realm_id_for(seed, index), spec)
-    _Builder(company, org, Random(f"arconnect-qbo:{seed}:{index}"), start).build()
+    enabled = gc.isenabled()
+    gc.disable()  # as generate_org: millions of new containers, no cycles to find
+    try:
+        _Builder(company, org, Random(f"arconnect-qbo:{seed}:{index}"), start).build()
+    finally:
+        if enabled:
+            gc.enable()
     return company
 
 

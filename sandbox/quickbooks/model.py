@@ -109,6 +109,7 @@ class Table(dict[str, Record]):
         super().__init__()
         self.updated: dict[str, datetime] = {}
         self.created: dict[str, datetime] = {}
+        self.version = 0  # bumped by every change: query results are cached per version
         self._json: dict[str, str] = {}
 
     def put(self, record: Record, created: datetime, updated: datetime) -> Record:
@@ -118,12 +119,14 @@ class Table(dict[str, Record]):
         self.created[key] = created
         self.updated[key] = updated
         self._json.pop(key, None)
+        self.version += 1
         return record
 
     def touch(self, key: str, updated: datetime) -> None:
         """``key``'s record changed in place at ``updated``."""
         self.updated[key] = updated
         self._json.pop(key, None)
+        self.version += 1
 
     def remove(self, key: str) -> Record:
         """Drop ``key`` (a delete); returns the record."""
@@ -131,6 +134,7 @@ class Table(dict[str, Record]):
         self.updated.pop(key, None)
         self.created.pop(key, None)
         self._json.pop(key, None)
+        self.version += 1
         return record
 
     def json(self, key: str) -> str:
@@ -167,6 +171,8 @@ class Company:
         currencies: currency code -> name, for ``CurrencyRef``.
         links: Payment Ids linking each invoice or credit memo Id (in the order made).
         cust_docs: (entity, Id) of each customer's transactions.
+        query_cache: matching, ordered Ids per (query, table version) — paging through one
+            query filters and sorts once.
         lock: held while records change or a response is assembled.
     """
 
@@ -181,6 +187,7 @@ class Company:
     links: dict[str, list[str]] = field(default_factory=dict)
     cust_docs: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    query_cache: dict[Any, list[str]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     @classmethod

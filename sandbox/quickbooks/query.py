@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 from typing import Any
 
 from arconnect.sandbox.quickbooks.model import ENTITIES, TRANSACTIONS, Company, Record, Table
@@ -254,7 +255,7 @@ def _known(table: Table, path: str) -> bool:
                 "customerref", "fullyqualifiedname", "companyname", "job"}
     if head in optional:
         return True
-    return any(head in (k.lower() for k in rec) for rec in list(table.values())[:50])
+    return any(head in (k.lower() for k in rec) for rec in islice(table.values(), 50))
 
 
 def _coerce(actual: Any, literal: Any, path: str, tz: Any) -> tuple[Any, Any] | None:
@@ -338,6 +339,21 @@ def run(company: Company, query: Query) -> tuple[list[str], int]:
     for path, _ in query.order:
         if not _known(table, path):
             raise _invalid(f"property '{path.split('.')[0]}' is not queryable")
+    cache_key = (query.entity, repr(query.where), tuple(query.order), table.version)
+    keys = company.query_cache.get(cache_key)
+    if keys is None:
+        keys = _select(company, table, query)
+        if len(company.query_cache) > 32:
+            company.query_cache.clear()
+        company.query_cache[cache_key] = keys
+    if query.count:
+        return [], len(keys)
+    first = query.start - 1
+    return keys[first:first + query.max_results], len(keys)
+
+
+def _select(company: Company, table: Table, query: Query) -> list[str]:
+    """Every matching Id, in the query's order."""
     tests = [_matcher(c, table, company.tz) for c in query.where]
     if query.entity in NAME_LISTS and not any(
             c.path.lower() == "active" for c in query.where):
@@ -345,12 +361,12 @@ def run(company: Company, query: Query) -> tuple[list[str], int]:
         # reference: "Active: … If false, … hidden from most display purposes"; query them
         # with WHERE Active IN (true, false))
         tests.append(lambda key, rec: rec.get("Active") is True)
-    keys = [k for k, rec in table.items() if all(t(k, rec) for t in tests)]
+    if tests:
+        keys = [k for k, rec in table.items() if all(t(k, rec) for t in tests)]
+    else:
+        keys = list(table)
     _sort(keys, table, query)
-    if query.count:
-        return [], len(keys)
-    first = query.start - 1
-    return keys[first:first + query.max_results], len(keys)
+    return keys
 
 
 def _sort(keys: list[str], table: Table, query: Query) -> None:
