@@ -460,7 +460,9 @@ def show_value(value: object, none: str = "—") -> str:
 
 
 _ACTIONS = {"group.set": "group", "group.create": "create group", "group.delete": "delete group",
-            "terms.set": "terms", "terms.release": "terms (release)", "note.add": "limit note"}
+            "terms.set": "terms", "terms.release": "terms (release)", "note.add": "limit note",
+            "field.set": "field", "field.release": "field (release)",
+            "object.create": "create"}
 
 
 def writeback_tables(plan: Any, show: int = 25) -> list[Table]:
@@ -493,6 +495,8 @@ def writeback_tables(plan: Any, show: int = 25) -> list[Table]:
             moves[pair] = moves.get(pair, 0) + 1
     for (a, b), n in sorted(moves.items(), key=lambda kv: -kv[1])[:10]:
         summary.add_row(f"  {a} ─▶ {b}", f"{n:,}")
+    for slot, why in (plan.summary.get("not_written") or {}).items():
+        summary.add_row(f"not written: {slot}: {why}", "")
     tables: list[Table] = [ops, summary] if show else [summary]
     if plan.drift:
         drift = DataTable(title=f"drift left alone ({len(plan.drift)}; see `arconnect drift`)",
