@@ -13,8 +13,9 @@ from urllib.parse import parse_qs, urlparse
 import requests
 import responses
 
-from arconnect.adapters.base import ErpState, SlotKind, SlotSpec, WriteCall
+from arconnect.adapters.base import ErpState, SlotKind, SlotSpec, WriteCall, Writer
 from arconnect.adapters.quickbooks.writer import QuickBooksWriter, request_id
+from arconnect.adapters.xero.writer import XeroWriter
 
 API = "https://qbo.test/v3/company/1234"
 SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "qbo_recorded" / \
@@ -65,6 +66,10 @@ def _calls(writer: QuickBooksWriter, ops: list[dict[str, Any]], erp: ErpState
         for call in u.calls:
             writer.resolve(call, erp)
     return [c for u in units for c in u.calls]
+
+
+def test_both_writers_implement_the_port() -> None:
+    assert isinstance(QuickBooksWriter(), Writer) and isinstance(XeroWriter(), Writer)
 
 
 def test_changes_go_in_batches_of_at_most_30_one_item_per_customer() -> None:
