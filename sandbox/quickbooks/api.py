@@ -320,9 +320,12 @@ class QboApi:
         for key, value in changes.items():
             if key == "CustomField":
                 value = self._custom_fields(company, value)
-            if key == "Active" and value is False and rec.get("Active"):
+            if key == "Active" and bool(value) != bool(rec.get("Active")):
+                # QBO renames a customer it makes inactive "… (deleted)" (assumed), and
+                # drops the suffix when it is made active again
                 name = str(changes.get("DisplayName", rec["DisplayName"]))
-                rec["DisplayName"] = name if name.endswith(" (deleted)") else f"{name} (deleted)"
+                name = name.removesuffix(" (deleted)")
+                rec["DisplayName"] = name if value else f"{name} (deleted)"
                 rec["FullyQualifiedName"] = rec["DisplayName"]
             if key == "CurrencyRef" and value.get("value") != rec["CurrencyRef"]["value"]:
                 raise ApiFault("Business Validation Error", "You can't change the currency of "

@@ -121,6 +121,8 @@ class _Builder:
                               for x in self.org.contacts.values())
         for code in self.org.currencies or [c.home_currency]:
             c.currencies[code] = R.CURRENCY_NAMES.get(code, code)
+        for code, rate in self.org.rates.items():
+            c.rates[code] = (Decimal(1) / Decimal(str(rate))).quantize(Decimal("0.000001"))
         c.tables["CompanyInfo"].put(R.company_info(c, self.created), self.created,
                                     self.created)
         c.tables["Preferences"].put(R.preferences(c, self.created), self.created,
@@ -324,10 +326,7 @@ class _Builder:
         c = self.c
         cust, amount = payload
         currency = cust["CurrencyRef"]["value"]
-        rate = None
-        if currency != c.home_currency:
-            rate = (Decimal(1) / Decimal(str(self.org.rates.get(currency, 1.0)))).quantize(
-                Decimal("0.000001"))
+        rate = c.rates.get(currency) if currency != c.home_currency else None
         rec = R.refund_receipt(c, txn_id=txn_id, number=c.next_doc_number(), cust=cust,
                                day=created.astimezone(c.tz).date(), amount=amount,
                                currency=currency, rate=rate, created=created, updated=created)

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timezone
+from decimal import Decimal
 from typing import Any
 
 from arconnect.sandbox.quickbooks.wire import parse_offset, render
@@ -169,6 +170,7 @@ class Company:
             segment quality is measured against).
         multicurrency: ``Preferences.CurrencyPrefs.MultiCurrencyEnabled``.
         currencies: currency code -> name, for ``CurrencyRef``.
+        rates: ``ExchangeRate`` (home units per foreign unit) per foreign currency, mid rates.
         links: Payment Ids linking each invoice or credit memo Id (in the order made).
         cust_docs: (entity, Id) of each customer's transactions.
         query_cache: matching, ordered Ids per (query, table version) — paging through one
@@ -184,6 +186,7 @@ class Company:
     archetypes: dict[str, str] = field(default_factory=dict)
     multicurrency: bool = False
     currencies: dict[str, str] = field(default_factory=dict)
+    rates: dict[str, Decimal] = field(default_factory=dict)
     links: dict[str, list[str]] = field(default_factory=dict)
     cust_docs: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)

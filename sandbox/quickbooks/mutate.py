@@ -100,7 +100,7 @@ class Mutator:
             total = money(amount if amount is not None else rng.uniform(50, 2500))
             txn_id = c.next_id("txn")
             currency = cust["CurrencyRef"]["value"]
-            rate = None if currency == c.home_currency else Decimal("1.25")
+            rate = None if currency == c.home_currency else c.rates.get(currency, Decimal(1))
             lines = R.sales_lines([("1", "Consulting services", Decimal(1), total, total)])
             rec = R.invoice(c, txn_id=txn_id, number=c.next_doc_number(), cust=cust,
                             day=self._today(), due=self._today() + timedelta(days=days),
