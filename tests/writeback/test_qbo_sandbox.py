@@ -241,3 +241,44 @@ def test_the_credit_limit_goes_to_a_custom_field_when_the_company_has_one(
             assert field["StringValue"] == limit
         again = wb.build_plan(writeback_context(env.db, env.tenant))
         assert again.ops == []
+
+
+def test_a_type_changed_by_hand_is_drift_and_remove_all_gives_values_back(
+        qbo_env: QboEnv) -> None:
+    ctx = writeback_context(qbo_env.db, qbo_env.tenant)
+    plan = wb.build_plan(ctx)
+    wb.save_plan(qbo_env.db, plan)
+    assert wb.apply_plan(ctx, plan, approved_by="tester", fresh=True).status == "applied"
+    moved = next(op["customer"] for op in plan.ops if op["slot"] == "field:segment")
+    company = qbo_env.sandbox.company(qbo_env.tenant.external_id)
+    with company.lock:  # an admin puts the customer in the company's own type
+        commercial = next(t["Id"] for t in company.tables["CustomerType"].values()
+                          if t["Name"] == "Commercial")
+        record = company.tables["Customer"][moved]
+        record["CustomerTypeRef"] = {"value": commercial, "name": "Commercial"}
+        R.bump(company, "Customer", record, qbo_env.sandbox.clock.now())
+
+    ctx = writeback_context(qbo_env.db, qbo_env.tenant)
+    again = wb.build_plan(ctx)
+    assert again.ops == []
+    [drift] = again.drift
+    assert (drift.customer, drift.slot, drift.now) == (moved, "field:segment", "Commercial")
+
+    # remove-all: each customer's own type and terms come back where it had some (the one
+    # whose type was changed by hand keeps it), then the removal is applied and forgotten
+    removal = wb.plan_remove_all(ctx)
+    assert removal.needs_approval
+    expected = sorted((op["customer"], op["slot"], op["before"]) for op in plan.ops
+                      if op["before"] is not None and (op["customer"], op["slot"])
+                      != (moved, "field:segment"))
+    assert expected and sorted((op["customer"], op["slot"], op["after"])
+                               for op in removal.ops) == expected
+    wb.save_plan(qbo_env.db, removal)
+    done = wb.apply_plan(ctx, removal, approved_by="tester", fresh=True)
+    assert done.status == "applied", done.errors
+    names = _type_names(qbo_env)
+    customers = _customers(qbo_env)
+    for cid, slot, before in expected:
+        if slot == "field:segment":
+            assert names[customers[cid]["CustomerTypeRef"]["value"]] == before
+    assert not wb.has_written(qbo_env.db, qbo_env.tenant)
