@@ -24,7 +24,7 @@ from arconnect.store.vocabulary import VOCABULARY
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "qbo_recorded"
 SYNCED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-FILES = {"invoices": "recorded_sandbox_query_Invoice_page1.json",
+FILES: dict[str, str] = {"invoices": "recorded_sandbox_query_Invoice_page1.json",
          "payments": "recorded_sandbox_query_Payment_page1.json",
          "credit_memos": "recorded_sandbox_query_CreditMemo_page1.json",
          "customers": "nango_sandbox_query_Customer_page1.json"}
@@ -203,6 +203,19 @@ def test_intuit_reference_customer_sample_maps(qbo: Any) -> None:
                         .read_bytes())
     rows = mapped(qbo, "customers", body["QueryResponse"]["Customer"])["customer"]
     assert rows and all(r["external_id"] and r["name"] for r in rows)
+
+
+def test_refund_receipts(qbo: Any) -> None:
+    # The shape of Intuit's RefundReceipt (all-entities/refundreceipt): a sales refund paid out.
+    receipt = {"Id": "66", "DocNumber": "1020", "TxnDate": "2024-06-18", "TotalAmt": 87.5,
+               "CustomerRef": {"value": "9", "name": "Pye's Cakes"},
+               "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
+               "MetaData": {"LastUpdatedTime": "2024-06-18T10:00:00-07:00"}}
+    anonymous = {**receipt, "Id": "67"}
+    del anonymous["CustomerRef"]
+    (row,) = mapped(qbo, "refund_receipts", [receipt, anonymous])["payment"]
+    assert (row["external_id"], row["payment_type"], row["status"]) == ("66", "refund", "posted")
+    assert row["amount"] == Decimal("87.50") and row["customer_external_id"] == "9"
 
 
 @pytest.mark.parametrize("entity,table,columns", [
