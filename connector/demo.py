@@ -1,10 +1,10 @@
-"""``arconnect demo``: the product end to end on the bundled Xero sandbox and SQLite —
-connect, sync, segment.
+"""``arconnect demo``: the product end to end on the bundled Xero and QuickBooks Online
+sandboxes and SQLite — connect, sync, segment, write back — the two companies side by side.
 
-Nothing here is faked: the sandbox is a real HTTP server on a free loopback port, the
-organisation is connected through the real OAuth code flow (with PKCE; the sandbox's consent
-page is auto-approved), and the syncs go through the same engine, client, pacing and store as
-production. Only the base URLs differ.
+Nothing here is faked: each sandbox is a real HTTP server on a free loopback port, each tenant
+is connected through its platform's real OAuth code flow (the sandboxes' consent pages are
+auto-approved), and the syncs and write-backs go through the same engine, client, pacing and
+store as production. Only the base URLs differ.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import requests
 from rich import box
@@ -20,6 +21,7 @@ from rich.table import Table
 from sqlalchemy import Engine, delete, func, select
 from sqlmodel import col
 
+from arconnect.callback import CallbackServer
 from arconnect.console import (
     DataTable,
     clean,
@@ -42,11 +44,11 @@ DEMO_CLIENT_SECRET = "arconnect-demo-secret"  # the sandbox's own app credential
 
 def run_demo(*, customers: int = 300, invoices: int = 6000,
              database_url: str | None = None) -> list[SyncResult]:
-    """Start the sandbox, connect, full sync, mutate, incremental sync; print a summary."""
-    from arconnect.auth.service import begin_connect, complete_connect
-    from arconnect.auth.vault import get_vault
-    from arconnect.callback import CallbackServer
+    """Start the Xero and QuickBooks Online sandboxes, connect both through OAuth, full sync,
+    change both companies, incremental sync, segment, write back; print one summary of the two
+    side by side."""
     from arconnect.console import segment_tables
+    from arconnect.sandbox.quickbooks import CompanySpec, QboConfig, QboSandbox
     from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
     from arconnect.segmenter.kpis import segment_kpis
     from arconnect.segmenter.service import segment_tenant
@@ -57,56 +59,78 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
                     or f"sqlite:///./{DEMO_DB}")
     console.rule("[bold]arconnect demo")
     start_fresh(get_engine(database_url))
-    config = SandboxConfig(
+    now = datetime.now(UTC).replace(microsecond=0)
+    xero_config = SandboxConfig(
         seed=42,
         orgs=[OrgSpec(name="Demo Company (NZ)", base_currency="NZD",
                       timezone="NEWZEALANDSTANDARDTIME", customers=customers,
                       invoices=invoices, payments=invoices * 2,
                       suppliers=max(5, customers // 10), bills=invoices // 10)],
         client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
-        auto_approve=True, strict_limits=True,
-        start=datetime.now(UTC).replace(microsecond=0),
+        auto_approve=True, strict_limits=True, start=now,
     )
-    with console.status("generating the demo company and starting the Xero sandbox…"):
-        sandbox = XeroSandbox(config)
-        sandbox.start(host="127.0.0.1", port=0)
+    listener = CallbackServer("127.0.0.1", 0, "/callback/quickbooks")
+    # Intuit's development keys take https or http://localhost redirect URIs only.
+    qbo_redirect = f"http://localhost:{listener.port}/callback/quickbooks"
+    qbo_config = QboConfig(
+        seed=42,
+        companies=[CompanySpec(name="Demo Company (US)", home_currency="USD",
+                               customers=customers, invoices=invoices, payments=invoices * 2,
+                               customer_types=qbo_customer_types())],
+        client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
+        redirect_uris=[qbo_redirect], auto_approve=True, strict_limits=True,
+        start=now,
+    )
+    with console.status("generating the demo companies and starting the Xero and QuickBooks "
+                        "Online sandboxes…"):
+        xero = XeroSandbox(xero_config)
+        xero.start(host="127.0.0.1", port=0)
+        qbo = QboSandbox(qbo_config)
+        qbo.start(host="127.0.0.1", port=0)
     try:
         env = {
             "ARCONNECT_DATABASE_URL": database_url,
-            "ARCONNECT_XERO_API_URL": sandbox.url,
-            "ARCONNECT_XERO_IDENTITY_URL": sandbox.url,
-            "ARCONNECT_XERO_LOGIN_URL": sandbox.url,
+            "ARCONNECT_XERO_API_URL": xero.url,
+            "ARCONNECT_XERO_IDENTITY_URL": xero.url,
+            "ARCONNECT_XERO_LOGIN_URL": xero.url,
             "ARCONNECT_XERO_CLIENT_ID": DEMO_CLIENT_ID,
             "ARCONNECT_XERO_CLIENT_SECRET": DEMO_CLIENT_SECRET,
+            "ARCONNECT_QBO_API_URL": qbo.url,
+            "ARCONNECT_QBO_AUTH_URL": qbo.url + "/connect/oauth2",
+            "ARCONNECT_QBO_TOKEN_URL": qbo.url + "/oauth2/v1/tokens/bearer",
+            "ARCONNECT_QBO_REVOKE_URL": qbo.url + "/v2/oauth2/tokens/revoke",
+            "ARCONNECT_QBO_CLIENT_ID": DEMO_CLIENT_ID,
+            "ARCONNECT_QBO_CLIENT_SECRET": DEMO_CLIENT_SECRET,
+            "ARCONNECT_QBO_REDIRECT_URI": qbo_redirect,
         }
         os.environ.update(env)
         get_settings.cache_clear()
         settings = get_settings()
-        console.print(f"Xero sandbox listening on [bold]{sandbox.url}[/] (strict Xero limits)")
+        console.print(f"Xero sandbox on [bold]{xero.url}[/], QuickBooks Online sandbox on "
+                      f"[bold]{qbo.url}[/] (each with its platform's real limits)")
         db = get_engine(settings.database_url)
         console.print(f"store: [bold]{db.url!r}[/]")
 
-        # The real OAuth code flow: authorize (consent auto-approved) ─▶ redirect to our
-        # listener ─▶ code exchange ─▶ /connections ─▶ one tenant per organisation.
-        with CallbackServer("127.0.0.1", 0) as listener:
-            request = begin_connect("xero", settings, listener.redirect_uri)
-            listener.expect_state(request.state)
-            requests.get(request.url, timeout=30)  # follows the consent redirect to us
-            code, state = listener.wait(timeout=30)
-            tenants = complete_connect(db, "xero", request, code, state, listener.redirect_uri,
-                                       get_vault(allow_demo=True))
-        for t in tenants:
-            console.print(f"connected [bold]{safe(t.name)}[/] ({safe(t.external_id)}) through "
-                          "OAuth")
+        # The real OAuth code flows: authorize (consent auto-approved) ─▶ redirect to our
+        # listener ─▶ code exchange ─▶ the tenants the grant reaches (Xero: /connections;
+        # QuickBooks: the realmId of the redirect).
+        xero_listener = CallbackServer("127.0.0.1", 0)
+        tenants = _connect(db, "xero", xero_listener, xero_listener.redirect_uri)
+        tenants += _connect(db, "quickbooks", listener, qbo_redirect)
 
         console.rule("full sync")
         full = _sync(db, sync_tenants, full=True)
-        changes = sandbox.mutate(tenants[0].external_id, n=max(20, invoices // 100), seed=7)
+        xero_tenant = next(t for t in tenants if t.platform == "xero")
+        qbo_tenant = next(t for t in tenants if t.platform == "quickbooks")
+        changes = xero.mutate(xero_tenant.external_id, n=max(20, invoices // 100), seed=7)
+        qbo_changes = qbo.mutate(qbo_tenant.external_id, seed=7).random(max(20, invoices // 100))
         console.rule("incremental sync")
         console.print(f"meanwhile in Xero: {safe(changes)}")
+        console.print("meanwhile in QuickBooks Online: " + safe(", ".join(
+            f"{n} {kind}" for kind, n in sorted(qbo_changes.items()))))
         incremental = _sync(db, sync_tenants, full=False)
         console.print(sync_table(
-            full + incremental, title=f"Summary: {tenants[0].name}",
+            full + incremental, title="Summary",
             labels=["full"] * len(full) + ["incremental"] * len(incremental),
         ))
         stored = find_tenants(db, [str(t.id) for t in tenants])
@@ -122,8 +146,10 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
         console.print(Panel.fit(
             f"The store is kept: ARCONNECT_DATABASE_URL={safe(mask_url(database_url))} "
             "arconnect tenants list\n"
-            "Run the sandbox yourself and connect to it: arconnect sandbox serve xero --help\n"
-            "Connect a real organisation: arconnect tenants connect xero --help\n"
+            "Run a sandbox yourself and connect to it: arconnect sandbox serve xero --help "
+            "(or quickbooks)\n"
+            "Connect a real organisation or company: arconnect tenants connect xero --help "
+            "(or quickbooks)\n"
             "Write-back: arconnect writeback --help · arconnect drift --help · "
             "arconnect audit --help\n"
             "Sync, segment and write back on a schedule (cron, a timer): arconnect run --help",
@@ -131,8 +157,43 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
         ))
         return full + incremental
     finally:
-        sandbox.stop()
+        xero.stop()
+        qbo.stop()
         dispose_engines()
+
+
+def qbo_customer_types(rules: object = None) -> tuple[str, ...]:
+    """The QuickBooks customer types the shipped mapping writes segments to (an admin creates
+    them once under Sales ─▶ Customers ─▶ Customer types; the API cannot), plus a few of the
+    company's own."""
+    from arconnect.mapping import load_mapping
+    from arconnect.segmenter.rules import load_rules
+
+    outbound = load_mapping("quickbooks").outbound(rules or load_rules("default"))
+    ours = sorted({name for slot in outbound.references for name in slot.names.values()})
+    return ("Commercial", "Residential", *ours)
+
+
+def _connect(db: Engine, platform: str, listener: CallbackServer,
+             redirect_uri: str) -> list[Tenant]:
+    """The OAuth code flow against a sandbox (consent auto-approved), as a browser would."""
+    from arconnect.auth.service import begin_connect, complete_connect
+    from arconnect.auth.vault import get_vault
+    from arconnect.platforms import get_platform
+
+    port = get_platform(platform)
+    with listener:
+        request = begin_connect(platform, get_settings(), redirect_uri)
+        listener.expect_state(request.state)
+        requests.get(request.url, timeout=30)  # follows the consent redirect to us
+        code, state = listener.wait(timeout=30)
+        callback = {k: v for k, v in listener.params.items() if k in port.callback_params}
+        tenants = complete_connect(db, platform, request, code, state, redirect_uri,
+                                   get_vault(allow_demo=True), callback=callback)
+    for t in tenants:
+        console.print(f"connected {port.label} {port.tenant_word} [bold]{safe(t.name)}[/] "
+                      f"({safe(t.external_id)}) through OAuth")
+    return tenants
 
 
 def start_fresh(db: Engine) -> None:
@@ -183,7 +244,7 @@ DEMO_WRITE_CALLS = 30
 
 
 def _writeback(db: Engine, tenant: Tenant) -> None:
-    """Preview the write-back plan, approve it, apply it, show the groups Xero now has."""
+    """Preview the write-back plan, approve it, apply it, show what the ERP holds now."""
     from arconnect.console import writeback_tables
     from arconnect.services import store_summary, writeback_context
     from arconnect.writeback import service as wb
@@ -196,7 +257,7 @@ def _writeback(db: Engine, tenant: Tenant) -> None:
     counts = store_summary(db, tenant)
     if counts["archived"]:
         console.print(f"{counts['archived']:,} of the {counts['customers']:,} customers are "
-                      "archived in Xero: segmented, but write-back leaves archived contacts "
+                      "archived in the ERP: segmented, but write-back leaves archived ones "
                       f"alone, so at most {counts['customers'] - counts['archived']:,} can move")
     if plan.needs_approval:
         console.print(f"plan {plan.id} needs an approval ({safe(plan.approval_reason)}); the "
@@ -207,16 +268,34 @@ def _writeback(db: Engine, tenant: Tenant) -> None:
     console.print(f"applied: {result.done} operations in {result.write_calls} write calls"
                   + (f"; {result.remaining} calls wait for the next run (budget)"
                      if result.remaining else ""))
-    groups = ctx.writer.read_groups(ctx.client)
-    table = DataTable(title=f"{tenant.name}: contact groups in Xero now")
-    table.add_column("group")
-    table.add_column("members", justify="right")
-    table.add_column("owner")
-    owned = ctx.outbound.group_names()
-    for name, gid in sorted(groups.items()):
-        table.add_row(name, f"{len(ctx.writer.read_members(ctx.client, gid)):,}",
-                      "arconnect" if name in owned else "the organisation")
-    console.print(table)
+    console.print(_erp_now_table(ctx, tenant))
+
+
+def _erp_now_table(ctx: Any, tenant: Tenant) -> Table:
+    """Where the segments stand in the ERP now: per slot value, the customers in it (Xero:
+    members of the contact group; QuickBooks: customers of that customer type)."""
+    from arconnect.platforms import get_platform
+    from arconnect.writeback import service as wb
+
+    platform = get_platform(tenant.platform)
+    if ctx.refresh is not None:  # customers as the ERP holds them now (an incremental sync)
+        ctx.refresh()
+    erp = wb.read_erp(ctx)
+    table = DataTable(title=f"{tenant.name}: what {platform.label} shows now")
+    table.add_column("slot")
+    table.add_column("value")
+    table.add_column("customers", justify="right")
+    for slot in ctx.outbound.named_slots():
+        counts: dict[str, int] = {}
+        for values in erp.values.values():
+            held = values.get(slot.key)
+            if isinstance(held, str):
+                counts[held] = counts.get(held, 0) + 1
+        for name in sorted(set(slot.names.values())):
+            members = erp.members.get(name)
+            n = len(members) if members is not None else counts.get(name, 0)
+            table.add_row(slot.key, name, f"{n:,}")
+    return table
 
 
 def _sync(db, sync_tenants, *, full: bool) -> list[SyncResult]:  # type: ignore[no-untyped-def]

@@ -80,33 +80,46 @@ def test_demo_runs_end_to_end_from_a_fresh_store_and_every_step_counts_the_same_
     assert "removed an earlier demo (3 contacts)" in out
     assert "through OAuth" in out
     assert len([line for line in out.splitlines() if line.strip().startswith(
-        ("full", "incremental")) and " ok" in line]) == 2  # the sync summary
+        ("full", "incremental")) and " ok" in line]) == 4  # the sync summary, both companies
     db = get_engine(store)
     with Session(db) as session:
         tenants = session.exec(select(Tenant)).scalars().all()
-        assert [t.external_id for t in tenants] != ["earlier-org"] and len(tenants) == 1
+        assert sorted(t.platform for t in tenants) == ["quickbooks", "xero"]
+        assert "earlier-org" not in [t.external_id for t in tenants]
         assert not session.exec(select(Customer).where(
             Customer.external_id.startswith("earlier-"))).first()  # type: ignore[attr-defined]
-        assigned = session.exec(select(func.count()).select_from(SegmentAssignment)).one()[0]
+        assigned = {t.platform: session.exec(
+            select(func.count()).select_from(SegmentAssignment)
+            .where(SegmentAssignment.tenant_id == t.id)).one()[0] for t in tenants}
 
-    # the store, the segments and the write-back plan speak of the same customers
+    # per company (Xero first, then QuickBooks Online, side by side in one table), the store,
+    # the segments and the write-back plan speak of the same customers
     assert "In the store" in out
-    (customers,) = _number(r"^ customers +(\d+) *$", out)
-    (archived,) = _number(r"^   of them archived +(\d+) *$", out)
-    (not_invoiced,) = _number(r"^   of them nothing invoiced yet +(\d+) *$", out)
-    # this company has both kinds of customer whose counting once differed from step to step
-    assert archived > 0 and not_invoiced > 0
-    changed, segmented = _number(r"(\d+) of (\d+) customers changed", out)
-    moved, of = _number(r"it moves (\d+) of (\d+) customers", " ".join(out.split()))
-    assert segmented == of == assigned == customers
-    assert moved == customers - archived  # the first plan moves every customer it may write
-    assert (f"{archived} of the {customers} customers are archived in Xero: segmented, but "
-            f"write-back leaves archived contacts alone, so at most {customers - archived} "
-            "can move") in " ".join(out.split())
+    customers = _number(r"^ customers +(\d+) +(\d+) *$", out)
+    archived = _number(r"^   of them archived +(\d+) +(\d+) *$", out)
+    not_invoiced = _number(r"^   of them nothing invoiced yet +(\d+) +(\d+) *$", out)
+    # the Xero company has both kinds of customer whose counting once differed step to step
+    assert archived[0] > 0 and not_invoiced[0] > 0
+    flat = " ".join(out.split())
+    segmented = [int(m) for m in re.findall(r"\d+ of (\d+) customers changed", out)]
+    plans = [(int(a), int(b)) for a, b in re.findall(r"it moves (\d+) of (\d+) customers",
+                                                     flat)]
+    for i, platform in enumerate(("xero", "quickbooks")):
+        assert segmented[i] == assigned[platform] == customers[i], platform
+        moved, of = plans[2 * i]  # each plan is named twice: its table, then the approval
+        assert of == customers[i]
+        assert moved == customers[i] - archived[i]  # the first plan moves every one it may
+        if archived[i]:
+            assert (f"{archived[i]} of the {customers[i]} customers are archived in the ERP: "
+                    "segmented, but write-back leaves archived ones alone, so at most "
+                    f"{customers[i] - archived[i]} can move") in flat
     # progress in plain lines: the output is not a terminal
     assert re.search(r"^Demo Company \(NZ\) · invoices: done, [\d,]+ records in 1 page$", out,
                      re.M)
     assert re.search(r"^write-back: (\d+)/\1 calls, 100%$", out, re.M)
+    # what each ERP shows after the write-back: Xero's groups, QuickBooks' customer types
+    assert "what Xero shows now" in flat and "what QuickBooks Online shows now" in flat
+    assert re.search(r"field:segment │ AR At risk +│ +[1-9]", out)
 
 
 def test_demo_refuses_a_store_holding_an_organisation_it_did_not_connect(
