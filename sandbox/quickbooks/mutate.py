@@ -78,6 +78,25 @@ class Mutator:
             c.tables["Customer"].put(rec, now, now)
             return cust_id
 
+    def add_customer_type(self, name: str) -> str:
+        """A new CustomerType, as a user creates one in QBO's screens (the API cannot);
+        returns its Id (an existing type of that name is returned as is).
+
+        Raises:
+            ValueError: an empty name or one over 15 characters.
+        """
+        c = self.c
+        if not name or len(name) > 15:
+            raise ValueError(f"customer type {name!r}: QBO names are 1-15 characters")
+        with c.lock:
+            for rec in c.tables["CustomerType"].values():
+                if rec["Name"].lower() == name.lower():
+                    return str(rec["Id"])
+            now = self._now()
+            rec = R.customer_type(c, type_id=c.next_id("CustomerType"), name=name, created=now)
+            c.tables["CustomerType"].put(rec, now, now)
+            return str(rec["Id"])
+
     def deactivate_customer(self, cust_id: str) -> None:
         """Make a customer inactive (QBO appends " (deleted)" to its names)."""
         c = self.c

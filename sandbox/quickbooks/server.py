@@ -100,6 +100,8 @@ class QboSandbox:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._allowed_hosts: frozenset[str] = LOOPBACK_NAMES
+        self._replays: dict[tuple[str, str], Response] = {}
+        self._replay_lock = threading.Lock()
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self, host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False,
@@ -284,6 +286,17 @@ class QboSandbox:
         self.stats.record(kind, realm, limit)
         if limit is not None:
             return self._throttled(company)
+        replay_key = None
+        if req.method == "POST" and req.query.get("requestid"):
+            # a write retried with the same requestid gets the first answer again, not a
+            # second write ("It is very important to use a requestId", Intuit's blog post of
+            # 2016-08-08 on concurrent API use; replay semantics assumed)
+            replay_key = (realm, req.query["requestid"])
+            with self._replay_lock:
+                seen = self._replays.get(replay_key)
+            if seen is not None:
+                self.throttle.release(realm)
+                return seen
         try:
             slow = self.faults.take("slow", req.path)
             if slow is not None:  # a slow call holds its concurrency slot
@@ -296,6 +309,9 @@ class QboSandbox:
         finally:
             if forced is None:
                 self.throttle.release(realm)
+        if replay_key is not None and resp.status < 500:
+            with self._replay_lock:
+                self._replays[replay_key] = resp
         if resp.status == 200 and req.method == "GET":
             bad = self.faults.take("malformed", req.path)
             if bad is not None:

@@ -102,3 +102,29 @@ def test_batch_items_answer_by_bid(api: Api) -> None:
     too_many = api.post("batch", {"BatchItemRequest": [
         {"bId": str(n), "Query": "SELECT * FROM Term"} for n in range(31)]})
     assert too_many.status_code == 400 and "Fault" in too_many.json()
+
+
+def test_requestid_replays_the_first_answer(make_qbo: Callable[..., QboSandbox]) -> None:
+    sb = make_qbo()
+    api = Api(sb)
+    first = api.post("term", {"Name": "Net 90", "DueDays": 90}, requestid="plan-1-call-1")
+    again = api.post("term", {"Name": "Net 90", "DueDays": 90}, requestid="plan-1-call-1")
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()
+    other = api.post("term", {"Name": "Net 90", "DueDays": 90}, requestid="plan-1-call-2")
+    assert _code(other) == "6240"
+
+
+def test_customer_types_made_on_the_qbo_side(make_qbo: Callable[..., QboSandbox]) -> None:
+    sb = make_qbo()
+    api = Api(sb)
+    type_id = sb.mutate().add_customer_type("AR: Slow payer")
+    assert sb.mutate().add_customer_type("ar: slow payer") == type_id
+    names = [t["Name"] for t in
+             api.query("SELECT * FROM CustomerType").json()["QueryResponse"]["CustomerType"]]
+    assert "AR: Slow payer" in names
+    token = api.get("customer/2").json()["Customer"]["SyncToken"]
+    done = api.post("customer", {"Id": "2", "SyncToken": token, "sparse": True,
+                                 "CustomerTypeRef": {"value": type_id}})
+    assert done.json()["Customer"]["CustomerTypeRef"] == {"value": type_id,
+                                                          "name": "AR: Slow payer"}
