@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 import responses
 
 from arconnect.adapters.base import ConsentRequest, TenantInfo
@@ -169,3 +170,29 @@ def test_platform_settings_limits_and_app_credentials(settings: QboSettings) -> 
     keyed = settings.model_copy(update={"client_id": "cid", "client_secret": "secret"})
     assert platform.app_credentials(keyed) == ("cid", "secret")
     assert platform.adapter(settings).minor_version == 75
+
+
+def test_consent_code_exchange_refresh_and_revoke_against_the_sandbox() -> None:
+    sandbox = pytest.importorskip("arconnect.sandbox.quickbooks")
+    config = sandbox.QboConfig(seed=3, companies=[sandbox.CompanySpec(
+        customers=3, invoices=5, payments=3)], strict_limits=False)
+    with sandbox.QboSandbox(config) as sb:
+        settings = QboSettings(_env_file=None).on_host(sb.url)  # type: ignore[call-arg]
+        platform = QuickBooksPlatform()
+        oauth = platform.oauth(settings, sb.client_id, sb.client_secret)
+        redirect = "http://localhost:8765/callback/quickbooks"
+        consent = oauth.authorization_url(redirect)
+        back = requests.get(consent.url, allow_redirects=False, timeout=10)
+        assert back.status_code == 302
+        callback = {k: v[0] for k, v in parse_qs(urlsplit(back.headers["Location"]).query).items()}
+        assert callback["state"] == consent.state
+        token = oauth.exchange_code(consent, callback["code"], callback["state"], redirect)
+        [company] = platform.discover(oauth, token, callback)
+        assert (company.external_id, company.name) == (sb.companies[0].realm_id,
+                                                       sb.companies[0].name)
+        rolled = oauth.refresh(str(token["refresh_token"]))
+        assert rolled["refresh_token"] != token["refresh_token"]
+        assert rolled["refresh_expires_at"] is not None
+        oauth.revoke(str(rolled["refresh_token"]))
+        with pytest.raises(ReconnectRequired):
+            oauth.refresh(str(rolled["refresh_token"]))
