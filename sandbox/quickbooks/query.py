@@ -3,9 +3,9 @@
 https://developer.intuit.com/app/developer/qbo/docs/learn/explore-the-quickbooks-online-api/data-queries
 : ``SELECT * | COUNT(*) FROM Entity [WHERE a op b AND …] [ORDERBY f [ASC|DESC]]
 [STARTPOSITION n] [MAXRESULTS m]``; operators ``=``, ``<``, ``>``, ``<=``, ``>=``, ``IN (…)``,
-``LIKE`` (``%`` wildcards only); no ``OR``, joins, projections or ``GROUP BY``. Keywords, entity
-and property names are case-insensitive; ``MAXRESULTS`` defaults to 100 and tops out at 1,000;
-``STARTPOSITION`` is 1-based.
+``LIKE`` (``%`` wildcards only); no ``OR``, joins, projections or ``GROUP BY``; a backslash
+escapes a quote. Keywords and property names are case-insensitive, entity names are not;
+``MAXRESULTS`` defaults to 100 and tops out at 1,000; ``STARTPOSITION`` is 1-based.
 """
 
 from __future__ import annotations
@@ -158,7 +158,8 @@ class _Parser:
         kind, name = self.take()
         if kind != "word":
             raise _parse_error(f'Encountered "{name or "<EOF>"}" where an entity was expected.')
-        entity = next((e for e in ENTITIES if e.lower() == name.lower()), None)
+        # entity names are case sensitive (Intuit's data-queries page: "Case sensitive")
+        entity = name if name in ENTITIES else None
         if entity is None:
             raise _invalid(f"Entity '{name}' is not supported by this service.")
         query = Query(entity=entity, count=count)

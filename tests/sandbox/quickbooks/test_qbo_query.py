@@ -35,7 +35,7 @@ def test_paging_covers_every_invoice_then_an_empty_page(api: Api, qbo: QboSandbo
 
 
 def test_default_page_is_100(api: Api) -> None:
-    page = api.query("select * from invoice").json()["QueryResponse"]
+    page = api.query("select * from Invoice").json()["QueryResponse"]
     assert page["maxResults"] == 100 and len(page["Invoice"]) == 100
 
 
@@ -69,6 +69,7 @@ def test_parse_errors(api: Api) -> None:
         assert fault["type"] == "ValidationFault"
         assert fault["Error"][0]["code"] == "4000", text
         assert fault["Error"][0]["Detail"].startswith("QueryParserError"), text
+    assert api.query("SELECT * FROM invoice").status_code == 400  # entity names: exact case
     unknown = api.query("SELECT * FROM Invoice WHERE Colour = 'red'")
     assert unknown.json()["Fault"]["Error"][0]["code"] == "4001"
 
