@@ -42,11 +42,15 @@ from arconnect.errors import AuthError, ConfigError
 from arconnect.pacing import Limits
 
 # Fault codes (https://developer.intuit.com/app/developer/qbo/docs/develop/troubleshooting/error-codes):
-# 3200 AuthenticationFailed (the access token expired or is wrong), 3100 and 3300 authorization
-# (the app or the user may not do this), 5010 stale object, 6240 duplicate name, 610 object not
-# found, 2000-4999 validation (4000 a query the parser refused).
+# 3200 AuthenticationFailed (the access token expired or is wrong), 3100
+# ApplicationAuthorizationFailed (the app may not do this), 1-499 authorization, 5010 stale
+# object, 6240 duplicate name, 610 object not found, 2000-4999 validation (4000 a query the
+# parser refused); the ranges as ej2/python-quickbooks reads them (client.py, handle_exceptions).
 _REFRESH_CODES = {"3200"}
-_AUTHORIZATION_CODES = {"3100", "3300", "3001"}
+
+
+def _authorization(code: str) -> bool:
+    return code == "3100" or (code.isdigit() and 1 <= int(code) <= 499)
 
 
 _LOADED: list[tuple[Any, QboSettings]] = []  # (the engine settings, the QBO ones read with them)
@@ -167,7 +171,7 @@ class QuickBooksPlatform:
             return ErrorVerdict("rate_limited", message or "ThrottleExceeded")
         if status >= 500:
             return ErrorVerdict("retry", message)
-        if status == 403 or codes & _AUTHORIZATION_CODES:
+        if status == 403 or any(_authorization(c) for c in codes):
             return ErrorVerdict("config", message or "QuickBooks refused the app (HTTP 403)")
         # 5010 stale object, 6240 duplicate name, 610 not found, 2xxx validation, 4000 query:
         # this request's data was refused; the caller reads the message.
