@@ -115,6 +115,12 @@ class Harness(Protocol):
         return: those the platform changed since the cursor, less the overlap setting."""
         ...
 
+    def late_invoice(self, tenant: Tenant, cursor: Any) -> str:
+        """A new invoice stamped 30 s before the newest change the stored invoices ``cursor``
+        has read, as when the platform commits a transaction after a later one was already
+        visible; its external id."""
+        ...
+
     def mutate(self, tenant: Tenant, seed: int) -> set[str]:
         """Change the company as its users would between two syncs: edit, pay, delete and void
         a few records (and more). Returns the kinds of change made (``edit``, ``pay``,

@@ -28,6 +28,7 @@ from arconnect.platforms import get_platform
 from arconnect.sandbox.quickbooks import records as R
 from arconnect.sandbox.quickbooks.model import Company, CompanySpec, QboConfig
 from arconnect.sandbox.quickbooks.server import QboSandbox
+from arconnect.sandbox.quickbooks.wire import stamp
 from arconnect.settings import get_settings
 from arconnect.store.models import Tenant
 from tests.contract.conftest import OPTIONAL, SCALE, START, Truth
@@ -214,6 +215,17 @@ class QboHarness:
 
     # -- changes --------------------------------------------------------------------------------
 
+    def late_invoice(self, tenant: Tenant, cursor: Any) -> str:
+        late = datetime.fromisoformat(cursor["since"]) - timedelta(seconds=30)
+        c = self._company(tenant)
+        with c.lock:
+            customer = next(r["Id"] for r in c.tables["Customer"].values() if r["Active"])
+            inv_id = self.sandbox.mutate(tenant.external_id).new_invoice(customer)
+            invoice = c.tables["Invoice"][inv_id]
+            invoice["MetaData"]["LastUpdatedTime"] = stamp(late, c.tz)
+            c.tables["Invoice"].touch(inv_id, late)
+        return inv_id
+
     def mutate(self, tenant: Tenant, seed: int) -> set[str]:
         done = self.sandbox.mutate(tenant.external_id, seed=seed).random(30)
         return {CHANGES.get(kind, kind) for kind, n in done.items() if n}
@@ -239,7 +251,7 @@ class QboHarness:
                     copy["Id"] = c.next_id("Customer" if name == "Customer" else "txn")
                     if name == "Customer":
                         copy["DisplayName"] = f"{copy['DisplayName']} {n}"
-                    copy["MetaData"]["LastUpdatedTime"] = R.stamp(now, c.tz)
+                    copy["MetaData"]["LastUpdatedTime"] = stamp(now, c.tz)
                     table.put(copy, now, now)
 
     def advance(self, seconds: float) -> None:

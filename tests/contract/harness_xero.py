@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from copy import deepcopy
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -110,6 +110,17 @@ class XeroHarness:
         since_ms = int((last - overlap).timestamp() * 1000)
         table = getattr(self._org(tenant), TABLES[entity])
         return sum(1 for ms in table.updated.values() if ms >= since_ms)
+
+    def late_invoice(self, tenant: Tenant, cursor: Any) -> str:
+        last = datetime.fromisoformat(cursor["last_ts"]).astimezone(UTC)
+        org = self._org(tenant)
+        template = next(i for i in org.invoices.values()
+                        if i["Type"] == "ACCREC" and i["Status"] == "AUTHORISED")
+        invoice = dict(template, InvoiceID=str(uuid.uuid4()), InvoiceNumber="INV-LATE",
+                       UpdatedDateUTC=dotnet_date(last - timedelta(seconds=30)))
+        with org.lock:
+            org.invoices.put(invoice)
+        return str(invoice["InvoiceID"])
 
     def mutate(self, tenant: Tenant, seed: int) -> set[str]:
         summary = self.sandbox.mutate(tenant.external_id, n=40, seed=seed)

@@ -58,6 +58,19 @@ def test_incremental_sync_picks_up_every_change(env: Env) -> None:
     assert sum(result.records.values()) < sum(full.records.values()) / 2, result.records
 
 
+def test_a_record_committed_late_still_arrives(env: Env) -> None:
+    """With nothing configured, an incremental read reaches back far enough for an invoice
+    stamped 30 s before the newest change the store had read (the overlap)."""
+    assert _sync(env).ok
+    late = env.harness.late_invoice(env.tenant, cursor_of(env, "invoices"))
+    env.harness.advance(600)
+    result = _sync(env)
+    assert result.ok, result.error
+    assert late in stored(env.db, env.tenant.id)["document"], (
+        "the invoice stamped 30 s before the stored cursor never arrived")
+    assert_store_equals(env)
+
+
 def test_killed_sync_resumes_on_changed_data(env_any_db: Env,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """``arconnect sync`` is killed (SIGKILL) at a random page, twice; each time the company
