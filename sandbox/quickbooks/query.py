@@ -298,6 +298,23 @@ def _matcher(cond: Condition, table: Table, tz: Any) -> Callable[[str, Record], 
             return getattr(table, times).get(key)
         return _lookup(rec, path)
 
+    if times is not None and cond.op != "like":
+        # a time property: parse the literal(s) once, compare instants (the hot path of an
+        # incremental read over a large company)
+        stamps = getattr(table, times)
+        try:
+            instants = [parse_time(str(v), tz) for v in cond.values]
+        except ValueError:
+            raise _invalid(f"value {cond.values[0]!r} is not a date-time") from None
+        if cond.op == "in":
+            wanted = set(instants)
+            return lambda key, rec: stamps.get(key) in wanted
+        bound = instants[0]
+        time_ops: dict[str, Callable[[datetime], bool]] = {
+            "=": lambda t: t == bound, "<": lambda t: t < bound, ">": lambda t: t > bound,
+            "<=": lambda t: t <= bound, ">=": lambda t: t >= bound}
+        check = time_ops[cond.op]
+        return lambda key, rec: (t := stamps.get(key)) is not None and check(t)
     if cond.op == "like":
         rx = _like(str(cond.values[0]))
         return lambda key, rec: isinstance(v := value(key, rec), str) and bool(rx.match(v))
