@@ -105,8 +105,9 @@ class Pacing(Protocol):
     key: str
     limits: Limits
 
-    def slot(self) -> contextlib.AbstractContextManager[None]:
-        """Block until one more call is allowed; the call runs inside the context."""
+    def slot(self, path: str = "") -> contextlib.AbstractContextManager[None]:
+        """Block until one more call (to ``path``) is allowed; the call runs inside the
+        context."""
         ...
 
     def observe(self, info: RateInfo) -> None:
