@@ -78,7 +78,6 @@ class QboConfig:
         auto_approve: skip the consent page (redirect at once with a code).
         refresh_grace_seconds: how long a superseded refresh token keeps working.
         minute_limit / concurrent_limit / batch_minute_limit: throttles per realm.
-        minor_version: the highest ``minorversion`` served (lower ones are accepted).
     """
 
     seed: int = 7
@@ -95,7 +94,6 @@ class QboConfig:
     minute_limit: int = 500
     concurrent_limit: int = 10
     batch_minute_limit: int = 40
-    minor_version: int = 75
 
     def start_at(self) -> datetime:
         """The configured start, or now (UTC, whole seconds)."""

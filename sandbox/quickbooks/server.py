@@ -38,7 +38,7 @@ from arconnect.sandbox.quickbooks.identity import ACCOUNTING_SCOPE, Identity, OA
 from arconnect.sandbox.quickbooks.limits import Stats, Throttle
 from arconnect.sandbox.quickbooks.model import Company, QboConfig
 from arconnect.sandbox.quickbooks.mutate import Mutator
-from arconnect.sandbox.quickbooks.wire import JSON, fault, render, response_time
+from arconnect.sandbox.quickbooks.wire import JSON, fault, render
 from arconnect.sandbox.xero.api import Request, Response
 from arconnect.sandbox.xero.clock import SandboxClock
 from arconnect.sandbox.xero.server import (
@@ -538,7 +538,3 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch
 
-
-def response_time_of(sb: QboSandbox, company: Company) -> str:
-    """The ``time`` a response sent now would carry (tests compare against it)."""
-    return response_time(sb.clock.now(), company.tz)
