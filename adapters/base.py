@@ -305,6 +305,12 @@ class Platform(Protocol):
         """Headers on every request of the tenant (Xero's ``xero-tenant-id``)."""
         ...
 
+    def signer(self, settings: Any) -> Any:
+        """How a request is authenticated (``arconnect.http.Signer``: ``(method, url, params,
+        token) -> headers``), or None for an OAuth 2.0 bearer token (NetSuite's token-based
+        authentication signs each request with OAuth 1.0a instead)."""
+        ...
+
     def oauth(self, settings: Any, client_id: str, client_secret: str,
               now: Any = None) -> OAuthClient:
         """The OAuth client of an app (``now``: the clock for ``expires_at``)."""

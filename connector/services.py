@@ -19,7 +19,7 @@ from arconnect.adapters.base import TenantInfo
 from arconnect.auth.service import get_tenant, list_tenants
 from arconnect.auth.tokens import STATUS_DISCONNECTED, TokenManager, credential_table
 from arconnect.errors import ArconnectError, ConfigError, ReconnectRequired
-from arconnect.http import ApiClient
+from arconnect.http import ApiClient, bearer
 from arconnect.mapping import Mapping, load_mapping
 from arconnect.pacing import get_pacer
 from arconnect.platforms import get_platform
@@ -92,6 +92,7 @@ def client_for(db: Engine, tenant: Tenant, settings: Settings | None = None) -> 
         explain_401=platform.explain_401(settings, tenant.name, granted_scopes),
         parse_error=platform.parse_error,
         rate_info=platform.rate_info,
+        sign=platform.signer(settings) or bearer,
         max_calls=(None if limits.per_month is None
                    else max(limits.per_month - calls_this_month(db, tenant), 0)),
     )

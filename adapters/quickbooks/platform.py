@@ -120,6 +120,9 @@ class QuickBooksPlatform:
     def headers(self, tenant: TenantInfo) -> dict[str, str]:
         return QuickBooksAdapter.headers(tenant)
 
+    def signer(self, settings: Any) -> None:
+        return None  # an OAuth 2.0 bearer token
+
     def oauth(self, settings: Any, client_id: str, client_secret: str,
               now: Now | None = None) -> QboOAuth:
         return QboOAuth(qbo_settings(settings), client_id, client_secret, now=now or utcnow)

@@ -90,6 +90,9 @@ class XeroPlatform:
     def headers(self, tenant: TenantInfo) -> dict[str, str]:
         return XeroAdapter.headers(tenant)
 
+    def signer(self, settings: Any) -> None:
+        return None  # an OAuth 2.0 bearer token
+
     def oauth(self, settings: Any, client_id: str, client_secret: str,
               now: Now | None = None) -> XeroOAuth:
         return XeroOAuth(settings, client_id, client_secret, now=now or utcnow)
