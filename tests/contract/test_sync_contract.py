@@ -1,8 +1,10 @@
 """What every platform's sync must do, end to end against its sandbox: a full sync equals the
-platform's ground truth, an incremental one picks up every change, a sync killed at a random
-page resumes on changed data without loss or duplicates, a 429 storm is ridden out, a rotated
-refresh token survives two processes refreshing at once, a revoked grant ends as "reconnect
-required", and a malformed page fails the run and changes nothing."""
+platform's ground truth in the fewest calls, an incremental one picks up every change and reads
+little else, a record committed late still arrives, a sync killed (SIGKILL) at a random page
+resumes on changed data without loss or duplicates, a 429 storm is ridden out, an access token
+expiring mid-sync is refreshed, a rotated refresh token survives two processes refreshing at
+once, a revoked grant ends as "reconnect required", and a malformed page fails the run and
+changes nothing. ``test_resume_contract.py`` stops a sync inside each entity in turn."""
 
 from __future__ import annotations
 
