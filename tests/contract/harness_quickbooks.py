@@ -68,9 +68,8 @@ def _linked(payment: dict[str, Any]) -> list[tuple[str, str, Decimal]]:
     """(TxnType, TxnId, Amount) of each line of a payment."""
     out = []
     for line in payment.get("Line") or ():
-        for link in line.get("LinkedTxn") or ()[:1]:
+        for link in (line.get("LinkedTxn") or ())[:1]:
             out.append((link["TxnType"], link["TxnId"], Decimal(str(line["Amount"]))))
-            break
     return out
 
 
@@ -95,13 +94,6 @@ class QboHarness:
 
     def stop(self) -> None:
         self.sandbox.stop()
-        self._forget_settings()
-
-    @staticmethod
-    def _forget_settings() -> None:
-        from arconnect.adapters.quickbooks.settings import get_qbo_settings
-
-        get_qbo_settings.cache_clear()
 
     def settings(self, db_url: str) -> dict[str, str]:
         url = self.sandbox.url
@@ -119,7 +111,6 @@ class QboHarness:
         return {"ARCONNECT_QBO_PAGE_SIZE": "3"}
 
     def connect(self, db: Engine) -> Tenant:
-        self._forget_settings()
         grant = self.sandbox.create_grant()
         [tenant] = add_grant(db, "quickbooks", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                              refresh_token=grant["refresh_token"], tenant_id=grant["realmId"],
@@ -279,7 +270,6 @@ class QboHarness:
         self.sandbox.faults.revoke_grant(tenant.external_id)  # later tests connect anew
 
     def refresh_refused(self, refresh_token: str) -> bool:
-        self._forget_settings()
         oauth = get_platform("quickbooks").oauth(get_settings(), CLIENT_ID, CLIENT_SECRET)
         try:
             oauth.refresh(refresh_token)
