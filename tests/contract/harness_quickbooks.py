@@ -13,6 +13,7 @@ depend on how the adapter splits a payment into allocation rows.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping
 from copy import deepcopy
 from datetime import datetime, timedelta
@@ -258,7 +259,7 @@ class QboHarness:
         self.sandbox.faults.throttle(n)
 
     def calls(self, tenant: Tenant) -> int:
-        return sum(self.sandbox.stats.by_realm.get(tenant.external_id, {}).values())
+        return sum((self.sandbox.stats.by_realm.get(tenant.external_id) or Counter()).values())
 
     def rate_limited(self, tenant: Tenant) -> int:
         return sum(self.sandbox.stats.throttled.values())
@@ -311,6 +312,6 @@ class QboHarness:
         return {cid: types[ref] for cid, ref in refs.items() if types.get(ref or "") in ours}
 
     def write_requests(self, tenant: Tenant) -> int:
-        kinds = self.sandbox.stats.by_realm.get(tenant.external_id, {})
+        kinds = self.sandbox.stats.by_realm.get(tenant.external_id) or Counter()
         return int(kinds.get("write", 0) + kinds.get("batch", 0))
 

@@ -19,7 +19,7 @@ from arconnect.sandbox.xero.wire import dotnet_date
 from arconnect.settings import get_settings
 from arconnect.store.models import Tenant
 from tests.contract.conftest import SCALE, START, Truth
-from tests.sync.conftest import truth as xero_truth  # type: ignore[import-not-found]
+from tests.sync.conftest import truth as xero_truth
 from tests.xero_words import XERO_DOCUMENT_STATUS, XERO_PAYMENT_STATUS, XERO_PAYMENT_TYPE
 
 CLIENT_ID, CLIENT_SECRET = "contract-client", "contract-secret"

@@ -112,8 +112,8 @@ def test_killed_sync_resumes_on_changed_data(env_any_db: Env,
     assert result.ok, result.error
     assert_store_equals(env)
     with env.db.connect() as conn:
-        statuses = dict(conn.execute(
-            text("SELECT status, count(*) FROM sync_run GROUP BY status")).all())
+        statuses: dict[str, int] = {str(k): int(n) for k, n in conn.execute(
+            text("SELECT status, count(*) FROM sync_run GROUP BY status")).all()}
     assert statuses == {"interrupted": kills, "ok": 1}, statuses
 
 
@@ -140,11 +140,11 @@ class _ExpireAfterFirstPage(Progress):
 
 def test_access_token_expiring_mid_sync_is_refreshed(env: Env) -> None:
     with env.db.connect() as conn:
-        version = conn.execute(text("SELECT version FROM credential")).scalar()
+        version = int(conn.execute(text("SELECT version FROM credential")).scalar() or 0)
     result = _sync(env, full=True, progress=_ExpireAfterFirstPage(env))
     assert result.ok, result.error
     with env.db.connect() as conn:
-        assert conn.execute(text("SELECT version FROM credential")).scalar() > version
+        assert int(conn.execute(text("SELECT version FROM credential")).scalar() or 0) > version
     assert_store_equals(env)
 
 
