@@ -31,6 +31,11 @@ before the map is read. That is how a mapping translates the platform's statuses
 types into the store's own words (:mod:`arconnect.store.vocabulary`) and still guards against
 a word the API should never send.
 
+A ``rows:`` entry with ``each:`` may name its ``owner:``, the path of the record's id
+(``owner: Id``): the rows are that record's lines, stored with it in ``origin_external_id``,
+and a later read of the record marks deleted the lines it no longer has (a payment whose line
+was removed or pointed at another invoice). Only tables with that column take it (allocation).
+
 Deletes that arrive as tombstones (QBO change data capture returns a deleted entity as little
 more than its ``Id`` and ``status: "Deleted"``) are declared per entity, beside ``rows:``::
 
@@ -110,6 +115,7 @@ CONTEXT_KEYS = ("tenant_id", "synced_at", "base_currency")
 # Filled from the context in every row, by the engine only: a mapping naming one is refused
 # (a mapping that set tenant_id would write into another tenant).
 AUTO_CONTEXT = ("tenant_id", "synced_at")
+OWNER_COLUMN = "origin_external_id"  # filled from a row's ``owner:``, never mapped directly
 _AUTO_WHAT = {"tenant_id": "the tenant being synced or imported",
               "synced_at": "the time the row is stored"}
 # The tables a mapping may fill (the engine upserts exactly these).
@@ -166,6 +172,7 @@ class _Model(BaseModel):
 class _RowModel(_Model):
     table: str
     each: str | None = None
+    owner: str | None = None
     skip_if: dict[str, Any] | None = None
     description: str | None = None
     fields: dict[str, Any] = Field(min_length=1)
@@ -417,6 +424,7 @@ class RowMapping:
     _sources: dict[str, str] = field(repr=False)
     _each: Getter | None = field(repr=False)
     _skip: Condition | None = field(repr=False)
+    _owner: Getter | None = field(default=None, repr=False)
 
     def items(self, rec: Record) -> list[tuple[Record, Record | None]]:
         """The (record, parent) pairs this row maps for one raw record (before skip_if)."""
@@ -533,6 +541,24 @@ class EntityMapping:
                         append({c: f(item, rec, ctx) for c, f in fields})
         except Exception as err:
             raise self._explain(index, rec, context, err) from None
+        return out
+
+    def owners(self, records: Sequence[Record]) -> dict[str, set[str]]:
+        """Per table filled by an ``owner:`` row, the ids of the page's records (tombstones
+        aside) that own its rows: each such record's rows are exactly the ones it maps to now,
+        so the engine marks deleted those stored earlier and no longer mapped."""
+        out: dict[str, set[str]] = {}
+        dead = self.tombstone._when if self.tombstone is not None else None
+        for row in self.rows:
+            if row._owner is None:
+                continue
+            ids = out.setdefault(row.table, set())
+            for rec in records:
+                if dead is not None and dead(rec, None):
+                    continue
+                value = row._owner(rec, None)
+                if value is not None and value != "":
+                    ids.add(str(value))
         return out
 
     def map_tombstones(
@@ -1021,6 +1047,11 @@ class _Compiler:
         fields: list[tuple[str, FieldFn]] = []
         sources: dict[str, str] = {}
         failed = False
+        owner = self.owner(row, loc, columns)
+        if owner is not None:
+            fields.append((OWNER_COLUMN, owner[1]))
+        elif row.owner is not None:
+            failed = True
         for name, spec in row.fields.items():
             floc = (*loc, "fields", name)
             col = columns.get(name) if isinstance(name, str) else None
@@ -1071,7 +1102,39 @@ class _Compiler:
             table=row.table, columns=tuple(c for c, _ in fields), each=row.each,
             has_skip_if=skip is not None, line=self.problems.line(loc),
             _fields=tuple(fields), _each=each, _skip=skip, _sources=sources,
+            _owner=owner[0] if owner is not None else None,
         )
+
+    def owner(self, row: _RowModel, loc: _Loc, columns: dict[str, _Column]
+              ) -> tuple[Getter, FieldFn] | None:
+        """The compiled ``owner:`` of an ``each:`` row: the path of the record's id, and the
+        field that stores it in ``origin_external_id``; None (with a problem noted when it is
+        wrong) when the row has none."""
+        if row.owner is None:
+            return None
+        at = (*loc, "owner")
+        if row.each is None:
+            self.add(at, "owner: names the record whose `each:` items the rows are; this row "
+                         "has no `each:` (remove owner:)")
+            return None
+        if OWNER_COLUMN not in columns or "is_deleted" not in columns:
+            self.add(at, f"owner: table {row.table} cannot record its rows' owner (only "
+                         f"tables with {OWNER_COLUMN} can: allocation)")
+            return None
+        if OWNER_COLUMN in row.fields:
+            self.add(at, f"owner: fills {OWNER_COLUMN}; remove it from fields:")
+            return None
+        try:
+            get = compile_path(row.owner, in_each=False)
+        except PathSyntaxError as err:
+            self.add(at, f"owner: {err}")
+            return None
+
+        def origin(item: Record, parent: Record | None, ctx: dict[str, Any]) -> str | None:
+            value = get(parent if parent is not None else item, None)
+            return None if value is None or value == "" else str(value)
+
+        return get, origin
 
     def _note_fields(self, row: _RowModel, loc: _Loc, columns: dict[str, _Column]) -> None:
         """Record the record fields a compiled row reads (:attr:`Mapping.fields`).
@@ -1401,7 +1464,8 @@ def _compile(data: Any, marks: dict[_Loc, int], duplicates: list[tuple[int, str]
 _SHAPE_KEYS = {
     (): ("version", "platform", "description", "entities", "outbound"),
     ("entities", "*"): ("description", "rows", "tombstone"),
-    ("entities", "*", "rows", "*"): ("table", "each", "skip_if", "description", "fields"),
+    ("entities", "*", "rows", "*"): ("table", "each", "owner", "skip_if", "description",
+                                     "fields"),
 }
 
 _ALL_SHAPE_KEYS = sorted({k for keys in _SHAPE_KEYS.values() for k in keys})

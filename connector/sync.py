@@ -30,7 +30,7 @@ from arconnect.adapters.base import (
     TenantInfo,
 )
 from arconnect.errors import ArconnectError, PageError, RateLimitedDaily, ReconnectRequired
-from arconnect.mapping import Mapping, RecordError
+from arconnect.mapping import OWNER_COLUMN, Mapping, RecordError
 from arconnect.store.locks import LockBusy, tenant_lock
 from arconnect.store.models import SQLModel, SyncCursor, SyncRun, Tenant
 from arconnect.store.upsert import update_existing, upsert
@@ -207,6 +207,7 @@ class SyncEngine:
             try:
                 rows = entity_map.map_page(page.records, context, apply_skip=apply_skip)
                 gone = entity_map.map_tombstones(page.records, context)
+                owners = entity_map.owners(page.records)
             except RecordError as err:
                 raise PageError(
                     info.label, entity, page.number, _record_problem(err, page)
@@ -217,6 +218,10 @@ class SyncEngine:
                 # Tombstones set only what they say on the rows already stored.
                 for update, partial in gone:
                     update_existing(conn, self._tables[update.table], partial, update.keys)
+                # A record read again owns exactly the lines it maps to now.
+                for table_name, ids in owners.items():
+                    self._retire_lines(conn, tenant.id, table_name, ids,
+                                       rows.get(table_name, []), context["synced_at"])
                 if save_cursor:
                     self._save_cursor(conn, tenant.id, entity, page.next_cursor)
             stored += len(page.records)
@@ -224,6 +229,28 @@ class SyncEngine:
             if save_cursor:
                 self.progress.page_done(tenant.name, entity, page, len(page.records))
         return stored
+
+    def _retire_lines(self, conn: Connection, tenant_id: int, table_name: str, owners: set[str],
+                      rows: list[dict[str, Any]], now: datetime) -> None:
+        """Mark deleted the stored rows of ``table_name`` owned by one of ``owners`` (records
+        just read again) that this read did not map: a payment whose line was removed or
+        pointed at another invoice no longer applies that money."""
+        if not owners:
+            return
+        t = self._tables[table_name]
+        keys = [k for k in TABLE_KEYS[table_name] if k != "tenant_id"]
+        current = {tuple(r[k] for k in keys) for r in rows if r.get(OWNER_COLUMN) in owners}
+        stale: list[tuple[Any, ...]] = []
+        chosen = sorted(owners)
+        for start in range(0, len(chosen), 500):
+            found = conn.execute(select(*(t.c[k] for k in keys)).where(
+                t.c.tenant_id == tenant_id, t.c[OWNER_COLUMN].in_(chosen[start:start + 500]),
+                t.c.is_deleted.is_not(True)))
+            stale.extend(tuple(r) for r in found if tuple(r) not in current)
+        for values in stale:
+            conn.execute(update(t).where(t.c.tenant_id == tenant_id, *(
+                t.c[k] == v for k, v in zip(keys, values, strict=True))).values(
+                is_deleted=True, synced_at=now))
 
     def _upsert(self, conn: Connection, table_name: str, rows: list[dict[str, Any]]) -> None:
         if not rows:

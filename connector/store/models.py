@@ -200,6 +200,7 @@ class Allocation(SQLModel, table=True):
               "is_deleted", "amount"),
         Index("ix_allocation_payments", "tenant_id", "source_kind", "customer_external_id",
               "allocated_on", "is_deleted"),
+        Index("ix_allocation_origin", "tenant_id", "origin_external_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -213,6 +214,9 @@ class Allocation(SQLModel, table=True):
     amount: Decimal | None = _money()
     amount_base: Decimal | None = _money()
     is_deleted: bool = False
+    # The record the allocation is one line of, when the mapping says its lines are owned
+    # (``owner:``): a later read of that record without the line marks the row deleted.
+    origin_external_id: str | None = None
     synced_at: datetime
 
 

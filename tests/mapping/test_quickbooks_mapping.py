@@ -151,11 +151,13 @@ def test_deleting_the_credit_link_payment_unapplies_its_credit(qbo: Any) -> None
     stone = {"Id": "74", "status": "Deleted", "MetaData": {}}
     updates = {(u.table, u.keys[1], u.keys[2:]): rows
                for u, rows in qbo.entities["payments"].map_tombstones([stone], ctx())}
-    (credit,) = updates[("allocation", "external_id", ("source_kind",))]
-    assert (credit["external_id"], credit["source_kind"], credit["is_deleted"]) == (
-        "74", "credit_note", True)
-    (cash,) = updates[("allocation", "source_external_id", ("source_kind",))]
-    assert (cash["source_external_id"], cash["source_kind"]) == ("74", "payment")
+    # every line the payment applied (its credit too) is found by the payment it came from
+    (lines,) = updates[("allocation", "origin_external_id", ())]
+    assert (lines["origin_external_id"], lines["is_deleted"]) == ("74", True)
+    # and the link's allocation records payment 74 as its origin
+    rows = mapped(qbo, "payments")
+    (credit,) = [a for a in rows["allocation"] if a["external_id"] == "74"]
+    assert (credit["source_kind"], credit["origin_external_id"]) == ("credit_note", "74")
 
 
 def test_a_payment_with_cash_and_a_credit_splits_the_invoice(qbo: Any) -> None:
