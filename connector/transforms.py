@@ -163,26 +163,37 @@ def _iso_datetime(args: NoArgs, paths: dict[str, Any]) -> ValueFn:
     return iso_datetime
 
 
-def _iso_date(args: NoArgs, paths: dict[str, Any]) -> ValueFn:
-    cache: dict[str, date] = {}  # issue and due dates repeat within a page
+def date_transform(parse: Callable[[Any], date | None], what: str
+                   ) -> Callable[[NoArgs, dict[str, Any]], ValueFn]:
+    """The factory of a calendar-date transform over ``parse`` (None: not a date; ``what`` names
+    the expected form in the error). Dates repeat a lot within a page (issue and due dates):
+    each function built remembers the ones it parsed."""
 
-    def iso_date(value: Any) -> date | None:
-        try:
-            return cache[value]
-        except (KeyError, TypeError):
-            pass
-        if value == "":
-            return None
-        out = parse_iso_date(value)
-        if out is None:
-            raise ValueError(f"{value!r} is not an ISO 8601 date (YYYY-MM-DD)")
-        if isinstance(value, str):
-            if len(cache) > 50_000:
-                cache.clear()
-            cache[value] = out
-        return out
+    def factory(args: NoArgs, paths: dict[str, Any]) -> ValueFn:
+        cache: dict[str, date] = {}
 
-    return iso_date
+        def to_date(value: Any) -> date | None:
+            try:
+                return cache[value]
+            except (KeyError, TypeError):
+                pass
+            if value == "":
+                return None
+            out = parse(value)
+            if out is None:
+                raise ValueError(f"{value!r} is not {what}")
+            if isinstance(value, str):
+                if len(cache) > 50_000:
+                    cache.clear()
+                cache[value] = out
+            return out
+
+        return to_date
+
+    return factory
+
+
+_iso_date = date_transform(parse_iso_date, "an ISO 8601 date (YYYY-MM-DD)")
 
 
 class DecimalArgs(Args):

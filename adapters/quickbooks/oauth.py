@@ -30,13 +30,12 @@ from datetime import timedelta
 from typing import Any
 
 import requests
-from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
 from arconnect.adapters.base import ConsentRequest, TokenSet
 from arconnect.adapters.quickbooks.settings import QboSettings
-from arconnect.auth.oauth import Now, normalize_token, safe_error, utcnow
-from arconnect.errors import AuthError, ReconnectRequired, UpstreamError
+from arconnect.auth.oauth import Now, error_of, normalize_token, token_call, utcnow
+from arconnect.errors import AuthError, UpstreamError
 
 
 class QboOAuth:
@@ -144,7 +143,7 @@ class QboOAuth:
                                 status=resp.status_code)
         if resp.status_code >= 400:
             raise AuthError(f"QuickBooks revocation refused: HTTP {resp.status_code}"
-                            f"{_error_of(resp)}")
+                            f"{error_of(resp)}")
 
     def company_info(self, access_token: str, realm_id: str) -> dict[str, Any]:
         """The company's ``CompanyInfo`` read with a new grant's access token (its name for
@@ -194,53 +193,7 @@ class QboOAuth:
 
     def _call(self, what: str, call: Callable[[], Any]) -> dict[str, Any]:
         """Run one token-endpoint call, turning failures into arconnect errors."""
-        try:
-            token = call()
-        except OAuthError as err:
-            error = str(err.error or "oauth_error")
-            described = _describe(err.description)
-            if error == "invalid_grant":
-                raise ReconnectRequired(
-                    f"QuickBooks {what}: Intuit refused the grant (invalid_grant{described}); "
-                    "connect the company again"
-                ) from None
-            raise AuthError(
-                f"QuickBooks {what}: Intuit refused it ({safe_error(error)}{described})"
-            ) from None
-        except requests.HTTPError as err:
-            status = err.response.status_code if err.response is not None else None
-            if status is not None and status < 500:
-                raise AuthError(f"QuickBooks {what}: HTTP {status} from {self.token_url}"
-                                ) from None
-            raise UpstreamError(f"QuickBooks {what}: HTTP {status} from {self.token_url}",
-                                status=status) from None
-        except requests.RequestException as err:
-            raise UpstreamError(
-                f"QuickBooks {what}: {self.token_url} unreachable ({type(err).__name__})"
-            ) from None
-        except ValueError:
-            raise UpstreamError(f"QuickBooks {what}: the answer is not a JSON object") from None
-        if not isinstance(token, dict) or not token.get("access_token"):
-            raise UpstreamError(f"QuickBooks {what}: the answer carries no access_token")
-        return dict(token)
+        return token_call("QuickBooks", "Intuit", what, self.token_url, call,
+                          dead_hint="; connect the company again", with_description=True)
 
 
-def _describe(description: Any) -> str:
-    """Intuit's ``error_description``, cut short and only when it is plain words (a token is
-    one long unbroken string: never echoed)."""
-    if not isinstance(description, str) or not description.strip():
-        return ""
-    text = description.strip()[:120]
-    if any(len(word) > 40 for word in text.split()):
-        return ""
-    return ": " + "".join(ch for ch in text if ch.isprintable())
-
-
-def _error_of(resp: requests.Response) -> str:
-    try:
-        body = resp.json()
-    except ValueError:
-        return ""
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return f" ({safe_error(body['error'])})"
-    return ""

@@ -17,11 +17,18 @@ from typing import Any
 
 import requests
 from authlib.common.security import generate_token
-from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
-from arconnect.auth.oauth import AuthRequest, Now, TokenSet, normalize_token, safe_error, utcnow
-from arconnect.errors import AuthError, ReconnectRequired, UpstreamError
+from arconnect.auth.oauth import (
+    AuthRequest,
+    Now,
+    TokenSet,
+    error_of,
+    normalize_token,
+    token_call,
+    utcnow,
+)
+from arconnect.errors import AuthError, UpstreamError
 from arconnect.settings import Settings
 
 
@@ -212,42 +219,8 @@ class XeroOAuth:
                 f"Xero revocation: HTTP {resp.status_code}", status=resp.status_code
             )
         if resp.status_code >= 400:
-            raise AuthError(f"Xero revocation refused: HTTP {resp.status_code}{_error_of(resp)}")
+            raise AuthError(f"Xero revocation refused: HTTP {resp.status_code}{error_of(resp)}")
 
     def _call(self, what: str, call: Callable[[], Any]) -> dict[str, Any]:
         """Run one token-endpoint call, turning failures into arconnect errors."""
-        try:
-            token = call()
-        except OAuthError as err:
-            error = str(err.error or "oauth_error")
-            if error == "invalid_grant":
-                raise ReconnectRequired(
-                    f"Xero {what}: Xero refused the grant (invalid_grant)"
-                ) from None
-            raise AuthError(f"Xero {what}: Xero refused it ({safe_error(error)})") from None
-        except requests.HTTPError as err:
-            status = err.response.status_code if err.response is not None else None
-            if status is not None and status < 500:
-                raise AuthError(f"Xero {what}: HTTP {status} from {self.token_url}") from None
-            raise UpstreamError(
-                f"Xero {what}: HTTP {status} from {self.token_url}", status=status
-            ) from None
-        except requests.RequestException as err:
-            raise UpstreamError(
-                f"Xero {what}: {self.token_url} unreachable ({type(err).__name__})"
-            ) from None
-        except ValueError:
-            raise UpstreamError(f"Xero {what}: the answer is not a JSON object") from None
-        if not isinstance(token, dict) or not token.get("access_token"):
-            raise UpstreamError(f"Xero {what}: the answer carries no access_token")
-        return dict(token)
-
-
-def _error_of(resp: requests.Response) -> str:
-    try:
-        body = resp.json()
-    except ValueError:
-        return ""
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return f" ({safe_error(body['error'])})"
-    return ""
+        return token_call("Xero", "Xero", what, self.token_url, call)

@@ -6,11 +6,11 @@ mapping file can write ``transform: xero_date`` while the engine knows no Xero f
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from arconnect.adapters.xero.dates import parse_xero_date, parse_xero_datetime
-from arconnect.transforms import NoArgs, Transform, ValueFn
+from arconnect.transforms import NoArgs, Transform, ValueFn, date_transform
 
 
 def _xero_datetime(args: NoArgs, paths: dict[str, Any]) -> ValueFn:
@@ -26,27 +26,7 @@ def _xero_datetime(args: NoArgs, paths: dict[str, Any]) -> ValueFn:
     return xero_datetime
 
 
-def _xero_date(args: NoArgs, paths: dict[str, Any]) -> ValueFn:
-    # Calendar dates repeat a lot within a page (issue and due dates): remember them.
-    cache: dict[str, date] = {}
-
-    def xero_date(value: Any) -> date | None:
-        try:
-            return cache[value]
-        except (KeyError, TypeError):
-            pass
-        if value == "":
-            return None
-        out: date | None = parse_xero_date(value)
-        if out is None:
-            raise ValueError(f"{value!r} is not a Xero date (/Date(ms+hhmm)/ or YYYY-MM-DD)")
-        if isinstance(value, str):
-            if len(cache) > 50_000:
-                cache.clear()
-            cache[value] = out
-        return out
-
-    return xero_date
+_xero_date = date_transform(parse_xero_date, "a Xero date (/Date(ms+hhmm)/ or YYYY-MM-DD)")
 
 
 TRANSFORMS: dict[str, Transform] = {

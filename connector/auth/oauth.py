@@ -11,9 +11,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from arconnect.adapters.base import ConsentRequest, TokenSet
+import requests
+from authlib.integrations.base_client.errors import OAuthError
 
-__all__ = ["AuthRequest", "Now", "TokenSet", "normalize_token", "safe_error", "utcnow"]
+from arconnect.adapters.base import ConsentRequest, TokenSet
+from arconnect.errors import AuthError, ReconnectRequired, UpstreamError
+
+__all__ = ["AuthRequest", "Now", "TokenSet", "error_of", "normalize_token", "safe_error",
+           "token_call", "utcnow"]
 
 AuthRequest = ConsentRequest
 Now = Callable[[], datetime]
@@ -45,3 +50,60 @@ def normalize_token(token: dict[str, Any], now: Now = utcnow) -> TokenSet:
 def safe_error(error: str) -> str:
     """An OAuth error code fit for a message (codes are short ASCII words; cut anything else)."""
     return "".join(ch for ch in error if ch.isalnum() or ch in "_-.")[:64] or "oauth_error"
+
+
+def describe(description: Any) -> str:
+    """An OAuth ``error_description`` fit for a message: cut short, and only when it is plain
+    words (a token is one long unbroken string: never echoed); "" otherwise."""
+    if not isinstance(description, str) or not description.strip():
+        return ""
+    text = description.strip()[:120]
+    if any(len(word) > 40 for word in text.split()):
+        return ""
+    return ": " + "".join(ch for ch in text if ch.isprintable())
+
+
+def token_call(label: str, vendor: str, what: str, url: str, call: Callable[[], Any], *,
+               dead_hint: str = "", with_description: bool = False) -> dict[str, Any]:
+    """Run one token-endpoint call (code exchange, refresh), turning failures into arconnect
+    errors that name the platform (``label``), who refused (``vendor``) and the call.
+
+    Raises:
+        ReconnectRequired: ``invalid_grant`` (``dead_hint`` says what to do).
+        AuthError: any other OAuth refusal, or a 4xx.
+        UpstreamError: a 5xx, no answer, or an answer without an access token.
+    """
+    try:
+        token = call()
+    except OAuthError as err:
+        error = str(err.error or "oauth_error")
+        said = describe(err.description) if with_description else ""
+        if error == "invalid_grant":
+            raise ReconnectRequired(
+                f"{label} {what}: {vendor} refused the grant (invalid_grant{said}){dead_hint}"
+            ) from None
+        raise AuthError(f"{label} {what}: {vendor} refused it ({safe_error(error)}{said})"
+                        ) from None
+    except requests.HTTPError as err:
+        status = err.response.status_code if err.response is not None else None
+        if status is not None and status < 500:
+            raise AuthError(f"{label} {what}: HTTP {status} from {url}") from None
+        raise UpstreamError(f"{label} {what}: HTTP {status} from {url}", status=status) from None
+    except requests.RequestException as err:
+        raise UpstreamError(f"{label} {what}: {url} unreachable ({type(err).__name__})") from None
+    except ValueError:
+        raise UpstreamError(f"{label} {what}: the answer is not a JSON object") from None
+    if not isinstance(token, dict) or not token.get("access_token"):
+        raise UpstreamError(f"{label} {what}: the answer carries no access_token")
+    return dict(token)
+
+
+def error_of(resp: requests.Response) -> str:
+    """`` (error_code)`` from an OAuth error body, or ""."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return f" ({safe_error(body['error'])})"
+    return ""
