@@ -214,12 +214,11 @@ def serve_quickbooks(
     url = sandbox.start(host=host, port=port, allow_remote=allow_remote,
                         allowed_hosts=allowed_host or ())
     typer.echo(f"QuickBooks Online sandbox listening on {url}")
+    # What arconnect's settings want: the API root, and each OAuth endpoint in full.
     typer.echo(f"  ARCONNECT_QBO_API_URL={url}")
-    typer.echo(f"  ARCONNECT_QBO_AUTH_URL={url}")
-    typer.echo(f"  ARCONNECT_QBO_TOKEN_URL={url}")
-    typer.echo(f"  authorize:     {url}/connect/oauth2")
-    typer.echo(f"  token:         {url}/oauth2/v1/tokens/bearer")
-    typer.echo(f"  revoke:        {url}/v2/oauth2/tokens/revoke")
+    typer.echo(f"  ARCONNECT_QBO_AUTH_URL={url}/connect/oauth2")
+    typer.echo(f"  ARCONNECT_QBO_TOKEN_URL={url}/oauth2/v1/tokens/bearer")
+    typer.echo(f"  ARCONNECT_QBO_REVOKE_URL={url}/v2/oauth2/tokens/revoke")
     typer.echo(f"  client id:     {client_id}")
     typer.echo(f"  client secret: {client_secret}")
     typer.echo(f"  redirect URIs: {', '.join(config.redirect_uris)}")
