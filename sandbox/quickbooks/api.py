@@ -96,6 +96,11 @@ class QboApi:
     def _now(self) -> datetime:
         return self.clock.now()
 
+    def _changed_at(self) -> datetime:
+        """The instant a write stores: whole seconds, as ``LastUpdatedTime`` is served (and as
+        the change primitives store it), so that a query compares what it serves."""
+        return self.clock.now().replace(microsecond=0)
+
     def _ok(self, company: Company, body: str) -> Response:
         """``body`` is the envelope's JSON without its closing brace."""
         time = response_time(self._now(), company.tz)
@@ -316,7 +321,7 @@ class QboApi:
                         "DisplayName", "CurrencyRef", "Active", "Job", "BillWithParent",
                         "Taxable"):
                     del rec[key]
-        now = self._now()
+        now = self._changed_at()
         for key, value in changes.items():
             if key == "CustomField":
                 value = self._custom_fields(company, value)
@@ -408,7 +413,7 @@ class QboApi:
             # QBO's duplicate-name error (Intuit's Batch reference sample, code 6240)
             raise ApiFault("Duplicate Name Exists Error", "The name supplied already exists. : "
                            f"Another term is already using the name {name}.", "6240")
-        now = self._now()
+        now = self._changed_at()
         if own is not None:
             rec = self._current(company, "Term", body)
             for key in ("Name", "Active", "DueDays", "DayOfMonthDue", "DueNextMonthDays",
