@@ -340,7 +340,6 @@ STATUS_STYLE = {
 
 
 # Every credit a customer can hold: the sync table's "credits" column.
-CREDIT_ENTITIES = ("credit_notes", "overpayments", "prepayments")
 
 
 def sync_table(
@@ -355,17 +354,17 @@ def sync_table(
     """
     table = DataTable(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     table.add_column("sync" if labels else "tenant", overflow="fold")
-    for col in ("contacts", "invoices", "credits", "payments", "calls", "429s", "secs"):
+    kinds = ("customers", "invoices", "credits", "payments")
+    for col in (*kinds, "calls", "429s", "secs"):
         table.add_column(col, justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
     for i, r in enumerate(results):
         style = STATUS_STYLE.get(r.status, "white")
+        read = {kind: sum(n for entity, n in r.records.items()
+                          if r.categories.get(entity) == kind) for kind in kinds}
         table.add_row(
             labels[i] if labels else r.tenant_name,
-            f"{r.records.get('contacts', 0):,}",
-            f"{r.records.get('invoices', 0):,}",
-            f"{sum(r.records.get(k, 0) for k in CREDIT_ENTITIES):,}",
-            f"{r.records.get('payments', 0):,}",
+            *(f"{read[kind]:,}" for kind in kinds),
             f"{r.api_calls:,}",
             f"{r.http_429s:,}",
             f"{r.seconds:.1f}",

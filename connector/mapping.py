@@ -425,6 +425,7 @@ class RowMapping:
     _each: Getter | None = field(repr=False)
     _skip: Condition | None = field(repr=False)
     _owner: Getter | None = field(default=None, repr=False)
+    consts: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def items(self, rec: Record) -> list[tuple[Record, Record | None]]:
         """The (record, parent) pairs this row maps for one raw record (before skip_if)."""
@@ -492,6 +493,23 @@ class EntityMapping:
     rows: tuple[RowMapping, ...]
     tables: tuple[str, ...]
     tombstone: Tombstone | None = None
+
+    @property
+    def category(self) -> str:
+        """What the entity's records are, whatever the platform calls it: ``customers``,
+        ``invoices``, ``credits`` (credit notes, overpayments, prepayments), ``payments``
+        (payments and refunds) or ``other`` — by the table its first row fills (and, for
+        documents, the kind it sets)."""
+        first = self.rows[0] if self.rows else None
+        if first is None:
+            return "other"
+        if first.table == "customer":
+            return "customers"
+        if first.table == "document":
+            return "invoices" if first.consts.get("kind") == "invoice" else "credits"
+        if first.table == "payment":
+            return "payments"
+        return "other"
 
     def map_page(
         self, records: Sequence[Record], context: dict[str, Any], *, apply_skip: bool = True
@@ -1046,6 +1064,7 @@ class _Compiler:
             skip = self.condition(row.skip_if, (*loc, "skip_if"), in_each)
         fields: list[tuple[str, FieldFn]] = []
         sources: dict[str, str] = {}
+        consts: dict[str, Any] = {}
         failed = False
         owner = self.owner(row, loc, columns)
         if owner is not None:
@@ -1072,6 +1091,8 @@ class _Compiler:
             source = spec.get("path") if isinstance(spec, dict) else spec
             if isinstance(source, str):
                 sources[name] = source
+            if isinstance(spec, dict) and "const" in spec:
+                consts[name] = spec["const"]
             if fn is None:
                 failed = True
             else:
@@ -1102,7 +1123,7 @@ class _Compiler:
             table=row.table, columns=tuple(c for c, _ in fields), each=row.each,
             has_skip_if=skip is not None, line=self.problems.line(loc),
             _fields=tuple(fields), _each=each, _skip=skip, _sources=sources,
-            _owner=owner[0] if owner is not None else None,
+            _owner=owner[0] if owner is not None else None, consts=consts,
         )
 
     def owner(self, row: _RowModel, loc: _Loc, columns: dict[str, _Column]

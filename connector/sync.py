@@ -55,6 +55,8 @@ class SyncResult:
     run_id: int
     status: str = "running"
     records: dict[str, int] = field(default_factory=dict)
+    categories: dict[str, str] = field(default_factory=dict)
+    """entity -> what its records are (:attr:`arconnect.mapping.EntityMapping.category`)."""
     pages: int = 0
     api_calls: int = 0
     http_429s: int = 0
@@ -151,6 +153,7 @@ class SyncEngine:
             for entity in self.adapter.entities:
                 if entities is not None and entity not in entities:
                     continue
+                result.categories[entity] = self.mapping.entities[entity].category
                 result.records[entity] = self._sync_entity(client, tenant, info, entity, full,
                                                            result)
             if entities is None and isinstance(self.adapter, Reconciling):
