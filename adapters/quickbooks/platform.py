@@ -38,7 +38,7 @@ from arconnect.adapters.quickbooks.settings import (
     load_qbo_settings,
 )
 from arconnect.auth.oauth import Now, utcnow
-from arconnect.errors import AuthError, ConfigError
+from arconnect.errors import AuthError, ConfigError, NotFoundError
 from arconnect.pacing import Limits
 
 # Fault codes (https://developer.intuit.com/app/developer/qbo/docs/develop/troubleshooting/error-codes):
@@ -151,7 +151,15 @@ class QuickBooksPlatform:
                 "the QuickBooks redirect carries no realmId (company id): connect again and "
                 "pick a company on Intuit's consent page"
             )
-        info = oauth.company_info(str(token["access_token"]), realm)
+        try:
+            info = oauth.company_info(str(token["access_token"]), realm)
+        except AuthError:
+            # The grant is valid (the refresh just worked): it is for another company.
+            raise NotFoundError(
+                f"the grant does not reach QuickBooks company {realm} (Intuit refused to read "
+                "its CompanyInfo with the grant's new token); check the realm id: the redirect "
+                "after consent shows it as realmId, and QuickBooks under Settings ─▶ Account "
+                "and settings ─▶ Billing & subscription. Nothing was stored") from None
         return [Discovered(realm, str(info.get("CompanyName") or realm))]
 
     def remove_connection(self, oauth: Any, access_token: str, connection_id: str) -> bool:

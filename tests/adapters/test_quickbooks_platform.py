@@ -121,3 +121,17 @@ def test_port_names() -> None:
     assert PLATFORM.callback_params == ("realmId",) and not PLATFORM.per_tenant_disconnect
     assert PLATFORM.headers(None) == {"Accept": "application/json"}  # type: ignore[arg-type]
     assert PLATFORM.rate_info({}) is None and dict(PLATFORM.transforms()) == {}
+
+
+def test_a_realm_the_grant_does_not_reach_is_named_with_where_to_find_the_right_one() -> None:
+    import pytest as _pytest
+
+    from arconnect.adapters.quickbooks.platform import QuickBooksPlatform
+    from arconnect.errors import AuthError, NotFoundError
+
+    class Refusing:  # Intuit answers 403 to a token of another company
+        def company_info(self, access_token: str, realm: str) -> dict[str, str]:
+            raise AuthError("QuickBooks CompanyInfo: the new access token was refused (HTTP 403)")
+
+    with _pytest.raises(NotFoundError, match=r"does not reach QuickBooks company 123 .*realmId"):
+        QuickBooksPlatform().discover(Refusing(), {"access_token": "at"}, {"realmId": "123"})
