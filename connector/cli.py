@@ -274,7 +274,8 @@ def tenants_list(
     table = DataTable(title="Tenants", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("id", "platform", "name", "ERP id", "currency", "status", "last sync",
                 "write-back plan"):
-        table.add_column(col, overflow="fold")  # ids are to be copied: never cut them
+        # ids are to be copied: never cut them; a platform's name stays whole
+        table.add_column(col, overflow="fold", min_width=10 if col == "platform" else None)
     for t in find_tenants(db):
         status = t.status if not t.status_detail else f"{t.status}: {t.status_detail}"
         style = "green" if t.status == "active" else "red"
