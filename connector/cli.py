@@ -657,7 +657,8 @@ def mappings_check(
     files: Annotated[
         list[Path] | None,
         typer.Argument(metavar="FILE",
-                       help="Mapping files (default: the shipped or configured xero mapping)."),
+                       help="Mapping files (default: every platform's mapping, shipped or "
+                            "from ARCONNECT_MAPPINGS_DIR)."),
     ] = None,
 ) -> None:
     """Validate mapping files (inbound fields, and the outbound section against the platform's
@@ -666,7 +667,10 @@ def mappings_check(
     from arconnect.services import mapping_source
     from arconnect.writeback.outbound import check_outbound
 
-    sources: list[Path | str] = list(files) if files else [mapping_source("xero")]
+    from arconnect.platforms import platform_names
+
+    sources: list[Path | str] = (list(files) if files
+                                 else [mapping_source(p) for p in platform_names()])
     for source in sources:
         rows = check_mapping(source)
         table = DataTable(title=f"{source}: valid")
