@@ -664,10 +664,9 @@ def mappings_check(
     """Validate mapping files (inbound fields, and the outbound section against the platform's
     write-back); errors and warnings name file:line and the fix."""
     from arconnect.mapping import check_mapping
+    from arconnect.platforms import platform_names
     from arconnect.services import mapping_source
     from arconnect.writeback.outbound import check_outbound
-
-    from arconnect.platforms import platform_names
 
     sources: list[Path | str] = (list(files) if files
                                  else [mapping_source(p) for p in platform_names()])
