@@ -120,12 +120,13 @@ def demo(
                                          "./arconnect-demo.db): empty, or an earlier demo's."),
     ] = None,
 ) -> None:
-    """Run the product end to end on the local Xero sandbox and SQLite.
+    """Run the product end to end on the local Xero and QuickBooks Online sandboxes and SQLite.
 
-    Starts the sandbox on a free port, connects its demo organisation through the real OAuth
-    flow (consent auto-approved), runs a full sync, changes the company a little, runs an
-    incremental sync, and prints what was read and what it cost; then segments, previews the
-    write-back and applies it within a small call budget.
+    Starts both sandboxes on free ports, connects their demo organisation and company through
+    each platform's real OAuth flow (consent auto-approved), runs a full sync, changes both
+    companies a little, runs an incremental sync, and prints what was read and what it cost,
+    side by side; then segments, previews each write-back and applies it within a small call
+    budget, and shows what each ERP holds afterwards.
 
     Every demo starts from an empty store: what an earlier demo left there is removed first
     (it says so), and a store holding any organisation the demo did not connect is refused.
@@ -145,7 +146,8 @@ def sync(
     reconcile: Annotated[
         bool,
         typer.Option("--reconcile", help="Also re-read every open invoice (catches edits Xero "
-                     "does not timestamp, such as a due date on a partly paid invoice)."),
+                     "does not timestamp, such as a due date on a partly paid invoice) and, "
+                     "for QuickBooks, sweep for deletes older than its 30-day change feed."),
     ] = False,
     workers: Annotated[
         int, typer.Option(min=1, max=16, metavar="N",
@@ -442,21 +444,23 @@ def tenants_disconnect(
     tenant: Annotated[str, typer.Argument(metavar="TENANT", help="Tenant id or name.")],
     remove_writeback: Annotated[bool | None, typer.Option(
         "--remove-writeback/--keep-writeback",
-        help="Remove what write-back put in the ERP first (our groups and memberships, the "
-             "terms we set; History notes stay), or leave it there. Asked when not given.")
+        help="Remove what write-back put in the ERP first (our groups and memberships or "
+             "customer types, the terms we set; History notes stay), or leave it there. Asked "
+             "when not given.")
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")
                    ] = False,
     by: Annotated[str | None, typer.Option("--by", metavar="NAME", help="Who disconnects "
                                            "(default: your user name); recorded.")] = None,
 ) -> None:
-    """Disconnect an organisation.
+    """Disconnect an organisation or company.
 
     First offers to remove what write-back put in the ERP (it runs `arconnect writeback
     TENANT --remove-all`; if the day's call budget runs out it stops there, and running this
-    again resumes). Then Xero drops the connection; with the grant's last organisation the
-    grant is revoked and its tokens erased. Synced data, segments and the audit trail stay in
-    the store; `arconnect tenants connect xero` reconnects.
+    again resumes). Then Xero drops the connection (with the grant's last organisation the
+    grant is revoked), or QuickBooks' grant (one company's) is revoked; the tokens are erased.
+    Synced data, segments and the audit trail stay in the store; `arconnect tenants connect
+    PLATFORM` reconnects.
     """
     from arconnect.auth.service import disconnect_tenant
     from arconnect.auth.tokens import STATUS_DISCONNECTED
