@@ -478,11 +478,11 @@ def tenants_disconnect(
         if remove_writeback is None:
             if not interactive:
                 raise ArconnectError(
-                    f"arconnect wrote contact groups or terms into {t.name}: pass "
+                    f"arconnect wrote segments or terms into {t.name}: pass "
                     f"--remove-writeback to remove them before disconnecting, or "
                     f"--keep-writeback to leave them in the ERP. Nothing was changed.")
             remove_writeback = typer.confirm(
-                f"arconnect wrote contact groups or terms into {clean(t.name)}. Remove them "
+                f"arconnect wrote segments or terms into {clean(t.name)}. Remove them "
                 f"before disconnecting? (History notes stay)", default=True)
         if remove_writeback:
             _remove_all_before_disconnect(db, t, who)
