@@ -30,25 +30,8 @@ class Settings(BaseSettings):
         default=None, description="comma-separated keys, newest first (key rotation)"
     )
 
-    xero_api_url: str = "https://api.xero.com"
-    xero_identity_url: str = "https://identity.xero.com"
-    xero_login_url: str = "https://login.xero.com"
-    xero_client_id: str | None = None
-    xero_client_secret: str | None = None
-    xero_redirect_uri: str = "http://localhost:8765/callback/xero"
-    # Apps created since 2 March 2026 must ask for Xero's granular scopes
-    # (https://developer.xero.com/faq/granular-scopes; the list per endpoint:
-    # https://developer.xero.com/documentation/guides/oauth2/scopes/); an older app may set the
-    # broad `accounting.transactions.read` instead.
-    xero_scopes: str = (
-        "openid profile email offline_access accounting.contacts accounting.invoices.read "
-        "accounting.payments.read accounting.settings.read"
-    )
-    xero_day_limit: int = Field(5000, description="5000, or 1000 on Xero's Starter tier")
-    xero_minute_limit: int = 60
-    xero_concurrency: int = 5
-    xero_app_minute_limit: int = 10000
-    xero_page_size: int = Field(1000, ge=1, le=1000, description="records per page (Xero max 1000)")
+    # Each platform's own settings (ARCONNECT_XERO_*, ARCONNECT_QBO_*) live with it:
+    # adapters/xero/settings.py, adapters/quickbooks/settings.py.
 
     mappings_dir: str | None = Field(
         default=None, description="folder whose <platform>.yaml replaces the shipped mapping"

@@ -19,6 +19,7 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
+from arconnect.adapters.xero.settings import XeroSettings
 from arconnect.auth.oauth import (
     AuthRequest,
     Now,
@@ -29,15 +30,14 @@ from arconnect.auth.oauth import (
     utcnow,
 )
 from arconnect.errors import AuthError, UpstreamError
-from arconnect.settings import Settings
 
 
 class XeroOAuth:
     """Xero's OAuth client for one app (client id and secret).
 
     Args:
-        settings: the Xero host URLs (``xero_login_url``, ``xero_identity_url``,
-            ``xero_api_url``), default scopes and the HTTP timeout.
+        settings: the Xero host URLs (``login_url``, ``identity_url``, ``api_url``), default
+            scopes and the HTTP timeout (:class:`~arconnect.adapters.xero.settings.XeroSettings`).
         client_id: the app's client id.
         client_secret: the app's client secret.
         now: the clock used to turn ``expires_in`` into ``expires_at`` (tests move it).
@@ -48,16 +48,16 @@ class XeroOAuth:
     """
 
     def __init__(
-        self, settings: Settings, client_id: str, client_secret: str, *, now: Now = utcnow
+        self, settings: XeroSettings, client_id: str, client_secret: str, *, now: Now = utcnow
     ) -> None:
         self.settings = settings
         self.client_id = client_id
         self._client_secret = client_secret
         self._now = now
-        self.authorize_url = settings.xero_login_url.rstrip("/") + "/identity/connect/authorize"
-        self.token_url = settings.xero_identity_url.rstrip("/") + "/connect/token"
-        self.revocation_url = settings.xero_identity_url.rstrip("/") + "/connect/revocation"
-        self.connections_url = settings.xero_api_url.rstrip("/") + "/connections"
+        self.authorize_url = settings.login_url.rstrip("/") + "/identity/connect/authorize"
+        self.token_url = settings.identity_url.rstrip("/") + "/connect/token"
+        self.revocation_url = settings.identity_url.rstrip("/") + "/connect/revocation"
+        self.connections_url = settings.api_url.rstrip("/") + "/connections"
 
     def _session(self, **kw: Any) -> OAuth2Session:
         return OAuth2Session(
@@ -74,12 +74,12 @@ class XeroOAuth:
 
         Args:
             redirect_uri: where Xero sends the user back (registered with the app).
-            scopes: space-separated scopes (default: ``settings.xero_scopes``; include
+            scopes: space-separated scopes (default: ``settings.scopes``; include
                 ``offline_access`` to get a refresh token).
         """
         verifier = generate_token(64)
         with self._session(
-            scope=scopes or self.settings.xero_scopes,
+            scope=scopes or self.settings.scopes,
             redirect_uri=redirect_uri,
             code_challenge_method="S256",
         ) as session:

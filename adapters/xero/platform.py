@@ -20,6 +20,7 @@ from arconnect.adapters.base import Discovered, ErrorVerdict, RateInfo, TenantIn
 from arconnect.adapters.xero.adapter import XeroAdapter
 from arconnect.adapters.xero.oauth import XeroOAuth
 from arconnect.adapters.xero.scopes import scope_refusal
+from arconnect.adapters.xero.settings import xero_settings
 from arconnect.adapters.xero.transforms import TRANSFORMS
 from arconnect.auth.oauth import Now, utcnow
 from arconnect.errors import ConfigError
@@ -63,13 +64,15 @@ class XeroPlatform:
     callback_params: tuple[str, ...] = ()
 
     def configured_app(self, settings: Any) -> tuple[str | None, str | None]:
-        return settings.xero_client_id, settings.xero_client_secret
+        x = xero_settings(settings)
+        return x.client_id, x.client_secret
 
     def redirect_uri(self, settings: Any) -> str:
-        return str(settings.xero_redirect_uri)
+        return xero_settings(settings).redirect_uri
 
     def adapter(self, settings: Any) -> XeroAdapter:
-        return XeroAdapter(settings.sync_overlap_seconds, settings.xero_page_size)
+        return XeroAdapter(getattr(settings, "sync_overlap_seconds", 60),
+                           xero_settings(settings).page_size)
 
     def writer(self, settings: Any, outbound: Any) -> Any:
         from arconnect.adapters.xero.writer import XeroWriter
@@ -77,15 +80,16 @@ class XeroPlatform:
         return XeroWriter(outbound.batch_size)
 
     def limits(self, settings: Any) -> Limits:
+        x = xero_settings(settings)
         return Limits(
-            per_minute=settings.xero_minute_limit,
-            concurrency=settings.xero_concurrency,
-            per_day=settings.xero_day_limit,
-            app_per_minute=settings.xero_app_minute_limit,
+            per_minute=x.minute_limit,
+            concurrency=x.concurrency,
+            per_day=x.day_limit,
+            app_per_minute=x.app_minute_limit,
         )
 
     def base_url(self, settings: Any, tenant: TenantInfo) -> str:
-        return str(settings.xero_api_url).rstrip("/")
+        return xero_settings(settings).api_url.rstrip("/")
 
     def headers(self, tenant: TenantInfo) -> dict[str, str]:
         return XeroAdapter.headers(tenant)
@@ -95,15 +99,16 @@ class XeroPlatform:
 
     def oauth(self, settings: Any, client_id: str, client_secret: str,
               now: Now | None = None) -> XeroOAuth:
-        return XeroOAuth(settings, client_id, client_secret, now=now or utcnow)
+        return XeroOAuth(xero_settings(settings), client_id, client_secret, now=now or utcnow)
 
     def app_credentials(self, settings: Any) -> tuple[str, str]:
-        if not settings.xero_client_id or not settings.xero_client_secret:
+        x = xero_settings(settings)
+        if not x.client_id or not x.client_secret:
             raise ConfigError(
                 "ARCONNECT_XERO_CLIENT_ID and ARCONNECT_XERO_CLIENT_SECRET are not set: use your "
                 "Xero app's credentials (https://developer.xero.com/app/manage)"
             )
-        return str(settings.xero_client_id), str(settings.xero_client_secret)
+        return x.client_id, x.client_secret
 
     def discover(self, oauth: Any, token: TokenSet,
                  callback: Mapping[str, str]) -> list[Discovered]:
@@ -132,7 +137,7 @@ class XeroPlatform:
 
     def explain_401(self, settings: Any, tenant_name: str,
                     granted_scopes: Callable[[], str | None]) -> Any:
-        return scope_refusal(tenant_name, settings.xero_scopes, granted_scopes)
+        return scope_refusal(tenant_name, xero_settings(settings).scopes, granted_scopes)
 
     def rate_info(self, headers: Mapping[str, str]) -> RateInfo | None:
         h = {str(k).lower(): str(v) for k, v in headers.items()}
@@ -159,7 +164,7 @@ class XeroPlatform:
     def verify_webhook(self, settings: Any, body: bytes, headers: Mapping[str, str]) -> bool:
         # https://developer.xero.com/documentation/guides/webhooks/configuring-your-server/
         # (x-xero-signature: base64 HMAC-SHA256 of the raw body with the webhook key)
-        key = getattr(settings, "xero_webhook_key", None)
+        key = xero_settings(settings).webhook_key
         given = {str(k).lower(): v for k, v in headers.items()}.get("x-xero-signature")
         if not key or not given:
             return False

@@ -122,7 +122,9 @@ class XeroWriter:
 
     def daily_budget(self, settings: Any) -> int | None:
         """Xero's day limit per organisation (5,000; 1,000 on the Starter tier)."""
-        return int(settings.xero_day_limit)
+        from arconnect.adapters.xero.settings import xero_settings
+
+        return xero_settings(settings).day_limit
 
     def send(self, client: HttpClient, call: WriteCall, key: str, ops: Sequence[WriteOp],
              erp: ErpState) -> CallOutcome:

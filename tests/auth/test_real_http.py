@@ -12,12 +12,12 @@ import requests
 from sqlalchemy import Engine
 
 from arconnect.adapters.xero.oauth import XeroOAuth
+from arconnect.adapters.xero.settings import XeroSettings, load_xero_settings
 from arconnect.auth.service import add_grant, begin_connect, complete_connect
 from arconnect.auth.tokens import TokenManager
 from arconnect.auth.vault import TokenVault
 from arconnect.errors import ReconnectRequired
 from arconnect.sandbox.xero import XeroSandbox
-from arconnect.settings import Settings, load_settings
 from arconnect.store import db
 from tests.auth.helpers import KEY, credential_row, small_sandbox, tenant_rows
 
@@ -29,10 +29,10 @@ def server() -> Iterator[XeroSandbox]:
 
 
 @pytest.fixture
-def settings(server: XeroSandbox) -> Settings:
-    return load_settings(xero_api_url=server.url, xero_identity_url=server.url,
-                         xero_login_url=server.url, xero_client_id="cid",
-                         xero_client_secret="secret", http_timeout=10)
+def settings(server: XeroSandbox) -> XeroSettings:
+    return load_xero_settings(api_url=server.url, identity_url=server.url,
+                         login_url=server.url, client_id="cid",
+                         client_secret="secret", http_timeout=10)
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def vault() -> TokenVault:
     return TokenVault([KEY])
 
 
-def _connect(server: XeroSandbox, engine: Engine, vault: TokenVault, settings: Settings) -> int:
+def _connect(server: XeroSandbox, engine: Engine, vault: TokenVault, settings: XeroSettings) -> int:
     grant = server.create_grant()
     tenants = add_grant(engine, "xero", client_id="cid", client_secret="secret",
                              refresh_token=grant["refresh_token"], vault=vault, settings=settings)
@@ -49,12 +49,12 @@ def _connect(server: XeroSandbox, engine: Engine, vault: TokenVault, settings: S
     return tenants[0].credential_id
 
 
-def _manager(engine: Engine, cid: int, vault: TokenVault, settings: Settings) -> TokenManager:
+def _manager(engine: Engine, cid: int, vault: TokenVault, settings: XeroSettings) -> TokenManager:
     return TokenManager(engine, cid, vault, lambda i, s: XeroOAuth(settings, i, s))
 
 
 def test_headless_grant_then_refresh_and_invalid_grant(
-    server: XeroSandbox, db_url: str, vault: TokenVault, settings: Settings
+    server: XeroSandbox, db_url: str, vault: TokenVault, settings: XeroSettings
 ) -> None:
     engine = db.get_engine(db_url)
     cid = _connect(server, engine, vault, settings)
@@ -72,7 +72,7 @@ def test_headless_grant_then_refresh_and_invalid_grant(
 
 
 def test_browser_flow_with_pkce(server: XeroSandbox, sqlite_url: str, vault: TokenVault,
-                                settings: Settings) -> None:
+                                settings: XeroSettings) -> None:
     engine = db.get_engine(sqlite_url)
     redirect = "http://localhost:9/callback/xero"
     request = begin_connect("xero", settings, redirect)

@@ -8,6 +8,7 @@ import pytest
 import responses
 from sqlalchemy import Engine, func, select
 
+from arconnect.adapters.xero.settings import XeroSettings, load_xero_settings
 from arconnect.auth.service import (
     add_grant,
     begin_connect,
@@ -20,7 +21,7 @@ from arconnect.auth.service import (
 from arconnect.auth.tokens import TokenManager, credential_table
 from arconnect.auth.vault import TokenVault
 from arconnect.errors import AuthError, ConfigError, NotFoundError, ReconnectRequired
-from arconnect.settings import Settings, load_settings
+from arconnect.settings import load_settings
 from arconnect.store import db
 from tests.auth.helpers import KEY, T0, credential_row, store_grant
 
@@ -46,9 +47,9 @@ def vault() -> TokenVault:
 
 
 @pytest.fixture
-def settings() -> Settings:
-    return load_settings(xero_api_url=HOST, xero_identity_url=HOST, xero_login_url=HOST,
-                         xero_client_id="cid", xero_client_secret="secret")
+def settings() -> XeroSettings:
+    return load_xero_settings(api_url=HOST, identity_url=HOST, login_url=HOST,
+                         client_id="cid", client_secret="secret")
 
 
 def _token_endpoint(n: int = 1) -> None:
@@ -59,7 +60,7 @@ def _token_endpoint(n: int = 1) -> None:
 
 @responses.activate
 def test_add_grant_rotates_first_then_one_tenant_per_organisation(
-    engine: Engine, vault: TokenVault, settings: Settings
+    engine: Engine, vault: TokenVault, settings: XeroSettings
 ) -> None:
     _token_endpoint()
     responses.get(f"{HOST}/connections", json=CONNECTIONS)
@@ -84,7 +85,7 @@ def test_add_grant_rotates_first_then_one_tenant_per_organisation(
 
 @responses.activate
 def test_add_grant_again_updates_the_tenants(engine: Engine, vault: TokenVault,
-                                             settings: Settings) -> None:
+                                             settings: XeroSettings) -> None:
     _token_endpoint(1)
     responses.get(f"{HOST}/connections", json=CONNECTIONS)
     first = add_grant(engine, "xero", client_id="cid", client_secret="secret", refresh_token="rt-0",
@@ -100,7 +101,7 @@ def test_add_grant_again_updates_the_tenants(engine: Engine, vault: TokenVault,
 
 @responses.activate
 def test_add_grant_for_one_organisation(engine: Engine, vault: TokenVault,
-                                        settings: Settings) -> None:
+                                        settings: XeroSettings) -> None:
     _token_endpoint()
     responses.get(f"{HOST}/connections", json=CONNECTIONS)
     tenants = add_grant(engine, "xero", client_id="cid", client_secret="secret",
@@ -111,7 +112,7 @@ def test_add_grant_for_one_organisation(engine: Engine, vault: TokenVault,
 
 @responses.activate
 def test_add_grant_unknown_organisation_lists_the_reachable_ones(
-    engine: Engine, vault: TokenVault, settings: Settings
+    engine: Engine, vault: TokenVault, settings: XeroSettings
 ) -> None:
     _token_endpoint()
     responses.get(f"{HOST}/connections", json=CONNECTIONS)
@@ -129,7 +130,7 @@ def test_add_grant_unknown_organisation_lists_the_reachable_ones(
 
 @responses.activate
 def test_add_grant_with_a_used_refresh_token(engine: Engine, vault: TokenVault,
-                                             settings: Settings) -> None:
+                                             settings: XeroSettings) -> None:
     responses.post(f"{HOST}/connect/token", status=400, json={"error": "invalid_grant"})
     with pytest.raises(ReconnectRequired, match="invalid_grant") as info:
         add_grant(engine, "xero", client_id="cid", client_secret="secret",
@@ -139,7 +140,7 @@ def test_add_grant_with_a_used_refresh_token(engine: Engine, vault: TokenVault,
 
 
 @responses.activate
-def test_browser_flow(engine: Engine, vault: TokenVault, settings: Settings) -> None:
+def test_browser_flow(engine: Engine, vault: TokenVault, settings: XeroSettings) -> None:
     request = begin_connect("xero", settings, "http://localhost:9/callback/xero")
     query = parse_qs(urlsplit(request.url).query)
     assert request.url.startswith(f"{HOST}/identity/connect/authorize?")
@@ -163,7 +164,7 @@ def test_browser_flow_needs_the_app_credentials() -> None:
 
 @responses.activate
 def test_get_tenant_by_id_name_or_external_id(engine: Engine, vault: TokenVault,
-                                              settings: Settings) -> None:
+                                              settings: XeroSettings) -> None:
     _token_endpoint()
     responses.get(f"{HOST}/connections", json=CONNECTIONS)
     a, b = add_grant(engine, "xero", client_id="cid", client_secret="secret",
@@ -177,7 +178,7 @@ def test_get_tenant_by_id_name_or_external_id(engine: Engine, vault: TokenVault,
 
 
 @responses.activate
-def test_revoke_grant(engine: Engine, vault: TokenVault, settings: Settings,
+def test_revoke_grant(engine: Engine, vault: TokenVault, settings: XeroSettings,
                       monkeypatch: pytest.MonkeyPatch) -> None:
     _token_endpoint()
     responses.get(f"{HOST}/connections", json=CONNECTIONS[:1])

@@ -12,8 +12,8 @@ import requests
 import responses
 
 from arconnect.adapters.xero.oauth import AuthRequest, XeroOAuth
+from arconnect.adapters.xero.settings import load_xero_settings
 from arconnect.errors import AuthError, ReconnectRequired, UpstreamError
-from arconnect.settings import load_settings
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 TOKEN_URL = "https://identity.example/connect/token"
@@ -22,10 +22,10 @@ BASIC = "Basic " + base64.b64encode(b"cid:secret").decode()
 
 @pytest.fixture
 def oauth() -> XeroOAuth:
-    settings = load_settings(
-        xero_login_url="https://login.example",
-        xero_identity_url="https://identity.example/",
-        xero_api_url="https://api.example",
+    settings = load_xero_settings(
+        login_url="https://login.example",
+        identity_url="https://identity.example/",
+        api_url="https://api.example",
     )
     return XeroOAuth(settings, "cid", "secret", now=lambda: NOW)
 

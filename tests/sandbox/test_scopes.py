@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from arconnect.adapters.base import TenantInfo
 from arconnect.adapters.xero import XeroAdapter
+from arconnect.adapters.xero.settings import XeroSettings, xero_settings
 from arconnect.auth.service import add_grant
 from arconnect.auth.vault import get_vault
 from arconnect.clock import Clock, set_clock
@@ -21,7 +22,7 @@ from arconnect.errors import ScopeMissing
 from arconnect.sandbox.xero import OrgSpec, XeroSandbox
 from arconnect.segmenter.service import segment_tenant
 from arconnect.services import client_for, sync_tenants
-from arconnect.settings import Settings, get_settings
+from arconnect.settings import get_settings
 from arconnect.store.db import dispose_engines, get_engine
 from arconnect.writeback import service as wb
 from tests.sync.conftest import (
@@ -36,7 +37,7 @@ from tests.writeback.helpers import assert_segment_groups, context
 
 from .conftest import Client
 
-DEFAULT_SCOPES = Settings.model_fields["xero_scopes"].default
+DEFAULT_SCOPES = XeroSettings.model_fields["scopes"].default
 OLD_APP_SCOPES = ("offline_access accounting.contacts accounting.transactions.read "
                   "accounting.settings.read")
 TINY = OrgSpec(name="Acme Wholesale", customers=12, invoices=120, payments=90, suppliers=2,
@@ -141,7 +142,7 @@ def scoped_env(monkeypatch: pytest.MonkeyPatch, db_url: str, scope: str,
 
 def test_default_scopes_cover_every_call_of_sync_and_write_back(
         monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
-    assert get_settings().xero_scopes == DEFAULT_SCOPES
+    assert xero_settings(get_settings()).scopes == DEFAULT_SCOPES
     org = OrgSpec(name="Acme Wholesale", customers=30, invoices=360, payments=300, suppliers=2,
                   bills=10)
     set_clock(Clock(600.0))  # write-back paces at 60 calls a minute: a scaled clock
