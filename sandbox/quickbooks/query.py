@@ -11,6 +11,7 @@ escapes a quote. Keywords and property names are case-insensitive, entity names 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -357,6 +358,18 @@ def run(company: Company, query: Query) -> tuple[list[str], int]:
     for path, _ in query.order:
         if not _known(table, path):
             raise _invalid(f"property '{path.split('.')[0]}' is not queryable")
+    bound = _key_bound(query)
+    if bound is not None:
+        return _run_from(company, table, query, bound)
+    keys = _cached(company, table, query)
+    if query.count:
+        return [], len(keys)
+    first = query.start - 1
+    return keys[first:first + query.max_results], len(keys)
+
+
+def _cached(company: Company, table: Table, query: Query) -> list[str]:
+    """Every Id matching ``query``, in its order, cached per table version."""
     cache_key = (query.entity, repr(query.where), tuple(query.order), table.version)
     keys = company.query_cache.get(cache_key)
     if keys is None:
@@ -364,10 +377,41 @@ def run(company: Company, query: Query) -> tuple[list[str], int]:
         if len(company.query_cache) > 32:
             company.query_cache.clear()
         company.query_cache[cache_key] = keys
+    return keys
+
+
+def _key_bound(query: Query) -> Condition | None:
+    """The lower bound of a query that pages by key: the one ``>=`` or ``>`` condition on the
+    time it orders by, ascending (``WHERE MetaData.LastUpdatedTime >= '…' ORDERBY
+    MetaData.LastUpdatedTime``); None for any other query."""
+    if len(query.order) != 1 or query.order[0][1]:
+        return None
+    path = query.order[0][0].lower()
+    if path not in _TIME_FIELDS:
+        return None
+    bounds = [c for c in query.where if c.path.lower() == path and c.op in (">=", ">")]
+    return bounds[0] if len(bounds) == 1 else None
+
+
+def _run_from(company: Company, table: Table, query: Query,
+              bound: Condition) -> tuple[list[str], int]:
+    """A key-paging query answered from the cached result of its other conditions (the same
+    on every page) by bisection on the ordering time, instead of filtering every record of
+    the table on every page: what :func:`run` returns, in O(log n) a page."""
+    try:
+        at = parse_time(str(bound.values[0]), company.tz)
+    except ValueError:
+        raise _invalid(f"value {bound.values[0]!r} is not a date-time") from None
+    rest = Query(query.entity, where=[c for c in query.where if c is not bound],
+                 order=query.order)
+    keys = _cached(company, table, rest)
+    stamps = getattr(table, _TIME_FIELDS[query.order[0][0].lower()])
+    cut = (bisect_left if bound.op == ">=" else bisect_right)(keys, at, key=stamps.__getitem__)
+    total = len(keys) - cut
     if query.count:
-        return [], len(keys)
-    first = query.start - 1
-    return keys[first:first + query.max_results], len(keys)
+        return [], total
+    first = cut + query.start - 1
+    return keys[first:first + query.max_results], total
 
 
 def _select(company: Company, table: Table, query: Query) -> list[str]:
