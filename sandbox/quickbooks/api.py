@@ -2,7 +2,7 @@
 the connector uses (customer sparse update, term create).
 
 A handler receives the company already resolved and authorised and returns a
-:class:`~arconnect.sandbox.xero.api.Response`; the HTTP layer owns authentication, throttles,
+:class:`~arconnect.sandbox.common.http.Response`; the HTTP layer owns authentication, throttles,
 faults and the ``intuit_tid`` header. Every body is JSON with a ``time`` in the company's
 offset; every refusal is QBO's ``{"Fault": {"Error": [...], "type": …}, "time": …}``.
 """
@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from arconnect.sandbox.common.clock import SandboxClock
+from arconnect.sandbox.common.http import Request, Response
 from arconnect.sandbox.quickbooks import query as Q
 from arconnect.sandbox.quickbooks import records as R
 from arconnect.sandbox.quickbooks.model import ENTITIES, RESOURCES, Company, Record
@@ -26,8 +28,6 @@ from arconnect.sandbox.quickbooks.wire import (
     response_time,
     stamp,
 )
-from arconnect.sandbox.xero.api import Request, Response
-from arconnect.sandbox.xero.clock import SandboxClock
 
 BATCH_LIMIT = 30
 CDC_WINDOW = timedelta(days=30)

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from arconnect.sandbox.xero.clock import SandboxClock
+from arconnect.sandbox.common.clock import SandboxClock
 
 CODE_TTL = timedelta(minutes=5)
 ACCESS_TTL = timedelta(hours=1)

@@ -14,10 +14,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from random import Random
 
+from arconnect.sandbox.common.clock import SandboxClock
 from arconnect.sandbox.quickbooks import records as R
 from arconnect.sandbox.quickbooks.model import Company, Record, Tombstone
 from arconnect.sandbox.quickbooks.wire import ZERO, money
-from arconnect.sandbox.xero.clock import SandboxClock
 
 KINDS = ("new_invoice", "payment", "partial_payment", "edit_invoice", "void_invoice",
          "delete_payment", "apply_credit", "new_customer", "deactivate_customer")

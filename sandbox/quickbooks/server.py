@@ -12,7 +12,8 @@ these paths over several hosts (``appcenter.intuit.com``, ``oauth.platform.intui
 - ``/v3/company/{realmId}/…`` — the Accounting API (:mod:`arconnect.sandbox.quickbooks.api`)
 - ``/_sandbox/…`` — the control API (state, clock, faults, grants, mutate, stats, revoke)
 
-The loopback and ``Host`` safety rules are the Xero sandbox's (``sandbox/xero/server.py``).
+The lifecycle, the loopback and ``Host`` safety rules and the control plumbing are every
+emulator's (:mod:`arconnect.sandbox.common.server`).
 """
 
 from __future__ import annotations
@@ -22,32 +23,22 @@ import gc
 import html
 import json
 import threading
-import time
-import uuid
-from collections.abc import Callable, Sequence
 from datetime import datetime
-from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode
 
+from arconnect.sandbox.common.clock import SandboxClock
+from arconnect.sandbox.common.http import Request, Response, text
+from arconnect.sandbox.common.loopback import RemoteRefused, is_loopback
+from arconnect.sandbox.common.server import Control, Emulator
 from arconnect.sandbox.quickbooks.api import ApiFault, QboApi
-from arconnect.sandbox.quickbooks.faults import Faults
+from arconnect.sandbox.quickbooks.faults import QboFaults
 from arconnect.sandbox.quickbooks.generator import generate_company
 from arconnect.sandbox.quickbooks.identity import ACCOUNTING_SCOPE, Identity, OAuthError
 from arconnect.sandbox.quickbooks.limits import Stats, Throttle
 from arconnect.sandbox.quickbooks.model import Company, QboConfig
 from arconnect.sandbox.quickbooks.mutate import Mutator
 from arconnect.sandbox.quickbooks.wire import JSON, fault, render
-from arconnect.sandbox.xero.api import Request, Response
-from arconnect.sandbox.xero.clock import SandboxClock
-from arconnect.sandbox.xero.server import (
-    LOOPBACK_NAMES,
-    RemoteRefused,
-    _host_names,
-    _host_of,
-    is_loopback,
-)
 
 __all__ = ["QboSandbox", "RemoteRefused", "is_loopback"]
 
@@ -66,7 +57,7 @@ def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> R
     return Response(status, render(payload).encode(), dict(headers or {}), JSON)
 
 
-class QboSandbox:
+class QboSandbox(Emulator):
     """The QuickBooks Online emulator: companies, OAuth, throttles, faults, the HTTP server.
 
     Args:
@@ -81,7 +72,15 @@ class QboSandbox:
         stats: request counters per kind.
     """
 
+    thread_name = "qbo-sandbox"
+    server_version = "QboSandbox/1.0"
+    trace_header = "intuit_tid"  # every QBO response carries it, the id to quote to support
+
+    faults: QboFaults
+    stats: Stats
+
     def __init__(self, config: QboConfig | None = None) -> None:
+        super().__init__()
         self.config = config or QboConfig()
         cfg = self.config
         self.clock = SandboxClock(cfg.start_at(), cfg.clock_scale)
@@ -95,66 +94,10 @@ class QboSandbox:
         self.throttle = Throttle(self.clock, cfg.strict_limits, cfg.minute_limit,
                                  cfg.concurrent_limit, cfg.batch_minute_limit)
         self.stats = Stats()
-        self.faults = Faults(self.identity.expire_access_tokens, self.identity.revoke_realm)
+        self.faults = QboFaults(self.identity.expire_access_tokens, self.identity.revoke_realm)
         self.api = QboApi(self.clock)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._allowed_hosts: frozenset[str] = LOOPBACK_NAMES
         self._replays: dict[tuple[str, str], Response] = {}
         self._replay_lock = threading.Lock()
-
-    # ---- lifecycle ---------------------------------------------------------------------------
-    def start(self, host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False,
-              allowed_hosts: Sequence[str] = ()) -> str:
-        """Serve on ``host:port`` (0 = a free port) in a background thread; returns the URL.
-
-        Raises:
-            RemoteRefused: ``host`` is not loopback and ``allow_remote`` is False.
-            RuntimeError: already running.
-        """
-        if self._server is not None:
-            raise RuntimeError("the sandbox is already running")
-        if not allow_remote and not is_loopback(host):
-            raise RemoteRefused(
-                f"refusing to serve on {host!r}: the sandbox's control API is unauthenticated "
-                "(it shows the client secret and mints tokens); use 127.0.0.1, or pass "
-                "--allow-remote (allow_remote=True) to expose it on purpose")
-        self._allowed_hosts = _host_names(host, allow_remote, allowed_hosts)
-        server = _Server((host, port), _Handler)
-        server.sandbox = self
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="qbo-sandbox",
-                                        kwargs={"poll_interval": 0.1}, daemon=True)
-        self._thread.start()
-        return self.url
-
-    @property
-    def url(self) -> str:
-        """``http://host:port`` — the OAuth and API base URL at once."""
-        if self._server is None:
-            raise RuntimeError("the sandbox is not running")
-        host, port = self._server.server_address[:2]
-        if isinstance(host, bytes):
-            host = host.decode()
-        return f"http://{host}:{port}"
-
-    def stop(self) -> None:
-        """Stop serving and close the port."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> QboSandbox:
-        if self._server is None:
-            self.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     # ---- the Python control surface ----------------------------------------------------------
     @property
@@ -195,7 +138,7 @@ class QboSandbox:
     def state(self) -> dict[str, Any]:
         """A JSON-ready snapshot (``GET /_sandbox/state``)."""
         return {
-            "url": self.url if self._server else None, "now": self.clock.now().isoformat(),
+            "url": self.url if self.serving else None, "now": self.clock.now().isoformat(),
             "clock_scale": self.clock.scale, "strict_limits": self.config.strict_limits,
             "client_id": self.client_id, "client_secret": self.client_secret,
             "redirect_uris": self.config.redirect_uris,
@@ -207,23 +150,14 @@ class QboSandbox:
         }
 
     # ---- request handling --------------------------------------------------------------------
-    def handle(self, req: Request) -> Response:
-        """Answer one HTTP request."""
-        host = req.headers.get("Host")
-        if host is None or _host_of(host) not in self._allowed_hosts:
-            # DNS-rebinding protection, as the Xero sandbox: 421 Misdirected Request
-            return Response(421, b"Misdirected Request", content_type="text/plain")
+    def route(self, req: Request) -> Response:
+        """Answer a request outside the control API."""
         path = req.path
-        if path.startswith("/_sandbox/"):
-            return self._control(req)
         if path.startswith("/v3/company/"):
             return self._accounting(req)
-        slow = self.faults.take("slow", path)
-        if slow is not None:
-            time.sleep(slow.seconds)
-        burst = self.faults.take("5xx", path)
-        if burst is not None:
-            return Response(burst.status, b"Service Unavailable", content_type="text/plain")
+        failed = self.injected(path)
+        if failed is not None:
+            return failed
         if path == "/connect/oauth2":
             self.stats.record("authorize")
             return self._authorize(req)
@@ -236,10 +170,10 @@ class QboSandbox:
         if path in ("/.well-known/openid_configuration",
                     "/.well-known/openid_sandbox_configuration"):
             return _json(200, self._discovery())
-        return Response(404, b"Not Found", content_type="text/plain")
+        return text(404, "Not Found")
 
     def _discovery(self) -> dict[str, Any]:
-        base = self.url if self._server else ""
+        base = self.url if self.serving else ""
         return {"issuer": "https://oauth.platform.intuit.com/op/v1",
                 "authorization_endpoint": f"{base}/connect/oauth2",
                 "token_endpoint": f"{base}/oauth2/v1/tokens/bearer",
@@ -298,13 +232,9 @@ class QboSandbox:
                 self.throttle.release(realm)
                 return seen
         try:
-            slow = self.faults.take("slow", req.path)
-            if slow is not None:  # a slow call holds its concurrency slot
-                time.sleep(slow.seconds)
-            burst = self.faults.take("5xx", req.path)
-            if burst is not None:
-                return Response(burst.status, b"Service Unavailable",
-                                content_type="text/plain")
+            failed = self.injected(req.path)  # a slow call holds its concurrency slot
+            if failed is not None:
+                return failed
             resp = self.api.handle(company, req, rest)
         finally:
             if forced is None:
@@ -423,57 +353,31 @@ class QboSandbox:
         return Response(200, b"", content_type="text/plain")
 
     # ---- control API -------------------------------------------------------------------------
-    def _control(self, req: Request) -> Response:
-        name = req.path.lower().rstrip("/").split("/")[-1]
-        if req.method not in ("GET", "HEAD"):
-            media = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            if media != "application/json":
-                return _json(415, {"error": f"{req.method} {req.path} needs Content-Type: "
-                                            f"application/json (got {media or 'none'!r})"})
-        try:
-            body = json.loads(req.body or b"{}")
-        except ValueError:
-            return _json(400, {"error": "invalid JSON"})
-        try:
-            if name == "state" and req.method == "GET":
-                return _json(200, self.state())
-            if name == "clock" and req.method == "POST":
-                return _json(200, {"now": self.clock.advance(
-                    float(body.get("advance", 0))).isoformat()})
-            if name == "grants" and req.method == "POST":
-                return _json(200, self.create_grant(body.get("realm_id")))
-            if name == "mutate" and req.method == "POST":
-                done = self.mutate(body.get("realm_id"), int(body.get("seed", 1))).random(
-                    int(body.get("n", 50)))
-                return _json(200, {"counts": dict(done)})
-            if name == "stats" and req.method == "GET":
-                return _json(200, self.stats.as_dict())
-            if name == "reset" and req.method == "POST":
-                self.stats.reset()
-                return _json(200, {"reset": True})
-            if name == "revoke" and req.method == "POST":
-                return _json(200, {"revoked": self.faults.revoke_grant(body.get("realm_id"))})
-            if name == "faults" and req.method == "POST":
-                return self._control_fault(body)
-        except (KeyError, ValueError, TypeError) as err:
-            return _json(400, {"error": str(err)})
-        return _json(404, {"error": f"no control endpoint {req.method} {req.path}"})
+    def json(self, status: int, payload: Any, headers: dict[str, str] | None = None
+             ) -> Response:
+        """``payload`` rendered as QBO renders JSON."""
+        return _json(status, payload, headers)
 
-    def _control_fault(self, body: dict[str, Any]) -> Response:
-        kind = body.pop("fault", None)
-        knobs: dict[str, Callable[..., None]] = {
-            "burst_5xx": self.faults.burst_5xx, "throttle": self.faults.throttle,
-            "slow": self.faults.slow, "malformed": self.faults.malformed}
-        if kind in knobs:
-            knobs[kind](**body)
-        elif kind == "expire_tokens":
-            self.faults.expire_tokens()
-        elif kind == "clear":
-            self.faults.clear()
-        else:
-            return _json(400, {"error": "fault must be burst_5xx, throttle, slow, malformed, "
-                                        "expire_tokens or clear"})
-        return _json(200, {"armed": self.faults.pending()})
+    def crash(self, err: Exception) -> Response:
+        """A sandbox bug answers as QBO's SystemFault."""
+        return Response(500, render({"Fault": fault(
+            "An application error has occurred while processing your request",
+            f"System Failure Error: sandbox error {err!r}", "10000", "SystemFault"),
+            "time": datetime.now().astimezone().isoformat()}).encode(), {}, JSON)
+
+    def controls(self) -> dict[tuple[str, str], Control]:
+        """The shared control endpoints, ``grants``, ``mutate`` and ``revoke``."""
+        return {**super().controls(),
+                ("POST", "grants"): lambda body: _json(200, self.create_grant(
+                    body.get("realm_id"))),
+                ("POST", "mutate"): self._control_mutate,
+                ("POST", "revoke"): lambda body: _json(200, {
+                    "revoked": self.faults.revoke_grant(body.get("realm_id"))})}
+
+    def _control_mutate(self, body: dict[str, Any]) -> Response:
+        done = self.mutate(body.get("realm_id"), int(body.get("seed", 1))).random(
+            int(body.get("n", 50)))
+        return _json(200, {"counts": dict(done)})
 
 
 def _corrupt(resp: Response, kind: str) -> Response:
@@ -487,54 +391,3 @@ def _corrupt(resp: Response, kind: str) -> Response:
             value[0].pop("Id", None)
             break
     return Response(resp.status, json.dumps(doc).encode(), resp.headers, resp.content_type)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-    sandbox: QboSandbox
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _Server
-    server_version = "QboSandbox/1.0"
-    sys_version = ""
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        """Quiet: benchmarks send thousands of requests a second."""
-
-    def date_time_string(self, timestamp: float | None = None) -> str:
-        """The ``Date`` header from the sandbox clock (the clock timestamps come from)."""
-        if timestamp is None:
-            return formatdate(self.server.sandbox.clock.now().timestamp(), usegmt=True)
-        return super().date_time_string(timestamp)
-
-    def _dispatch(self) -> None:
-        split = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        query = {k.lower(): v for k, v in parse_qsl(split.query, keep_blank_values=True)}
-        req = Request(self.command, split.path, query, self.headers, body)  # type: ignore[arg-type]
-        try:
-            resp = self.server.sandbox.handle(req)
-        except Exception as err:  # a sandbox bug must not hang the client: answer 500
-            resp = Response(500, render({"Fault": fault(
-                "An application error has occurred while processing your request",
-                f"System Failure Error: sandbox error {err!r}", "10000", "SystemFault"),
-                "time": datetime.now().astimezone().isoformat()}).encode(), {}, JSON)
-        self.send_response(resp.status)
-        self.send_header("Content-Type", resp.content_type)
-        self.send_header("Content-Length", str(len(resp.body)))
-        # every QBO response carries intuit_tid, the id to quote to Intuit support
-        self.send_header("intuit_tid", str(uuid.uuid4()))
-        for name, value in resp.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if resp.body and self.command != "HEAD":
-            self.wfile.write(resp.body)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch
-

@@ -9,7 +9,7 @@ See ``sandbox/README.md`` for the behaviours emulated and where each comes from.
 
 from __future__ import annotations
 
-from arconnect.sandbox.xero.clock import SandboxClock
+from arconnect.sandbox.common.clock import SandboxClock
 from arconnect.sandbox.xero.model import Org, OrgSpec, SandboxConfig
 from arconnect.sandbox.xero.mutate import MutationSummary
 from arconnect.sandbox.xero.server import XeroSandbox

@@ -14,13 +14,14 @@ import random
 import threading
 import uuid
 from bisect import bisect_left
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from arconnect.sandbox.common.clock import SandboxClock
+from arconnect.sandbox.common.http import Request, Response
 from arconnect.sandbox.xero import records as R
 from arconnect.sandbox.xero import validate as V
-from arconnect.sandbox.xero.clock import SandboxClock
 from arconnect.sandbox.xero.model import Org, Record, SandboxConfig, Table
 from arconnect.sandbox.xero.mutate import Changes, Stamper
 from arconnect.sandbox.xero.query import (
@@ -35,32 +36,6 @@ from arconnect.sandbox.xero.wire import envelope_head, render
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 GROUP_LIMIT = 100
-JSON = "application/json; charset=utf-8"
-
-
-@dataclass
-class Request:
-    """An API request as the handlers see it (query keys lower-cased, last value wins)."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: Mapping[str, str]
-    body: bytes = b""
-
-    def flag(self, name: str) -> bool:
-        """A boolean query parameter (``true``/``false``)."""
-        return self.query.get(name.lower(), "").lower() == "true"
-
-
-@dataclass
-class Response:
-    """What goes back on the wire."""
-
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    content_type: str = JSON
 
 
 class ApiError(Exception):

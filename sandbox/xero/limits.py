@@ -14,7 +14,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
-from arconnect.sandbox.xero.clock import SandboxClock
+from arconnect.sandbox.common.clock import SandboxClock
 
 MINUTE = 60.0
 DAY = 86400.0

@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from random import Random
 
+from arconnect.sandbox.common.clock import SandboxClock
 from arconnect.sandbox.xero import records as R
-from arconnect.sandbox.xero.clock import SandboxClock
 from arconnect.sandbox.xero.generator import _GOODS, due_date
 from arconnect.sandbox.xero.model import Org, Record
 from arconnect.sandbox.xero.wire import dotnet_date, dotnet_ms, money, new_id

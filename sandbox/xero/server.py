@@ -16,31 +16,29 @@ from __future__ import annotations
 import base64
 import gc
 import html
-import ipaddress
-import json
-import socket
 import threading
-import time
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
-from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from string import Template
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from arconnect.sandbox.common.clock import SandboxClock
+from arconnect.sandbox.common.http import Request, Response, text
+from arconnect.sandbox.common.loopback import RemoteRefused, is_loopback
+from arconnect.sandbox.common.server import Control, Emulator
 from arconnect.sandbox.xero import scopes
-from arconnect.sandbox.xero.api import AccountingApi, Request, Response
-from arconnect.sandbox.xero.clock import SandboxClock
-from arconnect.sandbox.xero.faults import Faults
+from arconnect.sandbox.xero.api import AccountingApi
+from arconnect.sandbox.xero.faults import XeroFaults
 from arconnect.sandbox.xero.generator import generate_org
 from arconnect.sandbox.xero.identity import Grant, Identity, OAuthError
 from arconnect.sandbox.xero.limits import RateLimiter, Stats
 from arconnect.sandbox.xero.model import Org, SandboxConfig
 from arconnect.sandbox.xero.mutate import MutationSummary, mutate
 from arconnect.sandbox.xero.wire import render, xml_of
+
+__all__ = ["RemoteRefused", "XeroSandbox", "is_loopback"]
 
 JSON = "application/json; charset=utf-8"
 XML = "text/xml; charset=utf-8"
@@ -61,46 +59,6 @@ def _problem(status: int, title: str, detail: str) -> Response:
                           "Instance": str(uuid.uuid4()), "Extensions": {}})
 
 
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
-
-
-class RemoteRefused(ValueError):
-    """The sandbox was asked to listen beyond loopback without ``allow_remote``."""
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback address literals (``127.0.0.0/8``, ``::1``)."""
-    name = host.strip().strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def _host_names(host: str, allow_remote: bool, extra: Sequence[str]) -> frozenset[str]:
-    """The names a request's ``Host`` header may carry for a server bound to ``host``."""
-    names = set(LOOPBACK_NAMES) | {h.strip().strip("[]").lower() for h in extra if h.strip()}
-    bound = host.strip().strip("[]").lower()
-    if bound in ("", "0.0.0.0", "::"):
-        if allow_remote:  # all interfaces: the machine's own names reach it too
-            names.update({socket.gethostname().lower(), socket.getfqdn().lower()})
-    else:
-        names.add(bound)
-    return frozenset(names)
-
-
-def _host_of(header: str) -> str:
-    """The name in a ``Host`` header, without the port (``[::1]:80`` -> ``::1``)."""
-    value = header.strip().lower()
-    if value.startswith("["):
-        return value[1:].split("]", 1)[0]
-    if value.count(":") == 1:
-        return value.split(":", 1)[0]
-    return value
-
-
 def _as_xml(resp: Response) -> Response:
     """``resp`` with its JSON body rendered as Xero's XML (a new object: idempotent replays
     keep the JSON one); bodies that are not JSON objects (none, text, a corrupted-body fault)
@@ -119,7 +77,7 @@ def _utc_text(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}0"
 
 
-class XeroSandbox:
+class XeroSandbox(Emulator):
     """The Xero emulator: data, identity, limits, faults and the HTTP server.
 
     Args:
@@ -134,7 +92,15 @@ class XeroSandbox:
         stats: per-tenant call statistics.
     """
 
+    thread_name = "xero-sandbox"
+    server_version = "XeroSandbox/1.0"
+    trace_header = "Xero-Correlation-Id"
+
+    faults: XeroFaults
+    stats: Stats
+
     def __init__(self, config: SandboxConfig | None = None) -> None:
+        super().__init__()
         self.config = config or SandboxConfig()
         cfg = self.config
         self.clock = SandboxClock(cfg.start_at(), cfg.time_scale)
@@ -151,47 +117,19 @@ class XeroSandbox:
         self.limits = RateLimiter(self.clock, cfg.strict_limits, cfg.minute_limit,
                                   cfg.day_limit, cfg.concurrent_limit, cfg.app_minute_limit)
         self.stats = Stats()
-        self.faults = Faults(self.identity.expire_access_tokens, self.limits.spend_elsewhere)
+        self.faults = XeroFaults(self.identity.expire_access_tokens,
+                                 self.limits.spend_elsewhere)
         self.rendered = threading.Event()
         self.api = AccountingApi(cfg, self.clock)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._allowed_hosts: frozenset[str] = LOOPBACK_NAMES
         self._consent = Template(
             resources.files("arconnect.sandbox.xero").joinpath("consent.html").read_text())
 
     # ---- lifecycle --------------------------------------------------------------------------
-    def start(self, host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False,
-              allowed_hosts: Sequence[str] = ()) -> str:
-        """Serve on ``host:port`` (0 = a free port) in a background thread; returns the URL.
-
-        The control API is unauthenticated (it shows the client secret and mints grants), so
-        a ``host`` other than a loopback address is refused unless ``allow_remote``. Every
-        request's ``Host`` header must name the loopback names, the bound address or one of
-        ``allowed_hosts`` (with ``allow_remote`` on all interfaces, also this machine's name):
-        a page on another site that rebinds its DNS name to this address is answered 421.
-
-        Raises:
-            RemoteRefused: ``host`` is not loopback and ``allow_remote`` is False.
-        """
-        if self._server is not None:
-            raise RuntimeError("the sandbox is already running")
-        if not allow_remote and not is_loopback(host):
-            raise RemoteRefused(
-                f"refusing to serve on {host!r}: the sandbox's control API is unauthenticated "
-                "(it shows the client secret and mints tokens); use 127.0.0.1, or pass "
-                "--allow-remote (allow_remote=True) to expose it on purpose")
-        self._allowed_hosts = _host_names(host, allow_remote, allowed_hosts)
-        server = _Server((host, port), _Handler)
-        server.sandbox = self
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="xero-sandbox",
-                                        kwargs={"poll_interval": 0.1}, daemon=True)
-        self._thread.start()
+    def started(self) -> None:
+        """Pre-render every record's JSON in the background when the config asks for it."""
         if self.config.prerender:
             threading.Thread(target=self._prerender, name="xero-sandbox-render",
                              daemon=True).start()
-        return self.url
 
     def _prerender(self) -> None:
         """Render every record's JSON once, in the order an incremental pull asks for them,
@@ -202,7 +140,7 @@ class XeroSandbox:
                 with org.lock:
                     keys = list(table.by_updated())
                 for i in range(0, len(keys), 1000):
-                    if self._server is None:
+                    if not self.serving:
                         return
                     with org.lock:
                         for key in keys[i:i + 1000]:
@@ -216,34 +154,6 @@ class XeroSandbox:
         if not self.config.prerender:
             return True
         return self.rendered.wait(timeout)
-
-    @property
-    def url(self) -> str:
-        """``http://host:port`` — the login, identity and API base URL at once."""
-        if self._server is None:
-            raise RuntimeError("the sandbox is not running")
-        host, port = self._server.server_address[:2]
-        if isinstance(host, bytes):
-            host = host.decode()
-        return f"http://{host}:{port}"
-
-    def stop(self) -> None:
-        """Stop serving and close the port."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> XeroSandbox:
-        if self._server is None:
-            self.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     # ---- the Python control surface --------------------------------------------------------
     def org(self, tenant_id: str) -> Org:
@@ -276,7 +186,7 @@ class XeroSandbox:
     def state(self) -> dict[str, Any]:
         """A JSON-ready snapshot (``GET /_sandbox/state``)."""
         return {
-            "url": self.url if self._server else None,
+            "url": self.url if self.serving else None,
             "now": self.clock.now().isoformat(), "time_scale": self.clock.scale,
             "strict_limits": self.config.strict_limits, "client_id": self.config.client_id,
             "client_secret": self.config.client_secret,
@@ -293,27 +203,14 @@ class XeroSandbox:
         }
 
     # ---- request handling (called by the handler threads) ----------------------------------
-    def handle(self, req: Request) -> Response:
-        """Answer one HTTP request."""
-        host = req.headers.get("Host")
-        if host is None or _host_of(host) not in self._allowed_hosts:
-            # DNS-rebinding protection: a page on another site whose name now resolves to this
-            # address sends its own name in Host. 421 Misdirected Request (RFC 9110 §15.5.20).
-            return Response(421, (
-                f"Host {host!r} is not a name this sandbox answers to "
-                f"({', '.join(sorted(self._allowed_hosts))}); connect through one of those, or "
-                "start it with --allowed-host NAME\n").encode(), content_type="text/plain")
+    def route(self, req: Request) -> Response:
+        """Answer a request outside the control API."""
         path = req.path.lower()
-        if path.startswith("/_sandbox/"):
-            return self._control(req)
         if path.startswith("/api.xro/"):
             return self._accounting(req)
-        slow = self.faults.take("slow", req.path)
-        if slow is not None:
-            time.sleep(slow.seconds)
-        burst = self.faults.take("5xx", req.path)
-        if burst is not None:
-            return Response(burst.status, b"Service Unavailable", content_type="text/plain")
+        failed = self.injected(req.path)
+        if failed is not None:
+            return failed
         if path == "/identity/connect/authorize":
             return self._authorize(req)
         if path == "/connect/token" and req.method == "POST":
@@ -322,7 +219,7 @@ class XeroSandbox:
             return self._revocation(req)
         if path == "/connections" or path.startswith("/connections/"):
             return self._connections(req)
-        return Response(404, b"Not Found", content_type="text/plain")
+        return text(404, "Not Found")
 
     def _bearer(self, req: Request) -> tuple[Grant | None, Response | None]:
         auth = req.headers.get("Authorization") or ""
@@ -359,12 +256,9 @@ class XeroSandbox:
                 headers["Retry-After"] = str(self.clock.retry_after(verdict.retry_after))
             return Response(429, b"", headers, content_type="text/plain")
         try:
-            slow = self.faults.take("slow", req.path)
-            if slow is not None:  # slow calls hold their concurrency slot, as in Xero
-                time.sleep(slow.seconds)
-            burst = self.faults.take("5xx", req.path)
-            if burst is not None:
-                resp = Response(burst.status, b"Service Unavailable", content_type="text/plain")
+            failed = self.injected(req.path)  # slow calls hold their concurrency slot, as in Xero
+            if failed is not None:
+                resp = failed
             else:
                 bad = self.faults.take("malformed", req.path) if req.method == "GET" else None
                 resp = self.api.handle(self.org(tenant), req, bad.malformed if bad else None)
@@ -484,111 +378,23 @@ class XeroSandbox:
         return Response(405, b"", content_type="text/plain")
 
     # ---- control API ------------------------------------------------------------------------
-    def _control(self, req: Request) -> Response:
-        name = req.path.lower().rstrip("/").split("/")[-1]
-        if req.method not in ("GET", "HEAD"):
-            # A browser page on any site may POST text/plain or a form here without a CORS
-            # preflight; a JSON content type cannot be sent cross-site without one.
-            media = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            if media != "application/json":
-                return _json(415, {"error": f"{req.method} {req.path} needs Content-Type: "
-                                            f"application/json (got {media or 'none'!r})"})
-        try:
-            body = json.loads(req.body or b"{}")
-        except ValueError:
-            return _json(400, {"error": "invalid JSON"})
-        try:
-            if name == "state" and req.method == "GET":
-                return _json(200, self.state())
-            if name == "clock" and req.method == "POST":
-                now = self.clock.advance(float(body.get("advance", 0)))
-                return _json(200, {"now": now.isoformat()})
-            if name == "faults" and req.method == "POST":
-                return self._control_fault(body)
-            if name == "mutate" and req.method == "POST":
-                summary = self.mutate(body.get("tenant_id"), int(body.get("n", 50)),
-                                      int(body.get("seed", 1)), bool(body.get("same_second")))
-                return _json(200, summary.as_dict())
-            if name == "grants" and req.method == "POST":
-                return _json(200, self.create_grant(body.get("tenant_ids"),
-                                                    body.get("scope")))
-            if name == "stats" and req.method == "GET":
-                return _json(200, self.stats.as_dict())
-            if name == "reset" and req.method == "POST":
-                self.stats.reset()
-                return _json(200, {"reset": True})
-            if name == "revoke" and req.method == "POST":
-                self.revoke_all()
-                return _json(200, {"revoked": True})
-        except (KeyError, ValueError, TypeError) as err:
-            return _json(400, {"error": str(err)})
-        return _json(404, {"error": f"no control endpoint {req.method} {req.path}"})
+    def json(self, status: int, payload: Any, headers: dict[str, str] | None = None
+             ) -> Response:
+        """``payload`` rendered as the sandbox's JSON."""
+        return _json(status, payload, headers)
 
-    def _control_fault(self, body: dict[str, Any]) -> Response:
-        kind = body.pop("fault", None)
-        if kind == "burst_5xx":
-            self.faults.burst_5xx(**body)
-        elif kind == "slow":
-            self.faults.slow(**body)
-        elif kind == "expire_tokens":
-            self.faults.expire_tokens()
-        elif kind == "malformed":
-            self.faults.malformed(**body)
-        elif kind == "rate_limit_storm":
-            self.faults.rate_limit_storm(**body)
-        elif kind == "clear":
-            self.faults.clear()
-        else:
-            return _json(400, {"error": "fault must be burst_5xx, slow, expire_tokens, "
-                                        "malformed or clear"})
-        return _json(200, {"armed": self.faults.pending()})
+    def controls(self) -> dict[tuple[str, str], Control]:
+        """The shared control endpoints, ``mutate``, ``grants`` and ``revoke``."""
+        return {**super().controls(), ("POST", "mutate"): self._control_mutate,
+                ("POST", "grants"): lambda body: _json(200, self.create_grant(
+                    body.get("tenant_ids"), body.get("scope"))),
+                ("POST", "revoke"): self._control_revoke}
 
+    def _control_mutate(self, body: dict[str, Any]) -> Response:
+        summary = self.mutate(body.get("tenant_id"), int(body.get("n", 50)),
+                              int(body.get("seed", 1)), bool(body.get("same_second")))
+        return _json(200, summary.as_dict())
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-    sandbox: XeroSandbox
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _Server
-    server_version = "XeroSandbox/1.0"
-    sys_version = ""
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        """Quiet: the sandbox serves benchmarks at thousands of requests a second."""
-
-    def date_time_string(self, timestamp: float | None = None) -> str:
-        """The ``Date`` header from the sandbox clock, the clock ``UpdatedDateUTC`` stamps
-        come from, as at Xero (RFC 9110 §6.6.1: the origin server's clock). Clients compare the
-        two: the Xero adapter tells edits made since a pass began by it."""
-        if timestamp is None:
-            return formatdate(self.server.sandbox.clock.now().timestamp(), usegmt=True)
-        return super().date_time_string(timestamp)
-
-    def _dispatch(self) -> None:
-        split = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        query = {k.lower(): v for k, v in parse_qsl(split.query, keep_blank_values=True)}
-        # the Message keeps header look-ups case-insensitive, as HTTP wants
-        req = Request(self.command, split.path, query, self.headers, body)  # type: ignore[arg-type]
-        try:
-            resp = self.server.sandbox.handle(req)
-        except Exception as err:  # a sandbox bug must not hang the client: answer 500
-            resp = Response(500, f"sandbox error: {err!r}".encode(), content_type="text/plain")
-        self.send_response(resp.status)
-        if resp.status != 204:
-            self.send_header("Content-Type", resp.content_type)
-            self.send_header("Content-Length", str(len(resp.body)))
-        self.send_header("Xero-Correlation-Id", str(uuid.uuid4()))
-        for name, value in resp.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if resp.body and resp.status != 204 and self.command != "HEAD":
-            self.wfile.write(resp.body)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch
+    def _control_revoke(self, _: dict[str, Any]) -> Response:
+        self.revoke_all()
+        return _json(200, {"revoked": True})

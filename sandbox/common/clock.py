@@ -1,6 +1,6 @@
 """The sandbox's own clock: a start instant, a speed and manual jumps.
 
-Every time-dependent rule of the emulator (token lifetimes, rate-limit windows, code expiry,
+Every time-dependent rule of an emulator (token lifetimes, rate-limit windows, code expiry,
 ``UpdatedDateUTC`` stamps of mutations) reads this clock, never the wall clock, so a test can
 jump a minute ahead with :meth:`SandboxClock.advance` instead of sleeping, and a benchmark can
 run Xero's "60 calls a minute" at ``scale=60`` (a sandbox minute per real second).
