@@ -30,6 +30,7 @@ from arconnect.sandbox.common.loopback import (
     host_of,
     is_loopback,
 )
+from arconnect.sandbox.common.oauth import OAuthError
 
 Control = Callable[[dict[str, Any]], Response]
 
@@ -183,6 +184,16 @@ class Emulator:
         if burst is not None:
             return text(burst.status, "Service Unavailable")
         return None
+
+    def oauth_answer(self, issue: Callable[[], dict[str, Any]],
+                     headers: dict[str, str] | None = None) -> Response:
+        """A token endpoint's answer: what ``issue`` returns, or the :class:`OAuthError` it
+        raises as RFC 6749 §5.2's error body, with ``headers`` either way."""
+        try:
+            tokens = issue()
+        except OAuthError as err:
+            return self.json(err.status, err.body(), headers)
+        return self.json(200, tokens, headers)
 
     # ---- control API -----------------------------------------------------------------------
     def controls(self) -> dict[tuple[str, str], Control]:

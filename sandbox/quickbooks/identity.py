@@ -22,25 +22,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from arconnect.sandbox.common.clock import SandboxClock
+from arconnect.sandbox.common.oauth import AccessTokens, OAuthError
 
 CODE_TTL = timedelta(minutes=5)
 ACCESS_TTL = timedelta(hours=1)
 REFRESH_TTL = timedelta(days=100)
 HARD_TTL = timedelta(days=5 * 365)
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
-
-
-class OAuthError(Exception):
-    """A token-endpoint failure: ``{"error": code}`` with an HTTP status."""
-
-    def __init__(self, error: str, status: int = 400) -> None:
-        super().__init__(error)
-        self.error = error
-        self.status = status
-
-    def body(self) -> dict[str, str]:
-        """The JSON error body (RFC 6749 §5.2: ``{"error":"invalid_grant"}``)."""
-        return {"error": self.error}
 
 
 @dataclass
@@ -96,7 +84,7 @@ class Identity:
     grants: dict[str, Grant] = field(default_factory=dict)
     _codes: dict[str, _Code] = field(default_factory=dict)
     _refresh: dict[str, _Refresh] = field(default_factory=dict)
-    _access: dict[str, tuple[Grant, datetime]] = field(default_factory=dict)
+    _access: AccessTokens[Grant] = field(default_factory=AccessTokens)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # ---- authorize -------------------------------------------------------------------------
@@ -183,8 +171,9 @@ class Identity:
         with self._lock:
             entry = self._refresh.get(token)
             grant = entry.grant if entry is not None else None
-            if grant is None and token in self._access:
-                grant = self._access[token][0]
+            if grant is None:
+                bearer = self._access.get(token)
+                grant = bearer[0] if bearer is not None else None
             if grant is None:
                 return False
             grant.revoked = True
@@ -201,15 +190,12 @@ class Identity:
 
     def expire_access_tokens(self) -> None:
         """Every access token issued so far is expired from now on (fault injection)."""
-        with self._lock:
-            past = self.clock.now() - timedelta(seconds=1)
-            self._access = {t: (g, past) for t, (g, _) in self._access.items()}
+        self._access.expire_all(self.clock.now())
 
     # ---- resource side ---------------------------------------------------------------------
     def check_access(self, token: str) -> tuple[Grant | None, str]:
         """The grant behind a bearer token, or None and the 401's ``detail``."""
-        with self._lock:
-            entry = self._access.get(token)
+        entry = self._access.get(token)
         if entry is None:
             return None, "Malformed bearer token: unknown token"
         grant, expires = entry
@@ -233,7 +219,7 @@ class Identity:
         access = "eyJ" + secrets.token_urlsafe(60)
         refresh = "RT1-" + secrets.token_urlsafe(40)
         expires = min(now + REFRESH_TTL, grant.hard_expiry)
-        self._access[access] = (grant, now + ACCESS_TTL)
+        self._access.add(access, grant, now + ACCESS_TTL)
         self._refresh[refresh] = _Refresh(grant, expires)
         out: dict[str, Any] = {
             "token_type": "bearer", "expires_in": int(ACCESS_TTL.total_seconds()),

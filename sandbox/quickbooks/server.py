@@ -18,23 +18,28 @@ emulator's (:mod:`arconnect.sandbox.common.server`).
 
 from __future__ import annotations
 
-import base64
 import gc
 import html
 import json
 import threading
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 from arconnect.sandbox.common.clock import SandboxClock
 from arconnect.sandbox.common.http import Request, Response, text
 from arconnect.sandbox.common.loopback import RemoteRefused, is_loopback
+from arconnect.sandbox.common.oauth import (
+    Authorize,
+    OAuthError,
+    client_credentials,
+    error_page,
+    form_of,
+)
 from arconnect.sandbox.common.server import Control, Emulator
 from arconnect.sandbox.quickbooks.api import ApiFault, QboApi
 from arconnect.sandbox.quickbooks.faults import QboFaults
 from arconnect.sandbox.quickbooks.generator import generate_company
-from arconnect.sandbox.quickbooks.identity import ACCOUNTING_SCOPE, Identity, OAuthError
+from arconnect.sandbox.quickbooks.identity import ACCOUNTING_SCOPE, Identity
 from arconnect.sandbox.quickbooks.limits import Stats, Throttle
 from arconnect.sandbox.quickbooks.model import Company, QboConfig
 from arconnect.sandbox.quickbooks.mutate import Mutator
@@ -42,6 +47,7 @@ from arconnect.sandbox.quickbooks.wire import JSON, fault, render
 
 __all__ = ["QboSandbox", "RemoteRefused", "is_loopback"]
 
+ERROR_HEADING = "Something went wrong"
 CONSENT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Connect to QuickBooks</title></head>
 <body><h1>Connect your QuickBooks company</h1>
@@ -262,86 +268,54 @@ class QboSandbox(Emulator):
         return self.api.fault_response(company, err)
 
     # ---- OAuth -------------------------------------------------------------------------------
-    def _error_page(self, message: str) -> Response:
-        body = (f"<!doctype html><title>Error</title><h1>Something went wrong</h1>"
-                f"<p>{html.escape(message)}</p>").encode()
-        return Response(400, body, content_type="text/html; charset=utf-8")
-
     def _authorize(self, req: Request) -> Response:
-        params = dict(req.query)
-        if req.method == "POST":
-            params.update({k.lower(): v for k, v in parse_qsl(req.body.decode())})
-        client_id = params.get("client_id", "")
-        redirect = params.get("redirect_uri", "")
-        if client_id != self.client_id:
-            return self._error_page("invalid_client: unknown client_id")
-        problem = self.identity.redirect_problem(redirect)
+        auth = Authorize.of(req)
+        if auth.client_id != self.client_id:
+            return error_page(ERROR_HEADING, "invalid_client: unknown client_id")
+        problem = self.identity.redirect_problem(auth.redirect_uri)
         if problem is not None:
-            return self._error_page(f"invalid redirect_uri: {problem}")
-        state = params.get("state")
-
-        def back(extra: dict[str, str]) -> Response:
-            if state is not None:
-                extra["state"] = state
-            sep = "&" if "?" in redirect else "?"
-            return Response(302, b"", {"Location": redirect + sep + urlencode(extra)},
-                            content_type="text/plain")
-
-        if params.get("response_type") != "code":
-            return back({"error": "unsupported_response_type"})
-        scope = params.get("scope", "")
-        if ACCOUNTING_SCOPE not in scope.split():
-            return back({"error": "invalid_scope"})
+            return error_page(ERROR_HEADING, f"invalid redirect_uri: {problem}")
+        refused = auth.refusal()
+        if refused is not None:
+            return refused
+        if ACCOUNTING_SCOPE not in auth.scope.split():
+            return auth.back({"error": "invalid_scope"})
         if req.method == "GET" and not self.config.auto_approve:
-            hidden = "".join(
-                f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-                for k, v in params.items() if k not in ("decision", "realmid"))
             companies = "".join(
                 f'<label><input type="radio" name="realmId" value="{c.realm_id}"'
                 f'{" checked" if i == 0 else ""}> {html.escape(c.name)}</label><br>'
                 for i, c in enumerate(self.companies))
-            page = CONSENT.format(client=html.escape(client_id), scope=html.escape(scope),
-                                  hidden=hidden, companies=companies)
+            page = CONSENT.format(client=html.escape(auth.client_id),
+                                  scope=html.escape(auth.scope),
+                                  hidden=auth.hidden_fields("realmid"), companies=companies)
             return Response(200, page.encode(), content_type="text/html; charset=utf-8")
-        if req.method == "POST" and params.get("decision") == "deny":
-            return back({"error": "access_denied"})
-        realm = params.get("realmid") or self.companies[0].realm_id
+        if auth.denied:
+            return auth.back({"error": "access_denied"})
+        realm = auth.params.get("realmid") or self.companies[0].realm_id
         if realm not in self._by_realm:
-            return self._error_page(f"unknown company {realm}")
-        code = self.identity.issue_code(redirect, realm, scope)
-        return back({"code": code, "realmId": realm})
-
-    def _client(self, req: Request, form: dict[str, str]) -> tuple[str | None, str | None]:
-        auth = req.headers.get("Authorization") or ""
-        if auth.lower().startswith("basic "):
-            try:
-                user, _, secret = base64.b64decode(auth[6:].strip()).decode().partition(":")
-            except ValueError:
-                return None, None
-            return user, secret
-        return form.get("client_id"), form.get("client_secret")
+            return error_page(ERROR_HEADING, f"unknown company {realm}")
+        code = self.identity.issue_code(auth.redirect_uri, realm, auth.scope)
+        return auth.back({"code": code, "realmId": realm})
 
     def _token(self, req: Request) -> Response:
-        form = dict(parse_qsl(req.body.decode()))
-        headers = {"Cache-Control": "no-cache, no-store", "Pragma": "no-cache"}
+        form = form_of(req)
+        return self.oauth_answer(lambda: self._tokens(req, form),
+                                 {"Cache-Control": "no-cache, no-store", "Pragma": "no-cache"})
+
+    def _tokens(self, req: Request, form: dict[str, str]) -> dict[str, Any]:
         hard = (form.get("include_hard_expiry", "").lower() == "true")
-        try:
-            self.identity.authenticate(*self._client(req, form))
-            grant_type = form.get("grant_type")
-            if grant_type == "authorization_code":
-                tokens = self.identity.exchange_code(form.get("code", ""),
-                                                     form.get("redirect_uri"), hard)
-            elif grant_type == "refresh_token":
-                tokens = self.identity.refresh(form.get("refresh_token", ""), hard)
-            else:
-                raise OAuthError("unsupported_grant_type")
-        except OAuthError as err:
-            return _json(err.status, err.body(), headers)
-        return _json(200, tokens, headers)
+        self.identity.authenticate(*client_credentials(req, form))
+        grant_type = form.get("grant_type")
+        if grant_type == "authorization_code":
+            return self.identity.exchange_code(form.get("code", ""), form.get("redirect_uri"),
+                                               hard)
+        if grant_type == "refresh_token":
+            return self.identity.refresh(form.get("refresh_token", ""), hard)
+        raise OAuthError("unsupported_grant_type")
 
     def _revoke(self, req: Request) -> Response:
         try:
-            self.identity.authenticate(*self._client(req, {}))
+            self.identity.authenticate(*client_credentials(req, {}))
         except OAuthError as err:
             return _json(err.status, err.body())
         try:

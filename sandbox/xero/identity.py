@@ -22,27 +22,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from arconnect.sandbox.common.clock import SandboxClock
+from arconnect.sandbox.common.oauth import AccessTokens, OAuthError
 
 CODE_TTL = timedelta(minutes=5)
 ACCESS_TTL = timedelta(minutes=30)
 REFRESH_IDLE_TTL = timedelta(days=60)
-
-
-class OAuthError(Exception):
-    """A token-endpoint failure: ``{"error": code}`` with an HTTP status."""
-
-    def __init__(self, error: str, status: int = 400, description: str | None = None) -> None:
-        super().__init__(error)
-        self.error = error
-        self.status = status
-        self.description = description
-
-    def body(self) -> dict[str, str]:
-        """The JSON error body (RFC 6749 §5.2; Xero sends ``{"error":"invalid_grant"}``)."""
-        out = {"error": self.error}
-        if self.description:
-            out["error_description"] = self.description
-        return out
 
 
 @dataclass
@@ -120,7 +104,7 @@ class Identity:
         self.redirect_uris = redirect_uris
         self._codes: dict[str, _Code] = {}
         self._refresh: dict[str, _Refresh] = {}
-        self._access: dict[str, tuple[Grant, datetime]] = {}
+        self._access: AccessTokens[Grant] = AccessTokens()
         self.grants: dict[str, Grant] = {}
         self._lock = threading.Lock()
 
@@ -220,15 +204,12 @@ class Identity:
 
     def expire_access_tokens(self) -> None:
         """Make every access token issued so far expired (fault injection)."""
-        with self._lock:
-            past = self.clock.now() - timedelta(seconds=1)
-            self._access = {t: (g, past) for t, (g, _) in self._access.items()}
+        self._access.expire_all(self.clock.now())
 
     # ---- resource side --------------------------------------------------------------------
     def check_access(self, token: str) -> tuple[Grant | None, str]:
         """The grant behind a bearer token, or None and the ``Detail`` of Xero's 401."""
-        with self._lock:
-            entry = self._access.get(token)
+        entry = self._access.get(token)
         if entry is None or entry[0].revoked:
             return None, "AuthenticationUnsuccessful"
         grant, expires = entry
@@ -255,7 +236,7 @@ class Identity:
     def _token_set(self, grant: Grant, with_id_token: bool) -> dict[str, Any]:
         now = self.clock.now()
         access = secrets.token_urlsafe(48)
-        self._access[access] = (grant, now + ACCESS_TTL)
+        self._access.add(access, grant, now + ACCESS_TTL)
         out: dict[str, Any] = {}
         if with_id_token:
             out["id_token"] = self._id_token(grant, now)

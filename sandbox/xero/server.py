@@ -13,7 +13,6 @@ three base URLs are the same ``http://127.0.0.1:PORT``. Routes:
 
 from __future__ import annotations
 
-import base64
 import gc
 import html
 import threading
@@ -22,17 +21,24 @@ from datetime import datetime
 from importlib import resources
 from string import Template
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from arconnect.sandbox.common.clock import SandboxClock
 from arconnect.sandbox.common.http import Request, Response, text
 from arconnect.sandbox.common.loopback import RemoteRefused, is_loopback
+from arconnect.sandbox.common.oauth import (
+    Authorize,
+    OAuthError,
+    client_credentials,
+    error_page,
+    form_of,
+)
 from arconnect.sandbox.common.server import Control, Emulator
 from arconnect.sandbox.xero import scopes
 from arconnect.sandbox.xero.api import AccountingApi
 from arconnect.sandbox.xero.faults import XeroFaults
 from arconnect.sandbox.xero.generator import generate_org
-from arconnect.sandbox.xero.identity import Grant, Identity, OAuthError
+from arconnect.sandbox.xero.identity import Grant, Identity
 from arconnect.sandbox.xero.limits import RateLimiter, Stats
 from arconnect.sandbox.xero.model import Org, SandboxConfig
 from arconnect.sandbox.xero.mutate import MutationSummary, mutate
@@ -40,8 +46,8 @@ from arconnect.sandbox.xero.wire import render, xml_of
 
 __all__ = ["RemoteRefused", "XeroSandbox", "is_loopback"]
 
-JSON = "application/json; charset=utf-8"
 XML = "text/xml; charset=utf-8"
+ERROR_HEADING = "Sorry, something went wrong"
 
 
 def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
@@ -270,84 +276,52 @@ class XeroSandbox(Emulator):
         return resp
 
     # ---- identity ---------------------------------------------------------------------------
-    def _error_page(self, message: str) -> Response:
-        body = (f"<!doctype html><title>Error</title><h1>Sorry, something went wrong</h1>"
-                f"<p>{html.escape(message)}</p>").encode()
-        return Response(400, body, content_type="text/html; charset=utf-8")
-
     def _authorize(self, req: Request) -> Response:
-        params = dict(req.query)
-        if req.method == "POST":
-            params.update({k.lower(): v for k, v in parse_qsl(req.body.decode())})
-        client_id = params.get("client_id", "")
-        redirect = params.get("redirect_uri", "")
-        if client_id != self.config.client_id:
-            return self._error_page("unauthorized_client: unknown client_id")
-        if not redirect or not self.identity.redirect_allowed(redirect):
-            return self._error_page("invalid redirect_uri")
-        state = params.get("state")
-
-        def back(extra: dict[str, str]) -> Response:
-            if state is not None:
-                extra["state"] = state
-            sep = "&" if "?" in redirect else "?"
-            return Response(302, b"", {"Location": redirect + sep + urlencode(extra)},
-                            content_type="text/plain")
-
-        if params.get("response_type") != "code":
-            return back({"error": "unsupported_response_type"})
-        scope = params.get("scope", "")
-        challenge = params.get("code_challenge")
-        method = params.get("code_challenge_method") if challenge else None
+        auth = Authorize.of(req)
+        if auth.client_id != self.config.client_id:
+            return error_page(ERROR_HEADING, "unauthorized_client: unknown client_id")
+        if not auth.redirect_uri or not self.identity.redirect_allowed(auth.redirect_uri):
+            return error_page(ERROR_HEADING, "invalid redirect_uri")
+        refused = auth.refusal()
+        if refused is not None:
+            return refused
+        challenge = auth.params.get("code_challenge")
+        method = auth.params.get("code_challenge_method") if challenge else None
         if challenge and method not in (None, "S256", "plain"):
-            return back({"error": "invalid_request"})
+            return auth.back({"error": "invalid_request"})
         if req.method == "GET" and not self.config.auto_approve:
-            hidden = "\n".join(
-                f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-                for k, v in params.items() if k != "decision")
             orgs = "".join(f"<li>{html.escape(o.name)}</li>" for o in self.orgs)
-            page = self._consent.substitute(client_id=html.escape(client_id), orgs=orgs,
-                                            scope=html.escape(scope), hidden=hidden)
+            page = self._consent.substitute(client_id=html.escape(auth.client_id), orgs=orgs,
+                                            scope=html.escape(auth.scope),
+                                            hidden=auth.hidden_fields())
             return Response(200, page.encode(), content_type="text/html; charset=utf-8")
-        if req.method == "POST" and params.get("decision") == "deny":
-            return back({"error": "access_denied"})
-        code = self.identity.issue_code(client_id, redirect, scope, challenge, method)
-        return back({"code": code, "scope": scope})
-
-    def _client(self, req: Request, form: dict[str, str]) -> tuple[str | None, str | None]:
-        auth = req.headers.get("Authorization") or ""
-        if auth.lower().startswith("basic "):
-            try:
-                user, _, secret = base64.b64decode(auth[6:].strip()).decode().partition(":")
-            except ValueError:
-                return None, None
-            return user, secret
-        return form.get("client_id"), form.get("client_secret")
+        if auth.denied:
+            return auth.back({"error": "access_denied"})
+        code = self.identity.issue_code(auth.client_id, auth.redirect_uri, auth.scope,
+                                        challenge, method)
+        return auth.back({"code": code, "scope": auth.scope})
 
     def _token(self, req: Request) -> Response:
-        form = dict(parse_qsl(req.body.decode()))
-        client_id, secret = self._client(req, form)
-        headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-        try:
-            public = secret is None and client_id == self.config.client_id
-            if not public:
-                self.identity.authenticate(client_id, secret)
-            grant_type = form.get("grant_type")
-            if grant_type == "authorization_code":
-                tokens = self.identity.exchange_code(form.get("code", ""),
-                                                     form.get("redirect_uri"),
-                                                     form.get("code_verifier"), public)
-            elif grant_type == "refresh_token":
-                tokens = self.identity.refresh(form.get("refresh_token", ""), public)
-            else:
-                raise OAuthError("unsupported_grant_type")
-        except OAuthError as err:
-            return _json(err.status, err.body(), headers)
-        return _json(200, tokens, headers)
+        form = form_of(req)
+        return self.oauth_answer(lambda: self._tokens(req, form),
+                                 {"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def _tokens(self, req: Request, form: dict[str, str]) -> dict[str, Any]:
+        client_id, secret = client_credentials(req, form)
+        public = secret is None and client_id == self.config.client_id
+        if not public:
+            self.identity.authenticate(client_id, secret)
+        grant_type = form.get("grant_type")
+        if grant_type == "authorization_code":
+            return self.identity.exchange_code(form.get("code", ""), form.get("redirect_uri"),
+                                               form.get("code_verifier"), public)
+        if grant_type == "refresh_token":
+            return self.identity.refresh(form.get("refresh_token", ""), public)
+        raise OAuthError("unsupported_grant_type")
 
     def _revocation(self, req: Request) -> Response:
-        form = dict(parse_qsl(req.body.decode()))
-        client_id, secret = self._client(req, form)
+        form = form_of(req)
+        client_id, secret = client_credentials(req, form)
         try:
             if not (secret is None and client_id == self.config.client_id):
                 self.identity.authenticate(client_id, secret)
