@@ -186,9 +186,15 @@ class QboOAuth:
         """The token set with absolute expiries: ``expires_at`` and, from
         ``x_refresh_token_expires_in``, ``refresh_expires_at``."""
         out = normalize_token(token, self._now)
-        rolling = token.get("x_refresh_token_expires_in")
-        if isinstance(rolling, int | float) and not isinstance(rolling, bool):
-            out["refresh_expires_at"] = self._now() + timedelta(seconds=float(rolling))
+        lapses = []
+        # the rolling 100 days, and the five-year limit where the answer states it (the field's
+        # name is not published; x_refresh_token_hard_expires_in is the likeliest form)
+        for key in ("x_refresh_token_expires_in", "x_refresh_token_hard_expires_in"):
+            seconds = token.get(key)
+            if isinstance(seconds, int | float) and not isinstance(seconds, bool):
+                lapses.append(self._now() + timedelta(seconds=float(seconds)))
+        if lapses:
+            out["refresh_expires_at"] = min(lapses)
         return out
 
     def _call(self, what: str, call: Callable[[], Any]) -> dict[str, Any]:

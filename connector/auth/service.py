@@ -60,6 +60,7 @@ def _save_grant(
         access_token_enc=vault.encrypt(str(token["access_token"])),
         refresh_token_enc=vault.encrypt(str(refresh)) if refresh else None,
         expires_at=as_utc(token.get("expires_at")),
+        refresh_expires_at=as_utc(token.get("refresh_expires_at")),
         scope=token.get("scope"),
         status=STATUS_ACTIVE,
         version=0,

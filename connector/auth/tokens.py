@@ -316,6 +316,9 @@ class TokenManager:
                 refresh_token_enc=self._vault.encrypt(new_refresh),
                 previous_refresh_token_enc=row["refresh_token_enc"],
                 expires_at=expires_at,
+                refresh_expires_at=(as_utc(token["refresh_expires_at"])
+                                    if isinstance(token.get("refresh_expires_at"), datetime)
+                                    else row.get("refresh_expires_at")),
                 scope=token.get("scope") or row["scope"],
                 version=row["version"] + 1,
                 updated_at=self._now(),

@@ -50,6 +50,8 @@ class Credential(SQLModel, table=True):
     refresh_token_enc: str | None = None
     previous_refresh_token_enc: str | None = None
     expires_at: datetime | None = None
+    # When the refresh token lapses, where the platform says (None: it does not say).
+    refresh_expires_at: datetime | None = None
     scope: str | None = None
     status: str = "active"
     version: int = 0

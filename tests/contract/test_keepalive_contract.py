@@ -38,5 +38,11 @@ def test_an_idle_grant_is_refreshed_before_it_lapses(env: Env) -> None:
         after = conn.execute(select(cred.c.version, cred.c.refresh_token_enc)
                              .where(cred.c.id == env.tenant.credential_id)).one()
     assert after.version == before.version + 1
+    with env.db.connect() as conn:
+        lapses = conn.execute(select(cred.c.refresh_expires_at)
+                              .where(cred.c.id == env.tenant.credential_id)).scalar_one()
+    if lapses is not None:  # where the platform says when (QuickBooks): a full lifetime again
+        lapses = lapses if lapses.tzinfo else lapses.replace(tzinfo=UTC)
+        assert lapses > now + timedelta(days=idle - 2), lapses
     [synced] = sync_tenants(env.db, [env.key])
     assert synced.ok, synced.error
