@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
-from arconnect.sandbox.quickbooks.model import CompanySpec, QboConfig
+from arconnect.sandbox.common.loopback import is_loopback
+from arconnect.sandbox.common.server import Emulator
+from arconnect.sandbox.quickbooks.model import Company, CompanySpec, QboConfig
 from arconnect.sandbox.xero.model import OrgSpec, SandboxConfig
 
 app = typer.Typer(help="Local ERP emulators for demos and tests.", no_args_is_help=True)
@@ -62,21 +66,67 @@ def company_specs(count: int, customers: int, invoices: int,
     return specs
 
 
-def _refuse_remote(host: str, allow_remote: bool) -> None:
-    """Exit 2 for a non-loopback host without --allow-remote; warn with it."""
-    from arconnect.sandbox.xero.server import is_loopback
+# The options every emulator takes (each command gives its own defaults).
+Port = Annotated[int, typer.Option(metavar="PORT", help="Port (0 = any free port).")]
+Host = Annotated[str, typer.Option(
+    metavar="HOST", help="Address to listen on (loopback only, unless --allow-remote).")]
+AllowRemote = Annotated[bool, typer.Option(
+    "--allow-remote", help="Allow a non-loopback --host: anyone who reaches it can read "
+                           "the client secret and mint tokens.")]
+AllowedHosts = Annotated[list[str] | None, typer.Option(
+    "--allowed-host", metavar="HOST", help="Another name clients may use in the Host header "
+                                           "(repeatable; loopback names always work).")]
+Seed = Annotated[int, typer.Option(metavar="N", help="Seed of the synthetic companies.")]
+Relaxed = Annotated[bool, typer.Option("--relaxed", help="Count calls but never answer 429.")]
+TimeScale = Annotated[float, typer.Option(
+    metavar="X", help="Sandbox seconds per real second (60: a platform minute per second).")]
+AutoApprove = Annotated[bool, typer.Option(
+    "--auto-approve/--consent", help="Skip or show the consent page.")]
+ClientId = Annotated[str, typer.Option(metavar="ID", help="The app's client id.")]
+ClientSecret = Annotated[str, typer.Option(metavar="SECRET", help="The app's client secret.")]
 
-    if is_loopback(host):
-        return
-    if not allow_remote:
-        typer.echo(f"error: --host {host} is not a loopback address and the sandbox's "
-                   "control API is unauthenticated (it shows the client secret and mints "
-                   "tokens); use --host 127.0.0.1, or add --allow-remote to expose it on "
-                   "purpose", err=True)
-        raise typer.Exit(2)
-    typer.echo(f"WARNING: serving on {host} with --allow-remote: anyone who can reach this "
-               "port can read the client secret, mint tokens and change the data through "
-               "/_sandbox/; use it on a trusted network only", err=True)
+
+@dataclass
+class Listen:
+    """Where an emulator listens (the common options ``--host``, ``--port``,
+    ``--allow-remote`` and ``--allowed-host``)."""
+
+    host: str
+    port: int
+    allow_remote: bool
+    allowed_hosts: list[str] | None
+
+    def check(self) -> None:
+        """Exit 2 for a non-loopback host without --allow-remote; warn with it."""
+        if is_loopback(self.host):
+            return
+        if not self.allow_remote:
+            typer.echo(f"error: --host {self.host} is not a loopback address and the sandbox's "
+                       "control API is unauthenticated (it shows the client secret and mints "
+                       "tokens); use --host 127.0.0.1, or add --allow-remote to expose it on "
+                       "purpose", err=True)
+            raise typer.Exit(2)
+        typer.echo(f"WARNING: serving on {self.host} with --allow-remote: anyone who can reach "
+                   "this port can read the client secret, mint tokens and change the data "
+                   "through /_sandbox/; use it on a trusted network only", err=True)
+
+
+def _serve(sandbox: Emulator, listen: Listen, title: str,
+           describe: Callable[[str], list[str]]) -> None:
+    """Start ``sandbox``, print ``title``, the lines ``describe(url)`` gives and where the
+    control API is, and serve until Ctrl-C."""
+    url = sandbox.start(host=listen.host, port=listen.port, allow_remote=listen.allow_remote,
+                        allowed_hosts=listen.allowed_hosts or ())
+    typer.echo(f"{title} listening on {url}")
+    for line in describe(url):
+        typer.echo(f"  {line}")
+    typer.echo(f"  control API:   {url}/_sandbox/state   (Ctrl-C to stop)")
+    try:
+        _wait_forever()
+    except KeyboardInterrupt:
+        typer.echo("stopping", err=True)
+    finally:
+        sandbox.stop()
 
 
 def _wait_forever() -> None:
@@ -86,17 +136,11 @@ def _wait_forever() -> None:
 
 @serve_app.command("xero")
 def serve_xero(
-    port: Annotated[int, typer.Option(metavar="PORT", help="Port (0 = any free port).")] = 8765,
-    host: Annotated[str, typer.Option(
-        metavar="HOST",
-        help="Address to listen on (loopback only, unless --allow-remote).")] = "127.0.0.1",
-    allow_remote: Annotated[bool, typer.Option(
-        "--allow-remote", help="Allow a non-loopback --host: anyone who reaches it can read "
-                               "the client secret and mint tokens.")] = False,
-    allowed_host: Annotated[list[str] | None, typer.Option(
-        "--allowed-host", metavar="HOST", help="Another name clients may use in the Host header "
-                               "(repeatable; loopback names always work).")] = None,
-    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the synthetic companies.")] = 7,
+    port: Port = 8765,
+    host: Host = "127.0.0.1",
+    allow_remote: AllowRemote = False,
+    allowed_host: AllowedHosts = None,
+    seed: Seed = 7,
     customers: Annotated[int, typer.Option(metavar="N", help="Customers per organisation.")
                          ] = 200,
     invoices: Annotated[int, typer.Option(metavar="N", help="Sales invoices per organisation.")
@@ -105,32 +149,19 @@ def serve_xero(
         metavar="N", help="Most payments per organisation (default 80 % of invoices).")] = None,
     orgs: Annotated[int, typer.Option(metavar="N", help="Organisations reachable by one grant.")
                     ] = 1,
-    relaxed: Annotated[bool, typer.Option(
-        "--relaxed", help="Count calls but never answer 429.")] = False,
+    relaxed: Relaxed = False,
     starter: Annotated[bool, typer.Option(
         "--starter", help="Xero's Starter tier: 1,000 calls per org per day.")] = False,
-    time_scale: Annotated[float, typer.Option(
-        metavar="X", help="Sandbox seconds per real second (60: a Xero minute per second).")] = 1.0,
-    auto_approve: Annotated[bool, typer.Option(
-        "--auto-approve/--consent", help="Skip or show the consent page.")] = True,
-    client_id: Annotated[str, typer.Option(metavar="ID", help="The app's client id.")
-                         ] = "arconnect-demo",
-    client_secret: Annotated[str, typer.Option(metavar="SECRET", help="The app's client secret.")
-                             ] = "demo-secret",
+    time_scale: TimeScale = 1.0,
+    auto_approve: AutoApprove = True,
+    client_id: ClientId = "arconnect-demo",
+    client_secret: ClientSecret = "demo-secret",
 ) -> None:
     """Serve the Xero emulator (login, identity and API on one port) until Ctrl-C."""
-    from arconnect.sandbox.xero.server import XeroSandbox, is_loopback
+    from arconnect.sandbox.xero.server import XeroSandbox
 
-    if not is_loopback(host):
-        if not allow_remote:
-            typer.echo(f"error: --host {host} is not a loopback address and the sandbox's "
-                       "control API is unauthenticated (it shows the client secret and mints "
-                       "tokens); use --host 127.0.0.1, or add --allow-remote to expose it on "
-                       "purpose", err=True)
-            raise typer.Exit(2)
-        typer.echo(f"WARNING: serving on {host} with --allow-remote: anyone who can reach this "
-                   "port can read the client secret, mint tokens and change the data through "
-                   "/_sandbox/; use it on a trusted network only", err=True)
+    listen = Listen(host, port, allow_remote, allowed_host)
+    listen.check()
     config = SandboxConfig(
         seed=seed, orgs=org_specs(orgs, customers, invoices, payments), client_id=client_id,
         client_secret=client_secret, auto_approve=auto_approve, strict_limits=not relaxed,
@@ -138,70 +169,50 @@ def serve_xero(
         start=datetime.now(UTC).replace(microsecond=0))
     typer.echo("generating organisations…", err=True)
     sandbox = XeroSandbox(config)
-    url = sandbox.start(host=host, port=port, allow_remote=allow_remote,
-                        allowed_hosts=allowed_host or ())
-    typer.echo(f"Xero sandbox listening on {url}")
-    typer.echo(f"  ARCONNECT_XERO_API_URL={url}")
-    typer.echo(f"  ARCONNECT_XERO_IDENTITY_URL={url}")
-    typer.echo(f"  ARCONNECT_XERO_LOGIN_URL={url}")
-    typer.echo(f"  client id:     {client_id}")
-    typer.echo(f"  client secret: {client_secret}")
     limits = ("relaxed (no 429s)" if relaxed else
               f"strict: 60/min, {config.day_limit}/day, 5 concurrent per org")
-    typer.echo(f"  limits:        {limits}; time scale {time_scale:g}")
-    for org in sandbox.orgs:
-        typer.echo(f"  tenant {org.tenant_id}  {org.name} ({org.base_currency}): "
-                   f"{len(org.contacts)} contacts, {len(org.invoices)} invoices, "
-                   f"{len(org.payments)} payments")
-    typer.echo(f"  control API:   {url}/_sandbox/state   (Ctrl-C to stop)")
-    try:
-        _wait_forever()
-    except KeyboardInterrupt:
-        typer.echo("stopping", err=True)
-    finally:
-        sandbox.stop()
+
+    def describe(url: str) -> list[str]:
+        return [f"ARCONNECT_XERO_API_URL={url}", f"ARCONNECT_XERO_IDENTITY_URL={url}",
+                f"ARCONNECT_XERO_LOGIN_URL={url}", *_app_lines(client_id, client_secret),
+                f"limits:        {limits}; time scale {time_scale:g}",
+                *(f"tenant {org.tenant_id}  {org.name} ({org.base_currency}): "
+                  f"{len(org.contacts)} contacts, {len(org.invoices)} invoices, "
+                  f"{len(org.payments)} payments" for org in sandbox.orgs)]
+
+    _serve(sandbox, listen, "Xero sandbox", describe)
 
 
 @serve_app.command("quickbooks")
 def serve_quickbooks(
-    port: Annotated[int, typer.Option(metavar="PORT", help="Port (0 = any free port).")] = 8766,
-    host: Annotated[str, typer.Option(
-        metavar="HOST",
-        help="Address to listen on (loopback only, unless --allow-remote).")] = "127.0.0.1",
-    allow_remote: Annotated[bool, typer.Option(
-        "--allow-remote", help="Allow a non-loopback --host: anyone who reaches it can read "
-                               "the client secret and mint tokens.")] = False,
-    allowed_host: Annotated[list[str] | None, typer.Option(
-        "--allowed-host", metavar="HOST", help="Another name clients may use in the Host header "
-                               "(repeatable; loopback names always work).")] = None,
-    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the synthetic companies.")] = 7,
+    port: Port = 8766,
+    host: Host = "127.0.0.1",
+    allow_remote: AllowRemote = False,
+    allowed_host: AllowedHosts = None,
+    seed: Seed = 7,
     customers: Annotated[int, typer.Option(metavar="N", help="Customers per company.")] = 200,
     invoices: Annotated[int, typer.Option(metavar="N", help="Invoices per company.")] = 4000,
     payments: Annotated[int | None, typer.Option(
         metavar="N", help="Most payments per company (default 80 % of invoices).")] = None,
     companies: Annotated[int, typer.Option(metavar="N", help="Companies (realms) to serve.")
                          ] = 1,
-    relaxed: Annotated[bool, typer.Option(
-        "--relaxed", help="Count calls but never answer 429.")] = False,
-    time_scale: Annotated[float, typer.Option(
-        metavar="X", help="Sandbox seconds per real second.")] = 1.0,
-    auto_approve: Annotated[bool, typer.Option(
-        "--auto-approve/--consent", help="Skip or show the consent page.")] = True,
+    relaxed: Relaxed = False,
+    time_scale: TimeScale = 1.0,
+    auto_approve: AutoApprove = True,
     production_keys: Annotated[bool, typer.Option(
         "--production-keys", help="Production keys: https redirect URIs only.")] = False,
     redirect_uri: Annotated[list[str] | None, typer.Option(
         "--redirect-uri", metavar="URI", help="A registered redirect URI (repeatable; default "
                                               "http://localhost:8765/callback/quickbooks and "
                                               "…:8000…).")] = None,
-    client_id: Annotated[str, typer.Option(metavar="ID", help="The app's client id.")
-                         ] = "arconnect-qbo-demo",
-    client_secret: Annotated[str, typer.Option(metavar="SECRET", help="The app's client secret.")
-                             ] = "qbo-demo-secret",
+    client_id: ClientId = "arconnect-qbo-demo",
+    client_secret: ClientSecret = "qbo-demo-secret",
 ) -> None:
     """Serve the QuickBooks Online emulator (OAuth and API on one port) until Ctrl-C."""
     from arconnect.sandbox.quickbooks.server import QboSandbox
 
-    _refuse_remote(host, allow_remote)
+    listen = Listen(host, port, allow_remote, allowed_host)
+    listen.check()
     config = QboConfig(
         seed=seed, companies=company_specs(companies, customers, invoices, payments),
         client_id=client_id, client_secret=client_secret, auto_approve=auto_approve,
@@ -211,33 +222,34 @@ def serve_quickbooks(
         config.redirect_uris = list(redirect_uri)
     typer.echo("generating companies…", err=True)
     sandbox = QboSandbox(config)
-    url = sandbox.start(host=host, port=port, allow_remote=allow_remote,
-                        allowed_hosts=allowed_host or ())
-    typer.echo(f"QuickBooks Online sandbox listening on {url}")
-    # What arconnect's settings want: the API root, and each OAuth endpoint in full.
-    typer.echo(f"  ARCONNECT_QBO_API_URL={url}")
-    typer.echo(f"  ARCONNECT_QBO_AUTH_URL={url}/connect/oauth2")
-    typer.echo(f"  ARCONNECT_QBO_TOKEN_URL={url}/oauth2/v1/tokens/bearer")
-    typer.echo(f"  ARCONNECT_QBO_REVOKE_URL={url}/v2/oauth2/tokens/revoke")
-    typer.echo(f"  client id:     {client_id}")
-    typer.echo(f"  client secret: {client_secret}")
-    typer.echo(f"  redirect URIs: {', '.join(config.redirect_uris)}")
     limits = ("relaxed (no 429s)" if relaxed else
               f"strict: {config.minute_limit}/min, {config.concurrent_limit} concurrent, "
               f"{config.batch_minute_limit} batches/min per realm")
-    typer.echo(f"  limits:        {limits}; time scale {time_scale:g}")
-    for company in sandbox.companies:
-        counts = {e: len(t) for e, t in company.tables.items()}
-        typer.echo(f"  realm {company.realm_id}  {company.name} ({company.home_currency}): "
-                   f"{counts['Customer']} customers, {counts['Invoice']} invoices, "
-                   f"{counts['Payment']} payments")
-    typer.echo(f"  control API:   {url}/_sandbox/state   (Ctrl-C to stop)")
-    try:
-        _wait_forever()
-    except KeyboardInterrupt:
-        typer.echo("stopping", err=True)
-    finally:
-        sandbox.stop()
+
+    def describe(url: str) -> list[str]:
+        # What arconnect's settings want: the API root, and each OAuth endpoint in full.
+        return [f"ARCONNECT_QBO_API_URL={url}", f"ARCONNECT_QBO_AUTH_URL={url}/connect/oauth2",
+                f"ARCONNECT_QBO_TOKEN_URL={url}/oauth2/v1/tokens/bearer",
+                f"ARCONNECT_QBO_REVOKE_URL={url}/v2/oauth2/tokens/revoke",
+                *_app_lines(client_id, client_secret),
+                f"redirect URIs: {', '.join(config.redirect_uris)}",
+                f"limits:        {limits}; time scale {time_scale:g}",
+                *(_company_line(company) for company in sandbox.companies)]
+
+    _serve(sandbox, listen, "QuickBooks Online sandbox", describe)
+
+
+def _app_lines(client_id: str, client_secret: str) -> list[str]:
+    """The registered app, as a client configures it."""
+    return [f"client id:     {client_id}", f"client secret: {client_secret}"]
+
+
+def _company_line(company: Company) -> str:
+    """A served company: its realm id, name and sizes."""
+    counts = {e: len(t) for e, t in company.tables.items()}
+    return (f"realm {company.realm_id}  {company.name} ({company.home_currency}): "
+            f"{counts['Customer']} customers, {counts['Invoice']} invoices, "
+            f"{counts['Payment']} payments")
 
 
 if __name__ == "__main__":  # pragma: no cover
