@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
+from tests.sandbox.helpers import sandbox_factory
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -59,10 +60,8 @@ class Client:
 @pytest.fixture(scope="session")
 def shared_sb() -> Iterator[XeroSandbox]:
     """A read-only sandbox shared by tests that do not change data or limits."""
-    sb = XeroSandbox(small_config())
-    sb.start()
-    yield sb
-    sb.stop()
+    with XeroSandbox(small_config()) as sb:
+        yield sb
 
 
 @pytest.fixture
@@ -73,17 +72,8 @@ def client(shared_sb: XeroSandbox) -> Client:
 @pytest.fixture
 def make_sb() -> Iterator[Callable[..., XeroSandbox]]:
     """Start a private sandbox with config overrides; stopped after the test."""
-    started: list[XeroSandbox] = []
-
-    def make(**overrides: Any) -> XeroSandbox:
-        sb = XeroSandbox(small_config(**overrides))
-        sb.start()
-        started.append(sb)
-        return sb
-
-    yield make
-    for sb in started:
-        sb.stop()
+    with sandbox_factory(lambda **overrides: XeroSandbox(small_config(**overrides))) as make:
+        yield make
 
 
 def sdk_accounting_api(sb: XeroSandbox) -> Any:

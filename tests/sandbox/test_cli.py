@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-
 import requests
 from typer.testing import CliRunner
 
 from arconnect.sandbox.cli import app, org_specs
+from tests.sandbox.helpers import served
 
 
 def test_org_presets() -> None:
@@ -32,29 +27,11 @@ def test_help_lists_the_options() -> None:
 
 
 def test_serve_until_interrupted() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "arconnect.sandbox.cli", "serve", "xero", "--port", "0",
-         "--customers", "10", "--invoices", "60", "--orgs", "2", "--starter",
-         "--client-id", "cli-app", "--client-secret", "cli-secret"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        assert proc.stdout is not None
-        lines = []
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            lines.append(line)
-            if "control API" in line:
-                break
-        text = "".join(lines)
-        url = lines[0].split()[-1]
-        assert url.startswith("http://127.0.0.1:")
+    with served("xero", "--port", "0", "--customers", "10", "--invoices", "60", "--orgs", "2",
+                "--starter", "--client-id", "cli-app", "--client-secret", "cli-secret"
+                ) as (url, text):
         assert "cli-app" in text and "cli-secret" in text and "1000/day" in text
         assert text.count("tenant ") == 2
         state = requests.get(f"{url}/_sandbox/state", timeout=5).json()
         assert state["client_id"] == "cli-app" and len(state["orgs"]) == 2
         assert all(org["tenant_id"] in text for org in state["orgs"])
-    finally:
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0

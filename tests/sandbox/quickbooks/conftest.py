@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from arconnect.sandbox.quickbooks import CompanySpec, QboConfig, QboSandbox
+from tests.sandbox.helpers import sandbox_factory
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -64,10 +65,8 @@ class Api:
 @pytest.fixture(scope="module")
 def qbo() -> Iterator[QboSandbox]:
     """A sandbox shared by the tests of one module (tests that change data use their own)."""
-    sb = QboSandbox(small_config())
-    sb.start()
-    yield sb
-    sb.stop()
+    with QboSandbox(small_config()) as sb:
+        yield sb
 
 
 @pytest.fixture
@@ -77,17 +76,13 @@ def api(qbo: QboSandbox) -> Api:
 
 @pytest.fixture
 def make_qbo() -> Iterator[Callable[..., QboSandbox]]:
-    """Start a private sandbox with config overrides; stopped after the test."""
-    started: list[QboSandbox] = []
+    """Start a private sandbox with config overrides (a smaller company by default); stopped
+    after the test."""
 
-    def make(**overrides: Any) -> QboSandbox:
+    def build(**overrides: Any) -> QboSandbox:
         overrides.setdefault("companies", [CompanySpec(customers=15, invoices=120,
                                                        payments=90)])
-        sb = QboSandbox(small_config(**overrides))
-        sb.start()
-        started.append(sb)
-        return sb
+        return QboSandbox(small_config(**overrides))
 
-    yield make
-    for sb in started:
-        sb.stop()
+    with sandbox_factory(build) as make:
+        yield make

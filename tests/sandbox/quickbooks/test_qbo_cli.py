@@ -3,16 +3,11 @@ Ctrl-C."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-
 import requests
 from typer.testing import CliRunner
 
 from arconnect.sandbox.cli import app, company_specs
+from tests.sandbox.helpers import served
 
 
 def test_company_presets() -> None:
@@ -38,28 +33,9 @@ def test_remote_host_refused() -> None:
 
 
 def test_serve_until_interrupted() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "arconnect.sandbox.cli", "serve", "quickbooks", "--port",
-         "0", "--customers", "10", "--invoices", "60", "--client-id", "qbo-cli",
-         "--client-secret", "qbo-cli-secret"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        assert proc.stdout is not None
-        lines = []
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            lines.append(line)
-            if "control API" in line:
-                break
-        text = "".join(lines)
-        url = lines[0].split()[-1]
-        assert url.startswith("http://127.0.0.1:")
+    with served("quickbooks", "--port", "0", "--customers", "10", "--invoices", "60",
+                "--client-id", "qbo-cli", "--client-secret", "qbo-cli-secret") as (url, text):
         assert f"ARCONNECT_QBO_API_URL={url}" in text
         assert "qbo-cli" in text and "qbo-cli-secret" in text
         state = requests.get(f"{url}/_sandbox/state", timeout=5).json()
         assert state["companies"][0]["realm_id"] in text
-    finally:
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
