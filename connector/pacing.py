@@ -242,8 +242,9 @@ class Pacer:
             self._slots.release()
 
     def _is_batch(self, path: str) -> bool:
-        return self.limits.batch_per_minute is not None and path.split("?", 1)[0].rstrip(
-            "/").endswith(self.limits.batch_path)
+        # "batch" and "/batch" are one URL: the client joins either under its base URL
+        bare = "/" + path.split("?", 1)[0].strip("/")
+        return self.limits.batch_per_minute is not None and bare.endswith(self.limits.batch_path)
 
     def _admit(self, batch: bool = False) -> None:
         limits = self.limits
