@@ -190,6 +190,9 @@ def _writeback(db: Any, tenant: Any, ask: Any) -> dict[str, Any]:
         "write_calls_min": minimum,
         "batches_seen": batches,
         "write_429s": sum(after["throttled"].values()) - sum(before["throttled"].values()),
+        "write_429s_by_limit": {k: n - before["throttled"].get(k, 0)
+                                for k, n in after["throttled"].items()
+                                if n > before["throttled"].get(k, 0)},
         "second_run_ops": len(again.plan.ops),
         "second_run_write_calls": second.write_calls if second else 0,
         "customers_checked": len(assigned),
