@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -14,6 +14,9 @@ from arconnect.sandbox.common.loopback import is_loopback
 from arconnect.sandbox.common.server import Emulator
 from arconnect.sandbox.quickbooks.model import Company, CompanySpec, QboConfig
 from arconnect.sandbox.xero.model import OrgSpec, SandboxConfig
+
+S = TypeVar("S", bound=Emulator)
+P = TypeVar("P")
 
 app = typer.Typer(help="Local ERP emulators for demos and tests.", no_args_is_help=True)
 serve_app = typer.Typer(help="Serve an emulator on a loopback port.", no_args_is_help=True)
@@ -28,19 +31,24 @@ ORG_PRESETS = (
 )
 
 
+def _cycle(presets: Sequence[P], count: int) -> Iterator[tuple[P, int]]:
+    """``count`` presets (at least one), cycling, each with its lap (1 the first time)."""
+    for k in range(max(count, 1)):
+        yield presets[k % len(presets)], k // len(presets) + 1
+
+
+def _payments(invoices: int, payments: int | None) -> int:
+    """The payments asked for, or 80 % of the invoices."""
+    return int(invoices * 0.8) if payments is None else payments
+
+
 def org_specs(count: int, customers: int, invoices: int, payments: int | None) -> list[OrgSpec]:
     """``count`` organisations of the given size, cycling through the presets."""
-    specs = []
-    for k in range(max(count, 1)):
-        name, currency, tz, country = ORG_PRESETS[k % len(ORG_PRESETS)]
-        if k >= len(ORG_PRESETS):
-            name = f"{name[:-1]} {k // len(ORG_PRESETS) + 1})"
-        specs.append(OrgSpec(
-            name=name, base_currency=currency, timezone=tz, country_code=country,
-            customers=customers, invoices=invoices,
-            payments=int(invoices * 0.8) if payments is None else payments,
-            suppliers=max(5, customers // 10), bills=max(invoices // 10, 10)))
-    return specs
+    return [OrgSpec(name=name if lap == 1 else f"{name[:-1]} {lap})", base_currency=currency,
+                    timezone=tz, country_code=country, customers=customers, invoices=invoices,
+                    payments=_payments(invoices, payments), suppliers=max(5, customers // 10),
+                    bills=max(invoices // 10, 10))
+            for (name, currency, tz, country), lap in _cycle(ORG_PRESETS, count)]
 
 
 # Company k of a multi-company QBO sandbox: name, home currency, UTC offset, country.
@@ -54,16 +62,10 @@ COMPANY_PRESETS = (
 def company_specs(count: int, customers: int, invoices: int,
                   payments: int | None) -> list[CompanySpec]:
     """``count`` QBO companies of the given size, cycling through the presets."""
-    specs = []
-    for k in range(max(count, 1)):
-        name, currency, offset, country = COMPANY_PRESETS[k % len(COMPANY_PRESETS)]
-        if k >= len(COMPANY_PRESETS):
-            name = f"{name[:-1]}{k // len(COMPANY_PRESETS) + 1}"
-        specs.append(CompanySpec(
-            name=name, home_currency=currency, offset=offset, country=country,
-            customers=customers, invoices=invoices,
-            payments=int(invoices * 0.8) if payments is None else payments))
-    return specs
+    return [CompanySpec(name=name if lap == 1 else f"{name[:-1]}{lap}", home_currency=currency,
+                        offset=offset, country=country, customers=customers,
+                        invoices=invoices, payments=_payments(invoices, payments))
+            for (name, currency, offset, country), lap in _cycle(COMPANY_PRESETS, count)]
 
 
 # The options every emulator takes (each command gives its own defaults).
@@ -111,14 +113,18 @@ class Listen:
                    "through /_sandbox/; use it on a trusted network only", err=True)
 
 
-def _serve(sandbox: Emulator, listen: Listen, title: str,
-           describe: Callable[[str], list[str]]) -> None:
-    """Start ``sandbox``, print ``title``, the lines ``describe(url)`` gives and where the
-    control API is, and serve until Ctrl-C."""
+def _serve(listen: Listen, what: str, build: Callable[[], S], title: str,
+           describe: Callable[[S, str], list[str]]) -> None:
+    """Check ``listen``, generate the ``what`` (``build``), start the sandbox, print ``title``,
+    the lines ``describe(sandbox, url)`` gives and where the control API is, and serve until
+    Ctrl-C."""
+    listen.check()
+    typer.echo(f"generating {what}…", err=True)
+    sandbox = build()
     url = sandbox.start(host=listen.host, port=listen.port, allow_remote=listen.allow_remote,
                         allowed_hosts=listen.allowed_hosts or ())
     typer.echo(f"{title} listening on {url}")
-    for line in describe(url):
+    for line in describe(sandbox, url):
         typer.echo(f"  {line}")
     typer.echo(f"  control API:   {url}/_sandbox/state   (Ctrl-C to stop)")
     try:
@@ -160,19 +166,15 @@ def serve_xero(
     """Serve the Xero emulator (login, identity and API on one port) until Ctrl-C."""
     from arconnect.sandbox.xero.server import XeroSandbox
 
-    listen = Listen(host, port, allow_remote, allowed_host)
-    listen.check()
     config = SandboxConfig(
         seed=seed, orgs=org_specs(orgs, customers, invoices, payments), client_id=client_id,
         client_secret=client_secret, auto_approve=auto_approve, strict_limits=not relaxed,
         time_scale=time_scale, day_limit=1000 if starter else 5000,
         start=datetime.now(UTC).replace(microsecond=0))
-    typer.echo("generating organisations…", err=True)
-    sandbox = XeroSandbox(config)
     limits = ("relaxed (no 429s)" if relaxed else
               f"strict: 60/min, {config.day_limit}/day, 5 concurrent per org")
 
-    def describe(url: str) -> list[str]:
+    def describe(sandbox: XeroSandbox, url: str) -> list[str]:
         return [f"ARCONNECT_XERO_API_URL={url}", f"ARCONNECT_XERO_IDENTITY_URL={url}",
                 f"ARCONNECT_XERO_LOGIN_URL={url}", *_app_lines(client_id, client_secret),
                 f"limits:        {limits}; time scale {time_scale:g}",
@@ -180,7 +182,8 @@ def serve_xero(
                   f"{len(org.contacts)} contacts, {len(org.invoices)} invoices, "
                   f"{len(org.payments)} payments" for org in sandbox.orgs)]
 
-    _serve(sandbox, listen, "Xero sandbox", describe)
+    _serve(Listen(host, port, allow_remote, allowed_host), "organisations",
+           lambda: XeroSandbox(config), "Xero sandbox", describe)
 
 
 @serve_app.command("quickbooks")
@@ -211,8 +214,6 @@ def serve_quickbooks(
     """Serve the QuickBooks Online emulator (OAuth and API on one port) until Ctrl-C."""
     from arconnect.sandbox.quickbooks.server import QboSandbox
 
-    listen = Listen(host, port, allow_remote, allowed_host)
-    listen.check()
     config = QboConfig(
         seed=seed, companies=company_specs(companies, customers, invoices, payments),
         client_id=client_id, client_secret=client_secret, auto_approve=auto_approve,
@@ -220,13 +221,11 @@ def serve_quickbooks(
         start=datetime.now(UTC).replace(microsecond=0))
     if redirect_uri:
         config.redirect_uris = list(redirect_uri)
-    typer.echo("generating companies…", err=True)
-    sandbox = QboSandbox(config)
     limits = ("relaxed (no 429s)" if relaxed else
               f"strict: {config.minute_limit}/min, {config.concurrent_limit} concurrent, "
               f"{config.batch_minute_limit} batches/min per realm")
 
-    def describe(url: str) -> list[str]:
+    def describe(sandbox: QboSandbox, url: str) -> list[str]:
         # What arconnect's settings want: the API root, and each OAuth endpoint in full.
         return [f"ARCONNECT_QBO_API_URL={url}", f"ARCONNECT_QBO_AUTH_URL={url}/connect/oauth2",
                 f"ARCONNECT_QBO_TOKEN_URL={url}/oauth2/v1/tokens/bearer",
@@ -236,7 +235,8 @@ def serve_quickbooks(
                 f"limits:        {limits}; time scale {time_scale:g}",
                 *(_company_line(company) for company in sandbox.companies)]
 
-    _serve(sandbox, listen, "QuickBooks Online sandbox", describe)
+    _serve(Listen(host, port, allow_remote, allowed_host), "companies",
+           lambda: QboSandbox(config), "QuickBooks Online sandbox", describe)
 
 
 def _app_lines(client_id: str, client_secret: str) -> list[str]:
