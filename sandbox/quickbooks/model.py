@@ -12,10 +12,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from arconnect.sandbox.common.config import CompanySize, start_instant
 from arconnect.sandbox.quickbooks.wire import parse_offset, render
 
 Record = dict[str, Any]
@@ -32,7 +33,7 @@ DEFAULT_REDIRECT_URIS = ("http://localhost:8765/callback/quickbooks",
 
 
 @dataclass
-class CompanySpec:
+class CompanySpec(CompanySize):
     """One synthetic QBO company (sizes are targets, met as the Xero generator meets them).
 
     Attributes:
@@ -52,9 +53,6 @@ class CompanySpec:
     name: str = "Sandbox Company US 1"
     home_currency: str = "USD"
     offset: str = "-08:00"
-    customers: int = 200
-    invoices: int = 4000
-    payments: int = 3000
     customer_types: tuple[str, ...] = ("Commercial", "Residential", "Wholesale")
     custom_fields: dict[str, str] = field(default_factory=dict)
     country: str = "US"
@@ -97,7 +95,7 @@ class QboConfig:
 
     def start_at(self) -> datetime:
         """The configured start, or now (UTC, whole seconds)."""
-        return (self.start or datetime.now(UTC).replace(microsecond=0)).astimezone(UTC)
+        return start_instant(self.start)
 
 
 class Table(dict[str, Record]):

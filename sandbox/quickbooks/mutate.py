@@ -155,19 +155,11 @@ class Mutator:
             if amount <= 0:
                 raise ValueError(f"Invoice {inv_id} has nothing left to pay")
             now = self._now()
-            cust = self._customer(inv["CustomerRef"]["value"])
-            txn_id = c.next_id("txn")
-            rec = R.payment(c, txn_id=txn_id, cust=cust, day=self._today(), total=amount,
-                            links=[(inv_id, "Invoice", amount)],
-                            currency=inv["CurrencyRef"]["value"],
-                            rate=inv.get("ExchangeRate"), created=now, updated=now,
-                            ref_num=str(self.rng.randint(10000, 99999)), method="2")
-            c.tables["Payment"].put(rec, now, now)
-            c.links.setdefault(inv_id, []).append(txn_id)
-            c.cust_docs.setdefault(cust["Id"], []).append(("Payment", txn_id))
+            txn_id = self._new_payment(inv, amount, [(inv_id, "Invoice", amount)], now,
+                                       ref_num=str(self.rng.randint(10000, 99999)), method="2")
             R.settle_invoice(c, inv)
             R.bump(c, "Invoice", inv, now)
-            self._settle(cust["Id"])
+            self._settle(inv["CustomerRef"]["value"])
             return txn_id
 
     def void_invoice(self, inv_id: str) -> None:
@@ -197,22 +189,33 @@ class Mutator:
             if amount <= 0:
                 raise ValueError(f"CreditMemo {memo_id} cannot apply to Invoice {inv_id}")
             now = self._now()
-            cust = self._customer(inv["CustomerRef"]["value"])
-            txn_id = c.next_id("txn")
-            rec = R.payment(c, txn_id=txn_id, cust=cust, day=self._today(), total=ZERO,
-                            links=[(inv_id, "Invoice", amount), (memo_id, "CreditMemo", amount)],
-                            currency=inv["CurrencyRef"]["value"], rate=inv.get("ExchangeRate"),
-                            created=now, updated=now, note=R.LINK_NOTE)
-            c.tables["Payment"].put(rec, now, now)
-            for target in (inv_id, memo_id):
-                c.links.setdefault(target, []).append(txn_id)
-            c.cust_docs.setdefault(cust["Id"], []).append(("Payment", txn_id))
+            txn_id = self._new_payment(
+                inv, ZERO, [(inv_id, "Invoice", amount), (memo_id, "CreditMemo", amount)], now,
+                note=R.LINK_NOTE)
             R.settle_invoice(c, inv)
             R.settle_credit_memo(c, memo)
             R.bump(c, "Invoice", inv, now)
             R.bump(c, "CreditMemo", memo, now)
-            self._settle(cust["Id"])
+            self._settle(inv["CustomerRef"]["value"])
             return txn_id
+
+    def _new_payment(self, inv: Record, total: Decimal, links: list[tuple[str, str, Decimal]],
+                     now: datetime, ref_num: str | None = None, method: str | None = None,
+                     note: str | None = None) -> str:
+        """Store a Payment made ``now`` by ``inv``'s customer, in its currency, of ``links``
+        (TxnId, TxnType, Amount), linked both ways; returns its Id. The caller settles."""
+        c = self.c
+        cust = self._customer(inv["CustomerRef"]["value"])
+        txn_id = c.next_id("txn")
+        rec = R.payment(c, txn_id=txn_id, cust=cust, day=self._today(), total=total,
+                        links=links, currency=inv["CurrencyRef"]["value"],
+                        rate=inv.get("ExchangeRate"), created=now, updated=now, ref_num=ref_num,
+                        method=method, note=note)
+        c.tables["Payment"].put(rec, now, now)
+        for target, _, _ in links:
+            c.links.setdefault(target, []).append(txn_id)
+        c.cust_docs.setdefault(cust["Id"], []).append(("Payment", txn_id))
+        return txn_id
 
     # ---- deletes -----------------------------------------------------------------------------
     def delete(self, entity: str, obj_id: str) -> None:

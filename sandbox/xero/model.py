@@ -12,16 +12,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from arconnect.sandbox.common.config import CompanySize, start_instant
 from arconnect.sandbox.xero.wire import dotnet_ms, render
 
 Record = dict[str, Any]
 
 
 @dataclass
-class OrgSpec:
+class OrgSpec(CompanySize):
     """One synthetic organisation (sizes are targets; see ``generator`` for how each is met).
 
     Attributes:
@@ -39,9 +40,6 @@ class OrgSpec:
     name: str = "Demo Company (NZ)"
     base_currency: str = "NZD"
     timezone: str = "NEWZEALANDSTANDARDTIME"
-    customers: int = 200
-    invoices: int = 4000
-    payments: int = 3000
     suppliers: int = 20
     bills: int = 300
     country_code: str = "NZ"
@@ -94,7 +92,7 @@ class SandboxConfig:
 
     def start_at(self) -> datetime:
         """The configured start, or now (UTC, whole seconds)."""
-        return (self.start or datetime.now(UTC).replace(microsecond=0)).astimezone(UTC)
+        return start_instant(self.start)
 
 
 class Table(dict[str, Record]):
