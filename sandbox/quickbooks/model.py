@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from arconnect.sandbox.common.config import CompanySize, start_instant
+from arconnect.sandbox.common.config import CompanySize, EmulatorConfig
 from arconnect.sandbox.quickbooks.wire import parse_offset, render
 
 Record = dict[str, Any]
@@ -59,43 +59,32 @@ class CompanySpec(CompanySize):
 
 
 @dataclass
-class QboConfig:
-    """Everything that shapes a QuickBooks sandbox run.
+class QboConfig(EmulatorConfig):
+    """Everything that shapes a QuickBooks sandbox run: :class:`~arconnect.sandbox.common.
+    config.EmulatorConfig`'s settings (``seed``: the same seed and sizes give the same
+    customers, invoices and payments as the Xero sandbox; ``start``; ``strict_limits`` for
+    QBO's throttles; ``auto_approve``; ``client_id`` and ``client_secret``;
+    ``refresh_grace_seconds``, how long a superseded refresh token keeps working) and these.
 
     Attributes:
-        seed: makes the companies (and ids) reproducible; the same seed and sizes give the
-            same customers, invoices and payments as the Xero sandbox.
         companies: the companies; one consent connects one of them (its ``realmId``).
-        start: the sandbox instant when the clock starts (aware; default now).
-        strict_limits: answer 429 over QBO's throttles (False: count only).
         clock_scale: sandbox seconds per real second.
-        client_id / client_secret: the one registered app.
         redirect_uris: the app's registered redirect URIs (matched exactly).
         production_keys: the app uses production keys: redirect URIs must be https
             (development keys also allow ``http://localhost``).
-        auto_approve: skip the consent page (redirect at once with a code).
-        refresh_grace_seconds: how long a superseded refresh token keeps working.
         minute_limit / concurrent_limit / batch_minute_limit: throttles per realm.
     """
 
-    seed: int = 7
     companies: list[CompanySpec] = field(default_factory=lambda: [CompanySpec()])
-    start: datetime | None = None
-    strict_limits: bool = True
     clock_scale: float = 1.0
     client_id: str = "arconnect-qbo-demo"
     client_secret: str = "qbo-demo-secret"
     redirect_uris: list[str] = field(default_factory=lambda: list(DEFAULT_REDIRECT_URIS))
     production_keys: bool = False
-    auto_approve: bool = True
     refresh_grace_seconds: int = 86400
     minute_limit: int = 500
     concurrent_limit: int = 10
     batch_minute_limit: int = 40
-
-    def start_at(self) -> datetime:
-        """The configured start, or now (UTC, whole seconds)."""
-        return start_instant(self.start)
 
 
 class Table(dict[str, Record]):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from arconnect.sandbox.common.config import CompanySize, start_instant
+from arconnect.sandbox.common.config import CompanySize, EmulatorConfig
 from arconnect.sandbox.xero.wire import dotnet_ms, render
 
 Record = dict[str, Any]
@@ -46,53 +46,37 @@ class OrgSpec(CompanySize):
 
 
 @dataclass
-class SandboxConfig:
-    """Everything that shapes a sandbox run.
+class SandboxConfig(EmulatorConfig):
+    """Everything that shapes a sandbox run: :class:`~arconnect.sandbox.common.config.
+    EmulatorConfig`'s settings (``seed``, ``start``, ``strict_limits`` for Xero's rate limits,
+    ``auto_approve``, ``client_id``, ``client_secret``, ``refresh_grace_seconds``) and these.
 
     Attributes:
-        seed: makes the generated companies (and ids) reproducible.
         orgs: the organisations; one grant may reach all of them.
-        client_id: the one registered app's client id.
-        client_secret: its secret.
-        auto_approve: skip the consent page (redirect with a code at once).
-        strict_limits: enforce Xero's rate limits with 429s (False: count only).
         time_scale: sandbox seconds per real second.
         day_limit: calls per org per day (5,000; 1,000 on Xero's Starter tier).
         minute_limit: calls per org per minute.
         concurrent_limit: calls in flight per org.
         app_minute_limit: calls per minute across every org.
-        start: the sandbox instant when the clock starts (default: now).
         redirect_uris: allowed redirect URIs; None allows any loopback ``http://`` address or
             any ``https://`` one (Xero: https only, except localhost).
         deleted_invoices_in_list: DELETED invoices come back from a plain ``GET /Invoices``
             (no ``Statuses``), as the recorded response shows; False hides them unless asked.
         provider_name: the envelope's ``ProviderName`` (the app's name in real Xero).
-        refresh_grace_seconds: how long a used refresh token still works.
         prerender: render every record's JSON in a background thread once serving starts
             (otherwise each record renders on first request; either way only once).
     """
 
-    seed: int = 7
     orgs: list[OrgSpec] = field(default_factory=lambda: [OrgSpec()])
-    client_id: str = "arconnect-demo"
-    client_secret: str = "demo-secret"
-    auto_approve: bool = True
-    strict_limits: bool = True
     time_scale: float = 1.0
     day_limit: int = 5000
     minute_limit: int = 60
     concurrent_limit: int = 5
     app_minute_limit: int = 10000
-    start: datetime | None = None
     redirect_uris: list[str] | None = None
     deleted_invoices_in_list: bool = True
     provider_name: str = "arconnect sandbox"
-    refresh_grace_seconds: int = 1800
     prerender: bool = True
-
-    def start_at(self) -> datetime:
-        """The configured start, or now (UTC, whole seconds)."""
-        return start_instant(self.start)
 
 
 class Table(dict[str, Record]):
