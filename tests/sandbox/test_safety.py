@@ -10,8 +10,8 @@ import requests
 from typer.testing import CliRunner
 
 from arconnect.sandbox import cli
+from arconnect.sandbox.common.loopback import RemoteRefused, is_loopback
 from arconnect.sandbox.xero import XeroSandbox
-from arconnect.sandbox.xero.server import RemoteRefused, is_loopback
 
 from .conftest import small_config
 
