@@ -1,11 +1,12 @@
 """The HTTP side every emulator shares: one port served from a background thread, the
-loopback and ``Host`` rules, injected 5xx and slow answers, and the ``/_sandbox/`` control
-API's plumbing.
+loopback and ``Host`` rules, injected 5xx and slow answers, the token endpoint's answer, and
+the ``/_sandbox/`` control API's plumbing.
 
 Standard library only (``ThreadingHTTPServer``, HTTP/1.1 keep-alive). A platform's sandbox
 subclasses :class:`Emulator`: it names itself in the class attributes, builds ``clock``,
-``faults`` and ``stats``, and implements :meth:`Emulator.route`, :meth:`Emulator.json` and
-:meth:`Emulator.state`; :meth:`Emulator.controls` takes its own control endpoints.
+``faults`` and ``stats``, and implements :meth:`Emulator.route`,
+:meth:`Emulator.json_response` and :meth:`Emulator.state`; :meth:`Emulator.controls` takes
+its own control endpoints.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class Emulator:
         """Answer a request outside ``/_sandbox/`` whose ``Host`` passed the check."""
         raise NotImplementedError
 
-    def json(self, status: int, payload: Any, headers: dict[str, str] | None = None
+    def json_response(self, status: int, payload: Any, headers: dict[str, str] | None = None
              ) -> Response:
         """``payload`` as the platform renders JSON."""
         raise NotImplementedError
@@ -192,19 +193,19 @@ class Emulator:
         try:
             tokens = issue()
         except OAuthError as err:
-            return self.json(err.status, err.body(), headers)
-        return self.json(200, tokens, headers)
+            return self.json_response(err.status, err.body(), headers)
+        return self.json_response(200, tokens, headers)
 
     # ---- control API -----------------------------------------------------------------------
     def controls(self) -> dict[tuple[str, str], Control]:
         """The control endpoints by (method, last path segment); each takes the JSON body.
         A platform adds its own (``grants``, ``mutate``, ``revoke``) to these."""
         return {
-            ("GET", "state"): lambda _: self.json(200, self.state()),
-            ("POST", "clock"): lambda body: self.json(200, {"now": self.clock.advance(
+            ("GET", "state"): lambda _: self.json_response(200, self.state()),
+            ("POST", "clock"): lambda body: self.json_response(200, {"now": self.clock.advance(
                 float(body.get("advance", 0))).isoformat()}),
             ("POST", "faults"): self._arm_fault,
-            ("GET", "stats"): lambda _: self.json(200, self.stats.as_dict()),
+            ("GET", "stats"): lambda _: self.json_response(200, self.stats.as_dict()),
             ("POST", "reset"): self._reset_stats,
         }
 
@@ -215,33 +216,35 @@ class Emulator:
             # preflight; a JSON content type cannot be sent cross-site without one.
             media = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
             if media != "application/json":
-                return self.json(415, {"error": f"{req.method} {req.path} needs Content-Type: "
-                                                f"application/json (got {media or 'none'!r})"})
+                return self.json_response(415, {
+                    "error": f"{req.method} {req.path} needs Content-Type: application/json "
+                             f"(got {media or 'none'!r})"})
         try:
             body = json.loads(req.body or b"{}")
         except ValueError:
-            return self.json(400, {"error": "invalid JSON"})
+            return self.json_response(400, {"error": "invalid JSON"})
         control = self.controls().get((req.method, name))
         if control is None:
-            return self.json(404, {"error": f"no control endpoint {req.method} {req.path}"})
+            return self.json_response(
+                404, {"error": f"no control endpoint {req.method} {req.path}"})
         try:
             return control(body)
         except (KeyError, ValueError, TypeError) as err:
-            return self.json(400, {"error": str(err)})
+            return self.json_response(400, {"error": str(err)})
 
     def _arm_fault(self, body: dict[str, Any]) -> Response:
         kind = body.pop("fault", None)
         knobs = self.faults.knobs()
         if kind not in knobs:
-            names = list(knobs)
-            return self.json(400, {"error": f"fault must be {', '.join(names[:-1])} or "
-                                            f"{names[-1]}"})
+            *others, last = knobs
+            return self.json_response(
+                400, {"error": f"fault must be {', '.join(others)} or {last}"})
         knobs[kind](**body)
-        return self.json(200, {"armed": self.faults.pending()})
+        return self.json_response(200, {"armed": self.faults.pending()})
 
     def _reset_stats(self, _: dict[str, Any]) -> Response:
         self.stats.reset()
-        return self.json(200, {"reset": True})
+        return self.json_response(200, {"reset": True})
 
 
 class _Server(ThreadingHTTPServer):

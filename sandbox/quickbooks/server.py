@@ -1,9 +1,9 @@
-"""The HTTP server: one loopback port serving Intuit's OAuth paths and the Accounting API.
+"""The QuickBooks emulator's routes: one loopback port serving Intuit's OAuth paths and the
+Accounting API.
 
-Standard library only (``ThreadingHTTPServer``, HTTP/1.1 keep-alive). Real Intuit spreads
-these paths over several hosts (``appcenter.intuit.com``, ``oauth.platform.intuit.com``,
-``developer.api.intuit.com``, ``quickbooks.api.intuit.com``); here every base URL is the same
-``http://127.0.0.1:PORT``. Routes:
+Real Intuit spreads these paths over several hosts (``appcenter.intuit.com``,
+``oauth.platform.intuit.com``, ``developer.api.intuit.com``, ``quickbooks.api.intuit.com``);
+here every base URL is the same ``http://127.0.0.1:PORT``. Routes:
 
 - ``GET|POST /connect/oauth2`` — consent page (or an immediate redirect with ``code``,
   ``state`` and ``realmId``)
@@ -12,7 +12,7 @@ these paths over several hosts (``appcenter.intuit.com``, ``oauth.platform.intui
 - ``/v3/company/{realmId}/…`` — the Accounting API (:mod:`arconnect.sandbox.quickbooks.api`)
 - ``/_sandbox/…`` — the control API (state, clock, faults, grants, mutate, stats, revoke)
 
-The lifecycle, the loopback and ``Host`` safety rules and the control plumbing are every
+The HTTP lifecycle, the loopback and ``Host`` safety rules and the control plumbing are every
 emulator's (:mod:`arconnect.sandbox.common.server`).
 """
 
@@ -327,7 +327,7 @@ class QboSandbox(Emulator):
         return Response(200, b"", content_type="text/plain")
 
     # ---- control API -------------------------------------------------------------------------
-    def json(self, status: int, payload: Any, headers: dict[str, str] | None = None
+    def json_response(self, status: int, payload: Any, headers: dict[str, str] | None = None
              ) -> Response:
         """``payload`` rendered as QBO renders JSON."""
         return _json(status, payload, headers)

@@ -1,8 +1,9 @@
-"""The HTTP server: one loopback port serving Xero's login, identity and API paths.
+"""The Xero emulator's routes: one loopback port serving Xero's login, identity and API paths.
 
-Standard library only (``ThreadingHTTPServer``, HTTP/1.1 keep-alive). Real Xero spreads these
-paths over three hosts (``login.xero.com``, ``identity.xero.com``, ``api.xero.com``); here the
-three base URLs are the same ``http://127.0.0.1:PORT``. Routes:
+The HTTP lifecycle, the loopback and ``Host`` safety rules and the control plumbing are every
+emulator's (:mod:`arconnect.sandbox.common.server`). Real Xero spreads these paths over three
+hosts (``login.xero.com``, ``identity.xero.com``, ``api.xero.com``); here the three base URLs
+are the same ``http://127.0.0.1:PORT``. Routes:
 
 - ``GET|POST /identity/connect/authorize`` — consent page (or an immediate redirect)
 - ``POST /connect/token``, ``POST /connect/revocation`` — tokens
@@ -352,7 +353,7 @@ class XeroSandbox(Emulator):
         return Response(405, b"", content_type="text/plain")
 
     # ---- control API ------------------------------------------------------------------------
-    def json(self, status: int, payload: Any, headers: dict[str, str] | None = None
+    def json_response(self, status: int, payload: Any, headers: dict[str, str] | None = None
              ) -> Response:
         """``payload`` rendered as the sandbox's JSON."""
         return _json(status, payload, headers)
