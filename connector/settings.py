@@ -8,11 +8,16 @@ the CLI prints it without a traceback.
 from __future__ import annotations
 
 import functools
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from arconnect.errors import ConfigError
+
+M = TypeVar("M", bound=BaseSettings)
 
 DEFAULT_DATABASE_URL = "sqlite:///./arconnect.db"
 _URL_SCHEMES = ("sqlite", "postgresql", "postgres")
@@ -103,15 +108,45 @@ class Settings(BaseSettings):
         return keys or ([single] if single else [])
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment plus ``overrides``; bad values raise ConfigError."""
+def load_model(model: type[M], prefix: str, **overrides: object) -> M:
+    """Settings of ``model`` from the environment plus ``overrides``; a bad value is a
+    ConfigError naming the variable (``prefix`` + the field, upper case)."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return model(**overrides)  # type: ignore[arg-type]
     except ValidationError as err:
         first = err.errors()[0]
-        name = "ARCONNECT_" + str(first["loc"][0]).upper() if first["loc"] else "setting"
+        name = prefix + str(first["loc"][0]).upper() if first["loc"] else "setting"
         message = str(first["msg"]).removeprefix("Value error, ")
         raise ConfigError(f"{name}: {message}") from None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment plus ``overrides``; bad values raise ConfigError."""
+    return load_model(Settings, "ARCONNECT_", **overrides)
+
+
+class FollowingCache(Generic[M]):
+    """A platform's settings, read again whenever the engine's are (one
+    ``get_settings.cache_clear()`` after an environment change re-reads both); ``load`` gets
+    the engine settings they are read with."""
+
+    def __init__(self, load: Callable[[object], M]) -> None:
+        self._load = load
+        self._held: tuple[object, M] | None = None  # (the engine settings read with, ours)
+        self._lock = threading.Lock()
+
+    def get(self, engine: object | None = None) -> M:
+        """Ours for ``engine`` (default: the process-wide engine settings)."""
+        engine = engine if engine is not None else get_settings()
+        with self._lock:
+            # the engine settings are held, so their identity is not reused while cached
+            if self._held is None or self._held[0] is not engine:
+                self._held = (engine, self._load(engine))
+            return self._held[1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._held = None
 
 
 @functools.lru_cache(maxsize=1)

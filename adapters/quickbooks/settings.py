@@ -7,12 +7,10 @@ on one host, and :meth:`QboSettings.on_host` points every URL at it.
 
 from __future__ import annotations
 
-import threading
-
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from arconnect.errors import ConfigError
+from arconnect.settings import FollowingCache, load_model
 
 # Intuit's OpenID discovery document lists these endpoints
 # (https://developer.intuit.com/.well-known/openid_configuration/; section "Discovery document"
@@ -69,35 +67,17 @@ def load_qbo_settings(**overrides: object) -> QboSettings:
     Raises:
         ConfigError: a variable has a value of the wrong kind (the message names it).
     """
-    try:
-        return QboSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as err:
-        first = err.errors()[0]
-        name = "ARCONNECT_QBO_" + str(first["loc"][0]).upper() if first["loc"] else "setting"
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"{name}: {message}") from None
+    return load_model(QboSettings, "ARCONNECT_QBO_", **overrides)
 
 
-_cache: list[tuple[object, QboSettings]] = []  # (the engine settings read with, ours)
-_cache_lock = threading.Lock()
+_cache = FollowingCache(lambda engine: load_qbo_settings())
 
 
 def get_qbo_settings() -> QboSettings:
     """The process-wide QBO settings, read again whenever the engine's settings are
     (``arconnect.settings.get_settings.cache_clear()`` re-reads both, so one call after an
     environment change is enough)."""
-    from arconnect.settings import get_settings
-
-    engine = get_settings()
-    with _cache_lock:
-        if not _cache or _cache[0][0] is not engine:  # held, so its identity is not reused
-            _cache[:] = [(engine, load_qbo_settings())]
-        return _cache[0][1]
+    return _cache.get()
 
 
-def _clear() -> None:
-    with _cache_lock:
-        _cache.clear()
-
-
-get_qbo_settings.cache_clear = _clear  # type: ignore[attr-defined]
+get_qbo_settings.cache_clear = _cache.clear  # type: ignore[attr-defined]

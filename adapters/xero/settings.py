@@ -6,13 +6,12 @@ whenever those are (``arconnect.settings.get_settings.cache_clear()``).
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from arconnect.errors import ConfigError
+from arconnect.settings import FollowingCache, load_model
 
 
 class XeroSettings(BaseSettings):
@@ -53,17 +52,18 @@ def load_xero_settings(**overrides: object) -> XeroSettings:
     Raises:
         ConfigError: a variable has a value of the wrong kind (the message names it).
     """
-    try:
-        return XeroSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as err:
-        first = err.errors()[0]
-        name = "ARCONNECT_XERO_" + str(first["loc"][0]).upper() if first["loc"] else "setting"
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"{name}: {message}") from None
+    return load_model(XeroSettings, "ARCONNECT_XERO_", **overrides)
 
 
-_cache: list[tuple[object, XeroSettings]] = []  # (the engine settings read with, ours)
-_cache_lock = threading.Lock()
+def _from_environment(engine: object) -> XeroSettings:
+    ours = load_xero_settings()
+    timeout = getattr(engine, "http_timeout", None)
+    if timeout is None:
+        return ours
+    return ours.model_copy(update={"http_timeout": float(timeout)})
+
+
+_cache = FollowingCache(_from_environment)
 
 
 def xero_settings(settings: Any = None) -> XeroSettings:
@@ -72,14 +72,4 @@ def xero_settings(settings: Any = None) -> XeroSettings:
     timeout."""
     if isinstance(settings, XeroSettings):
         return settings
-    from arconnect.settings import get_settings
-
-    engine = settings if settings is not None else get_settings()
-    with _cache_lock:
-        if not _cache or _cache[0][0] is not engine:  # held, so its identity is not reused
-            ours = load_xero_settings()
-            timeout = getattr(engine, "http_timeout", None)
-            if timeout is not None:
-                ours = ours.model_copy(update={"http_timeout": float(timeout)})
-            _cache[:] = [(engine, ours)]
-        return _cache[0][1]
+    return _cache.get(settings)
