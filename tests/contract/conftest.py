@@ -57,6 +57,21 @@ when present, its columns must match."""
 OPTIONAL = "__optional__"
 
 
+def refresh_refused(platform: str, client_id: str, client_secret: str,
+                    refresh_token: str) -> bool:
+    """Does ``platform``'s token endpoint (the sandbox, by the settings) refuse
+    ``refresh_token`` now (``invalid_grant``)?"""
+    from arconnect.errors import ReconnectRequired
+    from arconnect.platforms import get_platform
+
+    oauth = get_platform(platform).oauth(get_settings(), client_id, client_secret)
+    try:
+        oauth.refresh(refresh_token)
+    except ReconnectRequired:
+        return True
+    return False
+
+
 class Harness(Protocol):
     """One platform's sandbox and the answers the contract needs of it.
 

@@ -24,15 +24,13 @@ from sqlalchemy import Engine
 
 from arconnect.auth.service import add_grant
 from arconnect.auth.vault import get_vault
-from arconnect.errors import ReconnectRequired
-from arconnect.platforms import get_platform
 from arconnect.sandbox.quickbooks import records as R
 from arconnect.sandbox.quickbooks.model import Company, CompanySpec, QboConfig
 from arconnect.sandbox.quickbooks.server import QboSandbox
 from arconnect.sandbox.quickbooks.wire import stamp
 from arconnect.settings import get_settings
 from arconnect.store.models import Tenant
-from tests.contract.conftest import OPTIONAL, SCALE, START, Truth
+from tests.contract.conftest import OPTIONAL, SCALE, START, Truth, refresh_refused
 
 CLIENT_ID, CLIENT_SECRET = "contract-qbo-client", "contract-qbo-secret"
 COMPANIES = {"small": CompanySpec(name="Sandbox Company US 1", customers=20, invoices=240,
@@ -271,12 +269,7 @@ class QboHarness:
         self.sandbox.faults.revoke_grant(tenant.external_id)  # later tests connect anew
 
     def refresh_refused(self, refresh_token: str) -> bool:
-        oauth = get_platform("quickbooks").oauth(get_settings(), CLIENT_ID, CLIENT_SECRET)
-        try:
-            oauth.refresh(refresh_token)
-        except ReconnectRequired:
-            return True
-        return False
+        return refresh_refused("quickbooks", CLIENT_ID, CLIENT_SECRET, refresh_token)
 
     def refresh_grace(self) -> float:
         return float(self.sandbox.config.refresh_grace_seconds)

@@ -12,13 +12,11 @@ from sqlalchemy import Engine
 
 from arconnect.auth.service import add_grant
 from arconnect.auth.vault import get_vault
-from arconnect.errors import ReconnectRequired
-from arconnect.platforms import get_platform
 from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
 from arconnect.sandbox.xero.wire import dotnet_date
 from arconnect.settings import get_settings
 from arconnect.store.models import Tenant
-from tests.contract.conftest import SCALE, START, Truth
+from tests.contract.conftest import SCALE, START, Truth, refresh_refused
 from tests.sync.conftest import truth as xero_truth
 from tests.xero_words import XERO_DOCUMENT_STATUS, XERO_PAYMENT_STATUS, XERO_PAYMENT_TYPE
 
@@ -180,13 +178,7 @@ class XeroHarness:
         self.sandbox.revoke_all()  # later tests connect with new grants
 
     def refresh_refused(self, refresh_token: str) -> bool:
-        settings = get_settings()
-        oauth = get_platform("xero").oauth(settings, CLIENT_ID, CLIENT_SECRET)
-        try:
-            oauth.refresh(refresh_token)
-        except ReconnectRequired:
-            return True
-        return False
+        return refresh_refused("xero", CLIENT_ID, CLIENT_SECRET, refresh_token)
 
     def refresh_grace(self) -> float:
         return float(self.sandbox.config.refresh_grace_seconds)
