@@ -36,9 +36,10 @@ class AccountSpec(CompanySize):
         timezone: the account's time zone: SuiteQL renders and reads datetimes in it.
         base_currency: the root subsidiary's currency (ISO code).
         oneworld: the account has subsidiaries (NetSuite OneWorld); else no ``subsidiary`` table.
-        subsidiaries: subsidiary names under the root (OneWorld); the last one keeps its books
-            in ``foreign_currency``.
-        foreign_currency: the currency of the last subsidiary.
+        subsidiaries: subsidiary names under the root (OneWorld).
+        foreign_currency: when set, the last subsidiary keeps its books in this currency (its
+            transactions' ``exchangerate`` is relative to it); by default every subsidiary
+            keeps the base currency.
         concurrency_limit: concurrent requests the account allows, shared by every
             integration (over it: 429).
         role_is_admin: the integration's role is an administrator (may read governanceLimits).
@@ -57,7 +58,7 @@ class AccountSpec(CompanySize):
     base_currency: str = "USD"
     oneworld: bool = True
     subsidiaries: tuple[str, ...] = ("Honeycomb US", "Honeycomb Canada")
-    foreign_currency: str = "CAD"
+    foreign_currency: str | None = None
     concurrency_limit: int = 15
     role_is_admin: bool = True
     dunning_suiteapp: bool = True
