@@ -1,0 +1,1 @@
+"""NetSuite: the SuiteQL reader over REST Web Services, its OAuth client and its platform object."""
