@@ -1,9 +1,10 @@
 """NetSuite REST paths and SuiteQL helpers shared by the NetSuite adapter and writer.
 
 Every read goes through SuiteQL (``POST /services/rest/query/v1/suiteql?limit=N&offset=M``, body
-``{"q": "SELECT …"}``, header ``Prefer: transient``; section "Executing SuiteQL Queries Through
-REST Web Services" of
-https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_157909186990.html). A reply
+``{"q": "SELECT …"}``, header ``Prefer: transient``; "SuiteQL",
+https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156257770590.html, and
+its paging,
+https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156414087576.html). A reply
 holds at most 1,000 rows; values are JSON strings (numbers and ids too), booleans ``"T"``/``"F"``,
 and a column whose value is null is left out of the row.
 
@@ -23,15 +24,15 @@ from arconnect.errors import ConfigError, UpstreamError
 # -- paths under the account's REST host (https://<account>.suitetalk.api.netsuite.com) ---------
 
 REST = "/services/rest"
-# https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_157909186990.html
+# https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156257770590.html
 SUITEQL = REST + "/query/v1/suiteql"
-# https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_158074210415.html
+# https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_1545142173.html
 RECORD = REST + "/record/v1"
 # https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/article_0625010817.html
 GOVERNANCE = REST + "/system/v1/governanceLimits"
 # https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_158081952044.html
 TOKEN = REST + "/auth/oauth2/v1/token"
-# https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_162730264820.html
+# https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_161071224088.html
 REVOKE = REST + "/auth/oauth2/v1/revoke"
 # Under the account's UI host (https://<account>.app.netsuite.com):
 # https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_158081944642.html
@@ -60,8 +61,7 @@ def error_text(body: Any) -> str:
     ``title`` when there are no details; "" for a body of another shape.
 
     The shape: ``{"type", "title", "status", "o:errorDetails": [{"detail", "o:errorCode",
-    "o:errorPath"?}]}`` (section "Error Handling and Logging in REST Web Services" of
-    https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_1545222128.html).
+    "o:errorPath"?}]}`` (https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156570709583.html).
     """
     if body.__class__ is not dict:
         return ""
