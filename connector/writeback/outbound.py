@@ -9,7 +9,11 @@ customer has in the ERP that write-back owns, of one of three kinds
   the slot's groups, or of none. ``value`` says what picks the group: ``segment``,
   ``tag:<dimension>``, ``credit_hold`` or ``limit_band``; ``name`` is the group name template.
 * **reference** (``references:``; QBO ``CustomerTypeRef``, NetSuite ``category``): a field of the
-  customer that names an object; ``value`` and ``name`` as for groups, ``target`` the field.
+  customer that names an object; ``value`` and ``name`` as for groups, ``target`` the field (a
+  writer may accept a family of fields by prefix, ``custentity_*``). Several values of one
+  slot may name the same object (six segments, three dunning procedures); ``release`` is the
+  value the field goes back to when the segments stop setting it, where the customer's own
+  value would be wrong (a credit hold returns to the automatic setting, never to "off").
 * **scalar**: a field holding a value — the credit limit in a field (``credit_limit.field``:
   a QBO custom field, NetSuite ``creditLimit``).
 
@@ -34,11 +38,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from arconnect.adapters.base import SlotKind, SlotSpec, WriteTargets
+from arconnect.adapters.base import RefTarget, SlotKind, SlotSpec, WriteTargets
 from arconnect.errors import MappingError
 from arconnect.yamlfile import Loc, Problems, validation_problems
 
-__all__ = ["GroupSlot", "Outbound", "check_targets", "compile_outbound"]
+__all__ = ["GroupSlot", "Outbound", "check_targets", "compile_outbound", "reference_target"]
 
 
 class _Model(BaseModel):
@@ -62,6 +66,7 @@ class ReferenceModel(_Model):
     name: str = Field(min_length=1)
     names: dict[str, str] = Field(default_factory=dict)
     bands: list[Decimal] | None = None
+    release: str | None = Field(default=None, min_length=1)
     description: str | None = None
 
 
@@ -91,7 +96,8 @@ _KEYS = {
     (): ("description", "enforce", "batch_size", "groups", "references", "terms",
          "credit_limit"),
     ("groups", "*"): ("slot", "value", "name", "names", "bands", "create", "description"),
-    ("references", "*"): ("slot", "target", "value", "name", "names", "bands", "description"),
+    ("references", "*"): ("slot", "target", "value", "name", "names", "bands", "release",
+                          "description"),
     ("terms",): ("write", "type"),
     ("credit_limit",): ("history_note", "note", "field"),
 }
@@ -116,6 +122,10 @@ class GroupSlot:
         kind: membership or reference.
         target: the field a reference slot sets (``CustomerTypeRef``).
         where: ``file:line`` of the slot in the mapping.
+        release: a reference slot's fixed value for when the segments stop setting it (and
+            for anything else it would be set to that is not one of ``names``' objects),
+            instead of the customer's own value: a hold field goes back to the ERP's
+            automatic setting, never to "no checks". None: the customer's own value.
     """
 
     slot: str
@@ -127,6 +137,7 @@ class GroupSlot:
     kind: SlotKind = SlotKind.MEMBERSHIP
     target: str = ""
     where: str = ""
+    release: str | None = None
 
     @property
     def key(self) -> str:
@@ -155,11 +166,10 @@ class GroupSlot:
         return self.names[band_label(Decimal(str(limit)), self.bands)]
 
     def value_of(self, group: str | None) -> str | None:
-        """The value (segment, tag ...) whose group is ``group``."""
-        for value, name in self.names.items():
-            if name == group:
-                return value
-        return None
+        """The value (segment, tag ...) whose group is ``group`` (None when none is, or when
+        several values of a reference slot share it: several segments, one procedure)."""
+        found = [value for value, name in self.names.items() if name == group]
+        return found[0] if len(found) == 1 else None
 
 
 def band_label(limit: Decimal, bands: Sequence[Decimal]) -> str:
@@ -224,6 +234,19 @@ class Outbound:
         return out
 
 
+def reference_target(targets: WriteTargets, target: str) -> RefTarget | None:
+    """The platform's :class:`RefTarget` for a reference slot's ``target``: its own entry, else
+    the entry of a prefix it matches (a key ending in ``*``: ``custentity_*`` stands for every
+    custom field whose id starts so)."""
+    exact = targets.references.get(target)
+    if exact is not None:
+        return exact
+    for key, ref in targets.references.items():
+        if key.endswith("*") and len(target) > len(key) - 1 and target.startswith(key[:-1]):
+            return ref
+    return None
+
+
 def check_targets(outbound: Outbound, targets: WriteTargets, platform: str) -> list[str]:
     """Hold ``outbound`` to what the platform's writer can write.
 
@@ -242,7 +265,7 @@ def check_targets(outbound: Outbound, targets: WriteTargets, platform: str) -> l
             errors.append(f"{g.where}: {platform} has no groups a customer joins; use "
                           f"`references:` (targets: {', '.join(targets.references) or 'none'})")
     for r in outbound.references:
-        ref = targets.references.get(r.target)
+        ref = reference_target(targets, r.target)
         if ref is None:
             errors.append(f"{r.where}: target {r.target!r} is not a field {platform} "
                           f"write-back can set; one of: {', '.join(targets.references) or 'none'}")
@@ -378,24 +401,29 @@ def _compile_slot(kind: SlotKind, g: GroupModel | ReferenceModel, loc: Loc, prob
                                                f"{g.value} (values: {', '.join(values)})")
     names: dict[str, str] = {}
     # Two membership slots may not share a group; two reference slots of one field may not
-    # share an object (a slot could not tell its own value from the other's).
+    # share an object (a slot could not tell its own value from the other's). Values of one
+    # reference slot may share one (six segments, three dunning procedures).
     space = (kind, getattr(g, "target", ""))
+    own: set[tuple[SlotKind, str]] = set()
     for v in values:
         name = g.names.get(v) or g.name.format(segment=v, tag=v, dimension=dim, band=v)
         name = name.strip()
         seen_key = (space[0], f"{space[1]}\0{name.lower()}")
         if not name:
             problems.add((*loc, "name"), f"the name for {v!r} is empty")
+        elif seen_key in own and kind is SlotKind.REFERENCE:
+            pass
         elif seen_key in seen_names:
             problems.add((*loc, "name"), f"name {name!r} is also used for "
                                          f"{seen_names[seen_key]}; names must differ")
         else:
             seen_names[seen_key] = f"{g.slot} {v}"
+            own.add(seen_key)
         names[v] = name
     where = f"{problems.label}:{problems.line(loc)}"
     if isinstance(g, ReferenceModel):
         return GroupSlot(g.slot, source, names, dim or None, tuple(g.bands or ()), False,
-                         SlotKind.REFERENCE, g.target, where)
+                         SlotKind.REFERENCE, g.target, where, g.release)
     return GroupSlot(g.slot, source, names, dim or None, tuple(g.bands or ()), g.create,
                      where=where)
 

@@ -160,7 +160,7 @@ class _Planning:
     ops: list[dict[str, Any]] = field(default_factory=list)
     drift: list[Drift] = field(default_factory=list)
     needed: dict[str, set[str]] = field(default_factory=dict)
-    moved: int = 0
+    moved: set[str] = field(default_factory=set)  # customers whose segment slots move
 
     def wanted(self, c: StoredCustomer, slot: str, natural: Callable[[], Any]
                ) -> tuple[bool, Any]:
@@ -206,7 +206,8 @@ def build_plan(ctx: Context, *, erp: ErpState | None = None,
                     if c.assignment else None
                 _plan_value(p, c, slot.key, natural, locked,
                             _reason(c, f"{slot.slot}: {natural or 'none'}"),
-                            moves=slot.source == "segment")
+                            moves=slot.source == "segment", release=slot.release,
+                            own=frozenset(slot.names.values()))
         if ctx.outbound.terms and "terms" not in erp.unavailable \
                 and not _plan_terms(p, c, locked):
             continue  # drifted terms: the customer's other writes wait for the drift's answer
@@ -228,13 +229,14 @@ def build_plan(ctx: Context, *, erp: ErpState | None = None,
         raise WritebackRefused(refusal)
     plan = Plan(new_plan_id(), ctx.tenant, kind, _create_ops(ctx, p.needed) + p.ops, p.drift,
                 erp=erp)
-    plan.summary = summary(plan, p.moved, assigned, erp, _not_written(ctx, erp, customers))
-    share = p.moved / assigned if assigned else 0.0
+    moved = len(p.moved)
+    plan.summary = summary(plan, moved, assigned, erp, _not_written(ctx, erp, customers))
+    share = moved / assigned if assigned else 0.0
     if ctx.settings.writeback_approval:
         plan.needs_approval, plan.approval_reason = True, "approval is on for every plan"
     if share > ctx.settings.writeback_approval_share:
         plan.needs_approval = True
-        plan.approval_reason = (f"it moves {p.moved:,} of {assigned:,} customers ({share:.0%}), "
+        plan.approval_reason = (f"it moves {moved:,} of {assigned:,} customers ({share:.0%}), "
                                 f"more than {ctx.settings.writeback_approval_share:.0%}")
     return plan
 
@@ -263,7 +265,7 @@ def _plan_membership(p: _Planning, c: StoredCustomer, slot: GroupSlot, locked: b
     p.ops.append(make_op("group.set", c, name, before, desired, reason, remove=now_in))
     p.need(name, desired)
     if slot.source == "segment":
-        p.moved += 1
+        p.moved.add(c.id)
 
 
 def _plan_terms(p: _Planning, c: StoredCustomer, locked: bool) -> bool:
@@ -279,9 +281,12 @@ def _plan_terms(p: _Planning, c: StoredCustomer, locked: bool) -> bool:
 
 
 def _plan_value(p: _Planning, c: StoredCustomer, key: str, natural: Any, locked: bool,
-                reason: str, *, moves: bool = False) -> bool:
+                reason: str, *, moves: bool = False, release: str | None = None,
+                own: frozenset[str] = frozenset()) -> bool:
     """A reference or scalar slot: set it to ``natural`` (the segments' value), or give the
-    customer's own value back when the segments stop setting it. False when it drifted."""
+    customer's own value back when the segments stop setting it — or the slot's ``release``
+    value, where it has one, for anything not among its ``own`` objects. False when it
+    drifted."""
     action = "terms" if key == "terms" else "field"
     state = p.states.get((c.id, key))
     if p.override is None:
@@ -293,6 +298,8 @@ def _plan_value(p: _Planning, c: StoredCustomer, key: str, natural: Any, locked:
             desired, managed = None, False
     else:
         desired, managed = p.override.get((c.id, key)), (c.id, key) in p.override
+    if release is not None and managed and desired not in own:
+        desired = release
     now_value = p.erp.value(c.id, key)
     if not managed or desired == now_value or held(state, locked):
         return True
@@ -319,7 +326,7 @@ def _plan_value(p: _Planning, c: StoredCustomer, key: str, natural: Any, locked:
                          original=(state or {}).get("original", now_value), restore=restore))
     p.need(key, desired)
     if moves:
-        p.moved += 1
+        p.moved.add(c.id)
     return True
 
 
