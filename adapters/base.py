@@ -14,6 +14,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import requests
 
+from arconnect.errors import ConfigError
+
 Record = dict[str, Any]
 Cursor = dict[str, Any]
 
@@ -220,11 +222,14 @@ class ErrorVerdict:
             ``data`` (this request's data was refused: return it to the caller), ``return``.
         message: the platform's own words, for the error the user sees.
         retry_after: seconds to wait, where the platform says.
+        concurrency: the limit hit is the calls in flight (NetSuite's account-wide concurrency,
+            shared with every other integration): the pacer lowers its cap by one.
     """
 
     action: str
     message: str | None = None
     retry_after: float | None = None
+    concurrency: bool = False
 
 
 @dataclass(frozen=True)
@@ -237,6 +242,11 @@ class RateInfo:
         app_minute: calls left in the app-wide minute window.
         day_spent: the server says the daily limit is spent.
         retry_after: seconds until the spent limit resets, where the server says.
+        concurrency: the calls in flight the platform allows the tenant, where it says (read
+            from a response body, e.g. NetSuite's ``governanceLimits``); it replaces the
+            configured cap, up or down.
+        concurrency_exceeded: the server refused a call for too many in flight: the cap goes
+            down by one (and back up slowly while no refusal follows).
     """
 
     minute: int | None = None
@@ -244,6 +254,8 @@ class RateInfo:
     app_minute: int | None = None
     day_spent: bool = False
     retry_after: float | None = None
+    concurrency: int | None = None
+    concurrency_exceeded: bool = False
 
 
 class Platform(Protocol):
@@ -312,8 +324,19 @@ class Platform(Protocol):
         ...
 
     def oauth(self, settings: Any, client_id: str, client_secret: str,
-              now: Any = None) -> OAuthClient:
-        """The OAuth client of an app (``now``: the clock for ``expires_at``)."""
+              now: Any = None, tenant: str | None = None) -> OAuthClient:
+        """The OAuth client of an app (``now``: the clock for ``expires_at``; ``tenant``: the
+        tenant the consent is for, where the platform's OAuth endpoints live on the tenant's
+        own host — NetSuite's account — and None where they do not)."""
+        ...
+
+    def headless_grant(self, settings: Any, options: Mapping[str, str | None]
+                       ) -> tuple[str, str, str]:
+        """``(client_id, client_secret, refresh_token)`` to store for ``tenants add`` from its
+        options (``account``, ``client_id``, ``client_secret``, ``refresh_token``, and the
+        options of other auth schemes: ``certificate_id``, ``private_key``, ``consumer_key``,
+        ``consumer_secret``, ``token_id``, ``token_secret``); ConfigError naming an option
+        that is missing, or that this platform does not take."""
         ...
 
     def app_credentials(self, settings: Any) -> tuple[str, str]:
@@ -358,6 +381,32 @@ class Platform(Protocol):
     def verify_webhook(self, settings: Any, body: bytes, headers: Mapping[str, str]) -> bool:
         """True when a webhook delivery is signed with the app's key."""
         ...
+
+
+OAUTH2_OPTIONS = ("client_id", "client_secret", "refresh_token")
+"""The ``tenants add`` options of a plain OAuth 2.0 grant."""
+
+
+def oauth2_headless_grant(label: str, options: Mapping[str, str | None]
+                          ) -> tuple[str, str, str]:
+    """:meth:`Platform.headless_grant` of a platform whose grants are an app's client id and
+    secret with a refresh token (Xero, QuickBooks Online).
+
+    Raises:
+        ConfigError: an option of another auth scheme is given, or one of the three is missing.
+    """
+    foreign = [k for k, v in options.items() if v and k not in OAUTH2_OPTIONS
+               and k != "account"]
+    if foreign:
+        names = ", ".join("--" + k.replace("_", "-") for k in foreign)
+        raise ConfigError(f"{names}: {label} grants take a client id, a client secret and a "
+                          "refresh token only. Nothing was changed")
+    missing = [k for k in OAUTH2_OPTIONS if not options.get(k)]
+    if missing:
+        raise ConfigError(f"--{missing[0].replace('_', '-')} is missing for a {label} grant. "
+                          "Nothing was changed")
+    return (str(options["client_id"]), str(options["client_secret"]),
+            str(options["refresh_token"]))
 
 
 # -- the write side ---------------------------------------------------------------------------

@@ -321,38 +321,76 @@ def _platform_arg(platform: str) -> Platform:
     return get_platform(platform)
 
 
+_OAUTH2_SECRETS = ("client_secret", "refresh_token")
+_OTHER_SECRETS = ("consumer_secret", "token_secret")
+
+
 @tenants_app.command("add")
 def tenants_add(
     ctx: typer.Context,
     platform: Annotated[str, typer.Argument(
-        metavar="PLATFORM", help="Platform: xero or quickbooks.")],
+        metavar="PLATFORM", help="Platform: xero, quickbooks or netsuite.")],
     client_id: Annotated[str | None, typer.Option(
         metavar="ID",
-        help="The app's OAuth client id (default: ARCONNECT_XERO_CLIENT_ID or "
-             "ARCONNECT_QBO_CLIENT_ID).")] = None,
+        help="The app's OAuth client id (default: ARCONNECT_XERO_CLIENT_ID, "
+             "ARCONNECT_QBO_CLIENT_ID or ARCONNECT_NETSUITE_CLIENT_ID).")] = None,
     client_secret: Annotated[str | None, typer.Option(
         metavar="SECRET",
-        help="The app's OAuth client secret (default: ARCONNECT_XERO_CLIENT_SECRET or "
-             "ARCONNECT_QBO_CLIENT_SECRET); " + _SECRET_HELP + ".")] = None,
+        help="The app's OAuth client secret (default: ARCONNECT_XERO_CLIENT_SECRET, "
+             "ARCONNECT_QBO_CLIENT_SECRET or ARCONNECT_NETSUITE_CLIENT_SECRET); "
+             + _SECRET_HELP + ".")] = None,
     refresh_token: Annotated[str | None, typer.Option(
         metavar="TOKEN",
-        help="A refresh token of the grant (default: ARCONNECT_XERO_REFRESH_TOKEN or "
-             "ARCONNECT_QBO_REFRESH_TOKEN); " + _SECRET_HELP + ".")] = None,
+        help="A refresh token of the grant (default: ARCONNECT_XERO_REFRESH_TOKEN, "
+             "ARCONNECT_QBO_REFRESH_TOKEN or ARCONNECT_NETSUITE_REFRESH_TOKEN); "
+             + _SECRET_HELP + ".")] = None,
     tenant_id: Annotated[str | None, typer.Option(
-        "--tenant-id", "--realm-id", metavar="ID",
+        "--tenant-id", "--realm-id", "--account", metavar="ID",
         help="Only this tenant: a Xero organisation's tenant id (default: every one the "
-             "grant reaches) or the QuickBooks company's realm id (required: a QuickBooks "
-             "grant does not say which company it is for).")] = None,
+             "grant reaches), the QuickBooks company's realm id, or the NetSuite account id "
+             "(1234567, or 1234567_SB1 for a sandbox) — required for QuickBooks and "
+             "NetSuite.")] = None,
+    certificate_id: Annotated[str | None, typer.Option(
+        metavar="ID", help="NetSuite client credentials (M2M): the certificate id of the "
+                           "integration's certificate mapping, with --client-id and "
+                           "--private-key.")] = None,
+    private_key: Annotated[Path | None, typer.Option(
+        metavar="FILE", help="NetSuite client credentials: the PEM file of the certificate's "
+                             "private key (RSA for PS256, EC for ES256); `-` reads it from "
+                             "stdin.", allow_dash=True)] = None,
+    consumer_key: Annotated[str | None, typer.Option(
+        metavar="KEY", help="NetSuite token-based authentication: the integration's consumer "
+                            "key, with --consumer-secret, --token-id and --token-secret.")
+    ] = None,
+    consumer_secret: Annotated[str | None, typer.Option(
+        metavar="SECRET", help="NetSuite TBA consumer secret (default: "
+                               "ARCONNECT_NETSUITE_CONSUMER_SECRET); " + _SECRET_HELP + ".")
+    ] = None,
+    token_id: Annotated[str | None, typer.Option(
+        metavar="ID", help="NetSuite TBA token id (the access token's id).")] = None,
+    token_secret: Annotated[str | None, typer.Option(
+        metavar="SECRET", help="NetSuite TBA token secret (default: "
+                               "ARCONNECT_NETSUITE_TOKEN_SECRET); " + _SECRET_HELP + ".")
+    ] = None,
 ) -> None:
-    """Add a grant headlessly from a refresh token (it is rotated at once and stored encrypted).
+    """Add a grant headlessly (it is checked with the platform at once and stored encrypted).
 
-    One Xero grant can reach several organisations; each becomes a tenant. A QuickBooks grant
-    is for one company: give its realm id (`--realm-id`, shown in the redirect after consent and
-    in QuickBooks under Settings ─▶ Account and settings ─▶ Billing & subscription). Give the
-    client secret and the refresh token through the environment
-    (ARCONNECT_XERO_CLIENT_SECRET / ARCONNECT_QBO_CLIENT_SECRET, ..._REFRESH_TOKEN) or stdin
-    (`--refresh-token -`), not on the command line. The tenants are checked before anything is
-    stored: a wrong id stores nothing.
+    Xero and QuickBooks: a refresh token of the grant (it is rotated at once). One Xero grant
+    can reach several organisations; each becomes a tenant. A QuickBooks grant is for one
+    company: give its realm id (`--realm-id`, shown in the redirect after consent and in
+    QuickBooks under Settings ─▶ Account and settings ─▶ Billing & subscription).
+
+    NetSuite (`--account`, required) takes one of three schemes: an authorization-code grant
+    (`--client-id --client-secret --refresh-token`; it lasts 7 days and cannot be kept alive),
+    client credentials (`--client-id --certificate-id --private-key FILE`; recommended for
+    unattended use), or token-based authentication (`--consumer-key --consumer-secret
+    --token-id --token-secret`; NetSuite 2027.1 no longer lets new TBA integrations be
+    created).
+
+    Give secrets through the environment (ARCONNECT_XERO_CLIENT_SECRET, ..._REFRESH_TOKEN; the
+    same names under ARCONNECT_QBO and ARCONNECT_NETSUITE, which adds ..._CONSUMER_SECRET and
+    ..._TOKEN_SECRET) or stdin (`--refresh-token -`), not on the command line. The tenants are
+    checked before anything is stored: a wrong id stores nothing.
     """
     from arconnect.auth.service import add_grant, check_vault
     from arconnect.auth.vault import get_vault
@@ -361,35 +399,74 @@ def tenants_add(
     port = _platform_arg(platform)
     settings = get_settings()
     env = port.env_prefix
-    if client_secret == "-" and refresh_token == "-":
-        raise ArconnectError("--client-secret - and --refresh-token -: only one of them can "
-                             f"read stdin; give the client secret through {env}_CLIENT_SECRET. "
-                             "Nothing was changed")
+    given = {"client_secret": client_secret, "refresh_token": refresh_token,
+             "consumer_secret": consumer_secret, "token_secret": token_secret}
+    if sum(v == "-" for v in given.values()) + (str(private_key) == "-") > 1:
+        raise ArconnectError("more than one option reads stdin (`-`), but only one of them can "
+                             "read stdin; give the others through the environment "
+                             f"({env}_CLIENT_SECRET, ...). Nothing was changed")
     configured_id, configured_secret = port.configured_app(settings)
-    client_id = client_id or os.environ.get(f"{env}_CLIENT_ID") or configured_id
-    secret = _secret_arg(ctx, "client_secret", client_secret
-                         or os.environ.get(f"{env}_CLIENT_SECRET") or configured_secret,
-                         f"{env}_CLIENT_SECRET")
-    token = _secret_arg(ctx, "refresh_token",
-                        refresh_token or os.environ.get(f"{env}_REFRESH_TOKEN"),
-                        f"{env}_REFRESH_TOKEN")
-    if not client_id:
+    scheme_m2m, scheme_tba = certificate_id or private_key, consumer_key or token_id
+    options: dict[str, str | None] = {
+        "account": tenant_id, "certificate_id": certificate_id,
+        "consumer_key": consumer_key, "token_id": token_id,
+        "client_id": (None if scheme_tba else
+                      client_id or os.environ.get(f"{env}_CLIENT_ID") or configured_id),
+    }
+    # Each secret: the option, else its variable; read (and checked) only when the scheme
+    # given needs it, so a TBA grant does not ask for a refresh token.
+    needed = (("consumer_secret", "token_secret") if scheme_tba
+              else () if scheme_m2m else _OAUTH2_SECRETS)
+    fallback = {"client_secret": configured_secret}
+    for name in (*_OAUTH2_SECRETS, *_OTHER_SECRETS):
+        value = given[name] or os.environ.get(f"{env}_{name.upper()}") or fallback.get(name)
+        if name in needed:
+            value = _secret_arg(ctx, name, value, f"{env}_{name.upper()}")
+        elif value == "-":
+            raise ArconnectError(f"--{name.replace('_', '-')} is not part of this grant's "
+                                 "scheme. Nothing was changed")
+        options[name] = value if name in needed or given[name] else None
+    if private_key is not None:
+        options["private_key"] = _key_file(private_key)
+    if scheme_m2m and not options["client_id"]:
+        raise ArconnectError(f"--client-id is missing: pass your {port.label} integration's "
+                             f"client id or set {env}_CLIENT_ID. Nothing was changed")
+    if not scheme_m2m and not scheme_tba and not options["client_id"]:
         raise ArconnectError(f"--client-id is missing: pass your {port.label} app's client id "
                              f"or set {env}_CLIENT_ID. Nothing was changed")
     if port.callback_params and not tenant_id:
         raise ArconnectError(f"--{port.tenant_id_option} is missing: a {port.label} grant is "
                              f"for one {port.tenant_word}; give its id. Nothing was changed")
+    stored_id, stored_secret, token = port.headless_grant(settings, options)
     vault = get_vault()
     db = _db()
     check_vault(db, vault)  # a wrong key fails here, before the refresh token is used up
     added = add_grant(
-        db, port.name, client_id=client_id, client_secret=secret, refresh_token=token,
+        db, port.name, client_id=stored_id, client_secret=stored_secret, refresh_token=token,
         tenant_id=tenant_id, vault=vault,
     )
     console.print(f"tokens stored encrypted under key {vault.fingerprint}")
     for t in added:
         console.print(f"[green]connected[/] {safe(t.name)} ({safe(t.external_id)}) as tenant "
                       f"{t.id}")
+
+
+def _key_file(path: Path) -> str:
+    """The text of a private key file (``-``: stdin); a one-line error when it cannot be
+    read. The key itself never appears in a message."""
+    if str(path) == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise ArconnectError(f"--private-key {path}: cannot read it "
+                                 f"({getattr(err, 'strerror', None) or type(err).__name__}). "
+                                 "Nothing was changed") from None
+    if "PRIVATE KEY" not in text:
+        raise ArconnectError(f"--private-key {path}: not a PEM private key (no \"-----BEGIN "
+                             "... PRIVATE KEY-----\" line). Nothing was changed")
+    return text
 
 
 @tenants_app.command("connect")
@@ -402,18 +479,25 @@ def tenants_connect(
              "registered with your app.")] = None,
     paste: Annotated[bool, typer.Option(
         "--paste", help="Do not listen: after consent, paste the address the browser was "
-             "sent to. For an https redirect URI (Intuit's production keys require one), or "
-             "a browser on another machine.")] = False,
+             "sent to. For an https or custom-scheme redirect URI (Intuit's production keys "
+             "and NetSuite require one; then it is the default), or a browser on another "
+             "machine.")] = False,
+    account: Annotated[str | None, typer.Option(
+        "--account", "--tenant-id", metavar="ID",
+        help="The NetSuite account id (1234567, or 1234567_SB1 for a sandbox): its consent "
+             "page and token endpoint live on the account's own host.")] = None,
 ) -> None:
     """Connect tenants through the browser (OAuth; PKCE where the platform takes it).
 
     Checks the secret key and the store first, prints the consent URL, then either listens on
     the redirect URI's port on this machine (http://localhost:PORT/callback/PLATFORM:
     register exactly that redirect URI with your app), or, with --paste, asks for the address
-    the browser was redirected to. Stores one tenant per organisation (Xero) or the company
-    chosen (QuickBooks). Set ARCONNECT_SECRET_KEY and the app's client id and secret first:
-    ARCONNECT_XERO_CLIENT_ID and ARCONNECT_XERO_CLIENT_SECRET, or ARCONNECT_QBO_CLIENT_ID and
-    ARCONNECT_QBO_CLIENT_SECRET.
+    the browser was redirected to. Stores one tenant per organisation (Xero), the company
+    chosen (QuickBooks) or the account (NetSuite, `--account`; NetSuite accepts only https or
+    custom-scheme redirect URIs, so the address is pasted). Set ARCONNECT_SECRET_KEY and the
+    app's client id and secret first: ARCONNECT_XERO_CLIENT_ID and ARCONNECT_XERO_CLIENT_SECRET,
+    ARCONNECT_QBO_CLIENT_ID and ARCONNECT_QBO_CLIENT_SECRET, or ARCONNECT_NETSUITE_CLIENT_ID and
+    ARCONNECT_NETSUITE_CLIENT_SECRET.
     """
     from arconnect.auth.service import check_vault
     from arconnect.auth.vault import get_vault
@@ -426,13 +510,16 @@ def tenants_connect(
     vault = get_vault()
     db = _db()
     check_vault(db, vault)
+    if not paste and not _listenable(platform_.redirect_uri(settings)):
+        paste = True  # an https or custom-scheme redirect: nothing here can receive it
     if paste:
-        added = _connect_by_paste(platform_, settings, db, vault)
+        added = _connect_by_paste(platform_, settings, db, vault, account)
     else:
         host, port, path = _local_redirect(platform_, settings, port)
         with _listen(platform_, host, port, path) as listener:
             redirect_uri = f"http://{host}:{listener.port}{path}"
-            added = _connect_by_listener(platform_, settings, redirect_uri, listener, db, vault)
+            added = _connect_by_listener(platform_, settings, redirect_uri, listener, db, vault,
+                                         account)
     console.print(f"tokens stored encrypted under key {vault.fingerprint}")
     for t in added:
         console.print(f"[green]connected[/] {safe(t.name)} ({safe(t.external_id)}) as tenant "
@@ -528,11 +615,11 @@ def _remove_all_before_disconnect(db: Engine, t: Tenant, who: str) -> None:
 
 def _connect_by_listener(platform: Platform, settings: Settings, redirect_uri: str,
                          listener: CallbackServer, db: Engine,
-                         vault: TokenVault) -> list[Tenant]:
+                         vault: TokenVault, tenant: str | None = None) -> list[Tenant]:
     """Print the consent URL, wait for the platform's redirect, store the grant."""
     from arconnect.auth.service import begin_connect, complete_connect
 
-    request = begin_connect(platform.name, settings, redirect_uri)
+    request = begin_connect(platform.name, settings, redirect_uri, tenant=tenant)
     listener.expect_state(request.state)  # the browser hears "Connected" only for this state
     console.print(f"Open this address to connect {platform.label} (sign in, choose the "
                   f"{platform.tenant_word}, allow access):")
@@ -541,16 +628,16 @@ def _connect_by_listener(platform: Platform, settings: Settings, redirect_uri: s
     code, state = listener.wait()
     callback = {k: v for k, v in listener.params.items() if k in platform.callback_params}
     return complete_connect(db, platform.name, request, code, state, redirect_uri, vault,
-                            callback=callback)
+                            callback=callback, tenant=tenant)
 
 
 def _connect_by_paste(platform: Platform, settings: Settings, db: Engine,
-                      vault: TokenVault) -> list[Tenant]:
+                      vault: TokenVault, tenant: str | None = None) -> list[Tenant]:
     """Print the consent URL; the user pastes the address the browser was redirected to."""
     from arconnect.auth.service import begin_connect, complete_connect
 
     redirect_uri = platform.redirect_uri(settings)
-    request = begin_connect(platform.name, settings, redirect_uri)
+    request = begin_connect(platform.name, settings, redirect_uri, tenant=tenant)
     console.print(f"Open this address to connect {platform.label} (sign in, choose the "
                   f"{platform.tenant_word}, allow access):")
     show_link(console, request.url)
@@ -561,7 +648,8 @@ def _connect_by_paste(platform: Platform, settings: Settings, db: Engine,
     params = _redirect_params(pasted, redirect_uri)
     callback = {k: v for k, v in params.items() if k in platform.callback_params}
     return complete_connect(db, platform.name, request, params["code"],
-                            params.get("state", ""), redirect_uri, vault, callback=callback)
+                            params.get("state", ""), redirect_uri, vault, callback=callback,
+                            tenant=tenant)
 
 
 def _redirect_params(pasted: str, redirect_uri: str) -> dict[str, str]:
@@ -590,6 +678,12 @@ def show_link(out: Console, url: str) -> None:
     """Print ``url`` on one line, never wrapped (it must survive copy and paste whole), and
     clickable (an OSC 8 terminal hyperlink) when ``out`` is a terminal."""
     out.print(Text(url, style=Style(link=url)), soft_wrap=True, highlight=False)
+
+
+def _listenable(uri: str) -> bool:
+    """A redirect URI this machine can receive: http on localhost."""
+    parts = urlsplit(uri)
+    return parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1")
 
 
 def _local_redirect(platform: Platform, settings: Settings,

@@ -295,6 +295,11 @@ class ApiClient:
 
     # -- requests -------------------------------------------------------------------------------
 
+    def observe(self, info: RateInfo) -> None:
+        """Pass on what the platform said about the tenant's limits outside response headers
+        (an adapter reading NetSuite's ``governanceLimits``) to the pacer."""
+        self.pacer.observe(info)
+
     def url(self, path: str) -> str:
         """The absolute URL of ``path`` under the base URL."""
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -469,6 +474,8 @@ class ApiClient:
             )
         if action is Action.RATE_LIMITED:
             state.rate_limit_waits += 1
+            if verdict is not None and verdict.concurrency:
+                self.pacer.observe(RateInfo(concurrency_exceeded=True))
             delay = retry_after_seconds(response)
             if delay is None:  # no Retry-After (QBO sends none): back off like a 5xx
                 delay = backoff_seconds(state.rate_limit_waits)

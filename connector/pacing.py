@@ -198,6 +198,61 @@ def _app_window(app: str, clock: Clock) -> _AppWindow:
         return found[1]
 
 
+RAISE_AFTER = 60.0
+"""Clock seconds without a concurrency refusal after which a lowered cap goes up by one."""
+
+
+class _Gate:
+    """Calls in flight, at most ``limit``; the limit moves while calls run (the platform says
+    its limit, or refuses a call for too many in flight).
+
+    ``ceiling`` is the cap the platform or the settings state; after a refusal the limit sits
+    below it and climbs back one step per :data:`RAISE_AFTER` clock seconds without another.
+    """
+
+    def __init__(self, limit: int, clock: Clock) -> None:
+        self._cond = threading.Condition()
+        self._clock = clock
+        self.limit = self.ceiling = max(1, limit)
+        self.busy = 0
+        self._lowered_at: float | None = None
+
+    def acquire(self) -> None:
+        with self._cond:
+            self._recover()
+            while self.busy >= self.limit:
+                self._cond.wait(0.5)
+                self._recover()
+            self.busy += 1
+
+    def release(self) -> None:
+        with self._cond:
+            self.busy -= 1
+            self._cond.notify()
+
+    def _recover(self) -> None:
+        if self._lowered_at is None or self.limit >= self.ceiling:
+            return
+        now = self._clock.monotonic()
+        if now - self._lowered_at >= RAISE_AFTER:
+            self.limit += 1
+            self._lowered_at = now if self.limit < self.ceiling else None
+            self._cond.notify_all()
+
+    def set_limit(self, limit: int) -> None:
+        """The platform's own statement of the cap: it becomes the ceiling and the limit."""
+        with self._cond:
+            self.limit = self.ceiling = max(1, limit)
+            self._lowered_at = None
+            self._cond.notify_all()
+
+    def refused(self) -> None:
+        """A call was refused for too many in flight: one fewer from now on (at least one)."""
+        with self._cond:
+            self.limit = max(1, min(self.limit, self.busy) - 1)
+            self._lowered_at = self._clock.monotonic()
+
+
 def app_of(key: str) -> str:
     """The app a pacer key belongs to: the part before the first ``:``."""
     return key.split(":", 1)[0]
@@ -219,7 +274,7 @@ class Pacer:
         self.limits = limits
         self.clock = self._clock = clock or get_clock()
         self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(limits.concurrency)
+        self._slots = _Gate(limits.concurrency, self._clock)
         self._minute = _Window(MINUTE_SPAN)
         self._day = _Window(DAY)
         self._batch = _Window(MINUTE_SPAN)
@@ -281,13 +336,24 @@ class Pacer:
         if wait > 0:
             raise _daily_error(self.key, self.limits.per_day, wait)
 
+    @property
+    def concurrency(self) -> int:
+        """The calls in flight allowed now."""
+        return self._slots.limit
+
     def observe(self, info: RateInfo) -> None:
         """Trust the server when it says fewer calls are left than we think.
 
         A day with no calls left (``info.day == 0``, or ``info.day_spent``) makes the next
-        :meth:`slot` raise RateLimitedDaily. Never raises the budget.
+        :meth:`slot` raise RateLimitedDaily. Never raises a call budget; the concurrency cap
+        follows what the server states (``info.concurrency``) and goes down by one on a refusal
+        for too many in flight.
         """
         limits = self.limits
+        if info.concurrency is not None:
+            self._slots.set_limit(info.concurrency)
+        if info.concurrency_exceeded:
+            self._slots.refused()
         with self._lock:
             now = self._clock.monotonic()
             if info.minute is not None:
@@ -434,7 +500,7 @@ class RedisPacer:
             "day_reset": f"{base}:day_reset",
         }
         # Calls of this process queue here first, so only one per free slot polls Redis.
-        self._local = threading.BoundedSemaphore(limits.concurrency)
+        self._local = _Gate(limits.concurrency, self._clock)
         self._admit_script = client.register_script(_ADMIT_LUA)
         self._lower_script = client.register_script(_LOWER_LUA)
         self._reset_script = client.register_script(_DAY_RESET_LUA)
@@ -475,7 +541,7 @@ class RedisPacer:
             args: list[object] = [
                 repr(self._scale), limits.per_minute, _cap(limits.app_per_minute),
                 _cap(limits.per_day),
-                limits.concurrency, member, repr(self._lease_seconds), repr(MINUTE_SPAN),
+                self._local.limit, member, repr(self._lease_seconds), repr(MINUTE_SPAN),
                 repr(DAY),
             ]
             verdict, value = (_text(v) for v in self._call(self._admit_script, keys, args))
@@ -488,9 +554,18 @@ class RedisPacer:
             else:
                 self._clock.sleep(float(value))
 
+    @property
+    def concurrency(self) -> int:
+        """The calls in flight allowed now (this process's view of the shared cap)."""
+        return self._local.limit
+
     def observe(self, info: RateInfo) -> None:
         """Lower the shared budget to what the server says; see :meth:`Pacer.observe`."""
         limits = self.limits
+        if info.concurrency is not None:
+            self._local.set_limit(info.concurrency)
+        if info.concurrency_exceeded:
+            self._local.refused()
         marker = f"ph:{self._id}:{next(self._ids)}:"
         for remaining, window, span, limit in (
             (info.minute, "min", MINUTE_SPAN, limits.per_minute),

@@ -28,6 +28,7 @@ from arconnect.adapters.base import (
     RateInfo,
     TenantInfo,
     TokenSet,
+    oauth2_headless_grant,
 )
 from arconnect.adapters.quickbooks._common import fault_errors, fault_text
 from arconnect.adapters.quickbooks.adapter import QuickBooksAdapter
@@ -124,8 +125,12 @@ class QuickBooksPlatform:
         return None  # an OAuth 2.0 bearer token
 
     def oauth(self, settings: Any, client_id: str, client_secret: str,
-              now: Now | None = None) -> QboOAuth:
+              now: Now | None = None, tenant: str | None = None) -> QboOAuth:
         return QboOAuth(qbo_settings(settings), client_id, client_secret, now=now or utcnow)
+
+    def headless_grant(self, settings: Any, options: Mapping[str, str | None]
+                       ) -> tuple[str, str, str]:
+        return oauth2_headless_grant(self.label, options)
 
     def app_credentials(self, settings: Any) -> tuple[str, str]:
         client_id, client_secret = self.configured_app(settings)

@@ -16,7 +16,14 @@ from typing import Any
 
 import requests
 
-from arconnect.adapters.base import Discovered, ErrorVerdict, RateInfo, TenantInfo, TokenSet
+from arconnect.adapters.base import (
+    Discovered,
+    ErrorVerdict,
+    RateInfo,
+    TenantInfo,
+    TokenSet,
+    oauth2_headless_grant,
+)
 from arconnect.adapters.xero.adapter import XeroAdapter
 from arconnect.adapters.xero.oauth import XeroOAuth
 from arconnect.adapters.xero.scopes import scope_refusal
@@ -98,8 +105,12 @@ class XeroPlatform:
         return None  # an OAuth 2.0 bearer token
 
     def oauth(self, settings: Any, client_id: str, client_secret: str,
-              now: Now | None = None) -> XeroOAuth:
+              now: Now | None = None, tenant: str | None = None) -> XeroOAuth:
         return XeroOAuth(xero_settings(settings), client_id, client_secret, now=now or utcnow)
+
+    def headless_grant(self, settings: Any, options: Mapping[str, str | None]
+                       ) -> tuple[str, str, str]:
+        return oauth2_headless_grant(self.label, options)
 
     def app_credentials(self, settings: Any) -> tuple[str, str]:
         x = xero_settings(settings)

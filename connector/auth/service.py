@@ -33,8 +33,8 @@ from arconnect.store.models import Credential, Tenant
 
 
 def _oauth(platform: Platform, settings: Settings | None, client_id: str, client_secret: str,
-           now: Now) -> OAuthClient:
-    return platform.oauth(settings or get_settings(), client_id, client_secret, now)
+           now: Now, tenant: str | None = None) -> OAuthClient:
+    return platform.oauth(settings or get_settings(), client_id, client_secret, now, tenant)
 
 
 def _save_grant(
@@ -158,7 +158,7 @@ def add_grant(
         AuthError, UpstreamError: the platform refused the app or failed.
     """
     port = get_platform(platform)
-    oauth = _oauth(port, settings, client_id, client_secret, now)
+    oauth = _oauth(port, settings, client_id, client_secret, now, tenant_id)
     try:
         token = oauth.refresh(refresh_token)
     except ReconnectRequired as err:
@@ -202,17 +202,21 @@ def check_vault(engine: Engine, vault: TokenVault) -> None:
 
 
 def begin_connect(
-    platform: str, settings: Settings, redirect_uri: str, scopes: str | None = None
+    platform: str, settings: Settings, redirect_uri: str, scopes: str | None = None,
+    tenant: str | None = None,
 ) -> AuthRequest:
     """Start the browser flow: the consent URL (state, and PKCE where the platform takes it)
-    for the configured app of ``platform``.
+    for the configured app of ``platform``; ``tenant``: the tenant the consent is for, where
+    the platform's consent page lives on the tenant's own host (a NetSuite account).
 
     Raises:
-        ConfigError: the app's client id / secret settings are not set (named).
+        ConfigError: the app's client id / secret settings are not set (named), or the
+            platform needs ``tenant`` and it is None.
     """
     port = get_platform(platform)
     client_id, client_secret = port.app_credentials(settings)
-    return port.oauth(settings, client_id, client_secret).authorization_url(redirect_uri, scopes)
+    oauth = port.oauth(settings, client_id, client_secret, None, tenant)
+    return oauth.authorization_url(redirect_uri, scopes)
 
 
 def complete_connect(
@@ -226,9 +230,11 @@ def complete_connect(
     settings: Settings | None = None,
     now: Now = utcnow,
     callback: dict[str, str] | None = None,
+    tenant: str | None = None,
 ) -> list[Tenant]:
     """Finish the browser flow: exchange the code, store the grant, one tenant per tenant it
-    reaches (``callback``: the redirect's other query parameters, e.g. QuickBooks' realmId).
+    reaches (``callback``: the redirect's other query parameters, e.g. QuickBooks' realmId;
+    ``tenant``: as for :func:`begin_connect`).
 
     Raises:
         AuthError: state mismatch, or the platform refused the code.
@@ -238,7 +244,7 @@ def complete_connect(
     settings = settings or get_settings()
     port = get_platform(platform)
     client_id, client_secret = port.app_credentials(settings)
-    oauth = _oauth(port, settings, client_id, client_secret, now)
+    oauth = _oauth(port, settings, client_id, client_secret, now, tenant)
     token = oauth.exchange_code(request, code, state, redirect_uri)
     connections = _select(port, port.discover(oauth, token, callback or {}), None,
                           "connect again")
