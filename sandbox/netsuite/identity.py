@@ -82,6 +82,7 @@ from arconnect.sandbox.netsuite.config import NsConfig, host_form
 ACCESS_TTL = timedelta(hours=1)
 CODE_TTL = timedelta(minutes=10)
 TBA_WINDOW = 300  # seconds a TBA timestamp may be off the sandbox clock (assumed)
+CLOCK_SKEW = 300  # seconds a client assertion's iat may lie ahead of the sandbox clock (assumed)
 ASSERTION_MAX_SECONDS = 3600  # exp - iat of a client assertion
 CERTIFICATE_YEARS = 2
 SCOPES = frozenset({"restlets", "rest_webservices", "suite_analytics"})
@@ -635,7 +636,7 @@ class NsIdentity:
             raise refuse("the assertion is expired")
         if exp - iat > ASSERTION_MAX_SECONDS or exp <= iat:
             raise refuse("exp must be at most 60 minutes after iat")
-        if iat > stamp + TBA_WINDOW:
+        if iat > stamp + CLOCK_SKEW:
             raise refuse("iat is in the future")
         return header, claims
 
