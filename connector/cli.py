@@ -167,6 +167,7 @@ def sync(
         results = sync_tenants(_db(), tenants, full=full, reconcile=reconcile,
                                progress=progress, workers=workers)
     console.print(sync_table(results))
+    _grant_warnings([r.tenant_id for r in results])
     for r in results:
         if r.status == "busy":  # another process is on it: nothing wrong
             err_console.print(f"[yellow]{safe(r.tenant_name)}: {safe(r.error)}[/]")
@@ -264,30 +265,52 @@ def tenants_list(
                                         help=FORMAT_HELP)] = "table",
 ) -> None:
     """The connected organisations, their status and last sync."""
-    from arconnect.services import find_tenants
+    from arconnect.services import find_tenants, grant_expiry, grant_warning
 
     as_json = check_format(format)
     db = _db()
     if as_json:
         print_json([{**tenant_ref(t), "base_currency": t.base_currency, "status": t.status,
                      "status_detail": t.status_detail, "last_sync_at": t.last_sync_at,
+                     "grant_expires_at": grant_expiry(db, t),
                      "writeback_plan": last_plan(db, t)} for t in find_tenants(db)])
         return
     table = DataTable(title="Tenants", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("id", "platform", "name", "ERP id", "currency", "status", "last sync",
-                "write-back plan"):
+                "grant lapses", "write-back plan"):
         # ids are to be copied: never cut them; a platform's name stays whole
         table.add_column(col, overflow="fold", min_width=10 if col == "platform" else None)
+    warnings = []
     for t in find_tenants(db):
         status = t.status if not t.status_detail else f"{t.status}: {t.status_detail}"
         style = "green" if t.status == "active" else "red"
+        expires = grant_expiry(db, t)
+        warning = grant_warning(db, t) if t.status == "active" else None
+        if warning:
+            warnings.append(f"{t.name}: {warning}")
         table.add_row(
             str(t.id), t.platform, t.name, t.external_id, t.base_currency or "",
             plain(status, style),
             t.last_sync_at.strftime("%Y-%m-%d %H:%M UTC") if t.last_sync_at else "never",
+            plain(expires.strftime("%Y-%m-%d %H:%M UTC"), "yellow" if warning else "")
+            if expires else "—",
             last_plan_text(db, t),
         )
     console.print(table)
+    for line in warnings:
+        err_console.print(f"[yellow]{safe(line)}[/]", soft_wrap=True)
+
+
+def _grant_warnings(tenant_ids: Iterable[int | None]) -> None:
+    """A yellow line per tenant whose grant lapses soon (``ARCONNECT_GRANT_WARN_DAYS``)."""
+    from arconnect.services import find_tenants, grant_warning
+
+    db = _db()
+    wanted = set(tenant_ids)
+    for t in find_tenants(db):
+        warning = grant_warning(db, t) if t.id in wanted and t.status == "active" else None
+        if warning:
+            err_console.print(f"[yellow]{safe(t.name)}: {safe(warning)}[/]", soft_wrap=True)
 
 
 def last_plan(db: Engine, tenant: Tenant) -> dict[str, object] | None:

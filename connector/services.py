@@ -17,11 +17,11 @@ from sqlalchemy import Engine, select, text
 
 from arconnect.adapters.base import TenantInfo
 from arconnect.auth.service import get_tenant, list_tenants
-from arconnect.auth.tokens import STATUS_DISCONNECTED, TokenManager, credential_table
+from arconnect.auth.tokens import STATUS_DISCONNECTED, TokenManager, as_utc, credential_table
 from arconnect.errors import ArconnectError, ConfigError, ReconnectRequired
 from arconnect.http import ApiClient, bearer
 from arconnect.mapping import Mapping, load_mapping
-from arconnect.pacing import get_pacer
+from arconnect.pacing import describe_wait, get_pacer
 from arconnect.platforms import get_platform
 from arconnect.settings import Settings, get_settings
 from arconnect.store.models import Tenant
@@ -288,6 +288,46 @@ def keep_alive(db: Engine, *, margin_days: int = 7, now: datetime | None = None
     return out
 
 
+# -- grants that will lapse ------------------------------------------------------------------
+
+
+def grant_expiry(db: Engine, tenant: Tenant) -> datetime | None:
+    """When the tenant's grant lapses, where the platform said (the refresh token's expiry:
+    NetSuite's authorization-code grants after 7 days, QuickBooks' five-year limit); None when
+    unknown or when the grant does not expire."""
+    if tenant.credential_id is None:
+        return None
+    cred = credential_table()
+    with db.connect() as conn:
+        value = conn.execute(select(cred.c.refresh_expires_at).where(
+            cred.c.id == tenant.credential_id)).scalar_one_or_none()
+    return as_utc(value)
+
+
+def grant_warning(db: Engine, tenant: Tenant, *, settings: Settings | None = None,
+                  now: datetime | None = None) -> str | None:
+    """A sentence when the tenant's grant lapses within ``grant_warn_days`` (or has lapsed):
+    when, and how to reconnect; None otherwise."""
+    settings = settings or get_settings()
+    expires = grant_expiry(db, tenant)
+    if expires is None:
+        return None
+    now = now or datetime.now(UTC)
+    left = expires - now
+    if left > timedelta(days=settings.grant_warn_days):
+        return None
+    platform = get_platform(tenant.platform)
+    option = f" --{platform.tenant_id_option} {tenant.external_id}"
+    when = expires.strftime("%Y-%m-%d %H:%M UTC")
+    said = (f"its {platform.label} grant lapsed at {when}" if left <= timedelta(0) else
+            f"its {platform.label} grant lapses at {when} "
+            f"(in {describe_wait(left.total_seconds())})")
+    keep = ("" if platform.idle_expiry_days is not None else
+            "; grants of this kind cannot be kept alive by refreshing them")
+    return (f"{said}{keep}: reconnect before then with `arconnect tenants connect "
+            f"{platform.name}{option}`")
+
+
 # -- a whole run: what a scheduled job does ---------------------------------------------------
 
 
@@ -357,6 +397,9 @@ def run_tenants(
             continue  # not synced: disconnected
         result = RunResult(tenant, syncs[tenant.id])
         out.append(result)
+        warning = grant_warning(db, tenant, settings=settings)
+        if warning:
+            result.notes.append(warning)
         if result.sync is not None and result.sync.status == "busy":
             # another process is syncing it (an overlapping run): it will carry on from there
             result.notes.append(f"skipped: {result.sync.error}")

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
 
     time_scale: float = Field(1.0, gt=0, description="clock seconds per real second (tests)")
     sync_overlap_seconds: int = Field(60, ge=0)
+    grant_warn_days: float = Field(
+        2.0, ge=0, description="warn when a tenant's grant lapses within this many days")
     http_timeout: float = 60.0
     http_max_attempts: int = 6
     log_level: str = "WARNING"
