@@ -269,13 +269,13 @@ class _Builder:
                 continue
             contact = pay["Invoice"]["Contact"]["ContactID"]
             if pay["Invoice"]["CurrencyCode"] == base:
-                key = (contact, pay["Date"])
-                if key in groups:
-                    groups[key].append(pay)
+                same_day = (contact, pay["Date"])
+                if same_day in groups:
+                    groups[same_day].append(pay)
                     continue
-                groups[key] = [pay]
+                groups[same_day] = [pay]
                 todo.append((dotnet_ms(pay["UpdatedDateUTC"]), 2, pay["PaymentID"],
-                             groups[key]))
+                             groups[same_day]))
             else:
                 todo.append((dotnet_ms(pay["UpdatedDateUTC"]), 2, pay["PaymentID"], [pay]))
         for key in ("Overpayments", "Prepayments"):

@@ -72,7 +72,7 @@ class Table:
         self.keyed = keyed
         self._rows: dict[int, Row] = {}
         self._ids: list[int] = []
-        self._list: list[Row] = []
+        self._list: list[Row] = []  # unkeyed tables' rows
 
     # ---- the Source protocol ---------------------------------------------------------------
     def rows(self, after_id: int | None = None) -> Iterable[Mapping[str, Any]]:
@@ -289,5 +289,5 @@ class Account:
 
     def links_of(self, doc_id: int) -> list[Row]:
         """The link rows naming ``doc_id`` on either side."""
-        return [r for r in self.links.rows()
+        return [r for r in self.links
                 if r["previousdoc"] == doc_id or r["nextdoc"] == doc_id]
