@@ -56,7 +56,7 @@ _TOKEN = re.compile(r"""\s*(?:
       (?P<str>'(?:[^']|'')*')
     | (?P<num>-?\d+(?:\.\d+)?)
     | (?P<op><>|!=|>=|<=|=|<|>)
-    | (?P<punct>[(),*])
+    | (?P<punct>[(),*.])
     | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
     )""", re.VERBOSE)
 # words that end a name or start a clause: never a column, table or alias
@@ -186,6 +186,9 @@ class _Parser:
         if kind != "word" or value.lower() in _RESERVED:
             raise _search_error(f"{what} expected, found {_shown(self.peek())}.")
         self.i += 1
+        if self.peek() == ("punct", ".") and self.peek(1)[0] == "word":
+            raise _search_error(f"Qualified names are not supported ('{value}."
+                                f"{self.peek(1)[1]}'): name the columns of the one table.")
         if self.peek() == ("punct", "(") and what != "Alias":
             raise _search_error(f"Function '{value.upper()}' is not supported here.")
         return value.lower()
