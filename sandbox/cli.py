@@ -1,4 +1,5 @@
-"""``arconnect sandbox serve xero|quickbooks``: run an emulator in the foreground until Ctrl-C."""
+"""``arconnect sandbox serve xero|quickbooks|netsuite``: run an emulator in the foreground until
+Ctrl-C."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import typer
 
 from arconnect.sandbox.common.loopback import is_loopback
 from arconnect.sandbox.common.server import Emulator
+from arconnect.sandbox.netsuite.config import AccountSpec, NsConfig
+from arconnect.sandbox.netsuite.model import Account
 from arconnect.sandbox.quickbooks.model import Company, CompanySpec, QboConfig
 from arconnect.sandbox.xero.model import OrgSpec, SandboxConfig
 
@@ -66,6 +69,25 @@ def company_specs(count: int, customers: int, invoices: int,
                         offset=offset, country=country, customers=customers,
                         invoices=invoices, payments=_payments(invoices, payments))
             for (name, currency, offset, country), lap in _cycle(COMPANY_PRESETS, count)]
+
+
+# Account k of a multi-account NetSuite sandbox: id, name, time zone, base currency.
+ACCOUNT_PRESETS = (
+    ("1234567_SB1", "Honeycomb Mfg (sandbox)", "America/Los_Angeles", "USD"),
+    ("7654321", "Honeycomb UK", "Europe/London", "GBP"),
+    ("2345678_SB2", "Honeycomb AU (sandbox)", "Australia/Sydney", "AUD"),
+)
+
+
+def account_specs(count: int, customers: int, invoices: int, payments: int | None,
+                  concurrency: int) -> list[AccountSpec]:
+    """``count`` NetSuite accounts of the given size, cycling through the presets (a later
+    lap gets ids ending in its lap number)."""
+    return [AccountSpec(account_id=account_id if lap == 1 else f"{account_id}{lap}",
+                        name=name if lap == 1 else f"{name} {lap}", timezone=tz,
+                        base_currency=currency, customers=customers, invoices=invoices,
+                        payments=_payments(invoices, payments), concurrency_limit=concurrency)
+            for (account_id, name, tz, currency), lap in _cycle(ACCOUNT_PRESETS, count)]
 
 
 # The options every emulator takes (each command gives its own defaults).
@@ -237,6 +259,80 @@ def serve_quickbooks(
 
     _serve(Listen(host, port, allow_remote, allowed_host), "companies",
            lambda: QboSandbox(config), "QuickBooks Online sandbox", describe)
+
+
+NETSUITE_HELP = (
+    "Serve the NetSuite emulator (OAuth 2.0, token-based authentication, SuiteQL and records "
+    "on one port) until Ctrl-C.\n\n"
+    "Each account is reached in path form, http://127.0.0.1:PORT/{account}/services/rest/..., "
+    "where {account} is the account id in host form (1234567_SB1 -> 1234567-sb1), or by the "
+    "first label of the Host header, http://1234567-sb1.localhost:PORT/services/rest/....\n\n"
+    "Point arconnect at it with the ARCONNECT_NETSUITE_REST_URL and ARCONNECT_NETSUITE_APP_URL "
+    "lines it prints; it also prints the OAuth 2.0 client and the TBA consumer pair of the "
+    "integration record, and each account's id, name and sizes.")
+
+
+@serve_app.command("netsuite", help=NETSUITE_HELP)
+def serve_netsuite(
+    port: Port = 8767,
+    host: Host = "127.0.0.1",
+    allow_remote: AllowRemote = False,
+    allowed_host: AllowedHosts = None,
+    seed: Seed = 7,
+    customers: Annotated[int, typer.Option(metavar="N", help="Customers per account.")] = 200,
+    invoices: Annotated[int, typer.Option(metavar="N", help="Invoices per account.")] = 4000,
+    payments: Annotated[int | None, typer.Option(
+        metavar="N", help="Most payments per account (default 80 % of invoices).")] = None,
+    accounts: Annotated[int, typer.Option(metavar="N", help="Accounts to serve.")] = 1,
+    concurrency: Annotated[int, typer.Option(
+        metavar="N", help="Concurrent requests each account allows (over it: 429).")] = 15,
+    row_cap: Annotated[int, typer.Option(
+        metavar="N", help="Most rows one SuiteQL result reaches by offset paging.")] = 100_000,
+    relaxed: Relaxed = False,
+    time_scale: TimeScale = 1.0,
+    auto_approve: AutoApprove = True,
+    client_id: ClientId = "arconnect-netsuite-demo",
+    client_secret: ClientSecret = "netsuite-demo-secret",
+    consumer_key: Annotated[str, typer.Option(
+        metavar="KEY", help="The integration record's TBA consumer key.")] = "arconnect-demo-ck",
+    consumer_secret: Annotated[str, typer.Option(
+        metavar="SECRET", help="The integration record's TBA consumer secret.")
+    ] = "arconnect-demo-cs",
+) -> None:
+    """Serve the NetSuite emulator until Ctrl-C (see :data:`NETSUITE_HELP`)."""
+    from arconnect.sandbox.netsuite.server import NsSandbox
+
+    config = NsConfig(
+        seed=seed, accounts=account_specs(accounts, customers, invoices, payments, concurrency),
+        client_id=client_id, client_secret=client_secret, auto_approve=auto_approve,
+        strict_limits=not relaxed, clock_scale=time_scale, row_cap=row_cap,
+        tba_consumer_key=consumer_key, tba_consumer_secret=consumer_secret,
+        start=datetime.now(UTC).replace(microsecond=0))
+    limits = ("relaxed (no 429s)" if relaxed else
+              f"strict: {concurrency} concurrent requests per account")
+
+    def describe(sandbox: NsSandbox, url: str) -> list[str]:
+        return [f"ARCONNECT_NETSUITE_REST_URL={url}/{{account}}",
+                f"ARCONNECT_NETSUITE_APP_URL={url}/{{account}}",
+                *_app_lines(client_id, client_secret),
+                f"TBA consumer key:    {consumer_key}",
+                f"TBA consumer secret: {consumer_secret}",
+                f"redirect URIs: {', '.join(config.redirect_uris)}",
+                f"limits:        {limits}; SuiteQL row cap {row_cap}; time scale "
+                f"{time_scale:g}",
+                *(_account_line(account) for account in sandbox.accounts)]
+
+    _serve(Listen(host, port, allow_remote, allowed_host), "accounts",
+           lambda: NsSandbox(config), "NetSuite sandbox", describe)
+
+
+def _account_line(account: Account) -> str:
+    """A served NetSuite account: its id (and host form), name and sizes."""
+    counts = account.counts()
+    return (f"account {account.account_id} ({account.host})  {account.name} "
+            f"({account.base_currency}): {counts['customer']} customers, "
+            f"{counts['invoices']} invoices, {counts['creditmemos']} credit memos, "
+            f"{counts['payments']} payments")
 
 
 def _app_lines(client_id: str, client_secret: str) -> list[str]:
