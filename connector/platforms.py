@@ -20,6 +20,7 @@ from arconnect.errors import ConfigError
 _REGISTRY: dict[str, str] = {
     "xero": "arconnect.adapters.xero.platform:XeroPlatform",
     "quickbooks": "arconnect.adapters.quickbooks.platform:QuickBooksPlatform",
+    "netsuite": "arconnect.adapters.netsuite.platform:NetSuitePlatform",
 }
 _loaded: dict[str, Platform] = {}
 _lock = threading.Lock()

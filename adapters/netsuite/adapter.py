@@ -532,7 +532,9 @@ class NetSuiteAdapter:
         terms, categories = facts.terms or {}, facts.categories or {}
         procedures = facts.procedures or {}
         for r in rows:
-            r["$name"] = r.get("companyname") or r.get("entityid") or None
+            # an individual (isperson T) is named by its entity id, as NetSuite lists it
+            person = r.get("isperson") == "T" or not r.get("companyname")
+            r["$name"] = (r.get("entityid") if person else r.get("companyname")) or None
             subsidiary = str(r.get("subsidiary") or "")
             if subsidiary:
                 facts.customer_subsidiary[str(r["id"])] = subsidiary

@@ -44,6 +44,9 @@ class NsSettings(BaseSettings):
     # governanceLimits states it when the role may read it, and replaces this
     # (https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/article_0625010817.html).
     concurrency: int = Field(5, ge=1)
+    # NetSuite limits REST calls by concurrency, not by a rate; the pacer still wants a minute
+    # window: this one is wide enough never to be what slows a sync down.
+    minute_limit: int = Field(6000, ge=1)
     page_size: int = Field(1000, ge=1, le=1000,
                            description="rows per SuiteQL page (NetSuite's maximum, 1000)")
     # SuiteQL renders timestamps (TO_CHAR) and reads TO_TIMESTAMP literals in the time zone of
