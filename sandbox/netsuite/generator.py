@@ -24,8 +24,9 @@ overpayment / prepayment    ``CustPymt`` with ``foreignpaymentamountunused`` (al
 
 NetSuite-only additions come from their own random stream (the translated rows do not change
 with them): about one customer in twelve becomes a sub-customer (``parent``) of another in its
-currency, some have a credit limit, a third follow a dunning procedure (SuiteApp installed).
-Foreign-currency customers belong to the last subsidiary of a OneWorld account.
+currency, some have a credit limit, at least one is inactive, a third follow a dunning
+procedure (SuiteApp installed). Foreign-currency customers belong to the last subsidiary of a
+OneWorld account.
 """
 
 from __future__ import annotations
@@ -242,6 +243,9 @@ class _Builder:
                 a.archetypes[next_id] = self.org.archetypes[contact["ContactID"]]
             if parent is None and active:
                 tops.append(row)
+        if rows and not any(r["isinactive"] for r in rows):
+            # every account has a few inactive customers (Xero archives only idle ones)
+            rng.choice(rows[len(ARCHETYPES):] or rows)["isinactive"] = True
         a.customers.load(rows)
 
     # ---- transactions -------------------------------------------------------------------------
