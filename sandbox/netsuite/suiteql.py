@@ -31,6 +31,7 @@ rendering. Neither knows HTTP: the route turns :class:`SuiteQLError` into NetSui
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -50,7 +51,6 @@ SEARCH_ERROR = ("Invalid search query. Detailed unprocessed description follows.
 DATE_FORMAT = "YYYY-MM-DD"
 DATETIME_FORMAT = "YYYY-MM-DD HH24:MI:SS"
 _STRPTIME = {DATE_FORMAT: "%Y-%m-%d", DATETIME_FORMAT: "%Y-%m-%d %H:%M:%S"}
-_STRFTIME = {DATE_FORMAT: "%Y-%m-%d", DATETIME_FORMAT: "%Y-%m-%d %H:%M:%S"}
 
 _TOKEN = re.compile(r"""\s*(?:
       (?P<str>'(?:[^']|'')*')
@@ -462,7 +462,7 @@ def _first(rows: Iterator[Row], match: Predicate, stop: int) -> tuple[list[Row],
                 page.append(row)
                 if len(page) == stop:
                     break
-    return page, len(page) + sum(1 for row in rows if match(row))
+    return page, len(page) + sum(map(match, rows))  # no item built for the rest
 
 
 def _id_bound(conditions: Iterable[Condition]) -> tuple[int | None, list[Condition]]:
@@ -503,9 +503,8 @@ def _number(text: str) -> int | Decimal | None:
 
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "=": lambda a, b: bool(a == b), "<>": lambda a, b: bool(a != b),
-    ">": lambda a, b: bool(a > b), ">=": lambda a, b: bool(a >= b),
-    "<": lambda a, b: bool(a < b), "<=": lambda a, b: bool(a <= b)}
+    "=": operator.eq, "<>": operator.ne, ">": operator.gt, ">=": operator.ge,
+    "<": operator.lt, "<=": operator.le}
 
 
 def _pair(value: Any, literal: Any, tz: tzinfo) -> tuple[Any, Any] | None:
@@ -554,7 +553,7 @@ def _predicate(cond: Condition, tz: tzinfo) -> Predicate:
         def equal(row: Row) -> bool:
             value = row.get(column)
             if value.__class__ is str:
-                return bool(value == literal)  # the hot path: type = 'CustInvc'
+                return literal == value  # the hot path: type = 'CustInvc'
             if value is None:
                 return False
             pair = _pair(value, literal, tz)
@@ -619,11 +618,16 @@ class _Renderer:
         item: dict[str, Any] = {"links": []}
         for name, key, fmt in self.columns:
             value = row.get(name)
-            if value is None:
+            kind = value.__class__
+            if kind is str:
+                item[key] = value  # the common cases first: a page renders 1000 rows
+            elif kind is int:
+                item[key] = str(value)
+            elif value is None:
                 if not self.omit_null:
                     item[key] = None
-                continue
-            item[key] = render(value, self.tz, fmt)
+            else:
+                item[key] = render(value, self.tz, fmt)
         return item
 
 
@@ -641,13 +645,17 @@ def render(value: Any, tz: tzinfo, fmt: str | None = None) -> str:
     if isinstance(value, datetime):
         stored = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
         local = stored.astimezone(tz)
-        if fmt is not None:
-            return local.strftime(_STRFTIME[fmt])
+        if fmt == DATETIME_FORMAT:
+            return (f"{local.year:04d}-{local.month:02d}-{local.day:02d} "
+                    f"{local.hour:02d}:{local.minute:02d}:{local.second:02d}")
+        if fmt == DATE_FORMAT:
+            return f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
         hour = local.hour % 12 or 12
         half = "am" if local.hour < 12 else "pm"
         return f"{local.month}/{local.day}/{local.year} {hour}:{local.minute:02d} {half}"
     if isinstance(value, date):
         if fmt is not None:
-            return datetime.combine(value, time()).strftime(_STRFTIME[fmt])
+            day = f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+            return day + " 00:00:00" if fmt == DATETIME_FORMAT else day
         return f"{value.month}/{value.day}/{value.year}"
     return str(value)
