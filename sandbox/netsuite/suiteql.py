@@ -530,11 +530,40 @@ def _pair(value: Any, literal: Any, tz: tzinfo) -> tuple[Any, Any] | None:
     return None
 
 
+def _member(cond: Condition, tz: tzinfo) -> Predicate:
+    """``column IN (…)``: what ``=`` with each literal answers, by set lookups (the adapter
+    asks for up to 1000 ids at a time)."""
+    column = cond.column
+    tests = [_predicate(Condition(column, "=", (v,)), tz) for v in cond.values]
+    if any(isinstance(v, TimeLiteral) for v in cond.values):
+        return lambda row: any(test(row) for test in tests)
+    texts = frozenset(v for v in cond.values if isinstance(v, str))
+    numbers = frozenset(v for v in cond.values if isinstance(v, int | Decimal))
+    # a stored number also equals a literal string of digits ('107'); a stored string only
+    # equals a string exactly, or a number literal when it reads as that number
+    parsed = [_number(v) for v in texts]
+    as_numbers = numbers | frozenset(n for n in parsed if n is not None)
+
+    def member(row: Row) -> bool:
+        value: Any = row.get(column)
+        kind = value.__class__
+        if kind is int or kind is Decimal:
+            return value in as_numbers
+        if kind is str:
+            if value in texts:
+                return True
+            number = _number(value) if numbers else None
+            return number is not None and number in numbers
+        if value is None:
+            return False
+        return any(test(row) for test in tests)  # checkboxes, dates: the general comparison
+    return member
+
+
 def _predicate(cond: Condition, tz: tzinfo) -> Predicate:
     column = cond.column
     if cond.op == "in":
-        tests = [_predicate(Condition(column, "=", (v,)), tz) for v in cond.values]
-        return lambda row: any(test(row) for test in tests)
+        return _member(cond, tz)
     literal = cond.values[0]
     compare = _COMPARE[cond.op]
     if isinstance(literal, TimeLiteral):

@@ -357,7 +357,11 @@ def test_limit_and_offset_out_of_range() -> None:
     assert refused(statement, offset=2000, row_cap=2000) == (
         "The result set is limited to 2000 rows (offset 2000 requested). Use a narrower "
         "query, for example a keyset condition such as id > N ORDER BY id.")
-    assert run(statement, limit=1000, offset=1999, row_cap=2000).items == []
+    # the page stops at the cap; totalResults still counts every match
+    capped = run("SELECT id FROM customer WHERE id > 0 ORDER BY id", offset=2, row_cap=3)
+    assert (column(capped, "id"), capped.total, capped.has_more) == (["4713"], 4, True)
+    capped = run("SELECT id FROM customer ORDER BY companyname", offset=2, row_cap=3)
+    assert (column(capped, "id"), capped.total) == (["4713"], 4)
 
 
 # ---- comparison and order -------------------------------------------------------------------
@@ -380,6 +384,10 @@ def test_numbers_strings_checkboxes_and_null() -> None:
     assert ids("note = 'a'") == ["1"]  # strings exactly
     assert ids("note != 'a'") == ["3"]  # NULL matches neither = nor <>
     assert ids("ref IN ('20', 107)") == ["1", "2"]
+    assert ids("ref IN ('020', 107.0)") == ["1"]  # a string equals a string exactly
+    assert ids("amount IN ('3', 10.50)") == ["1", "2"]
+    assert ids("flag IN ('T')") == ["1"]
+    assert ids("note IN ('a', 'b')") == ["1"]
     assert ids("id >= 2 AND id <= 2") == ["2"]
     assert ids("id > 1.5") == ["2", "3"]
 
