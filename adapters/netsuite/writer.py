@@ -381,8 +381,9 @@ class NetSuiteWriter:
         name = str(call.body["name"])
         reply = suiteql(client, "SELECT id, name, isinactive FROM customercategory WHERE "
                                 f"name = {sql_string(name)} ORDER BY id")
+        # NetSuite keeps category names unique without regard to case.
         found = [r for r in items_of(reply)
-                 if str(r.get("name")) == name and r.get("isinactive") != "T"]
+                 if str(r.get("name")).lower() == name.lower() and r.get("isinactive") != "T"]
         if found:
             cid = str(found[0]["id"])
             _remember(erp, name, cid)
