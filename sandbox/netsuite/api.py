@@ -9,8 +9,9 @@ Paths (under the account's REST base, ``https://{account}.suitetalk.api.netsuite
   section_157909186990.html, "Executing SuiteQL Queries Through REST Web Services")
 - ``GET|PATCH /services/rest/record/v1/customer/{id}``,
   ``GET /services/rest/record/v1/customerCategory/{id}``,
-  ``POST /services/rest/record/v1/customerCategory`` (section_1545141395.html,
-  "Working with Records")
+  ``POST /services/rest/record/v1/customerCategory`` (section_1545141500.html "Getting a
+  Record Instance", section_1545142173.html "Updating a Record Instance",
+  section_1545141395.html "Creating a Record Instance")
 - ``GET /services/rest/system/v1/governanceLimits`` (article_0625010817.html)
 """
 

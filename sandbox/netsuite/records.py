@@ -5,8 +5,9 @@ The REST record names fields in camelCase (``creditLimit``), SuiteQL in lower ca
 (``creditlimit``): :data:`CUSTOMER_FIELDS` is the one table between the two. References render
 as ``{"links": [self], "id": "3", "refName": "..."}`` and are written as ``{"id": "3"}``; empty
 fields are left out of a record, as NetSuite does.
-(https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_1545141395.html
-"Working with Records"; PATCH: section_1545141643.html "Updating a Record".)
+(https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_1545141500.html
+"Getting a Record Instance"; section_1545142173.html "Updating a Record Instance";
+section_1545141395.html "Creating a Record Instance".)
 """
 
 from __future__ import annotations
@@ -127,8 +128,8 @@ def render_customer(account: Account, row: Row, rest: str) -> dict[str, Any]:
 
 
 def _invalid(name: str, value: object) -> RecordError:
-    # NetSuite's wording for a bad value (its INVALID_CONTENT example in "Error Handling and
-    # Error Codes in REST Web Services")
+    # NetSuite's wording for a bad value (its INVALID_CONTENT example, "Error Handling in REST
+    # Web Services", section_156570709583.html)
     return RecordError(400, "INVALID_CONTENT", "Error while accessing resource: You have "
                        f"entered an Invalid Field Value {value} for the following field: "
                        f"{name}", name)

@@ -1,7 +1,7 @@
 """NetSuite's REST wire format: JSON bodies and the error shape every REST error takes.
 
-REST errors (https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_1545222128.html,
-"Error Handling and Error Codes in REST Web Services") are
+REST errors (https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156570709583.html,
+"Error Handling in REST Web Services") are
 ``{"type": <RFC 2616 section URL>, "title", "status", "o:errorDetails": [{"detail",
 "o:errorCode"[, "o:errorPath"]}]}`` with ``Content-Type: application/vnd.oracle.resource+json;
 type=error``.
