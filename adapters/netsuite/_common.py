@@ -146,8 +146,9 @@ def suiteql(client: HttpClient, statement: str, *, limit: int = MAX_LIMIT,
     table = table_of(statement)
     try:
         body = resp.json()
+        valid = True
     except ValueError:
-        body = None
+        body, valid = None, False
     if resp.status_code >= 300:
         said = error_text(body) or f"HTTP {resp.status_code}"
         message = f"NetSuite SuiteQL on {table}: {said}"
@@ -156,8 +157,9 @@ def suiteql(client: HttpClient, statement: str, *, limit: int = MAX_LIMIT,
                               "SuiteAnalytics Workbook, and View on this record)")
         raise UpstreamError(message, status=resp.status_code)
     if body.__class__ is not dict:
-        raise UpstreamError(f"NetSuite SuiteQL on {table}: the reply is not a JSON object",
-                            status=resp.status_code)
+        what = "not a JSON object" if valid else "invalid JSON"
+        raise UpstreamError(f"NetSuite SuiteQL on {table}: the reply (HTTP {resp.status_code}) "
+                            f"is {what}", status=resp.status_code)
     items = body.get("items")
     if not isinstance(items, list):
         body["items"] = []

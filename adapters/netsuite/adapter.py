@@ -16,6 +16,7 @@ Cursor (stored by the engine with each committed page)::
     {"since": "2026-11-30 09:00:00" | None,   # this pass reads rows modified at or after this
      "after_id": 4711,                        # the last id read by this pass (0: none yet)
      "high": "2026-11-30 10:13:07" | None,    # the newest lastmodified read so far
+     "mark": "2026-11-30 10:02:00" | None,    # `high` after the pass's first page
      "deleted_since": "2026-11-30 09:10:00" | None}   # deletedrecord rows read from here
 
 Timestamps are kept as SuiteQL renders them (``TO_CHAR(…, 'YYYY-MM-DD HH24:MI:SS')``, the
@@ -23,6 +24,10 @@ account's time zone, full to the second, never a date alone) and sent back as
 ``TO_TIMESTAMP`` literals, which NetSuite reads in that same zone. A finished pass leaves
 ``since`` at ``high`` minus ``overlap_seconds`` (commit lag, and the hour a local clock repeats
 when daylight saving time ends) and ``after_id`` at 0; a stopped pass resumes at ``after_id``.
+Rows the stopped pass read before the stop may have changed meanwhile, behind ``after_id``: a
+resumed pass is followed, in the same run, by one more pass from its ``mark`` (the newest
+``lastmodified`` known after its first page, which no later change can precede) less the
+overlap, so the run that finishes leaves nothing changed unread.
 
 **Deletes.** After an entity's last page, one ``deletedrecord`` query (offset-paged) for its
 record type since ``deleted_since`` yields tombstones ``{"id", "$deleted": true}``.
@@ -61,7 +66,7 @@ from arconnect.adapters.netsuite._common import (
     timestamp_literal,
 )
 from arconnect.adapters.netsuite.settings import NsSettings
-from arconnect.errors import AuthError, ConfigError, UpstreamError
+from arconnect.errors import AuthError, ConfigError, PageError, UpstreamError
 
 LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
 # deletedrecord and link queries page by offset; before the account's row cap (100,000 rows
@@ -350,31 +355,45 @@ class NetSuiteAdapter:
         state = dict(cursor or {})
         since = _local_or_none(state.get("since"))
         high = _local_or_none(state.get("high"))
+        mark = _local_or_none(state.get("mark"))
         deleted_since = _local_or_none(state.get("deleted_since"))
         after = int(state.get("after_id") or 0)
+        resumed = after > 0
+        overlap = self.settings.overlap_seconds
         number = 0
         while True:
             conditions = []
             if since:
                 conditions.append(f"lastmodifieddate >= {timestamp_literal(since)}")
             conditions.append(f"id > {after}")
-            reply = self._select(client, facts, source, conditions)
-            rows = items_of(reply)
+            fresh = after == 0
             number += 1
+            rows, reply = self._page(client, facts, source, conditions, tenant, number)
             if rows:
                 after = max(int(r["id"]) for r in rows)
                 for r in rows:
                     high = _later(high, _local_or_none(r.get("lastmodified")))
+            if fresh:
+                # no row this pass reads later was changed before this instant without
+                # showing a lastmodifieddate at or after it
+                mark = high
             more = bool(reply.get("hasMore")) and len(rows) > 0
             records = self._annotate(client, facts, source, rows, tenant)
             if more:
-                cursor_now = {"since": since, "after_id": after, "high": high,
-                              "deleted_since": deleted_since}
-                yield Page(records, cursor_now, number)
+                yield Page(records, {"since": since, "after_id": after, "high": high,
+                                     "mark": mark, "deleted_since": deleted_since}, number)
+                continue
+            if resumed:
+                # A stopped pass was finished: rows it had read before the stop may have
+                # changed since. One more pass from its start mark reads them again.
+                since = shift_local(mark, overlap, self.tz) if mark else None
+                after, resumed, mark = 0, False, None
+                yield Page(records, {"since": since, "after_id": 0, "high": high,
+                                     "mark": None, "deleted_since": deleted_since}, number)
                 continue
             # the pass is complete: the next one starts an overlap before the newest change
-            closed = {"since": shift_local(high, self.settings.overlap_seconds, self.tz)
-                      if high else since, "after_id": 0, "high": high,
+            closed = {"since": shift_local(high, overlap, self.tz) if high else since,
+                      "after_id": 0, "high": high, "mark": None,
                       "deleted_since": deleted_since}
             yield Page(records, closed, number)
             break
@@ -443,10 +462,10 @@ class NetSuiteAdapter:
         facts = self._account(client, tenant)
         after, number = 0, 0
         while True:
-            reply = self._select(client, facts, source,
-                                 [f"{source.open_column} > 0", f"id > {after}"])
-            rows = items_of(reply)
             number += 1
+            rows, reply = self._page(client, facts, source,
+                                     [f"{source.open_column} > 0", f"id > {after}"], tenant,
+                                     f"open {number}")
             if rows:
                 after = max(int(r["id"]) for r in rows)
             yield Page(self._annotate(client, facts, source, rows, tenant), {},
@@ -482,6 +501,29 @@ class NetSuiteAdapter:
             facts.dunning = False
             return suiteql(client, self._statement(facts, source, conditions),
                            limit=self.page_size, offset=0)
+
+    def _page(self, client: HttpClient, facts: AccountFacts, source: Source,
+              conditions: Sequence[str], tenant: TenantInfo, number: int | str
+              ) -> tuple[list[Record], dict[str, Any]]:
+        """One keyset page and its rows, each with an integer ``id``.
+
+        Raises:
+            PageError: the reply is not JSON, or a row has no integer id (naming the tenant,
+                the entity and the page).
+        """
+        try:
+            reply = self._select(client, facts, source, conditions)
+        except UpstreamError as err:
+            if err.status is not None and err.status < 300:
+                raise PageError(tenant.label, source.entity, number, str(err)) from None
+            raise
+        rows = items_of(reply)
+        for index, row in enumerate(rows):
+            if not str(row.get("id") or "").isdigit():
+                raise PageError(tenant.label, source.entity, number,
+                                f"row {index + 1} of the reply has no integer id (column id: "
+                                f"{str(row.get('id'))[:20]!r})")
+        return rows, reply
 
     def _rows_all(self, client: HttpClient, facts: AccountFacts, source: Source,
                   conditions: Sequence[str]) -> list[Record]:

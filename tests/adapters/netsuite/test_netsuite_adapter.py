@@ -79,14 +79,29 @@ def test_keyset_pages_2500_rows_in_three_calls_at_offset_zero(ns: Any, client: A
     assert pages[-1].done and pages[-1].next_cursor["after_id"] == 0
 
 
-def test_a_stopped_pass_resumes_after_the_last_id(ns: Any, client: Any) -> None:
-    ns.tables["transaction"] = invoices(2500)
+def test_a_stopped_pass_resumes_after_the_last_id_then_reads_what_changed_behind_it(
+        ns: Any, client: Any) -> None:
+    ns.tables["transaction"] = invoices(2500, stamp="2026-11-30 09:00:00")
     first = next(iter(adapter().fetch(client, TENANT, "invoices", None)))
+    assert first.next_cursor["mark"] == "2026-11-30 09:00:00"
+    # while the run is stopped, a row it had read changes
+    ns.tables["transaction"][4].update(foreignamountunpaid="0.00",
+                                       lastmodified="2026-11-30 11:00:00")
+    ns.tables["transaction"] = [r for r in ns.tables["transaction"]
+                                if r["id"] == "5" or int(r["id"]) > 1000]
     ns.calls.clear()
-    drain(adapter().fetch(client, TENANT, "invoices", first.next_cursor))
+    pages = drain(adapter().fetch(client, TENANT, "invoices", first.next_cursor))
     calls = ns.suiteql_calls("transaction")
     assert [c for c in calls[0].conditions if c.startswith("id >")] == ["id > 1000"]
-    assert len(calls) == 2
+    # the resumed pass (2 pages), then one pass from the mark less the overlap
+    assert len(calls) == 4
+    assert calls[2].conditions[1:] == [
+        "lastmodifieddate >= TO_TIMESTAMP('2026-11-30 08:00:00', 'YYYY-MM-DD HH24:MI:SS')",
+        "id > 0"]
+    again = [r for p in pages[2:] for r in p.records if r.get("id") == "5"]
+    assert again and again[0]["$state"] == "paid"
+    closed = pages[-1].next_cursor
+    assert (closed["since"], closed["after_id"]) == ("2026-11-30 10:00:00", 0)
 
 
 def test_incremental_cursor_keeps_full_local_timestamps_with_the_overlap(ns: Any,
@@ -261,3 +276,13 @@ def test_unknown_time_zone_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match="ARCONNECT_NETSUITE_TIMEZONE"):
         adapter(timezone="Mars/Olympus")
+
+
+def test_a_row_without_id_or_a_broken_reply_fails_the_page(ns: Any, client: Any) -> None:
+    from arconnect.errors import PageError
+
+    ns.tables["transaction"] = invoices(2) + [{"tranid": "X", "type": "CustInvc",
+                                               "lastmodified": "2026-11-30 09:00:00"}]
+    ns.tables["transaction"][-1]["id"] = None
+    with pytest.raises(PageError, match="entity invoices, page 1: row 3 .*no integer id"):
+        drain(adapter().fetch(client, TENANT, "invoices", None))
