@@ -68,7 +68,10 @@ class FakeNetSuite:
             return str(value) == text.replace("''", "'") if op == "=" else False
         if value is None or value == "":
             return False
-        left, right = float(value), float(number)
+        try:
+            left, right = float(value), float(number)
+        except ValueError:
+            return True  # a malformed value: served, for the adapter to refuse
         return left > right if op == ">" else left >= right if op == ">=" else left == right
 
     def answer(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
@@ -91,8 +94,8 @@ class FakeNetSuite:
                                                              for c in conditions)]
         order = statement.rsplit("ORDER BY", 1)[1].split(",")
         keys = [_ALIAS.get(k.split()[0], k.split()[0]) for k in order]
-        rows.sort(key=lambda r: tuple(int(r[k]) if str(r.get(k, "")).isdigit() else
-                                      str(r.get(k, "")) for k in keys))
+        rows.sort(key=lambda r: tuple((0, int(r[k]), "") if str(r.get(k, "")).isdigit() else
+                                      (1, 0, str(r.get(k, ""))) for k in keys))
         page = rows[offset:offset + limit]
         items = [{"links": [], **{k: v for k, v in r.items() if v is not None}} for r in page]
         body = {"links": [], "count": len(items), "hasMore": offset + len(items) < len(rows),

@@ -283,6 +283,6 @@ def test_a_row_without_id_or_a_broken_reply_fails_the_page(ns: Any, client: Any)
 
     ns.tables["transaction"] = invoices(2) + [{"tranid": "X", "type": "CustInvc",
                                                "lastmodified": "2026-11-30 09:00:00"}]
-    ns.tables["transaction"][-1]["id"] = None
+    ns.tables["transaction"][-1]["id"] = "7a"
     with pytest.raises(PageError, match="entity invoices, page 1: row 3 .*no integer id"):
         drain(adapter().fetch(client, TENANT, "invoices", None))
