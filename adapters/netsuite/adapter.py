@@ -254,13 +254,14 @@ class NetSuiteAdapter:
 
     def _setup(self, client: HttpClient, tenant: TenantInfo) -> AccountFacts:
         facts = AccountFacts()
-        rows = self._all(client, "SELECT id, symbol, isbasecurrency FROM currency ORDER BY id")
-        facts.currencies = {str(r["id"]): str(r.get("symbol") or "") for r in rows if "id" in r}
+        rows = _with_ids(self._all(client, "SELECT id, symbol, isbasecurrency FROM currency "
+                                           "ORDER BY id"), "currency")
+        facts.currencies = {str(r["id"]): str(r.get("symbol") or "") for r in rows}
         base = next((str(r.get("symbol") or "") for r in rows
                      if r.get("isbasecurrency") == "T"), "")
         try:
-            subs = self._all(client, "SELECT id, name, currency, parent FROM subsidiary "
-                                     "ORDER BY id")
+            subs = _with_ids(self._all(client, "SELECT id, name, currency, parent FROM "
+                                               "subsidiary ORDER BY id"), "subsidiary")
         except UpstreamError as err:
             if err.status != 400:
                 raise
@@ -688,6 +689,19 @@ class NetSuiteAdapter:
                     "date": item["date"] or r.get("trandate"),
                 })
             r["$applied"] = applied
+
+
+def _with_ids(rows: list[Record], table: str) -> list[Record]:
+    """``rows`` of a set-up table, each with an ``id``.
+
+    Raises:
+        UpstreamError: a row has none (the reply is not what SuiteQL answers).
+    """
+    for index, row in enumerate(rows):
+        if row.get("id") in (None, ""):
+            raise UpstreamError(f"NetSuite SuiteQL on {table}: row {index + 1} of the reply has "
+                                "no id")
+    return rows
 
 
 def _local_or_none(value: Any) -> str | None:

@@ -63,7 +63,7 @@ class NetSuitePlatform:
         return NetSuiteAdapter(ns_settings(settings))
 
     def writer(self, settings: Any, outbound: Any) -> Any:
-        from arconnect.adapters.netsuite.writer import NetSuiteWriter  # type: ignore[import-not-found,unused-ignore]
+        from arconnect.adapters.netsuite.writer import NetSuiteWriter
 
         return NetSuiteWriter(outbound.batch_size, ns_settings(settings))
 
