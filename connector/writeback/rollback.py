@@ -79,11 +79,16 @@ def plan_remove_all(ctx: Context) -> Plan:
     ours = sorted(n for n in names if n in existing and (n in owned or names[n].create))
     ops = [make_op("group.delete", None, "object", n, None, "Remove all: arconnect's group")
            for n in ours]
+    references = {s.key: s for s in ctx.outbound.references}
     for (cid, slot), state in sorted(load_states(ctx).items()):
         c = customers.get(cid)
         if not (slot == "terms" or slot.startswith("field:")) or c is None or c.archived:
             continue
         original = state.get("original")
+        ref = references.get(slot)
+        if ref is not None and ref.release is not None \
+                and original not in ref.names.values():
+            original = ref.release  # the slot's own release value, as a plan would write
         current = erp.value(cid, slot)
         if current == state.get("value") and original is not None:
             if slot == "terms":
