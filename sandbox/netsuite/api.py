@@ -125,6 +125,8 @@ class NsApi:
         url = f"{rest}{SUITEQL_PATH}"
         links = _paging_links(url, limit, offset, result.total, result.has_more,
                               self.config.row_cap)
+        if "limit" not in req.query and "offset" not in req.query:
+            links[-1] = {"rel": "self", "href": url}  # as called (NetSuite's sample)
         payload = {"links": links, "count": len(result.items), "hasMore": result.has_more,
                    "items": result.items, "offset": offset, "totalResults": result.total}
         return json_response(200, payload, content_type=COLLECTION_JSON)

@@ -251,7 +251,8 @@ class _Builder:
     # ---- transactions -------------------------------------------------------------------------
     def _transactions(self) -> None:
         """Every transaction gets its id from the one sequence, in creation order."""
-        org, rng = self.org, self.rng
+        org = self.org
+        rand = self.rng.random  # Random.randint is slow; one call per invoice
         base = self.a.base_currency
         todo: list[tuple[int, int, str, Any]] = []   # (created ms, kind order, key, payload)
         for inv in org.invoices.values():
@@ -259,7 +260,7 @@ class _Builder:
                 continue
             updated = dotnet_ms(inv["UpdatedDateUTC"])
             day_ms = dotnet_ms(inv["Date"])
-            created = min(day_ms + rng.randint(15, 23) * 3_600_000, updated)
+            created = min(day_ms + (15 + int(rand() * 9)) * 3_600_000, updated)
             todo.append((created, 0, inv["InvoiceID"], inv))
         for memo in org.credit_notes.values():
             if memo["Type"] == "ACCRECCREDIT":
