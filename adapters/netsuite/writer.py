@@ -510,6 +510,8 @@ def _reported(raw: Any, key: str, column: str, names: Mapping[str, str] | None) 
         return names.get(text, text)
     if key == LIMIT_SLOT:
         return _decimal_text(text)
+    if column == HOLD:
+        return text.upper()
     return text
 
 
