@@ -142,7 +142,10 @@ class TbaSigner:
     """The ``Authorization`` header of token-based authentication: OAuth 1.0a with
     HMAC-SHA256 and ``realm`` = the account id in its original form (``1234567_SB1``)
     (https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/chapter_4247329078.html;
-    RFC 5849 section 3.4.2; the key is ``consumer_secret&token_secret``).
+    RFC 5849 section 3.4.2; the key is ``consumer_secret&token_secret``). Built here rather
+    than with authlib's OAuth 1 client, which signs with HMAC-SHA1, RSA-SHA1 and PLAINTEXT only.
+    A JSON body is not part of the signature (RFC 5849 section 3.4.1.3.1 takes form-encoded
+    bodies only); the query parameters are.
 
     Args:
         clock: seconds since the epoch (tests fix it).
