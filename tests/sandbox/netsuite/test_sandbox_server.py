@@ -86,6 +86,8 @@ def test_suiteql_page_and_paging_links(sb: NsSandbox) -> None:
     assert rels == {"first": f"{url}?limit=3&offset=0", "previous": f"{url}?limit=3&offset=0",
                     "next": f"{url}?limit=3&offset=6", "last": f"{url}?limit=3&offset=6",
                     "self": f"{url}?limit=3&offset=3"}
+    plain = client.session.post(url, json={"q": "SELECT id FROM term ORDER BY id"}).json()
+    assert plain["links"] == [{"rel": "self", "href": url}] and plain["count"] == 7
     last = client.query("SELECT id, name FROM term ORDER BY id", limit=3, offset=6).json()
     assert last["hasMore"] is False and "next" not in {x["rel"] for x in last["links"]}
     assert sb.stats.get(SB, "suiteql") >= 2 and sb.stats.get(SB, "rows_returned") >= 4
