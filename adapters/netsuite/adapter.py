@@ -136,14 +136,16 @@ class AccountFacts:
     categories: dict[str, str] | None = None
     procedures: dict[str, str] | None = None
     dunning: bool = True  # the Dunning Letters SuiteApp's fields exist
+    subsidiaries_known: bool = True  # the role may read the subsidiary table
     # customer id -> subsidiary id, for transactions whose subsidiary's currency matters
     customer_subsidiary: dict[str, str] = field(default_factory=dict)
 
     @property
     def mixed_currencies(self) -> bool:
         """Some subsidiary keeps its books in another currency than the account's base."""
-        return any(s.get("currency") and s.get("currency") != self.base_currency
-                   for s in self.subsidiaries.values())
+        return not self.subsidiaries_known or any(
+            s.get("currency") and s.get("currency") != self.base_currency
+            for s in self.subsidiaries.values())
 
 
 # -- time ----------------------------------------------------------------------------------------
@@ -266,6 +268,11 @@ class NetSuiteAdapter:
             if err.status != 400:
                 raise
             subs = None  # not a OneWorld account: it has no subsidiary table
+        except ConfigError:
+            # the role may not read subsidiaries (403): OneWorld, but which subsidiary keeps
+            # its books in which currency is unknown, so no rate is taken as the base's
+            subs = None
+            facts.oneworld, facts.subsidiaries_known = True, False
         if subs is not None:
             facts.oneworld = True
             for r in subs:
@@ -615,7 +622,7 @@ class NetSuiteAdapter:
     def _annotate_transactions(self, client: HttpClient, facts: AccountFacts, source: Source,
                                rows: list[Record]) -> None:
         sub_currency: dict[str, str] = {}
-        if facts.oneworld and facts.mixed_currencies and rows:
+        if facts.oneworld and facts.subsidiaries_known and facts.mixed_currencies and rows:
             sub_currency = self._subsidiary_currencies(client, facts, rows)
         single = "" if facts.mixed_currencies else facts.base_currency
         for r in rows:

@@ -286,3 +286,24 @@ def test_a_row_without_id_or_a_broken_reply_fails_the_page(ns: Any, client: Any)
     ns.tables["transaction"][-1]["id"] = "7a"
     with pytest.raises(PageError, match="entity invoices, page 1: row 3 .*no integer id"):
         drain(adapter().fetch(client, TENANT, "invoices", None))
+
+
+def test_subsidiaries_the_role_may_not_read(ns: Any, client: Any) -> None:
+    from arconnect.errors import ConfigError
+
+    class Refusing(type(client)):  # type: ignore[misc]
+        def request(self, method: str, path: str, **kw: Any) -> Any:
+            if "subsidiary" in str((kw.get("json") or {}).get("q", "")).split("WHERE")[0]:
+                raise ConfigError("HTTP 403: INSUFFICIENT_PERMISSION")
+            return super().request(method, path, **kw)
+
+    refusing = Refusing()
+    ns.tables["transaction"] = invoices(1) + invoices(1, start=2, currency="2",
+                                                       exchangerate="1.1")
+    a = adapter()
+    org = a.organisation(refusing, TENANT)
+    assert org.extra["oneworld"] is True and org.base_currency == "USD"
+    rows = {r["id"]: r for p in a.fetch(refusing, TENANT, "invoices", None) for r in p.records}
+    assert rows["1"]["$total_base"] == "100.00"  # in the base currency: no rate needed
+    assert "$total_base" not in rows["2"]  # the subsidiary's currency is unknown
+    assert ns.suiteql_calls("customer") == []
