@@ -185,11 +185,11 @@ def test_concurrency_over_the_limit_is_429(body: str) -> None:
                             concurrency_limit=2)]
     with NsSandbox(_config(accounts=accounts, rest_429_body=body)) as sb:
         client = Client(sb)
-        sb.faults.slow(0.5, n=2)
+        sb.faults.slow(1.0, n=2)
         statuses = _hold(client, 4)
         assert sorted(statuses) == [200, 200, 429, 429]
         assert sb.stats.get(SB, "http_429") == 2
-        sb.faults.slow(0.5, n=2)
+        sb.faults.slow(1.0, n=2)
         threads = [threading.Thread(target=client.get, args=(GOVERNANCE,)) for _ in range(2)]
         for t in threads:
             t.start()
@@ -209,7 +209,7 @@ def test_relaxed_limits_count_but_never_refuse() -> None:
     accounts = [AccountSpec(account_id=SB, customers=8, invoices=20, payments=10,
                             concurrency_limit=1)]
     with NsSandbox(_config(accounts=accounts, strict_limits=False)) as sb:
-        sb.faults.slow(0.3, n=3)
+        sb.faults.slow(0.6, n=3)
         assert _hold(Client(sb), 3) == [200, 200, 200]
         assert sb.limits.peak[SB] == 3
 
