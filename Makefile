@@ -40,6 +40,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/sync_xero.py
 	$(BIN)/python bench/sync_quickbooks.py
+	$(BIN)/python bench/sync_netsuite.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache arconnect-demo.db*
