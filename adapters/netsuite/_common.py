@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from arconnect.adapters.base import HttpClient
@@ -163,7 +165,27 @@ def suiteql(client: HttpClient, statement: str, *, limit: int = MAX_LIMIT,
     items = body.get("items")
     if not isinstance(items, list):
         body["items"] = []
+    # When NetSuite answered (its clock, RFC 9110 §6.6.1): a pass knows from it which changes
+    # could have been made while it read.
+    body[SERVED_AT] = resp.headers.get("Date") if resp.headers is not None else None
     return dict(body)
+
+
+SERVED_AT = "$served_at"
+"""The key of a SuiteQL reply that holds its ``Date`` header (added by :func:`suiteql`)."""
+
+
+def served_at(reply: dict[str, Any]) -> datetime | None:
+    """When the server answered ``reply`` (aware UTC), from its ``Date`` header; None when it
+    sent none or an unreadable one."""
+    text = reply.get(SERVED_AT)
+    if not isinstance(text, str):
+        return None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def items_of(reply: dict[str, Any]) -> list[dict[str, Any]]:

@@ -16,18 +16,21 @@ Cursor (stored by the engine with each committed page)::
     {"since": "2026-11-30 09:00:00" | None,   # this pass reads rows modified at or after this
      "after_id": 4711,                        # the last id read by this pass (0: none yet)
      "high": "2026-11-30 10:13:07" | None,    # the newest lastmodified read so far
-     "mark": "2026-11-30 10:02:00" | None,    # `high` after the pass's first page
+     "mark": "2026-11-30 10:02:00" | None,    # when the server answered the pass's first page
      "deleted_since": "2026-11-30 09:10:00" | None}   # deletedrecord rows read from here
 
 Timestamps are kept as SuiteQL renders them (``TO_CHAR(…, 'YYYY-MM-DD HH24:MI:SS')``, the
 account's time zone, full to the second, never a date alone) and sent back as
-``TO_TIMESTAMP`` literals, which NetSuite reads in that same zone. A finished pass leaves
-``since`` at ``high`` minus ``overlap_seconds`` (commit lag, and the hour a local clock repeats
-when daylight saving time ends) and ``after_id`` at 0; a stopped pass resumes at ``after_id``.
-Rows the stopped pass read before the stop may have changed meanwhile, behind ``after_id``: a
-resumed pass is followed, in the same run, by one more pass from its ``mark`` (the newest
-``lastmodified`` known after its first page, which no later change can precede) less the
-overlap, so the run that finishes leaves nothing changed unread.
+``TO_TIMESTAMP`` literals, which NetSuite reads in that same zone.
+
+A pass reads by id, so a row changed while the pass runs, behind ``after_id``, is not read again
+by it. The pass's ``mark`` is when the server answered its first page (its ``Date`` header, in
+the account's zone): no change the pass can have missed is older. A finished pass leaves
+``since`` at the earlier of ``high`` and ``mark``, less ``overlap_seconds`` (commit lag, and the
+hour a local clock repeats when daylight saving time ends), and ``after_id`` at 0; a stopped
+pass resumes at ``after_id`` and keeps its ``mark``. A resumed pass spans runs, so rows it read
+before the stop may have changed meanwhile: it is followed, in the same run, by one more pass
+from its ``mark`` less the overlap, so the run that finishes leaves nothing changed unread.
 
 **Deletes.** After an entity's last page, one ``deletedrecord`` query (offset-paged) for its
 record type since ``deleted_since`` yields tombstones ``{"id", "$deleted": true}``.
@@ -61,6 +64,7 @@ from arconnect.adapters.netsuite._common import (
     MAX_LIMIT,
     ids_in,
     items_of,
+    served_at,
     sql_string,
     suiteql,
     timestamp_literal,
@@ -183,6 +187,15 @@ def shift_local(text: str, seconds: int, tz: ZoneInfo) -> str:
     saving change in between counts right)."""
     earlier = local_to_utc(text, tz) - timedelta(seconds=seconds)
     return earlier.astimezone(tz).strftime(LOCAL_FORMAT)
+
+
+def _earlier(a: str | None, b: str | None) -> str | None:
+    """The earlier of two SuiteQL timestamps (either may be missing)."""
+    if not a:
+        return b
+    if not b:
+        return a
+    return min(a, b)
 
 
 def _later(a: str | None, b: str | None) -> str | None:
@@ -382,9 +395,10 @@ class NetSuiteAdapter:
                 for r in rows:
                     high = _later(high, _local_or_none(r.get("lastmodified")))
             if fresh:
-                # no row this pass reads later was changed before this instant without
-                # showing a lastmodifieddate at or after it
-                mark = high
+                # a change this pass can miss (behind after_id) is later than this instant
+                answered = served_at(reply)
+                mark = (answered.astimezone(self.tz).strftime(LOCAL_FORMAT) if answered
+                        else high)
             more = bool(reply.get("hasMore")) and len(rows) > 0
             records = self._annotate(client, facts, source, rows, tenant)
             if more:
@@ -399,8 +413,10 @@ class NetSuiteAdapter:
                 yield Page(records, {"since": since, "after_id": 0, "high": high,
                                      "mark": None, "deleted_since": deleted_since}, number)
                 continue
-            # the pass is complete: the next one starts an overlap before the newest change
-            closed = {"since": shift_local(high, overlap, self.tz) if high else since,
+            # the pass is complete: the next one starts an overlap before the newest change,
+            # or before the pass began where it read changes made while it ran
+            until = _earlier(high, mark)
+            closed = {"since": shift_local(until, overlap, self.tz) if until else since,
                       "after_id": 0, "high": high, "mark": None,
                       "deleted_since": deleted_since}
             yield Page(records, closed, number)

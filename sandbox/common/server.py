@@ -298,4 +298,4 @@ class _Handler(BaseHTTPRequestHandler):
         if resp.body and resp.status != 204 and self.command != "HEAD":
             self.wfile.write(resp.body)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch

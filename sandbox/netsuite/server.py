@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -37,7 +38,7 @@ from arconnect.sandbox.common.clock import SandboxClock
 from arconnect.sandbox.common.faults import Fault, Faults
 from arconnect.sandbox.common.http import Request, Response
 from arconnect.sandbox.common.loopback import host_of
-from arconnect.sandbox.common.server import Control, Emulator, _Handler
+from arconnect.sandbox.common.server import Control, Emulator
 from arconnect.sandbox.netsuite.api import NsApi
 from arconnect.sandbox.netsuite.config import NsConfig, host_form
 from arconnect.sandbox.netsuite.generator import generate_account
@@ -54,12 +55,6 @@ AUTH_PREFIX = "/services/rest/auth/oauth2/v1/"
 AUTHORIZE_PATH = "/app/login/oauth2/authorize.nl"
 MALFORMED_KINDS = ("json", "missing_id")
 TOO_MANY = "Concurrent request limit exceeded. Request blocked."
-
-
-class _PatchingHandler(_Handler):
-    """The shared handler, also for ``PATCH`` (NetSuite updates records with it)."""
-
-    do_PATCH = _Handler._dispatch
 
 
 class NsFaults(Faults):
@@ -180,11 +175,6 @@ class NsSandbox(Emulator):
         }
 
     # ---- request handling --------------------------------------------------------------------
-    def started(self) -> None:
-        """Serve ``PATCH`` too: the shared handler dispatches GET, POST, PUT, DELETE, HEAD."""
-        if self._server is not None:
-            self._server.RequestHandlerClass = _PatchingHandler
-
     def handle(self, req: Request) -> Response:
         """Also answer ``Host: {account}.localhost``: an account's host under a name this
         sandbox answers to (the common rules take the rest)."""
@@ -251,7 +241,9 @@ class NsSandbox(Emulator):
         finally:
             self.limits.release(account_id)
         if resp.status == 200:
-            bad = self.faults.take("malformed", sub)
+            # a SuiteQL page is named by its table too ("…/suiteql FROM customer"), so a
+            # fault can pick one entity's query among a run's
+            bad = self.faults.take("malformed", sub + _from_table(req, sub))
             if bad is not None:
                 resp = _corrupt(resp, bad.malformed)
         return resp
@@ -308,6 +300,21 @@ class NsSandbox(Emulator):
         self.register_certificate(body.get("account_id"), str(body["certificate_id"]),
                                   str(body["public_key_pem"]), expires=expires)
         return json_response(200, {"registered": body["certificate_id"]})
+
+
+_FROM = re.compile(r"\bfrom\s+([a-z0-9_]+)", re.IGNORECASE)
+
+
+def _from_table(req: Request, sub: str) -> str:
+    """`` FROM <table> `` of a SuiteQL request (the statement's first ``FROM``), else ""."""
+    if not sub.lower().endswith("/suiteql"):
+        return ""
+    try:
+        statement = json.loads(req.body or b"{}").get("q") or ""
+    except (ValueError, AttributeError):
+        return ""
+    found = _FROM.search(str(statement))
+    return f" FROM {found.group(1).lower()} " if found else ""
 
 
 def _corrupt(resp: Response, kind: str) -> Response:

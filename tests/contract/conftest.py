@@ -12,7 +12,7 @@ The ``harness`` fixture is parametrized over :data:`PLATFORMS`; a platform whose
 in the tree yet runs as a strict ``xfail`` naming exactly what is missing (:func:`missing`), so
 nothing is skipped silently and the mark fails the suite the day the pieces land and pass.
 
-Adding a platform (NetSuite): write ``harness_<name>.py`` with a class implementing
+Adding a platform: write ``harness_<name>.py`` with a class implementing
 :class:`Harness` over the platform's sandbox, add the name to :data:`PLATFORMS` and
 :data:`HARNESSES`, and list in :data:`NEEDS` the modules and settings it needs, so that until
 they exist its tests are strict xfails naming them.
@@ -208,9 +208,10 @@ class Harness(Protocol):
         ...
 
 
-PLATFORMS = ("xero", "quickbooks")
+PLATFORMS = ("xero", "quickbooks", "netsuite")
 HARNESSES = {"xero": "tests.contract.harness_xero:XeroHarness",
-             "quickbooks": "tests.contract.harness_quickbooks:QboHarness"}
+             "quickbooks": "tests.contract.harness_quickbooks:QboHarness",
+             "netsuite": "tests.contract.harness_netsuite:NsHarness"}
 
 # What each platform's harness needs beyond the engine, by what the test uses: ``module:name``
 # (a module attribute), ``module:Class.field`` (a settings field), ``module:file.yaml`` (a
@@ -222,6 +223,13 @@ NEEDS: dict[str, dict[str, tuple[str, ...]]] = {
                  "arconnect.mappings:quickbooks.yaml"),
         "pages": ("arconnect.adapters.quickbooks.settings:QboSettings.page_size",),
         "writeback": ("arconnect.adapters.quickbooks.writer:QuickBooksWriter",),
+    },
+    "netsuite": {
+        "sync": ("arconnect.sandbox.netsuite.server:NsSandbox",
+                 "arconnect.adapters.netsuite.platform:NetSuitePlatform",
+                 "arconnect.mappings:netsuite.yaml"),
+        "pages": ("arconnect.adapters.netsuite.settings:NsSettings.page_size",),
+        "writeback": ("arconnect.adapters.netsuite.writer:NetSuiteWriter",),
     },
 }
 
@@ -439,7 +447,8 @@ def segment_names(platform: str) -> dict[str, str]:
     from arconnect.services import mapping_for
 
     outbound = mapping_for(platform).outbound(load_rules(get_settings().rules_file or "default"))
-    [slot] = [s for s in outbound.named_slots() if s.source == "segment"]
+    # the first slot the segment picks (NetSuite's mapping also picks a dunning procedure)
+    slot = next(s for s in outbound.named_slots() if s.source == "segment")
     return dict(slot.names)
 
 

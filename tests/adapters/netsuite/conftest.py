@@ -46,6 +46,7 @@ class FakeNetSuite:
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     refuse: dict[str, tuple[int, str]] = field(default_factory=dict)  # table -> (status, detail)
+    date: str | None = None  # the Date header of SuiteQL replies (the server's clock)
     governance: tuple[int, Any] = (200, {"accountConcurrencyLimit": 15,
                                          "integrationConcurrencyLimit": None,
                                          "unallocatedConcurrencyLimit": 15,
@@ -100,7 +101,7 @@ class FakeNetSuite:
         items = [{"links": [], **{k: v for k, v in r.items() if v is not None}} for r in page]
         body = {"links": [], "count": len(items), "hasMore": offset + len(items) < len(rows),
                 "items": items, "offset": offset, "totalResults": len(rows)}
-        return 200, {}, json.dumps(body)
+        return 200, {"Date": self.date} if self.date else {}, json.dumps(body)
 
     def governance_answer(self, request: requests.PreparedRequest
                           ) -> tuple[int, dict[str, str], str]:

@@ -123,6 +123,25 @@ def test_incremental_cursor_keeps_full_local_timestamps_with_the_overlap(ns: Any
                                                           cursor))[-1].next_cursor
 
 
+def test_a_long_pass_starts_the_next_one_before_it_began(ns: Any, client: Any) -> None:
+    """Rows change while a pass reads by id: those behind its last id are not read again by
+    it, so the next pass starts from when the server answered its first page (its Date
+    header), less the overlap, not from the newest change it read."""
+    ns.date = "Mon, 30 Nov 2026 17:30:00 GMT"  # 09:30 in Los Angeles
+    ns.tables["transaction"] = (invoices(3, stamp="2026-11-30 09:00:00")
+                                + invoices(3, start=4, stamp="2026-11-30 10:13:07"))
+    pages = drain(adapter(page_size=2).fetch(client, TENANT, "invoices", None))
+    assert len(ns.suiteql_calls("transaction")) == 3
+    closed = pages[-1].next_cursor
+    assert closed["high"] == "2026-11-30 10:13:07"
+    assert closed["since"] == "2026-11-30 08:30:00"
+    # a pass that reads in one page (nothing can change behind it) keeps the newest change
+    ns.calls.clear()
+    ns.date = "Mon, 30 Nov 2026 18:20:00 GMT"  # 10:20 in Los Angeles
+    again = drain(adapter().fetch(client, TENANT, "invoices", closed))
+    assert again[-1].next_cursor["since"] == "2026-11-30 09:13:07"
+
+
 def test_transaction_keys_state_and_base_amounts(ns: Any, client: Any) -> None:
     ns.tables["customer"] = [{"id": "107", "subsidiary": "1"}, {"id": "108", "subsidiary": "2"}]
     ns.tables["transaction"] = [
