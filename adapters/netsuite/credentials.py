@@ -181,7 +181,30 @@ def _kind(key: Any) -> str:
     return f"a {type(key).__name__.removeprefix('_')} key"
 
 
-def headless_grant(options: Mapping[str, str | None], *, algorithm: str = "PS256"
+def key_algorithm(pem: str) -> str:
+    """The JWT algorithm a private key signs with when none is configured: PS256 for an RSA
+    key, the ES algorithm of an EC key's curve (RFC 7518 section 3.4).
+
+    Raises:
+        ConfigError: the text is no unencrypted PEM private key, or one of another kind.
+    """
+    try:
+        key = load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        raise ConfigError("--private-key: not an unencrypted PEM private key (RSA or EC). "
+                          "Nothing was changed") from None
+    if isinstance(key, rsa.RSAPrivateKey):
+        return "PS256"
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        for algorithm, curve in EC_CURVES.items():
+            if key.curve.name == curve:
+                return algorithm
+    raise ConfigError(f"--private-key: a {_kind(key)} key; NetSuite's client credentials take "
+                      "RSA (PS256/384/512) or EC P-256/P-384/P-521 (ES256/384/512) keys. "
+                      "Nothing was changed")
+
+
+def headless_grant(options: Mapping[str, str | None], *, algorithm: str | None = None
                    ) -> tuple[str, str, str]:
     """``(client_id, client_secret, grant_secret)`` for ``tenants add netsuite`` from its
     options: ``account`` and exactly one scheme's full set —
@@ -194,7 +217,8 @@ def headless_grant(options: Mapping[str, str | None], *, algorithm: str = "PS256
 
     Args:
         options: the command's options (None or "" where not given).
-        algorithm: the JWT algorithm for an m2m grant when it fits the key (settings).
+        algorithm: the JWT algorithm of an m2m grant (settings); None: the key's own
+            (:func:`key_algorithm`).
 
     Raises:
         ConfigError: no account, options of two schemes mixed, a scheme's option missing, or a
@@ -237,6 +261,7 @@ def headless_grant(options: Mapping[str, str | None], *, algorithm: str = "PS256
         return opt("client_id"), opt("client_secret"), secret
     if scheme == "m2m":
         pem = str(options.get("private_key") or "")
+        algorithm = algorithm or key_algorithm(pem)
         load_private_key(pem, algorithm)
         secret = encode("m2m", account, certificate_id=opt("certificate_id"),
                         private_key=pem.strip() + "\n", algorithm=algorithm.strip().upper())

@@ -65,7 +65,7 @@ def test_host_form_and_bases(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (s.redirect_uri, s.scopes, s.concurrency, s.page_size, s.timezone,
             s.overlap_seconds, s.refresh_token_days, s.jwt_algorithm) == (
         "https://localhost:8765/callback/netsuite", "rest_webservices", 5, 1000,
-        "America/Los_Angeles", 3600, 7, "PS256")
+        "America/Los_Angeles", 3600, 7, None)
     monkeypatch.setenv("ARCONNECT_NETSUITE_PAGE_SIZE", "1001")
     with pytest.raises(ConfigError, match="ARCONNECT_NETSUITE_PAGE_SIZE"):
         load_ns_settings()
@@ -131,8 +131,14 @@ def test_headless_grant_refusals(options: dict[str, str | None], words: str) -> 
 def test_private_key_must_fit_the_algorithm_and_never_shows() -> None:
     pem = _pem(EC_KEY)
     with pytest.raises(ConfigError, match="PS256 needs an RSA key") as err:
-        credentials.headless_grant(_opts(client_id="c", certificate_id="k", private_key=pem))
+        credentials.headless_grant(_opts(client_id="c", certificate_id="k", private_key=pem),
+                                   algorithm="PS256")
     assert "BEGIN" not in str(err.value) and pem[40:80] not in str(err.value)
+    # no algorithm configured: the key's own
+    for key, algorithm in ((EC_KEY, "ES256"), (RSA_KEY, "PS256")):
+        _, _, secret = credentials.headless_grant(_opts(client_id="c", certificate_id="k",
+                                                        private_key=_pem(key)))
+        assert credentials.decode(secret).get("algorithm") == algorithm
     with pytest.raises(ConfigError, match="ES256 needs an EC key"):
         credentials.headless_grant(_opts(client_id="c", certificate_id="k",
                                          private_key=_pem(RSA_KEY)), algorithm="ES256")
