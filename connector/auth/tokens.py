@@ -231,10 +231,13 @@ class TokenManager:
                 self.refreshes += 1
                 try:
                     token = oauth.refresh(refresh_token)
-                except ReconnectRequired:
-                    dead = self._mark_dead(
-                        conn, row, f"{_label(row)} refused the refresh token (invalid_grant)"
-                    )
+                except ReconnectRequired as err:
+                    # the platform's own words, where they say more than the error code (why,
+                    # and what lasts how long: NetSuite's 7-day grants)
+                    said = str(err).strip()
+                    dead = self._mark_dead(conn, row, said if said not in ("", "invalid_grant")
+                                           else f"{_label(row)} refused the refresh token "
+                                           "(invalid_grant)")
                 else:
                     access, expires = self._store(conn, row, token, refresh_token)
             # leaving the block commits the rotated pair, or the reconnect_required marks
