@@ -1,10 +1,12 @@
-"""``arconnect demo``: the product end to end on the bundled Xero and QuickBooks Online
-sandboxes and SQLite — connect, sync, segment, write back — the two companies side by side.
+"""``arconnect demo``: the product end to end on the bundled Xero, QuickBooks Online and NetSuite
+sandboxes and SQLite — connect, sync, segment, write back — the three companies side by side.
 
 Nothing here is faked: each sandbox is a real HTTP server on a free loopback port, each tenant
 is connected through its platform's real OAuth code flow (the sandboxes' consent pages are
-auto-approved), and the syncs and write-backs go through the same engine, client, pacing and
-store as production. Only the base URLs differ.
+auto-approved; NetSuite redirects only to https or custom-scheme addresses, so its redirect
+address is read and handed back as `arconnect tenants connect netsuite` asks a user to paste
+it), and the syncs and write-backs go through the same engine, client, pacing and store as
+production. Only the base URLs differ.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from rich import box
@@ -40,14 +43,16 @@ from arconnect.sync import SyncResult
 DEMO_DB = "arconnect-demo.db"
 DEMO_CLIENT_ID = "arconnect-demo"
 DEMO_CLIENT_SECRET = "arconnect-demo-secret"  # the sandbox's own app credentials, not a secret
+DEMO_NS_ACCOUNT = "1234567_SB1"  # the NetSuite sandbox account's id (a sandbox account's form)
 
 
 def run_demo(*, customers: int = 300, invoices: int = 6000,
              database_url: str | None = None) -> list[SyncResult]:
-    """Start the Xero and QuickBooks Online sandboxes, connect both through OAuth, full sync,
-    change both companies, incremental sync, segment, write back; print one summary of the two
-    side by side."""
+    """Start the Xero, QuickBooks Online and NetSuite sandboxes, connect each through OAuth,
+    full sync, change every company, incremental sync, segment, write back; print one summary
+    of the three side by side."""
     from arconnect.console import segment_tables
+    from arconnect.sandbox.netsuite import AccountSpec, NsConfig, NsSandbox
     from arconnect.sandbox.quickbooks import CompanySpec, QboConfig, QboSandbox
     from arconnect.sandbox.xero import OrgSpec, SandboxConfig, XeroSandbox
     from arconnect.segmenter.kpis import segment_kpis
@@ -81,12 +86,22 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
         redirect_uris=[qbo_redirect], auto_approve=True, strict_limits=True,
         start=now,
     )
-    with console.status("generating the demo companies and starting the Xero and QuickBooks "
-                        "Online sandboxes…"):
+    ns_config = NsConfig(
+        seed=42,
+        accounts=[AccountSpec(account_id=DEMO_NS_ACCOUNT, name="Demo Company (NetSuite)",
+                              subsidiaries=("Demo Company (US HQ)", "Demo Company (West)"),
+                              customers=customers, invoices=invoices, payments=invoices * 2)],
+        client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET, auto_approve=True,
+        strict_limits=True, start=now,
+    )
+    with console.status("generating the demo companies and starting the Xero, QuickBooks "
+                        "Online and NetSuite sandboxes…"):
         xero = XeroSandbox(xero_config)
         xero.start(host="127.0.0.1", port=0)
         qbo = QboSandbox(qbo_config)
         qbo.start(host="127.0.0.1", port=0)
+        ns = NsSandbox(ns_config)
+        ns.start(host="127.0.0.1", port=0)
     try:
         env = {
             "ARCONNECT_DATABASE_URL": database_url,
@@ -102,12 +117,18 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
             "ARCONNECT_QBO_CLIENT_ID": DEMO_CLIENT_ID,
             "ARCONNECT_QBO_CLIENT_SECRET": DEMO_CLIENT_SECRET,
             "ARCONNECT_QBO_REDIRECT_URI": qbo_redirect,
+            "ARCONNECT_NETSUITE_REST_URL": ns.url + "/{account}",
+            "ARCONNECT_NETSUITE_APP_URL": ns.url + "/{account}",
+            "ARCONNECT_NETSUITE_CLIENT_ID": DEMO_CLIENT_ID,
+            "ARCONNECT_NETSUITE_CLIENT_SECRET": DEMO_CLIENT_SECRET,
+            "ARCONNECT_NETSUITE_TIMEZONE": ns.account().spec.timezone,
         }
         os.environ.update(env)
         get_settings.cache_clear()
         settings = get_settings()
         console.print(f"Xero sandbox on [bold]{xero.url}[/], QuickBooks Online sandbox on "
-                      f"[bold]{qbo.url}[/] (each with its platform's real limits)")
+                      f"[bold]{qbo.url}[/], NetSuite sandbox on [bold]{ns.url}[/] (each with "
+                      "its platform's real limits)")
         db = get_engine(settings.database_url)
         console.print(f"store: [bold]{db.url!r}[/]")
 
@@ -117,6 +138,7 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
         xero_listener = CallbackServer("127.0.0.1", 0)
         tenants = _connect(db, "xero", xero_listener, xero_listener.redirect_uri)
         tenants += _connect(db, "quickbooks", listener, qbo_redirect)
+        tenants += _connect_by_paste(db, "netsuite", DEMO_NS_ACCOUNT)
 
         console.rule("full sync")
         full = _sync(db, sync_tenants, full=True)
@@ -124,10 +146,13 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
         qbo_tenant = next(t for t in tenants if t.platform == "quickbooks")
         changes = xero.mutate(xero_tenant.external_id, n=max(20, invoices // 100), seed=7)
         qbo_changes = qbo.mutate(qbo_tenant.external_id, seed=7).random(max(20, invoices // 100))
+        ns_changes = ns.mutate(DEMO_NS_ACCOUNT, seed=7).random(max(20, invoices // 100))
         console.rule("incremental sync")
         console.print(f"meanwhile in Xero: {safe(changes)}")
         console.print("meanwhile in QuickBooks Online: " + safe(", ".join(
             f"{n} {kind}" for kind, n in sorted(qbo_changes.items()))))
+        console.print("meanwhile in NetSuite: " + safe(", ".join(
+            f"{n} {kind}" for kind, n in sorted(ns_changes.items()))))
         incremental = _sync(db, sync_tenants, full=False)
         console.print(sync_table(
             full + incremental, title="Summary",
@@ -147,9 +172,9 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
             f"The store is kept: ARCONNECT_DATABASE_URL={safe(mask_url(database_url))} "
             "arconnect tenants list\n"
             "Run a sandbox yourself and connect to it: arconnect sandbox serve xero --help "
-            "(or quickbooks)\n"
-            "Connect a real organisation or company: arconnect tenants connect xero --help "
-            "(or quickbooks)\n"
+            "(or quickbooks, netsuite)\n"
+            "Connect a real organisation, company or account: arconnect tenants connect xero "
+            "--help (or quickbooks, netsuite)\n"
             "Write-back: arconnect writeback --help · arconnect drift --help · "
             "arconnect audit --help\n"
             "Sync, segment and write back on a schedule (cron, a timer): arconnect run --help",
@@ -159,6 +184,7 @@ def run_demo(*, customers: int = 300, invoices: int = 6000,
     finally:
         xero.stop()
         qbo.stop()
+        ns.stop()
         dispose_engines()
 
 
@@ -193,6 +219,35 @@ def _connect(db: Engine, platform: str, listener: CallbackServer,
     for t in tenants:
         console.print(f"connected {port.label} {port.tenant_word} [bold]{safe(t.name)}[/] "
                       f"({safe(t.external_id)}) through OAuth")
+    return tenants
+
+
+def _connect_by_paste(db: Engine, platform: str, tenant: str) -> list[Tenant]:
+    """The OAuth code flow of a platform that redirects only to https or custom-scheme
+    addresses (NetSuite): the consent page's redirect is read, not followed, and its address
+    handed back, as a user pastes it into `arconnect tenants connect netsuite`."""
+    from arconnect.auth.service import begin_connect, complete_connect
+    from arconnect.auth.vault import get_vault
+    from arconnect.platforms import get_platform
+
+    port = get_platform(platform)
+    settings = get_settings()
+    redirect_uri = port.redirect_uri(settings)
+    request = begin_connect(platform, settings, redirect_uri, tenant=tenant)
+    answer = requests.get(request.url, allow_redirects=False, timeout=30)
+    pasted = answer.headers.get("Location") or ""
+    params = {k: v[0] for k, v in parse_qs(urlsplit(pasted).query).items()}
+    if "code" not in params:
+        raise ArconnectError(f"{port.label} sandbox: the consent page did not redirect with a "
+                             f"code ({answer.status_code} {clean(pasted)[:200]})")
+    callback = {k: v for k, v in params.items() if k in port.callback_params}
+    tenants = complete_connect(db, platform, request, params["code"], params.get("state", ""),
+                               redirect_uri, get_vault(allow_demo=True), callback=callback,
+                               tenant=tenant)
+    for t in tenants:
+        console.print(f"connected {port.label} {port.tenant_word} [bold]{safe(t.name)}[/] "
+                      f"({safe(t.external_id)}) through OAuth (the redirect address pasted "
+                      "back)")
     return tenants
 
 

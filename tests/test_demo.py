@@ -80,11 +80,11 @@ def test_demo_runs_end_to_end_from_a_fresh_store_and_every_step_counts_the_same_
     assert "removed an earlier demo (3 contacts)" in out
     assert "through OAuth" in out
     assert len([line for line in out.splitlines() if line.strip().startswith(
-        ("full", "incremental")) and " ok" in line]) == 4  # the sync summary, both companies
+        ("full", "incremental")) and " ok" in line]) == 6  # the sync summary, each company
     db = get_engine(store)
     with Session(db) as session:
         tenants = session.exec(select(Tenant)).scalars().all()
-        assert sorted(t.platform for t in tenants) == ["quickbooks", "xero"]
+        assert sorted(t.platform for t in tenants) == ["netsuite", "quickbooks", "xero"]
         assert "earlier-org" not in [t.external_id for t in tenants]
         assert not session.exec(select(Customer).where(
             Customer.external_id.startswith("earlier-"))).first()  # type: ignore[attr-defined]
@@ -92,19 +92,19 @@ def test_demo_runs_end_to_end_from_a_fresh_store_and_every_step_counts_the_same_
             select(func.count()).select_from(SegmentAssignment)
             .where(SegmentAssignment.tenant_id == t.id)).one()[0] for t in tenants}
 
-    # per company (Xero first, then QuickBooks Online, side by side in one table), the store,
-    # the segments and the write-back plan speak of the same customers
+    # per company (Xero first, then QuickBooks Online, then NetSuite, side by side in one
+    # table), the store, the segments and the write-back plan speak of the same customers
     assert "In the store" in out
-    customers = _number(r"^ customers +(\d+) +(\d+) *$", out)
-    archived = _number(r"^   of them archived +(\d+) +(\d+) *$", out)
-    not_invoiced = _number(r"^   of them nothing invoiced yet +(\d+) +(\d+) *$", out)
+    customers = _number(r"^ customers +(\d+) +(\d+) +(\d+) *$", out)
+    archived = _number(r"^   of them archived +(\d+) +(\d+) +(\d+) *$", out)
+    not_invoiced = _number(r"^   of them nothing invoiced yet +(\d+) +(\d+) +(\d+) *$", out)
     # the Xero company has both kinds of customer whose counting once differed step to step
     assert archived[0] > 0 and not_invoiced[0] > 0
     flat = " ".join(out.split())
     segmented = [int(m) for m in re.findall(r"\d+ of (\d+) customers changed", out)]
     plans = [(int(a), int(b)) for a, b in re.findall(r"it moves (\d+) of (\d+) customers",
                                                      flat)]
-    for i, platform in enumerate(("xero", "quickbooks")):
+    for i, platform in enumerate(("xero", "quickbooks", "netsuite")):
         assert segmented[i] == assigned[platform] == customers[i], platform
         moved, of = plans[2 * i]  # each plan is named twice: its table, then the approval
         assert of == customers[i]
@@ -117,8 +117,12 @@ def test_demo_runs_end_to_end_from_a_fresh_store_and_every_step_counts_the_same_
     assert re.search(r"^Demo Company \(NZ\) · invoices: done, [\d,]+ records in 1 page$", out,
                      re.M)
     assert re.search(r"^write-back: (\d+)/\1 calls, 100%$", out, re.M)
-    # what each ERP shows after the write-back: Xero's groups, QuickBooks' customer types
+    # what each ERP shows after the write-back: Xero's groups, QuickBooks' customer types,
+    # NetSuite's categories, credit holds and dunning procedures
     assert "what Xero shows now" in flat and "what QuickBooks Online shows now" in flat
+    assert "what NetSuite shows now" in flat and "through OAuth (the redirect address pasted " \
+        "back)" in flat
+    assert re.search(r"field:dunning │ (Firm|Gentle|Standard) +│ +[1-9]", out)
     assert re.search(r"field:segment │ AR At risk +│ +[1-9]", out)
 
 
