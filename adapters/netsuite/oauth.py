@@ -56,7 +56,13 @@ from arconnect.adapters.netsuite._common import (
     items_of,
 )
 from arconnect.adapters.netsuite.settings import NsSettings
-from arconnect.auth.oauth import Now, error_of, normalize_token, token_call, utcnow
+from arconnect.auth.oauth import (
+    Now,
+    normalize_token,
+    revocation_call,
+    token_call,
+    utcnow,
+)
 from arconnect.errors import AuthError, ConfigError, ReconnectRequired, UpstreamError
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -367,20 +373,9 @@ class NetSuiteOAuth:
                 return
             account, inner = grant.account, grant.get("refresh_token")
         url = self.revoke_url(account)
-        try:
-            resp = requests.post(url, data={"token": inner},
-                                 auth=(self.client_id, self._client_secret),
-                                 headers={"Accept": "application/json"},
-                                 timeout=self.settings.http_timeout)
-        except requests.RequestException as err:
-            raise UpstreamError(f"NetSuite revocation: {url} unreachable "
-                                f"({type(err).__name__})") from None
-        if resp.status_code >= 500:
-            raise UpstreamError(f"NetSuite revocation: HTTP {resp.status_code}",
-                                status=resp.status_code)
-        if resp.status_code >= 400:
-            raise AuthError(f"NetSuite revocation refused: HTTP {resp.status_code}"
-                            f"{error_of(resp)}")
+        revocation_call("NetSuite", url, lambda: requests.post(
+            url, data={"token": inner}, auth=(self.client_id, self._client_secret),
+            headers={"Accept": "application/json"}, timeout=self.settings.http_timeout))
 
     # -- the account behind a grant
 

@@ -34,7 +34,13 @@ from authlib.integrations.requests_client import OAuth2Session
 
 from arconnect.adapters.base import ConsentRequest, TokenSet
 from arconnect.adapters.quickbooks.settings import QboSettings
-from arconnect.auth.oauth import Now, error_of, normalize_token, token_call, utcnow
+from arconnect.auth.oauth import (
+    Now,
+    normalize_token,
+    revocation_call,
+    token_call,
+    utcnow,
+)
 from arconnect.errors import AuthError, UpstreamError
 
 
@@ -129,21 +135,10 @@ class QboOAuth:
             AuthError: Intuit refused the request (4xx).
             UpstreamError: Intuit failed or could not be reached.
         """
-        try:
-            resp = requests.post(
-                self.revocation_url, json={"token": token},
-                auth=(self.client_id, self._client_secret),
-                headers={"Accept": "application/json"}, timeout=self.settings.http_timeout,
-            )
-        except requests.RequestException as err:
-            raise UpstreamError(f"QuickBooks revocation: {self.revocation_url} unreachable "
-                                f"({type(err).__name__})") from None
-        if resp.status_code >= 500:
-            raise UpstreamError(f"QuickBooks revocation: HTTP {resp.status_code}",
-                                status=resp.status_code)
-        if resp.status_code >= 400:
-            raise AuthError(f"QuickBooks revocation refused: HTTP {resp.status_code}"
-                            f"{error_of(resp)}")
+        revocation_call("QuickBooks", self.revocation_url, lambda: requests.post(
+            self.revocation_url, json={"token": token},
+            auth=(self.client_id, self._client_secret),
+            headers={"Accept": "application/json"}, timeout=self.settings.http_timeout))
 
     def company_info(self, access_token: str, realm_id: str) -> dict[str, Any]:
         """The company's ``CompanyInfo`` read with a new grant's access token (its name for

@@ -24,8 +24,8 @@ from arconnect.auth.oauth import (
     AuthRequest,
     Now,
     TokenSet,
-    error_of,
     normalize_token,
+    revocation_call,
     token_call,
     utcnow,
 )
@@ -208,18 +208,8 @@ class XeroOAuth:
             UpstreamError: the identity server failed or could not be reached.
         """
         with self._session() as session:
-            try:
-                resp = session.revoke_token(self.revocation_url, refresh_token)
-            except requests.RequestException as err:
-                raise UpstreamError(
-                    f"Xero revocation: {self.revocation_url} unreachable ({type(err).__name__})"
-                ) from None
-        if resp.status_code >= 500:
-            raise UpstreamError(
-                f"Xero revocation: HTTP {resp.status_code}", status=resp.status_code
-            )
-        if resp.status_code >= 400:
-            raise AuthError(f"Xero revocation refused: HTTP {resp.status_code}{error_of(resp)}")
+            revocation_call("Xero", self.revocation_url,
+                            lambda: session.revoke_token(self.revocation_url, refresh_token))
 
     def _call(self, what: str, call: Callable[[], Any]) -> dict[str, Any]:
         """Run one token-endpoint call, turning failures into arconnect errors."""

@@ -98,6 +98,31 @@ def token_call(label: str, vendor: str, what: str, url: str, call: Callable[[], 
     return dict(token)
 
 
+def revocation_call(vendor: str, url: str, send: Callable[[], requests.Response]) -> None:
+    """Send one revocation request (RFC 7009) and read its answer.
+
+    Args:
+        vendor: the platform, as messages name it.
+        url: the revocation endpoint (for messages).
+        send: sends the request.
+
+    Raises:
+        AuthError: the platform refused the request (4xx).
+        UpstreamError: it failed (5xx) or could not be reached.
+    """
+    try:
+        resp = send()
+    except requests.RequestException as err:
+        raise UpstreamError(f"{vendor} revocation: {url} unreachable "
+                            f"({type(err).__name__})") from None
+    if resp.status_code >= 500:
+        raise UpstreamError(f"{vendor} revocation: HTTP {resp.status_code}",
+                            status=resp.status_code)
+    if resp.status_code >= 400:
+        raise AuthError(f"{vendor} revocation refused: HTTP {resp.status_code}"
+                        f"{error_of(resp)}")
+
+
 def error_of(resp: requests.Response) -> str:
     """`` (error_code)`` from an OAuth error body, or ""."""
     try:
