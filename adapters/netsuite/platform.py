@@ -7,8 +7,9 @@ on it (:mod:`arconnect.adapters.netsuite.settings`).
 
 Three auth schemes, one stored shape: the grant secret
 (:mod:`arconnect.adapters.netsuite.credentials`). Authorization-code grants last 7 days and
-cannot be kept alive (``idle_expiry_days`` None; :meth:`NetSuitePlatform.grant_expiry_warning`
-warns before they lapse); client credentials (M2M) and token-based authentication do not lapse.
+cannot be kept alive (``idle_expiry_days`` None: the engine warns before they lapse,
+:func:`arconnect.services.grant_warning`); client credentials (M2M) and token-based
+authentication do not lapse.
 
 Limits: NetSuite governs REST calls by how many are in flight per account, shared by every
 integration of the account; a call above the limit is refused with 429
@@ -20,7 +21,6 @@ from ``governanceLimits`` when the role may
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -194,30 +194,6 @@ class NetSuitePlatform:
 
     def verify_webhook(self, settings: Any, body: bytes, headers: Mapping[str, str]) -> bool:
         return False  # NetSuite sends no webhooks of its own
-
-    # -- NetSuite's additions to the port -------------------------------------------------------
-
-    def grant_expiry_warning(self, refresh_expires_at: datetime | None, now: datetime | None,
-                             settings: Any) -> str | None:
-        """A sentence when an authorization-code grant lapses within ``expiry_warn_days``
-        (or has lapsed), naming the date and the fix; None otherwise (M2M and TBA grants have
-        no ``refresh_expires_at``)."""
-        if refresh_expires_at is None:
-            return None
-        ns = ns_settings(settings)
-        current = (now or utcnow()).astimezone(UTC)
-        lapses = (refresh_expires_at if refresh_expires_at.tzinfo is not None
-                  else refresh_expires_at.replace(tzinfo=UTC)).astimezone(UTC)
-        left = lapses - current
-        if left.total_seconds() > ns.expiry_warn_days * 86400:
-            return None
-        when = lapses.strftime("%Y-%m-%d %H:%M UTC")
-        fix = ("reconnect with `arconnect tenants connect netsuite --account ID` (an "
-               f"authorization-code grant lasts {ns.refresh_token_days} days), or add a "
-               "client-credentials (M2M) grant, which does not lapse, for unattended syncs")
-        if left.total_seconds() <= 0:
-            return f"The NetSuite grant expired on {when}: {fix}."
-        return f"The NetSuite grant expires on {when}: {fix}."
 
 
 def _tba_signed(response: requests.Response) -> bool:

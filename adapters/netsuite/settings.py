@@ -58,7 +58,6 @@ class NsSettings(BaseSettings):
     # Refresh tokens of an authorization-code grant live 7 days (the sample tokens of
     # https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_160855594402.html).
     refresh_token_days: int = Field(7, ge=1)
-    expiry_warn_days: int = Field(2, ge=0)
     # Client credentials: the JWT's signing algorithm (PS256/384/512 or ES256/384/512;
     # https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_162755359851.html);
     # unset: the key's own (an RSA key signs PS256, an EC key the ES algorithm of its curve).

@@ -4,7 +4,6 @@ it hands the engine, and the grant expiry warning."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -118,18 +117,6 @@ def test_discover_without_oneworld_and_with_tba() -> None:
     assert (found.external_id, found.name) == (ACCOUNT, f"NetSuite account {ACCOUNT}")
     assert responses.calls[0].request.headers["Authorization"].startswith(
         'OAuth realm="1234567_SB1"')
-
-
-def test_grant_expiry_warning() -> None:
-    now = datetime(2026, 12, 4, 5, 0, tzinfo=UTC)
-    soon = now + timedelta(days=1, hours=3)
-    text = PLATFORM.grant_expiry_warning(soon, now, SETTINGS)
-    assert text is not None and "2026-12-05 08:00 UTC" in text
-    assert "tenants connect netsuite" in text and "client-credentials" in text
-    assert PLATFORM.grant_expiry_warning(now + timedelta(days=5), now, SETTINGS) is None
-    assert PLATFORM.grant_expiry_warning(None, now, SETTINGS) is None
-    assert "expired" in str(PLATFORM.grant_expiry_warning(now - timedelta(hours=1), now,
-                                                         SETTINGS))
 
 
 def test_headless_grant_uses_the_configured_algorithm() -> None:
