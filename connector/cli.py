@@ -292,7 +292,7 @@ def tenants_list(
             str(t.id), t.platform, t.name, t.external_id, t.base_currency or "",
             plain(status, style),
             t.last_sync_at.strftime("%Y-%m-%d %H:%M UTC") if t.last_sync_at else "never",
-            plain(expires.strftime("%Y-%m-%d %H:%M UTC"), "yellow" if warning else "")
+            plain(expires.strftime("%Y-%m-%d"), "yellow" if warning else "")
             if expires else "—",
             last_plan_text(db, t),
         )
