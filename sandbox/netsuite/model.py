@@ -9,14 +9,17 @@ SuiteQL executor's ``Source``.
 
 Change rows only under :attr:`Account.lock` and through :class:`Table` (``put``, ``drop``), and
 stamp what changed with :meth:`Account.touch` (``lastmodifieddate``), as NetSuite does on
-every save.
+every save. Every table carries a :attr:`Table.version` that each of these bumps: the SuiteQL
+executor keeps sorted results per statement and version, so a row changed in place without a
+save (a recomputed balance) must be followed by :meth:`Table.changed` (or
+:meth:`Account.changed`) before the lock is released.
 """
 
 from __future__ import annotations
 
 import threading
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -56,6 +59,26 @@ DELETED_TYPES = {INVOICE: "invoice", CREDIT: "creditmemo", PAYMENT: "customerpay
                  "customer": "customer"}
 
 
+class _Index:
+    """Rows by the value of one integer column, each with its position (keyed tables: the
+    id; unkeyed: the place in insertion order), built for one :attr:`Table.version`."""
+
+    def __init__(self, column: str, version: int) -> None:
+        self.column = column
+        self.version = version
+        self.usable = True  # every value an int or None (else lookups by value could miss)
+        self.rows: dict[Any, list[tuple[int, Row]]] = {}  # int keys; Decimal finds them too
+
+    def add(self, position: int, row: Row) -> None:
+        value = row.get(self.column)
+        if value is None:
+            return
+        if value.__class__ is not int:
+            self.usable = False
+            return
+        self.rows.setdefault(value, []).append((position, row))
+
+
 class Table:
     """One SuiteQL table (the executor's ``Source``).
 
@@ -64,12 +87,18 @@ class Table:
         columns: its column names (lower case).
         keyed: rows have a unique ``id`` (sorted, bisected); otherwise rows keep insertion
             order.
+        indexed: integer columns looked up by value (:meth:`rows_by`), such as the link
+            table's ``nextdoc``.
     """
 
-    def __init__(self, name: str, columns: Iterable[str], keyed: bool = True) -> None:
+    def __init__(self, name: str, columns: Iterable[str], keyed: bool = True,
+                 indexed: Iterable[str] = ()) -> None:
         self.name = name
         self.columns: frozenset[str] = frozenset(columns)
         self.keyed = keyed
+        self.version = 0  # bumped by every change; the executor's cached results key on it
+        self._indexed = frozenset(indexed)
+        self._indexes: dict[str, _Index] = {}  # built on first use
         self._rows: dict[int, Row] = {}
         self._ids: list[int] = []
         self._list: list[Row] = []  # unkeyed tables' rows
@@ -82,6 +111,39 @@ class Table:
             return list(self._list)
         start = 0 if after_id is None else bisect_right(self._ids, after_id)
         return map(self._rows.__getitem__, self._ids[start:])
+
+    def rows_by(self, column: str, values: Collection[int | Decimal]
+                ) -> list[Mapping[str, Any]] | None:
+        """The rows whose ``column`` equals one of ``values``, in :meth:`rows` order; None
+        when ``column`` is not indexed or holds a value other than an integer (the caller
+        then scans). Each row once, however many values name it."""
+        if column not in self._indexed:
+            return None
+        index = self._index(column)
+        if not index.usable:
+            return None
+        found: list[tuple[int, Row]] = []
+        for value in set(values):
+            found.extend(index.rows.get(value, ()))
+        found.sort(key=lambda hit: hit[0])
+        return [row for _, row in found]
+
+    def _index(self, column: str) -> _Index:
+        index = self._indexes.get(column)
+        if index is None or index.version != self.version:
+            index = self._indexes[column] = _Index(column, self.version)
+            if self.keyed:
+                for row_id in self._ids:
+                    index.add(row_id, self._rows[row_id])
+            else:
+                for position, row in enumerate(self._list):
+                    index.add(position, row)
+        return index
+
+    def changed(self) -> None:
+        """Note that rows changed in place: cached results and indexes of this table are
+        stale from now on."""
+        self.version += 1
 
     # ---- reading ---------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -110,8 +172,14 @@ class Table:
     def put(self, row: Row) -> Row:
         """Insert or replace ``row`` (keyed by its ``id``; unkeyed: appended)."""
         if not self.keyed:
+            fresh = [ix for ix in self._indexes.values() if ix.version == self.version]
             self._list.append(row)
+            self.version += 1
+            for index in fresh:  # an append keeps the other positions: no rebuild
+                index.add(len(self._list) - 1, row)
+                index.version = self.version
             return row
+        self.version += 1
         row_id = row["id"]
         if row_id not in self._rows:
             if not self._ids or row_id > self._ids[-1]:
@@ -123,6 +191,7 @@ class Table:
 
     def load(self, rows: Iterable[Row]) -> None:
         """Bulk insert (ids need not be in order)."""
+        self.version += 1
         if not self.keyed:
             self._list.extend(rows)
             return
@@ -135,6 +204,7 @@ class Table:
         row = self._rows.pop(row_id, None)
         if row is not None:
             del self._ids[bisect_left(self._ids, row_id)]
+            self.version += 1
         return row
 
     def drop_where(self, test: Callable[[Row], bool]) -> list[Row]:
@@ -142,6 +212,7 @@ class Table:
         gone = [r for r in self._list if test(r)]
         if gone:
             self._list = [r for r in self._list if not test(r)]
+            self.version += 1
         return gone
 
 
@@ -183,7 +254,8 @@ class Account:
         t = account.tables
         t["customer"] = Table("customer", customer)
         t["transaction"] = Table("transaction", TRANSACTION_COLUMNS)
-        t["nexttransactionlinelink"] = Table("nexttransactionlinelink", LINK_COLUMNS, False)
+        t["nexttransactionlinelink"] = Table("nexttransactionlinelink", LINK_COLUMNS, False,
+                                             indexed=("nextdoc",))
         t["deletedrecord"] = Table("deletedrecord", config.deleted_columns, False)
         t["customercategory"] = Table("customercategory", CATEGORY_COLUMNS)
         t["currency"] = Table("currency", CURRENCY_COLUMNS)
@@ -259,6 +331,16 @@ class Account:
     def touch(self, row: Row, now: datetime) -> None:
         """Stamp ``row`` as saved at ``now`` (NetSuite keeps whole seconds)."""
         row["lastmodifieddate"] = now.replace(microsecond=0)
+        self.changed(row)
+
+    def changed(self, row: Mapping[str, Any] | None = None) -> None:
+        """Note that ``row`` changed in place (None: any row of any table): the table holding
+        it (every table, when none of the keyed ones holds it) bumps its version."""
+        row_id = None if row is None else row.get("id")
+        holders = [t for t in self.tables.values()
+                   if row_id is not None and t.keyed and t.get(row_id) is row]
+        for table in holders or self.tables.values():
+            table.changed()
 
     def tombstone(self, record_type: str, record_id: int, name: str | None,
                   when: datetime) -> None:
@@ -286,6 +368,7 @@ class Account:
             else:
                 total -= row["foreignpaymentamountunused"] or ZERO
         cust["balance"] = total
+        self.customers.changed()
 
     def links_of(self, doc_id: int) -> list[Row]:
         """The link rows naming ``doc_id`` on either side."""

@@ -33,7 +33,11 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import threading
+import weakref
+from bisect import bisect_left, bisect_right
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
 from decimal import Decimal
@@ -360,7 +364,19 @@ def _parse(statement: str) -> Query:
 
 # ---- execution ------------------------------------------------------------------------------
 class Source(Protocol):
-    """One table as the executor reads it."""
+    """One table as the executor reads it.
+
+    A source may also offer, and the executor then uses:
+
+    - ``version`` (an int changed by every change to its rows, in-place ones included): the
+      executor keeps, per statement less its lower bound on the first ``ORDER BY`` column,
+      the matching rows in order, and answers each keyset page (``id > N ORDER BY id``,
+      ``nextdoc >= X ORDER BY nextdoc, previousdoc``) and its ``totalResults`` by bisecting
+      them, until the version moves;
+    - ``rows_by(column, values)``: the rows whose integer ``column`` equals one of
+      ``values``, in ``rows()`` order, or None when it cannot say (then it scans), for
+      ``column IN (…)``.
+    """
 
     @property
     def columns(self) -> frozenset[str]:
@@ -435,12 +451,23 @@ def execute(query: Query, tables: Mapping[str, Source], *, tz: ZoneInfo, limit: 
         check(name)
         order.append((name, key.descending))
 
+    stop = min(offset + limit, row_cap)
+    render = _Renderer(query.columns, tz, omit_null)
+    version = getattr(source, "version", None)
+    plan = _range_plan(query.conditions, order) if isinstance(version, int) else None
+    if plan is not None and isinstance(version, int):
+        window = _ranged(source, version, plan, order, tz, ordered="id" in known)
+        if window is not None:
+            rows_in, total = window
+            items = [render(row) for row in rows_in(offset, stop)]
+            return Result(items=items, total=total, has_more=offset + len(items) < total)
+
     after_id, conditions = None, list(query.conditions)
     if "id" in known:
         after_id, conditions = _id_bound(query.conditions)
     match = _conjunction([_predicate(c, tz) for c in conditions])
-    stop = min(offset + limit, row_cap)
-    rows = iter(source.rows(after_id))
+    rows = iter(_candidates(source, conditions) if after_id is None else
+                source.rows(after_id))
     if order and order[0] == ("id", False) and "id" in known:
         # the rows arrive in id order: keep the page's rows, count the rest without rendering
         page, total = _first(rows, match, stop)
@@ -448,9 +475,139 @@ def execute(query: Query, tables: Mapping[str, Source], *, tz: ZoneInfo, limit: 
         matched = [row for row in rows if match(row)]
         _sort(matched, order)
         page, total = matched[:stop], len(matched)
-    render = _Renderer(query.columns, tz, omit_null)
     items = [render(row) for row in page[offset:]]
     return Result(items=items, total=total, has_more=offset + len(items) < total)
+
+
+def _candidates(source: Source, conditions: list[Condition]) -> Iterable[Row]:
+    """The rows that may match, in ``rows()`` order: those an index finds for an ``IN`` on an
+    indexed column, else every row. Every condition is still tested on each."""
+    rows_by = getattr(source, "rows_by", None)
+    if rows_by is not None:
+        for cond in conditions:
+            keys = _index_keys(cond) if cond.op == "in" else None
+            if keys is not None:
+                found: list[Row] | None = rows_by(cond.column, keys)
+                if found is not None:
+                    return found
+    return source.rows()
+
+
+def _index_keys(cond: Condition) -> list[int | Decimal] | None:
+    """The numbers an integer column equals when ``cond`` (an IN) holds: number literals and
+    strings that read as numbers (``'107'``); None when a literal is a time."""
+    keys: list[int | Decimal] = []
+    for value in cond.values:
+        if isinstance(value, TimeLiteral):
+            return None
+        number = _number(value) if isinstance(value, str) else value
+        if number is not None:
+            keys.append(number)
+    return keys
+
+
+# ---- sorted results per statement, while the table stays the same -------------------------
+@dataclass(frozen=True)
+class _Plan:
+    """A statement answered from its ordered matches: ``bound`` the lower bound on the first
+    order column (None: every match), ``key`` what the matches depend on."""
+
+    bound: Condition | None
+    low: int | Decimal | None
+    rest: tuple[Condition, ...]
+
+
+@dataclass
+class _Ordered:
+    version: int
+    rows: list[Row]
+    keys: list[Any] | None  # the first order column per row while numeric; None: not all are
+    valued: int  # rows before the first null of the first order column
+
+
+_CACHE_PER_SOURCE = 6
+_cache: weakref.WeakKeyDictionary[Any, OrderedDict[Hashable, _Ordered]] = (
+    weakref.WeakKeyDictionary())
+_cache_lock = threading.Lock()
+
+
+def _range_plan(conditions: tuple[Condition, ...], order: list[tuple[str, bool]]
+                ) -> _Plan | None:
+    """How to answer from ordered matches, or None: ascending first key, no ``IN`` (one-off
+    lists of ids are not worth keeping), at most one numeric lower bound on that key."""
+    if not order or order[0][1] or any(c.op == "in" for c in conditions):
+        return None
+    first = order[0][0]
+    bounds = [c for c in conditions if c.column == first and c.op in (">", ">=")]
+    if len(bounds) > 1:
+        return None
+    if not bounds:
+        return _Plan(None, None, conditions)
+    bound = bounds[0]
+    value = bound.values[0]
+    low = _number(value) if isinstance(value, str) else value
+    if not isinstance(low, int | Decimal):
+        return None
+    return _Plan(bound, low, tuple(c for c in conditions if c is not bound))
+
+
+def _ranged(source: Source, version: int, plan: _Plan, order: list[tuple[str, bool]],
+            tz: ZoneInfo, ordered: bool
+            ) -> tuple[Callable[[int, int], list[Row]], int] | None:
+    """The rows after the plan's bound (a function of the page's start and stop) and how many
+    there are, from the ordered matches of the statement less its bound; None when the
+    bound cannot be bisected (a non-numeric value in the first order column)."""
+    key: Hashable = (plan.rest, tuple(order), str(tz))
+    with _cache_lock:
+        per_source = _cache.get(source)
+        if per_source is None:
+            per_source = _cache[source] = OrderedDict()
+        entry = per_source.get(key)
+        if entry is not None and entry.version != version:
+            per_source.clear()  # every entry is from an older version
+            entry = None
+        if entry is not None:
+            per_source.move_to_end(key)
+    if entry is None:
+        entry = _order_matches(source, version, plan.rest, order, tz, ordered)
+        with _cache_lock:
+            per_source[key] = entry
+            while len(per_source) > _CACHE_PER_SOURCE:
+                per_source.popitem(last=False)
+    rows, start, end = entry.rows, 0, len(entry.rows)
+    if plan.bound is not None:
+        if entry.keys is None:
+            return None
+        find = bisect_right if plan.bound.op == ">" else bisect_left
+        start, end = find(entry.keys, plan.low), entry.valued  # a null never passes a bound
+
+    def rows_in(begin: int, stop: int) -> list[Row]:
+        return rows[start + begin:min(start + stop, end)]
+    return rows_in, max(end - start, 0)
+
+
+def _order_matches(source: Source, version: int, conditions: tuple[Condition, ...],
+                   order: list[tuple[str, bool]], tz: ZoneInfo, ordered: bool) -> _Ordered:
+    """Every row matching ``conditions``, in ``order``; ``ordered``: the source gives rows in
+    ascending unique ``id``, so an order led by ``id`` needs no sort."""
+    match = _conjunction([_predicate(c, tz) for c in conditions])
+    matched = [row for row in source.rows() if match(row)]
+    if not (ordered and order[0][0] == "id"):
+        _sort(matched, order)
+    first = order[0][0]
+    keys: list[Any] = []
+    valued = len(matched)
+    for at, row in enumerate(matched):
+        value = row.get(first)
+        kind = value.__class__
+        if kind is int or kind is Decimal:
+            keys.append(value)
+        elif value is None:
+            valued = at  # nulls sort last
+            break
+        else:
+            return _Ordered(version, matched, None, valued)
+    return _Ordered(version, matched, keys, valued)
 
 
 def _first(rows: Iterator[Row], match: Predicate, stop: int) -> tuple[list[Row], int]:
