@@ -42,7 +42,7 @@ query for the page's ids says which invoices each applied to, and how much (``$a
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -381,6 +381,9 @@ class NetSuiteAdapter:
         after = int(state.get("after_id") or 0)
         resumed = after > 0
         overlap = self.settings.overlap_seconds
+        # a full read takes the links of its credit memos or payments as a stream of their
+        # own; a read of changes asks for the links of each page's documents
+        links = self._link_stream(client, source, since, after)
         number = 0
         while True:
             conditions = []
@@ -400,7 +403,7 @@ class NetSuiteAdapter:
                 mark = (answered.astimezone(self.tz).strftime(LOCAL_FORMAT) if answered
                         else high)
             more = bool(reply.get("hasMore")) and len(rows) > 0
-            records = self._annotate(client, facts, source, rows, tenant)
+            records = self._annotate(client, facts, source, rows, tenant, links)
             if more:
                 yield Page(records, {"since": since, "after_id": after, "high": high,
                                      "mark": mark, "deleted_since": deleted_since}, number)
@@ -410,6 +413,7 @@ class NetSuiteAdapter:
                 # changed since. One more pass from its start mark reads them again.
                 since = shift_local(mark, overlap, self.tz) if mark else None
                 after, resumed, mark = 0, False, None
+                links = self._link_stream(client, source, since, after)
                 yield Page(records, {"since": since, "after_id": 0, "high": high,
                                      "mark": None, "deleted_since": deleted_since}, number)
                 continue
@@ -422,6 +426,14 @@ class NetSuiteAdapter:
             yield Page(records, closed, number)
             break
         yield from self._deletes(client, source, closed, number)
+
+    def _link_stream(self, client: HttpClient, source: Source, since: str | None,
+                     after: int) -> LinkStream | None:
+        """The stream of ``source``'s links for a full read (``since`` None) of a source of
+        applications; None otherwise."""
+        if since is not None or source.source_kind is None or source.type is None:
+            return None
+        return LinkStream(client, source.type, after, self._all)
 
     def _deletes(self, client: HttpClient, source: Source, cursor: Cursor,
                  number: int) -> Iterator[Page]:
@@ -577,7 +589,8 @@ class NetSuiteAdapter:
     # -- derived keys -----------------------------------------------------------------------
 
     def _annotate(self, client: HttpClient, facts: AccountFacts, source: Source,
-                  rows: list[Record], tenant: TenantInfo) -> list[Record]:
+                  rows: list[Record], tenant: TenantInfo,
+                  links: LinkStream | None = None) -> list[Record]:
         """Add the ``$`` keys the mapping reads (mappings/netsuite.yaml) to a page, in place."""
         for r in rows:
             updated = _local_or_none(r.get("lastmodified"))
@@ -591,7 +604,7 @@ class NetSuiteAdapter:
             return rows
         self._annotate_transactions(client, facts, source, rows)
         if source.source_kind is not None and rows:
-            self._applications(client, source, rows)
+            self._applications(client, source, rows, links)
         return rows
 
     def _annotate_customers(self, facts: AccountFacts, rows: list[Record]) -> None:
@@ -678,28 +691,36 @@ class NetSuiteAdapter:
             return factor if factor is not None and factor > 0 else None
         return None
 
-    def _applications(self, client: HttpClient, source: Source, rows: list[Record]) -> None:
+    def _applications(self, client: HttpClient, source: Source, rows: list[Record],
+                      links: LinkStream | None = None) -> None:
         """``$applied`` of a page of credit memos or payments: the invoices each was applied
         to, from ``nexttransactionlinelink`` (nextdoc = the memo or payment, previousdoc = the
-        invoice), amounts summed per invoice; offset-paged when the page has more than 1,000
-        links."""
+        invoice), amounts summed per invoice.
+
+        The links come from ``links`` (a full read's stream, advanced past the page's last id)
+        or, without one, from one ``IN`` query per 1,000 of the page's ids, offset-paged when
+        it has more than 1,000 links.
+        """
         ids = [str(r["id"]) for r in rows if str(r.get("id") or "").isdigit()]
+        if links is not None:
+            found = links.through(max(int(i) for i in ids)) if ids else []
+        else:
+            found = []
+            for start in range(0, len(ids), IDS_PER_QUERY):
+                found.extend(self._all(client, links_statement(
+                    [f"nextdoc IN {ids_in(ids[start:start + IDS_PER_QUERY])}"])))
         by_doc: dict[str, dict[str, dict[str, Any]]] = {i: {} for i in ids}
-        for start in range(0, len(ids), IDS_PER_QUERY):
-            statement = (f"SELECT {LINK_COLUMNS} FROM nexttransactionlinelink WHERE nextdoc IN "
-                         f"{ids_in(ids[start:start + IDS_PER_QUERY])} ORDER BY nextdoc, "
-                         "previousdoc")
-            for link in self._all(client, statement):
-                if link.get("previoustype") not in (None, "CustInvc"):
-                    continue  # applied to something other than an invoice
-                doc, invoice = str(link.get("nextdoc") or ""), str(link.get("previousdoc") or "")
-                amount = _money(link.get("foreignamount"))
-                if doc not in by_doc or not invoice or amount is None:
-                    continue
-                item = by_doc[doc].setdefault(invoice, {"amount": Decimal(0), "date": None})
-                item["amount"] += abs(amount)
-                item["date"] = max(filter(None, (item["date"], link.get("linkdate"))),
-                                   default=None)
+        for link in found:
+            if link.get("previoustype") not in (None, "CustInvc"):
+                continue  # applied to something other than an invoice
+            doc, invoice = str(link.get("nextdoc") or ""), str(link.get("previousdoc") or "")
+            amount = _money(link.get("foreignamount"))
+            if doc not in by_doc or not invoice or amount is None:
+                continue
+            item = by_doc[doc].setdefault(invoice, {"amount": Decimal(0), "date": None})
+            item["amount"] += abs(amount)
+            item["date"] = max(filter(None, (item["date"], link.get("linkdate"))),
+                               default=None)
         for r in rows:
             rate = _money(r.get("$rate"))
             applied = []
@@ -712,6 +733,86 @@ class NetSuiteAdapter:
                     "date": item["date"] or r.get("trandate"),
                 })
             r["$applied"] = applied
+
+
+def links_statement(conditions: Sequence[str]) -> str:
+    """A ``nexttransactionlinelink`` read of the links whose ``nextdoc`` (the credit memo or
+    payment) meets ``conditions``, in ``nextdoc`` order."""
+    return (f"SELECT {LINK_COLUMNS} FROM nexttransactionlinelink WHERE "
+            + " AND ".join(conditions) + " ORDER BY nextdoc, previousdoc")
+
+
+class LinkStream:
+    """The links of every credit memo (or every payment) of an account, read as a keyset
+    stream beside a full read of their documents: ``nexttype = '<type>' AND nextdoc >= X ORDER
+    BY nextdoc, previousdoc``, 1,000 rows a call, so the links take as many calls as their
+    rows fill, however they fall across the documents' pages.
+
+    A reply that stops inside a document's links (``hasMore``) is kept up to the document
+    before its last one; the next call starts at that last document again (``nextdoc >= X``),
+    reading all its links: no link is read into the result twice, and a call always moves past
+    at least one document. A document with more than 1,000 links alone fills a reply: its links
+    are read by an offset-paged ``nextdoc IN (X)`` query, and the stream goes on after it.
+
+    Args:
+        client: the tenant's HTTP client.
+        type: the documents' ``nexttype`` (``CustPymt``, ``CustCred``).
+        after: the stream starts at the documents after this id (a resumed pass's ``after_id``).
+        read_all: how a bounded statement is read to its end (offset-paged).
+    """
+
+    def __init__(self, client: HttpClient, type: str, after: int,
+                 read_all: Callable[[HttpClient, str], list[Record]]) -> None:
+        self.client = client
+        self.type = type
+        self.read_all = read_all
+        self.start = f"nextdoc > {after}"  # where the next call starts
+        self.done = False  # every link has been read
+        self.complete_below = after + 1  # the links of every document below this are read
+        self.buffer: list[Record] = []  # read, for documents not yet asked for
+        self.calls = 0
+
+    def through(self, last: int) -> list[Record]:
+        """The links of the documents up to id ``last`` not handed out yet (reading as far
+        as they reach); those of later documents stay buffered for the next page."""
+        while not self.done and self.complete_below <= last:
+            self._read()
+        taken: list[Record] = []
+        kept: list[Record] = []
+        for link in self.buffer:
+            (taken if _doc_of(link) <= last else kept).append(link)
+        self.buffer = kept
+        return taken
+
+    def _read(self) -> None:
+        reply = suiteql(self.client, links_statement(
+            [f"nexttype = {sql_string(self.type)}", self.start]), limit=MAX_LIMIT, offset=0)
+        self.calls += 1
+        rows = items_of(reply)
+        if not (reply.get("hasMore") and rows):
+            self.buffer.extend(rows)
+            self.done = True
+            return
+        cut = _doc_of(rows[-1])
+        if cut < 0:
+            raise UpstreamError(f"NetSuite SuiteQL on nexttransactionlinelink: row {len(rows)} "
+                                "of the reply has no nextdoc")
+        kept = [r for r in rows if _doc_of(r) < cut]
+        if kept:
+            # the last document's links may go on in the next reply: it is read again whole
+            self.buffer.extend(kept)
+            self.start, self.complete_below = f"nextdoc >= {cut}", cut
+            return
+        # one document fills the reply: its links alone, offset-paged, then on after it
+        self.buffer.extend(self.read_all(self.client, links_statement([f"nextdoc IN ({cut})"])))
+        self.start, self.complete_below = f"nextdoc > {cut}", cut + 1
+
+
+def _doc_of(link: Record) -> int:
+    """A link's ``nextdoc`` as a number (-1 when it has none: such a link names no
+    document)."""
+    text = str(link.get("nextdoc") or "")
+    return int(text) if text.isdigit() else -1
 
 
 def _with_ids(rows: list[Record], table: str) -> list[Record]:

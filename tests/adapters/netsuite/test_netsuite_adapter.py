@@ -3,6 +3,7 @@ incremental cursor, applications, tombstones, time zones and the reconcile reads
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -166,7 +167,11 @@ def test_transaction_keys_state_and_base_amounts(ns: Any, client: Any) -> None:
     assert "id IN (107, 108)" in sub.conditions
 
 
-def test_links_are_read_per_page_and_become_applications(ns: Any, client: Any) -> None:
+CHANGED_SINCE = {"since": "2026-11-30 08:00:00", "after_id": 0}
+
+
+def test_links_of_changes_are_read_per_page_and_become_applications(ns: Any,
+                                                                     client: Any) -> None:
     ns.tables["transaction"] = [
         {**p, "type": "CustPymt", "foreignpaymentamountunused": "0.00"}
         for p in invoices(3, start=20)]
@@ -178,7 +183,7 @@ def test_links_are_read_per_page_and_become_applications(ns: Any, client: Any) -
         {"previousdoc": "7", "previoustype": "CustInvc", "nextdoc": "22", "nexttype": "CustPymt",
          "linktype": "Payment", "foreignamount": "100.00", "linkdate": "2026-11-22"}]
     pages = drain(NetSuiteAdapter(NsSettings(page_size=2)).fetch(client, TENANT, "payments",
-                                                                  None))
+                                                                  CHANGED_SINCE))
     links = ns.suiteql_calls("nexttransactionlinelink")
     assert [c.conditions for c in links] == [["nextdoc IN (20, 21)"], ["nextdoc IN (22)"]]
     rows = {r["id"]: r for p in pages for r in p.records}
@@ -191,19 +196,125 @@ def test_links_are_read_per_page_and_become_applications(ns: Any, client: Any) -
     assert rows["22"]["$applied"][0]["invoice"] == "7"
 
 
-def test_links_beyond_one_reply_are_offset_paged(ns: Any, client: Any) -> None:
+def test_links_of_changes_beyond_one_reply_are_offset_paged(ns: Any, client: Any) -> None:
     ns.tables["transaction"] = [{**invoices(1, start=20)[0], "type": "CustCred",
                                  "foreignpaymentamountunused": "0.00"}]
     ns.tables["nexttransactionlinelink"] = [
         {"previousdoc": str(1000 + i), "previoustype": "CustInvc", "nextdoc": "20",
          "nexttype": "CustCred", "foreignamount": "1.00", "linkdate": "2026-11-20"}
         for i in range(1500)]
-    pages = drain(adapter().fetch(client, TENANT, "credit_memos", None))
+    pages = drain(adapter().fetch(client, TENANT, "credit_memos", CHANGED_SINCE))
     links = ns.suiteql_calls("nexttransactionlinelink")
     assert [c.offset for c in links] == [0, 1000]
     [memo] = [r for p in pages for r in p.records if r["id"] == "20"]
     assert len(memo["$applied"]) == 1500
     assert memo["$applied"][0]["source_kind"] == "credit_note"
+
+
+def payments(ids: Any) -> list[dict[str, Any]]:
+    return [{**invoices(1, start=i)[0], "type": "CustPymt", "foreignpaymentamountunused": "0.00"}
+            for i in ids]
+
+
+def link(doc: int, invoice: int, amount: str = "1.00", kind: str = "CustPymt"
+         ) -> dict[str, Any]:
+    return {"previousdoc": str(invoice), "previoustype": "CustInvc", "nextdoc": str(doc),
+            "nexttype": kind, "linktype": "Payment", "foreignamount": amount,
+            "linkdate": "2026-11-20"}
+
+
+def applied_by_page(pages: list[Page]) -> list[dict[str, Any]]:
+    return [{r["id"]: r["$applied"] for r in p.records if not r.get("$deleted")}
+            for p in pages]
+
+
+def test_a_full_read_streams_links_at_the_fewest_calls(ns: Any, client: Any) -> None:
+    # 2,500 payments (ids apart: invoices sit between them), one in twenty applied twice
+    ids = range(2, 5002, 2)
+    ns.tables["transaction"] = payments(ids)
+    ns.tables["nexttransactionlinelink"] = [
+        link(doc, 10_000 + doc * 2 + k, f"{k + 1}.00")
+        for n, doc in enumerate(ids) for k in range(2 if n % 20 == 0 else 1)]
+    # a credit memo's link is not the payments' (the stream asks for CustPymt only)
+    ns.tables["nexttransactionlinelink"].append(link(3, 99, kind="CustCred"))
+    total = len(ns.tables["nexttransactionlinelink"]) - 1
+    assert total == 2625
+    pages = drain(adapter().fetch(client, TENANT, "payments", None))
+    calls = ns.suiteql_calls("nexttransactionlinelink")
+    entity_pages = len(ns.suiteql_calls("transaction"))
+    assert entity_pages == 3
+    # the links fill their replies: ceil(2625 / 1000) calls, a restart costing at most one
+    # call per page of payments
+    assert len(calls) <= math.ceil(total / 1000) + entity_pages
+    assert len(calls) == 3
+    assert {c.offset for c in calls} == {0}
+    assert all(c.conditions[0] == "nexttype = 'CustPymt'" for c in calls)
+    assert calls[0].conditions[1] == "nextdoc > 0"
+    # a reply cut inside a payment's links starts the next one at that payment
+    assert all(c.conditions[1].startswith("nextdoc >= ") for c in calls[1:])
+    streamed = applied_by_page(pages)
+    assert sum(len(a) for page in streamed for a in page.values()) == total
+    # the same pages as a read of changes gives them, each page's links read by its ids
+    ns.calls.clear()
+    changed = drain(adapter().fetch(client, TENANT, "payments", CHANGED_SINCE))
+    assert all("IN" in c.conditions[0] for c in ns.suiteql_calls("nexttransactionlinelink"))
+    assert streamed == applied_by_page(changed)
+    assert streamed[0]["2"] == [
+        {"id": "2:10004", "source_kind": "payment", "source": "2", "invoice": "10004",
+         "amount": "1.00", "amount_base": "1.00", "date": "2026-11-20"},
+        {"id": "2:10005", "source_kind": "payment", "source": "2", "invoice": "10005",
+         "amount": "2.00", "amount_base": "2.00", "date": "2026-11-20"}]
+
+
+def test_a_payment_whose_links_straddle_a_reply_is_complete(ns: Any, client: Any) -> None:
+    # 997 payments with one link, payment 998 with five (rows 998 to 1002: the first reply
+    # ends after three of them), then 202 more with one
+    ns.tables["transaction"] = payments(range(1, 1201))
+    ns.tables["nexttransactionlinelink"] = [
+        link(doc, 5000 + doc * 10 + k) for doc in range(1, 1201)
+        for k in range(5 if doc == 998 else 1)]
+    pages = drain(adapter(page_size=500).fetch(client, TENANT, "payments", None))
+    calls = ns.suiteql_calls("nexttransactionlinelink")
+    assert [c.conditions[1] for c in calls] == ["nextdoc > 0", "nextdoc >= 998"]
+    rows = {r["id"]: r for p in pages for r in p.records}
+    assert [a["invoice"] for a in rows["998"]["$applied"]] == [
+        str(5000 + 9980 + k) for k in range(5)]
+    assert all(len(rows[str(d)]["$applied"]) == 1 for d in range(1, 1201) if d != 998)
+    # each page carries its own payments' links, complete when it is yielded
+    assert [len(p.records) for p in pages[:3]] == [500, 500, 200]
+
+
+def test_a_resumed_full_read_streams_links_after_the_last_id(ns: Any, client: Any) -> None:
+    ns.tables["transaction"] = payments(range(1, 1501))
+    ns.tables["nexttransactionlinelink"] = [link(doc, 9000 + doc) for doc in range(1, 1501)]
+    first = next(iter(adapter().fetch(client, TENANT, "payments", None)))
+    assert first.next_cursor["since"] is None and first.next_cursor["after_id"] == 1000
+    ns.calls.clear()
+    pages = drain(adapter().fetch(client, TENANT, "payments", first.next_cursor))
+    calls = ns.suiteql_calls("nexttransactionlinelink")
+    assert calls[0].conditions == ["nexttype = 'CustPymt'", "nextdoc > 1000"]
+    resumed = pages[0].records
+    assert [r["id"] for r in resumed][:1] == ["1001"] and len(resumed) == 500
+    assert all(r["$applied"][0]["invoice"] == str(9000 + int(r["id"])) for r in resumed)
+    # the pass from the mark that follows reads changes: its links by the pages' ids
+    assert all(c.conditions[0].startswith("nextdoc IN (") for c in calls[1:])
+    assert len(calls) > 1
+
+
+def test_a_document_with_more_links_than_a_reply_is_read_alone(ns: Any, client: Any) -> None:
+    ns.tables["transaction"] = [{**p, "type": "CustCred"} for p in payments([20, 21])]
+    ns.tables["nexttransactionlinelink"] = [
+        link(20, 1000 + i, kind="CustCred") for i in range(1500)] + [
+        link(21, 7, kind="CustCred"), link(21, 8, kind="CustCred")]
+    pages = drain(adapter().fetch(client, TENANT, "credit_memos", None))
+    calls = ns.suiteql_calls("nexttransactionlinelink")
+    assert [(c.conditions, c.offset) for c in calls] == [
+        (["nexttype = 'CustCred'", "nextdoc > 0"], 0),
+        (["nextdoc IN (20)"], 0), (["nextdoc IN (20)"], 1000),
+        (["nexttype = 'CustCred'", "nextdoc > 20"], 0)]
+    rows = {r["id"]: r for p in pages for r in p.records}
+    assert len(rows["20"]["$applied"]) == 1500
+    assert [a["invoice"] for a in rows["21"]["$applied"]] == ["7", "8"]
 
 
 def test_deletes_become_tombstones_after_the_last_page(ns: Any, client: Any) -> None:
