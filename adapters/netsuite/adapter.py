@@ -35,12 +35,16 @@ from its ``mark`` less the overlap, so the run that finishes leaves nothing chan
 **Deletes.** After an entity's last page, one ``deletedrecord`` query (offset-paged) for its
 record type since ``deleted_since`` yields tombstones ``{"id", "$deleted": true}``.
 
-**Applications.** For each page of credit memos or payments, one ``nexttransactionlinelink``
-query for the page's ids says which invoices each applied to, and how much (``$applied``).
+**Applications.** ``nexttransactionlinelink`` says which invoices each credit memo or payment
+applied to, and how much (``$applied``). A full read (no ``since``) reads the links of all its
+documents as a keyset stream beside their pages (:class:`LinkStream`: as many calls as the link
+rows fill); a read of changes asks, per page, for the links of that page's ids (an ``IN``
+query). Either way a page's ``$applied`` is complete when the page is yielded.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -73,6 +77,7 @@ from arconnect.adapters.netsuite.settings import NsSettings
 from arconnect.errors import AuthError, ConfigError, PageError, UpstreamError
 
 LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
+_LOCAL = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\Z")
 # deletedrecord and link queries page by offset; before the account's row cap (100,000 rows
 # of one query) a deletedrecord read starts again from the last deletion time read.
 OFFSET_RESTART = 50_000
@@ -178,7 +183,10 @@ def local_to_utc(text: str, tz: ZoneInfo) -> datetime:
     Raises:
         ValueError: not ``YYYY-MM-DD HH:MM:SS``.
     """
-    naive = datetime.strptime(text.strip(), LOCAL_FORMAT)
+    text = text.strip()
+    if not _LOCAL.match(text):
+        raise ValueError(f"not a SuiteQL timestamp (YYYY-MM-DD HH:MM:SS): {text[:40]!r}")
+    naive = datetime.fromisoformat(text)
     return naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
 
 
@@ -395,8 +403,9 @@ class NetSuiteAdapter:
             rows, reply = self._page(client, facts, source, conditions, tenant, number)
             if rows:
                 after = max(int(r["id"]) for r in rows)
-                for r in rows:
-                    high = _later(high, _local_or_none(r.get("lastmodified")))
+                for stamp in {r.get("lastmodified") for r in rows
+                              if r.get("lastmodified").__class__ is str}:
+                    high = _later(high, _local_or_none(stamp))
             if fresh:
                 # a change this pass can miss (behind after_id) is later than this instant
                 answered = served_at(reply)
@@ -592,10 +601,19 @@ class NetSuiteAdapter:
                   rows: list[Record], tenant: TenantInfo,
                   links: LinkStream | None = None) -> list[Record]:
         """Add the ``$`` keys the mapping reads (mappings/netsuite.yaml) to a page, in place."""
+        # rows of a page share few modification times: each is converted once
+        utc: dict[Any, str | None] = {}
         for r in rows:
-            updated = _local_or_none(r.get("lastmodified"))
+            stamp = r.get("lastmodified")
+            try:
+                updated = utc[stamp]
+            except (KeyError, TypeError):
+                local = _local_or_none(stamp)
+                updated = local_to_utc(local, self.tz).isoformat() if local else None
+                if stamp.__class__ is str:
+                    utc[stamp] = updated
             if updated:
-                r["$updated"] = local_to_utc(updated, self.tz).isoformat()
+                r["$updated"] = updated
             currency = facts.currencies.get(str(r.get("currency") or ""))
             if currency:
                 r["$currency"] = currency
@@ -829,13 +847,16 @@ def _with_ids(rows: list[Record], table: str) -> list[Record]:
 
 
 def _local_or_none(value: Any) -> str | None:
-    """A full SuiteQL timestamp (``YYYY-MM-DD HH:MM:SS``), or None for anything else."""
-    if not isinstance(value, str):
+    """A full SuiteQL timestamp (``YYYY-MM-DD HH:MM:SS``, a real date and time), or None for
+    anything else."""
+    if value.__class__ is not str:
         return None
     text = value.strip()
-    try:
-        datetime.strptime(text, LOCAL_FORMAT)
-    except ValueError:
+    if not _LOCAL.match(text):
         return None
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return None  # the shape, not a date (2026-02-30)
     return text
 
