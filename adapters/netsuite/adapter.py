@@ -788,7 +788,6 @@ class LinkStream:
         self.done = False  # every link has been read
         self.complete_below = after + 1  # the links of every document below this are read
         self.buffer: list[Record] = []  # read, for documents not yet asked for
-        self.calls = 0
 
     def through(self, last: int) -> list[Record]:
         """The links of the documents up to id ``last`` not handed out yet (reading as far
@@ -805,7 +804,6 @@ class LinkStream:
     def _read(self) -> None:
         reply = suiteql(self.client, links_statement(
             [f"nexttype = {sql_string(self.type)}", self.start]), limit=MAX_LIMIT, offset=0)
-        self.calls += 1
         rows = items_of(reply)
         if not (reply.get("hasMore") and rows):
             self.buffer.extend(rows)
