@@ -52,7 +52,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing as mp
 import os
 import resource
 import subprocess
@@ -61,6 +60,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from sandbox_process import SandboxProcess
 
 CLIENT_ID, CLIENT_SECRET = "bench-ns-client", "bench-ns-secret"
 ACCOUNT = "1234567_SB1"
@@ -243,24 +244,8 @@ def _writeback(db: Any, tenant: Any, ask: Any) -> dict[str, Any]:
 def run_part(part: str, sizes: dict[str, int]) -> dict[str, Any]:
     """One measured sync (and, for ``full``, the write-back) in this process, against a
     sandbox in a child process."""
-    parent, child = mp.Pipe()
-    proc = mp.get_context("fork").Process(target=_serve, args=(child, sizes, ROW_CAP),
-                                          daemon=True)
-    proc.start()
-    child.close()  # the child's end lives in the child only: its exit ends our reads
-
-    def answer() -> Any:
-        try:
-            return parent.recv()
-        except EOFError:
-            proc.join(5)
-            raise SystemExit(f"the sandbox process ended (exit code {proc.exitcode}); its "
-                             "error is above") from None
-
-    def ask(what: str) -> Any:
-        parent.send(what)
-        return answer()
-
+    child = SandboxProcess(_serve, sizes, ROW_CAP)
+    answer, ask = child.answer, child.ask
     info = answer()
     tmp = tempfile.mkdtemp(prefix=f"arconnect-bench-ns-{part}-")
     _settings(info["url"], f"sqlite:///{tmp}/bench.db", info["timezone"])
@@ -290,11 +275,10 @@ def run_part(part: str, sizes: dict[str, int]) -> dict[str, Any]:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     synced = ask("stats")
     if not result.ok:
-        parent.send("stop")
+        child.stop()
         raise SystemExit(f"{part} sync failed: {result.status}: {result.error}")
     wb_out = _writeback(db, tenant, ask) if part == "full" else None
-    parent.send("stop")
-    proc.join(timeout=30)
+    child.stop()
 
     counts = info["counts"]
     minimum = minimum_calls(counts)

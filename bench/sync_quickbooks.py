@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing as mp
 import os
 import resource
 import subprocess
@@ -53,6 +52,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from sandbox_process import SandboxProcess
 
 CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-secret"
 SEED = 2026  # the Xero benchmark's
@@ -206,25 +207,8 @@ def run_part(part: str, sizes: dict[str, int], scale: float) -> dict[str, Any]:
     process."""
     strict = part == "strict"
     types = segment_types()
-    parent, child = mp.Pipe()
-    proc = mp.get_context("fork").Process(
-        target=_serve, args=(child, sizes, strict, scale, tuple(sorted(set(types.values())))),
-        daemon=True)
-    proc.start()
-    child.close()  # the child's end lives in the child only: its exit ends our reads
-
-    def answer() -> Any:
-        try:
-            return parent.recv()
-        except EOFError:
-            proc.join(5)
-            raise SystemExit(f"the sandbox process ended (exit code {proc.exitcode}); its "
-                             "error is above") from None
-
-    def ask(what: str) -> Any:
-        parent.send(what)
-        return answer()
-
+    child = SandboxProcess(_serve, sizes, strict, scale, tuple(sorted(set(types.values()))))
+    answer, ask = child.answer, child.ask
     info = answer()
 
     tmp = tempfile.mkdtemp(prefix=f"arconnect-bench-qbo-{part}-")
@@ -249,11 +233,10 @@ def run_part(part: str, sizes: dict[str, int], scale: float) -> dict[str, Any]:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     synced = ask("stats")
     if not result.ok:
-        parent.send("stop")
+        child.stop()
         raise SystemExit(f"{part} sync failed: {result.status}: {result.error}")
     wb_out = _writeback(db, tenant, ask)
-    parent.send("stop")
-    proc.join(timeout=30)
+    child.stop()
 
     records = sum(result.records.values())
     minimum = 2 + sum(max(1, math.ceil(n / PAGE)) for n in result.records.values())
