@@ -146,6 +146,17 @@ class FollowingCache(Generic[M]):
                 self._held = (engine, self._load(engine))
             return self._held[1]
 
+    def of(self, settings: object | None, kind: type[M], nested: str | None = None) -> M:
+        """A platform's settings for a call that takes "settings": ``settings`` itself when it
+        is a ``kind`` (tests, the sandbox), its ``nested`` attribute when that is one, else
+        ours for the engine settings given (None: the process-wide ones)."""
+        if isinstance(settings, kind):
+            return settings
+        inner = getattr(settings, nested, None) if nested else None
+        if isinstance(inner, kind):
+            return inner
+        return self.get(settings)
+
     def clear(self) -> None:
         with self._lock:
             self._held = None

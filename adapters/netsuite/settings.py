@@ -103,11 +103,4 @@ def ns_settings(settings: Any) -> NsSettings:
     """The NetSuite settings: ``settings`` itself when it is one (tests, the sandbox), its
     ``netsuite`` attribute when it has one, else those of the environment, following the
     engine settings object given."""
-    if isinstance(settings, NsSettings):
-        return settings
-    nested = getattr(settings, "netsuite", None)
-    if isinstance(nested, NsSettings):
-        return nested
-    if settings is None:
-        return get_ns_settings()
-    return _cache.get(settings)
+    return _cache.of(settings, NsSettings, "netsuite")

@@ -33,11 +33,7 @@ from arconnect.adapters.base import (
 from arconnect.adapters.quickbooks._common import fault_errors, fault_text
 from arconnect.adapters.quickbooks.adapter import QuickBooksAdapter
 from arconnect.adapters.quickbooks.oauth import QboOAuth
-from arconnect.adapters.quickbooks.settings import (
-    QboSettings,
-    get_qbo_settings,
-    load_qbo_settings,
-)
+from arconnect.adapters.quickbooks.settings import qbo_settings
 from arconnect.auth.oauth import Now, utcnow
 from arconnect.errors import AuthError, ConfigError, NotFoundError
 from arconnect.pacing import Limits
@@ -52,27 +48,6 @@ _REFRESH_CODES = {"3200"}
 
 def _authorization(code: str) -> bool:
     return code == "3100" or (code.isdigit() and 1 <= int(code) <= 499)
-
-
-_LOADED: list[tuple[Any, QboSettings]] = []  # (the engine settings, the QBO ones read with them)
-
-
-def qbo_settings(settings: Any) -> QboSettings:
-    """The QBO settings: ``settings`` itself when it is one (tests, the sandbox), else those of
-    the environment (``ARCONNECT_QBO_*``), read again whenever the engine's settings object is
-    a new one (the engine reloads its settings; the QBO ones follow)."""
-    if isinstance(settings, QboSettings):
-        return settings
-    nested = getattr(settings, "qbo", None)
-    if isinstance(nested, QboSettings):
-        return nested
-    if settings is None:
-        return get_qbo_settings()
-    if _LOADED and _LOADED[0][0] is settings:
-        return _LOADED[0][1]
-    loaded = load_qbo_settings()
-    _LOADED[:] = [(settings, loaded)]
-    return loaded
 
 
 class QuickBooksPlatform:

@@ -7,6 +7,8 @@ on one host, and :meth:`QboSettings.on_host` points every URL at it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -81,3 +83,11 @@ def get_qbo_settings() -> QboSettings:
 
 
 get_qbo_settings.cache_clear = _cache.clear  # type: ignore[attr-defined]
+
+
+def qbo_settings(settings: Any = None) -> QboSettings:
+    """The QBO settings: ``settings`` itself when it is one (tests, the sandbox), its ``qbo``
+    attribute when it has one, else those of the environment (``ARCONNECT_QBO_*``), read again
+    whenever the engine's settings object is a new one (the engine reloads its settings; the
+    QBO ones follow)."""
+    return _cache.of(settings, QboSettings, "qbo")

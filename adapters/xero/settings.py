@@ -70,6 +70,4 @@ def xero_settings(settings: Any = None) -> XeroSettings:
     """The Xero settings: ``settings`` itself when it is one (tests, the sandbox), else those
     of the environment, read again whenever the engine's settings are, with the engine's HTTP
     timeout."""
-    if isinstance(settings, XeroSettings):
-        return settings
-    return _cache.get(settings)
+    return _cache.of(settings, XeroSettings)
