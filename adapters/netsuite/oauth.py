@@ -299,8 +299,9 @@ class NetSuiteOAuth:
 
         * code: a refresh grant; ``refresh_expires_at`` is the refresh token's ``exp``;
         * m2m: a new client-credentials grant (no refresh token; ``refresh_expires_at`` None);
-        * tba: nothing to ask: the access token is the grant secret itself, which the signer
-          turns into OAuth 1.0a signatures; it does not expire.
+        * tba: the access token is the grant secret itself, which the signer turns into OAuth
+          1.0a signatures; it does not expire, so a "refresh" (a new grant, or a 401) checks it
+          with one signed SuiteQL read: refused, the token was revoked or its role lost access.
 
         Raises:
             ReconnectRequired: NetSuite refused the grant (an expired or revoked refresh
@@ -312,6 +313,16 @@ class NetSuiteOAuth:
         grant = credentials.decode(refresh_token)
         url = self.token_url(grant.account)
         if grant.scheme == "tba":
+            try:
+                self.account_name(refresh_token, grant.account)
+            except AuthError as err:
+                raise ReconnectRequired(
+                    f"NetSuite refused the token-based authentication token of account "
+                    f"{grant.account} ({err}): it was revoked, or its role lost access. Create a "
+                    "new access token (Setup > Users/Roles > Access Tokens) and add the grant "
+                    f"again with `arconnect tenants add netsuite --account {grant.account} "
+                    "--consumer-key … --consumer-secret … --token-id … --token-secret …`"
+                ) from None
             return {"access_token": refresh_token, "refresh_token": refresh_token,
                     "token_type": "oauth1", "expires_at": None, "refresh_expires_at": None}
         if grant.scheme == "code":

@@ -142,9 +142,8 @@ class NetSuitePlatform:
         """NetSuite's reading of a non-2xx reply (REST errors carry ``o:errorDetails``,
         https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156570709583.html).
 
-        * 401 on a request signed with OAuth 1.0a (TBA): ``reconnect`` — a TBA token does not
-          expire, so it was revoked, or the role lost its access; no refresh helps;
-        * other 401: ``refresh`` (the bearer token expired);
+        * 401: ``refresh`` (a bearer token expired; a token-based authentication grant is
+          checked again, and marked for a reconnect when NetSuite refuses it);
         * 401/403 on ``governanceLimits``: returned (a role that is not an administrator may
           not read it; the concurrency setting applies);
         * 429: ``rate_limited`` — the account's concurrency limit (the pacer lowers its cap);
@@ -158,13 +157,6 @@ class NetSuitePlatform:
         if status in (401, 403) and _path(response).endswith(GOVERNANCE):
             return ErrorVerdict("return", message)
         if status == 401:
-            if _tba_signed(response):
-                return ErrorVerdict("reconnect", (
-                    (message or "INVALID_LOGIN") + " — NetSuite refused the token-based "
-                    "authentication: the access token was revoked or its role lost access. "
-                    "Create a new access token (Setup > Users/Roles > Access Tokens) and add the "
-                    "grant again with `arconnect tenants add netsuite --account ID "
-                    "--consumer-key ... --consumer-secret ... --token-id ... --token-secret ...`"))
             return ErrorVerdict("refresh", message)
         if status == 429:
             return ErrorVerdict("rate_limited", message or "CONCURRENCY_LIMIT_EXCEEDED",
@@ -194,12 +186,6 @@ class NetSuitePlatform:
 
     def verify_webhook(self, settings: Any, body: bytes, headers: Mapping[str, str]) -> bool:
         return False  # NetSuite sends no webhooks of its own
-
-
-def _tba_signed(response: requests.Response) -> bool:
-    request = response.request
-    value = request.headers.get("Authorization") if request is not None else None
-    return isinstance(value, str) and value.startswith("OAuth ")
 
 
 def _path(response: requests.Response) -> str:

@@ -163,7 +163,7 @@ def add_grant(
         token = oauth.refresh(refresh_token)
     except ReconnectRequired as err:
         raise ReconnectRequired(
-            f"{port.label} refused the refresh token (invalid_grant: {err}); get a new one, or "
+            f"{port.label} refused the grant ({err}). Nothing was stored: get a new one, or "
             f"use `arconnect tenants connect {port.name}`"
         ) from None
     # Which tenants first: a wrong --tenant-id must not leave a stored grant behind.

@@ -287,12 +287,21 @@ def test_an_unknown_certificate_asks_for_a_new_grant() -> None:
 
 
 @responses.activate
-def test_tba_refresh_sends_nothing() -> None:
+def test_tba_refresh_checks_the_token_with_one_signed_read() -> None:
     secret = credentials.encode("tba", ACCOUNT, token_id="t", token_secret="ts",
                                 consumer_key="ck", consumer_secret="cs")
+    suiteql = REST + "/services/rest/query/v1/suiteql"
+    responses.post(suiteql, json={"items": [], "hasMore": False})
     token = oauth().refresh(secret)
     assert token["access_token"] == secret and token["expires_at"] is None
-    assert len(responses.calls) == 0
+    [call] = responses.calls
+    assert str(call.request.headers["Authorization"]).startswith('OAuth realm="1234567_SB1"')
+    # refused: revoked, or the role lost access: the grant needs a reconnect
+    responses.replace(responses.POST, suiteql, status=401, json={
+        "title": "Unauthorized", "status": 401,
+        "o:errorDetails": [{"detail": "Invalid login attempt.", "o:errorCode": "INVALID_LOGIN"}]})
+    with pytest.raises(ReconnectRequired, match="INVALID_LOGIN.*Access Tokens"):
+        oauth().refresh(secret)
 
 
 # -- revoke -----------------------------------------------------------------------------------

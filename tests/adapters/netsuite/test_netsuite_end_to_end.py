@@ -132,11 +132,15 @@ def test_tba_grant_syncs_and_a_wrong_secret_is_refused(sandbox: NsSandbox, store
     assert code == 0, out
     assert f"({ACCOUNT})" in out and token_secret not in out
     _synced_ok(store)
-    # revoked in NetSuite: the next sync ends as reconnect_required, naming the fix
+    # revoked in NetSuite: the next sync ends as reconnect_required, naming the fix, and the
+    # grant is marked dead (later runs do not call NetSuite with it again)
     sandbox.identity.revoke_account(ACCOUNT)
     [result] = sync_tenants(store)
     assert result.status == "reconnect_required", result.error
     assert "Access Tokens" in (result.error or "")
+    with store.connect() as conn:
+        assert conn.execute(text("SELECT status FROM credential")).scalar_one() == \
+            "reconnect_required"
 
 
 # -- client credentials (M2M) -------------------------------------------------------------------
