@@ -45,6 +45,18 @@ MAX_LIMIT = 1000
 # Ids per `IN (...)` list: one page's worth.
 IDS_PER_QUERY = 1000
 
+# Offset-paged reads stop (or restart from a bound) well before the row cap on offsets
+# (100,000 rows of one query without SuiteAnalytics Connect,
+# https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156414087576.html).
+OFFSET_RESTART = 50_000
+
+# The account's lists the reader and the writer both read whole.
+TERMS_QUERY = "SELECT id, name, daysuntilnetdue FROM term ORDER BY id"
+CATEGORIES_QUERY = "SELECT id, name, isinactive FROM customercategory ORDER BY id"
+PROCEDURE_TABLE = "customrecord_3805_dunning_procedure"  # the Dunning Letters SuiteApp's
+PROCEDURE_MANAGER = "custrecord_3805_default_dunning_manager"
+PROCEDURES_QUERY = f"SELECT id, name, {PROCEDURE_MANAGER} FROM {PROCEDURE_TABLE} ORDER BY id"
+
 TIMESTAMP_FORMAT = "YYYY-MM-DD HH24:MI:SS"
 DATE_FORMAT = "YYYY-MM-DD"
 
@@ -186,6 +198,24 @@ def served_at(reply: dict[str, Any]) -> datetime | None:
     except (TypeError, ValueError):
         return None
     return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def suiteql_all(client: HttpClient, statement: str) -> list[dict[str, Any]]:
+    """Every row of a small list (terms, categories, procedures...), offset-paged (a page of
+    1,000 rows a call, at least one call); it stops at :data:`OFFSET_RESTART` rows.
+
+    Raises:
+        ConfigError, UpstreamError: as :func:`suiteql`.
+    """
+    rows: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        reply = suiteql(client, statement, limit=MAX_LIMIT, offset=offset)
+        page = items_of(reply)
+        rows.extend(page)
+        if not (reply.get("hasMore") and page) or offset + len(page) >= OFFSET_RESTART:
+            return rows
+        offset += len(page)
 
 
 def items_of(reply: dict[str, Any]) -> list[dict[str, Any]]:

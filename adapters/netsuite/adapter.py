@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -63,14 +63,19 @@ from arconnect.adapters.base import (
     TenantInfo,
 )
 from arconnect.adapters.netsuite._common import (
+    CATEGORIES_QUERY,
     GOVERNANCE,
     IDS_PER_QUERY,
     MAX_LIMIT,
+    OFFSET_RESTART,
+    PROCEDURES_QUERY,
+    TERMS_QUERY,
     ids_in,
     items_of,
     served_at,
     sql_string,
     suiteql,
+    suiteql_all,
     timestamp_literal,
 )
 from arconnect.adapters.netsuite.settings import NsSettings
@@ -78,9 +83,6 @@ from arconnect.errors import AuthError, ConfigError, PageError, UpstreamError
 
 LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
 _LOCAL = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\Z")
-# deletedrecord and link queries page by offset; before the account's row cap (100,000 rows
-# of one query) a deletedrecord read starts again from the last deletion time read.
-OFFSET_RESTART = 50_000
 
 LASTMODIFIED = "TO_CHAR(lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS lastmodified"
 CUSTOMER_COLUMNS = ("id, entityid, companyname, email, isinactive, isperson, parent, currency, "
@@ -277,13 +279,13 @@ class NetSuiteAdapter:
 
     def _setup(self, client: HttpClient, tenant: TenantInfo) -> AccountFacts:
         facts = AccountFacts()
-        rows = _with_ids(self._all(client, "SELECT id, symbol, isbasecurrency FROM currency "
+        rows = _with_ids(suiteql_all(client, "SELECT id, symbol, isbasecurrency FROM currency "
                                            "ORDER BY id"), "currency")
         facts.currencies = {str(r["id"]): str(r.get("symbol") or "") for r in rows}
         base = next((str(r.get("symbol") or "") for r in rows
                      if r.get("isbasecurrency") == "T"), "")
         try:
-            subs = _with_ids(self._all(client, "SELECT id, name, currency, parent FROM "
+            subs = _with_ids(suiteql_all(client, "SELECT id, name, currency, parent FROM "
                                                "subsidiary ORDER BY id"), "subsidiary")
         except UpstreamError as err:
             if err.status != 400:
@@ -349,21 +351,18 @@ class NetSuiteAdapter:
         """Terms, customer categories and dunning procedures, read once per run (when
         customers are read)."""
         if facts.terms is None:
-            rows = self._all(client, "SELECT id, name, daysuntilnetdue FROM term ORDER BY id")
+            rows = suiteql_all(client, TERMS_QUERY)
             facts.terms = {str(r["id"]): (str(r.get("name") or ""),
                                           str(r.get("daysuntilnetdue") or ""))
                            for r in rows if "id" in r}
         if facts.categories is None:
-            rows = self._all(client, "SELECT id, name, isinactive FROM customercategory "
-                                     "ORDER BY id")
+            rows = suiteql_all(client, CATEGORIES_QUERY)
             facts.categories = {str(r["id"]): str(r.get("name") or "") for r in rows if "id" in r}
         if facts.procedures is None:
             procedures: dict[str, str] = {}
             if facts.dunning:
                 try:
-                    rows = self._all(client, "SELECT id, name, "
-                                             "custrecord_3805_default_dunning_manager FROM "
-                                             "customrecord_3805_dunning_procedure ORDER BY id")
+                    rows = suiteql_all(client, PROCEDURES_QUERY)
                     procedures = {str(r["id"]): str(r.get("name") or "")
                                   for r in rows if "id" in r}
                 except UpstreamError as err:
@@ -442,7 +441,7 @@ class NetSuiteAdapter:
         applications; None otherwise."""
         if since is not None or source.source_kind is None or source.type is None:
             return None
-        return LinkStream(client, source.type, after, self._all)
+        return LinkStream(client, source.type, after)
 
     def _deletes(self, client: HttpClient, source: Source, cursor: Cursor,
                  number: int) -> Iterator[Page]:
@@ -583,18 +582,6 @@ class NetSuiteAdapter:
                 return out
             after = max(int(r["id"]) for r in rows)
 
-    def _all(self, client: HttpClient, statement: str) -> list[Record]:
-        """Every row of a small set-up table, offset-paged."""
-        out: list[Record] = []
-        offset = 0
-        while True:
-            reply = suiteql(client, statement, limit=MAX_LIMIT, offset=offset)
-            rows = items_of(reply)
-            out.extend(rows)
-            if not (reply.get("hasMore") and rows) or offset + len(rows) >= OFFSET_RESTART:
-                return out
-            offset += len(rows)
-
     # -- derived keys -----------------------------------------------------------------------
 
     def _annotate(self, client: HttpClient, facts: AccountFacts, source: Source,
@@ -659,7 +646,7 @@ class NetSuiteAdapter:
         unknown = sorted((e for e in entities if e not in facts.customer_subsidiary), key=int)
         for start in range(0, len(unknown), IDS_PER_QUERY):
             chunk = unknown[start:start + IDS_PER_QUERY]
-            found = self._all(client, f"SELECT id, subsidiary FROM customer WHERE id IN "
+            found = suiteql_all(client, f"SELECT id, subsidiary FROM customer WHERE id IN "
                                       f"{ids_in(chunk)} ORDER BY id")
             for f in found:
                 facts.customer_subsidiary[str(f["id"])] = str(f.get("subsidiary") or "")
@@ -725,7 +712,7 @@ class NetSuiteAdapter:
         else:
             found = []
             for start in range(0, len(ids), IDS_PER_QUERY):
-                found.extend(self._all(client, links_statement(
+                found.extend(suiteql_all(client, links_statement(
                     [f"nextdoc IN {ids_in(ids[start:start + IDS_PER_QUERY])}"])))
         by_doc: dict[str, dict[str, dict[str, Any]]] = {i: {} for i in ids}
         for link in found:
@@ -776,14 +763,11 @@ class LinkStream:
         client: the tenant's HTTP client.
         type: the documents' ``nexttype`` (``CustPymt``, ``CustCred``).
         after: the stream starts at the documents after this id (a resumed pass's ``after_id``).
-        read_all: how a bounded statement is read to its end (offset-paged).
     """
 
-    def __init__(self, client: HttpClient, type: str, after: int,
-                 read_all: Callable[[HttpClient, str], list[Record]]) -> None:
+    def __init__(self, client: HttpClient, type: str, after: int) -> None:
         self.client = client
         self.type = type
-        self.read_all = read_all
         self.start = f"nextdoc > {after}"  # where the next call starts
         self.done = False  # every link has been read
         self.complete_below = after + 1  # the links of every document below this are read
@@ -820,7 +804,7 @@ class LinkStream:
             self.start, self.complete_below = f"nextdoc >= {cut}", cut
             return
         # one document fills the reply: its links alone, offset-paged, then on after it
-        self.buffer.extend(self.read_all(self.client, links_statement([f"nextdoc IN ({cut})"])))
+        self.buffer.extend(suiteql_all(self.client, links_statement([f"nextdoc IN ({cut})"])))
         self.start, self.complete_below = f"nextdoc > {cut}", cut + 1
 
 

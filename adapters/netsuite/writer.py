@@ -70,14 +70,20 @@ from arconnect.adapters.base import (
     WriteUnit,
 )
 from arconnect.adapters.netsuite._common import (
+    CATEGORIES_QUERY,
     IDS_PER_QUERY,
     MAX_LIMIT,
+    PROCEDURE_MANAGER,
+    PROCEDURE_TABLE,
+    PROCEDURES_QUERY,
     RECORD,
+    TERMS_QUERY,
     error_text,
     ids_in,
     items_of,
     sql_string,
     suiteql,
+    suiteql_all,
 )
 from arconnect.errors import ArconnectError, UpstreamError
 
@@ -98,8 +104,6 @@ LIMIT_SLOT = "field:credit_limit"
 # preference decides) otherwise. OFF ("no credit check for this customer") never.
 HOLD_VALUES = ("ON", "AUTO")
 
-PROCEDURE_TABLE = "customrecord_3805_dunning_procedure"
-PROCEDURE_MANAGER = "custrecord_3805_default_dunning_manager"
 
 # Where an admin makes what write-back cannot, as NetSuite's menus name it.
 CATEGORY_WHERE = "Setup > Accounting > Accounting Lists > New > Customer Category"
@@ -160,14 +164,12 @@ class NetSuiteWriter:
         names: dict[str, dict[str, str]] = {}  # slot key -> id -> the name it reports
         for key, column in columns.items():
             if column == CATEGORY:
-                rows = self._list(client, "SELECT id, name, isinactive FROM customercategory "
-                                          "ORDER BY id", erp, refusals)
+                rows = self._list(client, CATEGORIES_QUERY, erp, refusals)
                 active = [r for r in rows if r.get("isinactive") != "T"]
                 erp.objects[key] = _objects(active, specs[key])
                 names[key] = _names(rows, specs[key])
             elif column == PROCEDURE:
-                rows = self._list(client, f"SELECT id, name, {PROCEDURE_MANAGER} FROM "
-                                          f"{PROCEDURE_TABLE} ORDER BY id", erp, refusals)
+                rows = self._list(client, PROCEDURES_QUERY, erp, refusals)
                 erp.objects[key] = _objects(rows, specs[key])
                 names[key] = _names(rows, specs[key])
                 erp.extra["managers"] = {str(r["id"]): str(r[PROCEDURE_MANAGER])
@@ -175,8 +177,7 @@ class NetSuiteWriter:
             elif column == HOLD:
                 erp.objects[key] = {v: v for v in HOLD_VALUES}
         if "terms" in columns:
-            rows = self._list(client, "SELECT id, name, daysuntilnetdue FROM term ORDER BY id",
-                              erp, refusals)
+            rows = self._list(client, TERMS_QUERY, erp, refusals)
             erp.objects["terms"] = {str(r["name"]): str(r["id"]) for r in rows}
             names["terms"] = {str(r["id"]): str(r["name"]) for r in rows}
             erp.extra["term_days"] = {str(r["name"]): int(Decimal(str(r["daysuntilnetdue"])))
@@ -191,21 +192,16 @@ class NetSuiteWriter:
 
     def _list(self, client: HttpClient, statement: str, erp: ErpState,
               refusals: list[str]) -> list[dict[str, Any]]:
-        """Every row of a small list (categories, terms, procedures), paged by offset."""
-        rows: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            try:
-                reply = suiteql(client, statement, limit=MAX_LIMIT, offset=offset)
-            except UpstreamError as err:
-                if not _note_missing(str(err), refusals):
-                    raise
-                return rows
-            erp.calls += 1
-            rows.extend(items_of(reply))
-            if not reply.get("hasMore"):
-                return rows
-            offset += MAX_LIMIT
+        """Every row of a small list (categories, terms, procedures); a list the account
+        lacks is noted in ``refusals`` and reads as empty."""
+        try:
+            rows = suiteql_all(client, statement)
+        except UpstreamError as err:
+            if not _note_missing(str(err), refusals):
+                raise
+            return []
+        erp.calls += max(1, math.ceil(len(rows) / MAX_LIMIT))
+        return rows
 
     def _customers(self, client: HttpClient, ids: Sequence[str], columns: Mapping[str, str],
                    erp: ErpState, refusals: list[str]) -> dict[str, dict[str, Any]]:
