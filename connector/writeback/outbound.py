@@ -165,6 +165,14 @@ class GroupSlot:
             return None
         return self.names[band_label(Decimal(str(limit)), self.bands)]
 
+    def released(self, value: Any) -> Any:
+        """What the slot may be set to for ``value``: ``value`` itself when it is one of the
+        slot's objects or the slot has no ``release``, else the ``release`` value (a hold goes
+        back to the automatic setting, never to the customer's "off")."""
+        if self.release is None or value in self.names.values():
+            return value
+        return self.release
+
     def value_of(self, group: str | None) -> str | None:
         """The value (segment, tag ...) whose group is ``group`` (None when none is, or when
         several values of a reference slot share it: several segments, one procedure)."""

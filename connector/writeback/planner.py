@@ -206,8 +206,7 @@ def build_plan(ctx: Context, *, erp: ErpState | None = None,
                     if c.assignment else None
                 _plan_value(p, c, slot.key, natural, locked,
                             _reason(c, f"{slot.slot}: {natural or 'none'}"),
-                            moves=slot.source == "segment", release=slot.release,
-                            own=frozenset(slot.names.values()))
+                            moves=slot.source == "segment", released=slot.released)
         if ctx.outbound.terms and "terms" not in erp.unavailable \
                 and not _plan_terms(p, c, locked):
             continue  # drifted terms: the customer's other writes wait for the drift's answer
@@ -281,12 +280,12 @@ def _plan_terms(p: _Planning, c: StoredCustomer, locked: bool) -> bool:
 
 
 def _plan_value(p: _Planning, c: StoredCustomer, key: str, natural: Any, locked: bool,
-                reason: str, *, moves: bool = False, release: str | None = None,
-                own: frozenset[str] = frozenset()) -> bool:
+                reason: str, *, moves: bool = False,
+                released: Callable[[Any], Any] | None = None) -> bool:
     """A reference or scalar slot: set it to ``natural`` (the segments' value), or give the
-    customer's own value back when the segments stop setting it — or the slot's ``release``
-    value, where it has one, for anything not among its ``own`` objects. False when it
-    drifted."""
+    customer's own value back when the segments stop setting it — through ``released``
+    (:meth:`GroupSlot.released`: the slot's release value where the customer's own would be
+    wrong). False when it drifted."""
     action = "terms" if key == "terms" else "field"
     state = p.states.get((c.id, key))
     if p.override is None:
@@ -298,8 +297,8 @@ def _plan_value(p: _Planning, c: StoredCustomer, key: str, natural: Any, locked:
             desired, managed = None, False
     else:
         desired, managed = p.override.get((c.id, key)), (c.id, key) in p.override
-    if release is not None and managed and desired not in own:
-        desired = release
+    if released is not None and managed:
+        desired = released(desired)
     now_value = p.erp.value(c.id, key)
     if not managed or desired == now_value or held(state, locked):
         return True

@@ -86,9 +86,8 @@ def plan_remove_all(ctx: Context) -> Plan:
             continue
         original = state.get("original")
         ref = references.get(slot)
-        if ref is not None and ref.release is not None \
-                and original not in ref.names.values():
-            original = ref.release  # the slot's own release value, as a plan would write
+        if ref is not None:
+            original = ref.released(original)  # as a plan would write it
         current = erp.value(cid, slot)
         if current == state.get("value") and original is not None:
             if slot == "terms":

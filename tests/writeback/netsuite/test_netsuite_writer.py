@@ -19,6 +19,7 @@ import responses
 from arconnect.adapters.base import ErpState, SlotKind, SlotSpec, WriteCall, Writer
 from arconnect.adapters.netsuite.writer import TARGETS, NetSuiteWriter
 from arconnect.writeback.model import StoredCustomer
+from arconnect.writeback.outbound import GroupSlot
 from arconnect.writeback.planner import _plan_value, _Planning
 
 BASE = "https://1234567-sb1.suitetalk.api.netsuite.com"
@@ -217,14 +218,15 @@ def _customer(cid: str) -> StoredCustomer:
 
 
 def test_the_hold_goes_on_and_back_to_auto_only_where_write_back_set_it() -> None:
-    own = frozenset({"ON"})
+    hold = GroupSlot("hold", "credit_hold", {"hold": "ON"}, kind=SlotKind.REFERENCE,
+                     target="creditholdoverride", release="AUTO")
     # 20: AUTO, put on hold; 21: OFF by the admin, put on hold; 22: ON by the admin
     erp, _ = _read({"20": {"creditholdoverride": "AUTO"}, "21": {"creditholdoverride": "OFF"},
                     "22": {"creditholdoverride": "ON"}}, [HOLD])
     p = _planning(erp, {})
     for cid in ("20", "21", "22"):
-        _plan_value(p, _customer(cid), "field:hold", "ON", False, "hold", release="AUTO",
-                    own=own)
+        _plan_value(p, _customer(cid), "field:hold", "ON", False, "hold",
+                    released=hold.released)
     assert [(o["customer"], o["before"], o["after"], o["original"]) for o in p.ops] == [
         ("20", "AUTO", "ON", "AUTO"), ("21", "OFF", "ON", "OFF")]  # 22 holds already
     # The segments stop holding: what write-back set goes to AUTO (21 too: never OFF);
@@ -234,15 +236,15 @@ def test_the_hold_goes_on_and_back_to_auto_only_where_write_back_set_it() -> Non
               ("21", "field:hold"): {"value": "ON", "original": "OFF"}}
     p = _planning(erp, states)
     for cid in ("20", "21", "22"):
-        _plan_value(p, _customer(cid), "field:hold", None, False, "no hold", release="AUTO",
-                    own=own)
+        _plan_value(p, _customer(cid), "field:hold", None, False, "no hold",
+                    released=hold.released)
     assert [(o["customer"], o["after"], o["restore"]) for o in p.ops] == [
         ("20", "AUTO", True), ("21", "AUTO", True)]
     assert p.needed == {}
     # A rollback to the state before (OFF) gives AUTO back too.
     p = _planning(erp, states, override={("21", "field:hold"): "OFF"})
-    _plan_value(p, _customer("21"), "field:hold", None, False, "rollback", release="AUTO",
-                own=own)
+    _plan_value(p, _customer("21"), "field:hold", None, False, "rollback",
+                released=hold.released)
     assert [o["after"] for o in p.ops] == ["AUTO"]
     calls = [c for u in NetSuiteWriter().compile(p.ops, erp, set()) for c in u.calls]
     assert [c.body for c in calls] == [{"creditHoldOverride": {"id": "AUTO"}}]
