@@ -11,6 +11,7 @@ it. Customer balances follow without a stamp.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from random import Random
@@ -163,46 +164,38 @@ class Mutator:
     def pay_invoice(self, invoice_id: int, amount: Decimal | None = None) -> Row:
         """A customer payment applied to an invoice: all it owes, or ``amount`` of it
         (partial). The invoice is saved too."""
-        a = self.a
-        with a.lock:
-            inv = self._txn(invoice_id, INVOICE)
-            owed = inv["foreignamountunpaid"] or ZERO
-            if inv["voided"] or owed <= 0:
-                raise ValueError(f"invoice {invoice_id} owes nothing")
-            pay_amount = min(amount.quantize(CENT) if amount is not None else owed, owed)
-            now = self._now()
-            cust = self._customer(inv["entity"])
-            pay = self._new_txn(PAYMENT, cust, pay_amount, now)
-            pay.update(tranid=f"PYMT-N{pay['id']}", exchangerate=inv["exchangerate"],
-                       currency=inv["currency"], status="C",
-                       foreignpaymentamountused=pay_amount,
-                       foreignpaymentamountunused=ZERO)
-            self._link(inv, pay, pay_amount, pay["trandate"])
-            self._settle_invoice(inv)
-            a.touch(inv, now)
-            a.settle_customer(cust["id"])
-            return pay
+        return self._apply_to(invoice_id, PAYMENT, amount, lambda owed: owed)
 
     def apply_credit(self, invoice_id: int, amount: Decimal | None = None) -> Row:
         """A new credit memo applied to an invoice (default: half of what it owes)."""
+        return self._apply_to(invoice_id, CREDIT, amount, lambda owed: owed / 2)
+
+    def _apply_to(self, invoice_id: int, kind: str, amount: Decimal | None,
+                  default: Callable[[Decimal], Decimal]) -> Row:
+        """A new payment or credit memo of ``amount`` (else ``default`` of what the invoice
+        owes; never more than it owes), applied to the invoice, which is saved too."""
         a = self.a
         with a.lock:
             inv = self._txn(invoice_id, INVOICE)
             owed = inv["foreignamountunpaid"] or ZERO
             if inv["voided"] or owed <= 0:
                 raise ValueError(f"invoice {invoice_id} owes nothing")
-            credit = min(amount if amount is not None else (owed / 2), owed).quantize(CENT)
+            applied = min(amount if amount is not None else default(owed), owed).quantize(CENT)
             now = self._now()
             cust = self._customer(inv["entity"])
-            memo = self._new_txn(CREDIT, cust, credit, now)
-            memo.update(tranid=f"CM-N{memo['id']}", exchangerate=inv["exchangerate"],
-                        currency=inv["currency"], status="B", memo=f"Credit for {inv['tranid']}",
-                        foreignpaymentamountused=credit, foreignpaymentamountunused=ZERO)
-            self._link(inv, memo, credit, memo["trandate"])
+            doc = self._new_txn(kind, cust, applied, now)
+            doc.update(exchangerate=inv["exchangerate"], currency=inv["currency"],
+                       foreignpaymentamountused=applied, foreignpaymentamountunused=ZERO)
+            if kind == PAYMENT:
+                doc.update(tranid=f"PYMT-N{doc['id']}", status="C")
+            else:
+                doc.update(tranid=f"CM-N{doc['id']}", status="B",
+                           memo=f"Credit for {inv['tranid']}")
+            self._link(inv, doc, applied, doc["trandate"])
             self._settle_invoice(inv)
             a.touch(inv, now)
             a.settle_customer(cust["id"])
-            return memo
+            return doc
 
     def void_invoice(self, invoice_id: int) -> Row:
         """Void an invoice: it keeps its id, its amounts become 0 and ``voided`` T. Payments
