@@ -50,10 +50,12 @@ figures.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import math
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -248,6 +250,7 @@ def run_part(part: str, sizes: dict[str, int]) -> dict[str, Any]:
     answer, ask = child.answer, child.ask
     info = answer()
     tmp = tempfile.mkdtemp(prefix=f"arconnect-bench-ns-{part}-")
+    atexit.register(shutil.rmtree, tmp, True)  # the store goes with the process
     _settings(info["url"], f"sqlite:///{tmp}/bench.db", info["timezone"])
     from arconnect.adapters.netsuite.settings import get_ns_settings
     from arconnect.auth.service import add_grant

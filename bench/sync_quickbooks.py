@@ -42,10 +42,12 @@ Prints a table, and as its last line one JSON object with the figures.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import math
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -212,6 +214,8 @@ def run_part(part: str, sizes: dict[str, int], scale: float) -> dict[str, Any]:
     info = answer()
 
     tmp = tempfile.mkdtemp(prefix=f"arconnect-bench-qbo-{part}-")
+
+    atexit.register(shutil.rmtree, tmp, True)  # the store goes with the process
     _settings(info["url"], f"sqlite:///{tmp}/bench.db", strict, scale)
     from arconnect.adapters.quickbooks.settings import get_qbo_settings
     from arconnect.auth.service import add_grant

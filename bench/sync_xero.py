@@ -21,11 +21,13 @@ Prints a table, and as its last line one JSON object with the figures.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import math
 import multiprocessing as mp
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -72,6 +74,7 @@ def run_part(part: str, sizes: dict[str, int], scale: float,
     proc.start()
     info = parent.recv()
     tmp = tempfile.mkdtemp(prefix=f"arconnect-bench-{part}-")
+    atexit.register(shutil.rmtree, tmp, True)  # the store goes with the process
     os.environ.update({
         "ARCONNECT_DATABASE_URL": database_url or f"sqlite:///{tmp}/bench.db",
         "ARCONNECT_SECRET_KEY": "bench-secret-key",

@@ -44,12 +44,14 @@ Prints a table to stderr, and as its last line on stdout one JSON object.
 from __future__ import annotations
 
 import argparse
+import atexit
 import cProfile
 import io
 import json
 import os
 import pstats
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -225,6 +227,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     set_clock(Clock(600.0))  # before any client or pacer is made: they keep the clock they get
     timer = Timer()
     tmp = tempfile.mkdtemp(prefix="arconnect-bench-writeback-")
+    atexit.register(shutil.rmtree, tmp, True)  # the store goes with the process
     with timer.step("sandbox"):
         sandbox = start_sandbox(args.customers, args.invoices, args.payments)
     try:
